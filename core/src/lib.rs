@@ -1,0 +1,1 @@
+//! signbridge core (in progress)
