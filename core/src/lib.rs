@@ -1,1 +1,329 @@
-//! signbridge core (in progress)
+//! signbridge: one provider-neutral API for electronic-signature and EDO providers.
+//!
+//! A [`Client`] is one configured provider account. It is `Send + Sync`; share it between
+//! threads and tasks. Every call is async; the C ABI and the Python package drive it on one
+//! runtime of their own.
+//!
+//! ```no_run
+//! # async fn demo() -> signbridge::Result<()> {
+//! let config = signbridge::ClientConfig::from_json(r#"{
+//!     "provider": "tae",
+//!     "settings": {"auth_base": "https://totvssign.totvs.app/identityintegration",
+//!                  "api_base": "https://totvssign.totvs.app",
+//!                  "username": "svc@empresa.com.br", "password": "…"}}"#)?;
+//! let client = signbridge::Client::new(config)?;
+//! # Ok(()) }
+//! ```
+
+pub mod error;
+pub mod model;
+pub mod provider;
+pub mod providers;
+pub mod transport;
+mod validate;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde::Deserialize;
+use tokio::io::AsyncWriteExt as _;
+use tracing::Instrument as _;
+
+pub use error::{Error, ErrorKind, Result, Retry};
+pub use model::{
+    Document, DocumentContent, DownloadInfo, DownloadKind, Envelope, Event, EventKind, Handle,
+    Message, Party, PartyState, PartyStatus, Role, State, Status,
+};
+pub use provider::{Capability, EnvelopeRules, Provider};
+pub use transport::{Secret, TransportConfig};
+
+/// How to build a [`Client`]: which provider, which account, its settings and network options.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientConfig {
+    /// Provider id, one of [`providers::PROVIDERS`].
+    pub provider: String,
+    /// A name for this account, carried in every handle (lets one host use several accounts).
+    #[serde(default = "default_account")]
+    pub account: String,
+    #[serde(default)]
+    pub transport: TransportConfig,
+    /// The provider's own settings (see each provider's documentation).
+    #[serde(default)]
+    pub settings: serde_json::Value,
+}
+
+fn default_account() -> String {
+    "default".into()
+}
+
+impl ClientConfig {
+    pub fn from_json(text: &str) -> Result<ClientConfig> {
+        serde_json::from_str(text).map_err(|e| Error::config(format!("client configuration: {e}")))
+    }
+
+    /// Sets `settings.<name>` from each environment variable `SIGNBRIDGE_<PROVIDER>_<NAME>`
+    /// (e.g. `SIGNBRIDGE_TAE_PASSWORD`), so secrets can stay out of configuration files.
+    /// Values are strings; the environment wins over the file.
+    pub fn apply_env(&mut self) {
+        self.apply_vars(std::env::vars());
+    }
+
+    fn apply_vars(&mut self, vars: impl Iterator<Item = (String, String)>) {
+        let prefix = format!("SIGNBRIDGE_{}_", self.provider.to_ascii_uppercase());
+        for (key, value) in vars {
+            let Some(name) = key.strip_prefix(&prefix) else { continue };
+            if name.is_empty() {
+                continue;
+            }
+            if !self.settings.is_object() {
+                self.settings = serde_json::Value::Object(Default::default());
+            }
+            self.settings[name.to_ascii_lowercase()] = serde_json::Value::String(value);
+        }
+    }
+}
+
+/// One provider account.
+#[derive(Clone)]
+pub struct Client {
+    provider: Arc<dyn Provider>,
+    batch_concurrency: usize,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("provider", &self.provider.id())
+            .field("account", &self.provider.account())
+            .finish()
+    }
+}
+
+impl Client {
+    pub fn new(config: ClientConfig) -> Result<Client> {
+        let batch_concurrency = config.transport.batch_concurrency.max(1);
+        let provider = providers::build(
+            &config.provider,
+            providers::BuildContext {
+                account: config.account,
+                settings: config.settings,
+                transport: config.transport,
+            },
+        )?;
+        Ok(Client { provider, batch_concurrency })
+    }
+
+    pub fn provider_id(&self) -> &'static str {
+        self.provider.id()
+    }
+
+    pub fn account(&self) -> &str {
+        self.provider.account()
+    }
+
+    pub fn capability(&self) -> &Capability {
+        self.provider.capability()
+    }
+
+    /// Every check `send` makes before its first request.
+    pub fn validate(&self, envelope: &Envelope) -> Result<()> {
+        validate::envelope(envelope, &self.capability().envelope)?;
+        self.provider.validate(envelope)
+    }
+
+    /// Validates the envelope, creates it at the provider and sends it to the parties.
+    ///
+    /// If the outcome of a write cannot be known (the response was lost), the error is
+    /// [`ErrorKind::OutcomeUnknown`], carrying the handle when the document was already created.
+    pub async fn send(&self, envelope: &Envelope) -> Result<Handle> {
+        let span = self.span("send", Some(&envelope.reference));
+        async {
+            self.validate(envelope)?;
+            self.provider.send(envelope).await
+        }
+        .instrument(span)
+        .await
+        .inspect(|h| tracing::debug!(target: "signbridge", id = %h.id, "sent"))
+        .inspect_err(log_failure)
+    }
+
+    pub async fn status(&self, handle: &Handle) -> Result<Status> {
+        self.check_handle(handle)?;
+        let span = self.span("status", handle.reference.as_deref());
+        self.provider.status(handle).instrument(span).await.inspect_err(log_failure)
+    }
+
+    /// The status of many envelopes, one result per handle in input order. One failure never
+    /// fails the batch; calls share the account's rate limit.
+    pub async fn refresh(&self, handles: &[Handle]) -> Vec<Result<Status>> {
+        let checks: Vec<Result<()>> = handles.iter().map(|h| self.check_handle(h)).collect();
+        let valid: Vec<Handle> = handles
+            .iter()
+            .zip(&checks)
+            .filter(|(_, check)| check.is_ok())
+            .map(|(h, _)| h.clone())
+            .collect();
+        let span = self.span("refresh", None);
+        let mut statuses = self
+            .provider
+            .statuses(&valid, self.batch_concurrency)
+            .instrument(span)
+            .await
+            .into_iter();
+        checks
+            .into_iter()
+            .map(|check| match check {
+                Ok(()) => statuses.next().expect("one status per valid handle"),
+                Err(e) => Err(e),
+            })
+            .collect()
+    }
+
+    /// Writes the file of `kind` into `sink`.
+    pub async fn download(
+        &self,
+        handle: &Handle,
+        kind: DownloadKind,
+        sink: provider::Sink<'_>,
+    ) -> Result<DownloadInfo> {
+        self.check_handle(handle)?;
+        if !self.capability().downloads.contains(&kind) {
+            return Err(self.provider.unsupported(&format!("download of {kind}")));
+        }
+        let span = self.span("download", handle.reference.as_deref());
+        async {
+            let info = self.provider.download(handle, kind, sink).await?;
+            sink.flush().await.map_err(|e| Error::internal(format!("flushing download: {e}")))?;
+            Ok(info)
+        }
+        .instrument(span)
+        .await
+        .inspect_err(log_failure)
+    }
+
+    /// The file of `kind`, in memory.
+    pub async fn download_bytes(
+        &self,
+        handle: &Handle,
+        kind: DownloadKind,
+    ) -> Result<(Vec<u8>, DownloadInfo)> {
+        let mut bytes = Vec::new();
+        let info = self.download(handle, kind, &mut bytes).await?;
+        Ok((bytes, info))
+    }
+
+    /// Writes the file of `kind` to `path`. The file appears only when complete: the bytes go
+    /// to a temporary file beside it, renamed on success and removed on failure.
+    pub async fn download_to_file(
+        &self,
+        handle: &Handle,
+        kind: DownloadKind,
+        path: &Path,
+    ) -> Result<DownloadInfo> {
+        let io_err = |what: &str, e: std::io::Error| {
+            Error::new(ErrorKind::Validation, format!("{what} {}: {e}", path.display()))
+                .with_context("field", "path")
+        };
+        let dir = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        let file_name = path
+            .file_name()
+            .ok_or_else(|| Error::validation("path", "names no file"))?
+            .to_string_lossy();
+        let partial = dir.join(format!(".{file_name}.{}.partial", std::process::id()));
+        let mut file =
+            tokio::fs::File::create(&partial).await.map_err(|e| io_err("cannot create", e))?;
+        let result = self.download(handle, kind, &mut file).await;
+        drop(file);
+        match result {
+            Ok(info) => {
+                tokio::fs::rename(&partial, path).await.map_err(|e| io_err("cannot write", e))?;
+                Ok(info)
+            }
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&partial).await;
+                Err(e)
+            }
+        }
+    }
+
+    pub async fn cancel(&self, handle: &Handle) -> Result<()> {
+        self.check_handle(handle)?;
+        if !self.capability().cancel {
+            return Err(self.provider.unsupported("cancel"));
+        }
+        let span = self.span("cancel", handle.reference.as_deref());
+        self.provider.cancel(handle).instrument(span).await.inspect_err(log_failure)
+    }
+
+    /// A provider-specific operation (see the provider's documentation).
+    pub async fn call(&self, name: &str, args: serde_json::Value) -> Result<serde_json::Value> {
+        let span = self.span("call", None);
+        self.provider.call(name, args).instrument(span).await.inspect_err(log_failure)
+    }
+
+    fn check_handle(&self, handle: &Handle) -> Result<()> {
+        if handle.provider != self.provider.id() || handle.account != self.provider.account() {
+            return Err(Error::validation(
+                "handle",
+                format!(
+                    "{} belongs to {}:{}, this client is {}:{}",
+                    handle.compact(),
+                    handle.provider,
+                    handle.account,
+                    self.provider.id(),
+                    self.provider.account()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    fn span(&self, op: &'static str, reference: Option<&str>) -> tracing::Span {
+        tracing::debug_span!(target: "signbridge", "signbridge", provider = self.provider.id(),
+            account = self.provider.account(), op, reference)
+    }
+}
+
+/// Expected refusals log at warn; failures that point at the provider or at us at error.
+fn log_failure(e: &Error) {
+    match e.kind() {
+        ErrorKind::Validation
+        | ErrorKind::NotFound
+        | ErrorKind::Conflict
+        | ErrorKind::RateLimited
+        | ErrorKind::Unsupported => tracing::warn!(target: "signbridge", error = %e, "failed"),
+        _ => tracing::error!(target: "signbridge", error = %e, "failed"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_fills_provider_settings() {
+        let mut c =
+            ClientConfig::from_json(r#"{"provider":"tae","settings":{"username":"u"}}"#).unwrap();
+        c.apply_vars(
+            [
+                ("SIGNBRIDGE_TAE_PASSWORD".to_string(), "p".to_string()),
+                ("SIGNBRIDGE_TAE_".to_string(), "ignored".to_string()),
+                ("SIGNBRIDGE_IDOCS_TOKEN".to_string(), "other provider".to_string()),
+            ]
+            .into_iter(),
+        );
+        assert_eq!(c.settings, serde_json::json!({"username": "u", "password": "p"}));
+        assert_eq!(c.account, "default");
+    }
+
+    #[test]
+    fn unknown_provider_and_fields_are_config_errors() {
+        let err =
+            Client::new(ClientConfig::from_json(r#"{"provider":"nope"}"#).unwrap()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+        assert!(err.to_string().contains("known: tae"), "{err}");
+        let err = ClientConfig::from_json(r#"{"provider":"tae","setings":{}}"#).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+    }
+}

@@ -1,0 +1,48 @@
+//! The providers signbridge knows. Adding one is one folder plus one line in the list below.
+
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::provider::Provider;
+use crate::transport::TransportConfig;
+
+/// What a provider needs to build one account's instance.
+pub struct BuildContext {
+    pub account: String,
+    /// The provider's own settings (`settings` in the client configuration).
+    pub settings: serde_json::Value,
+    pub transport: TransportConfig,
+}
+
+/// Implemented by every provider type; the registry calls it.
+pub trait Build: Provider + Sized {
+    fn build(ctx: BuildContext) -> Result<Self>;
+}
+
+/// Decodes a provider's settings, naming the provider when a field is wrong or missing.
+pub(crate) fn settings<T: serde::de::DeserializeOwned>(id: &str, ctx: &BuildContext) -> Result<T> {
+    serde_json::from_value(ctx.settings.clone())
+        .map_err(|e| Error::config(format!("settings for provider {id}: {e}")))
+}
+
+macro_rules! declare_providers {
+    ($($id:ident => $ty:ty),* $(,)?) => {
+        $(pub mod $id;)*
+
+        /// Every provider id, in registry order.
+        pub const PROVIDERS: &[&str] = &[$(stringify!($id)),*];
+
+        pub(crate) fn build(id: &str, ctx: BuildContext) -> Result<Arc<dyn Provider>> {
+            match id {
+                $(stringify!($id) => Ok(Arc::new(<$ty as Build>::build(ctx)?)),)*
+                other => Err(Error::config(format!(
+                    "unknown provider {other:?}; known: {}", PROVIDERS.join(", ")
+                ))),
+            }
+        }
+    };
+}
+
+declare_providers! {
+    tae => tae::Tae,
+}

@@ -1,0 +1,591 @@
+//! TOTVS Assinatura Eletrônica (TAE / TOTVS Sign).
+//!
+//! Flow: log in (bearer token, 12 h) → upload the files as a draft envelope → publish it to the
+//! recipients → poll its status → download the original, the signed file (with TAE's signature
+//! protocol appended), the digitally signed file or a zip of everything → cancel.
+//! The document id returned by the upload is the one id for every later call.
+//!
+//! Settings (`settings` in the client configuration; `SIGNBRIDGE_TAE_<NAME>` from the environment):
+//!
+//! | name | meaning | default |
+//! |---|---|---|
+//! | `auth_base` | identity service, e.g. `https://totvssign.totvs.app/identityintegration` | required |
+//! | `api_base` | the API host, e.g. `https://totvssign.totvs.app` | required |
+//! | `username`, `password` | the service user | — |
+//! | `token` | a token obtained elsewhere (RM's web login); used first | — |
+//! | `login_routes` | order of login routes among `v3`, `v2`, `api` | `["v3","v2","api"]` |
+//! | `publish_route` | `signintegration_v2` or `documents_v1` | `signintegration_v2` |
+//! | `download_form` | `base64` (v1, JSON) or `url` (v2, a link streamed to the sink) | `base64` |
+//! | `authentication` | recipients' `tipoAutenticacao`: `email_code` (2) or `login` (1) | `email_code` |
+//! | `allow_reject`, `notify`, `handwritten` | publish options | `true`, `true`, `false` |
+//! | `token_margin_secs` | a token is renewed this long before it expires | `300` |
+//!
+//! Per envelope, `provider_options.tae` may override `authentication`, `allow_reject`,
+//! `notify` and `handwritten`. The status table is in [`map::state`].
+
+mod auth;
+mod map;
+mod wire;
+
+use std::path::PathBuf;
+
+use async_trait::async_trait;
+use base64::Engine as _;
+use chrono::Utc;
+use futures::{StreamExt as _, TryStreamExt as _};
+use reqwest::header::{CONTENT_DISPOSITION, CONTENT_TYPE, HeaderMap, HeaderValue};
+use reqwest::multipart::{Form, Part};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use tokio::io::AsyncWriteExt as _;
+use tokio_util::io::ReaderStream;
+
+pub use auth::LoginRoute;
+pub use map::Authentication;
+
+use super::{Build, BuildContext};
+use crate::error::{Error, ErrorKind, Result};
+use crate::model::{
+    DocumentContent, DownloadInfo, DownloadKind, Envelope, Handle, Role, Status,
+};
+use crate::provider::{Capability, EnvelopeRules, Provider, Sink};
+use crate::transport::{Call, Idempotency, Reply, Secret, Token, TokenCache, Transport};
+
+pub const CAPABILITY: Capability = Capability {
+    cancel: true,
+    sequential_signing: true,
+    // Evidence is not separate: TAE appends its signature protocol to the signed file.
+    downloads: &[
+        DownloadKind::Original,
+        DownloadKind::Signed,
+        DownloadKind::DigitallySigned,
+        DownloadKind::Archive,
+    ],
+    envelope: EnvelopeRules {
+        // TecTAE (TOTVS): "pdf, doc, docx" are accepted.
+        document_extensions: Some(&["pdf", "doc", "docx"]),
+        // RM's GlbTotvsSignAssinante: `email` is Required.Always.
+        party_email_required: true,
+        ..Capability::NONE.envelope
+    },
+    ..Capability::NONE
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PublishRoute {
+    /// `POST /signintegration/v2/Publicacoes` (TecTAE's default).
+    SignintegrationV2,
+    /// `POST /documents/v1/publicacoes`.
+    DocumentsV1,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DownloadForm {
+    Base64,
+    Url,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaeConfig {
+    pub auth_base: String,
+    pub api_base: String,
+    #[serde(default)]
+    pub username: Option<String>,
+    #[serde(default)]
+    pub password: Option<Secret>,
+    #[serde(default)]
+    pub token: Option<Secret>,
+    #[serde(default = "default_login_routes")]
+    pub login_routes: Vec<LoginRoute>,
+    #[serde(default = "default_publish_route")]
+    pub publish_route: PublishRoute,
+    #[serde(default = "default_download_form")]
+    pub download_form: DownloadForm,
+    #[serde(default = "default_authentication")]
+    pub authentication: Authentication,
+    #[serde(default = "yes", deserialize_with = "flexible_bool")]
+    pub allow_reject: bool,
+    #[serde(default = "yes", deserialize_with = "flexible_bool")]
+    pub notify: bool,
+    #[serde(default, deserialize_with = "flexible_bool")]
+    pub handwritten: bool,
+    #[serde(default = "default_margin", deserialize_with = "flexible_u64")]
+    pub token_margin_secs: u64,
+}
+
+fn default_login_routes() -> Vec<LoginRoute> {
+    vec![LoginRoute::V3, LoginRoute::V2, LoginRoute::Api]
+}
+fn default_publish_route() -> PublishRoute {
+    PublishRoute::SignintegrationV2
+}
+fn default_download_form() -> DownloadForm {
+    DownloadForm::Base64
+}
+fn default_authentication() -> Authentication {
+    Authentication::EmailCode
+}
+fn yes() -> bool {
+    true
+}
+fn default_margin() -> u64 {
+    300
+}
+
+/// Settings may come from environment variables, which are strings.
+fn flexible_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum B {
+        Bool(bool),
+        Text(String),
+    }
+    match B::deserialize(d)? {
+        B::Bool(b) => Ok(b),
+        B::Text(t) => match t.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => Ok(true),
+            "false" | "0" | "no" => Ok(false),
+            _ => Err(serde::de::Error::custom(format!("expected true or false, got {t:?}"))),
+        },
+    }
+}
+
+fn flexible_u64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum N {
+        Num(u64),
+        Text(String),
+    }
+    match N::deserialize(d)? {
+        N::Num(n) => Ok(n),
+        N::Text(t) => t.trim().parse().map_err(serde::de::Error::custom),
+    }
+}
+
+/// Per-envelope overrides (`provider_options.tae`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EnvelopeOptions {
+    authentication: Option<Authentication>,
+    allow_reject: Option<bool>,
+    notify: Option<bool>,
+    handwritten: Option<bool>,
+}
+
+pub struct Tae {
+    account: String,
+    config: TaeConfig,
+    transport: Transport,
+    tokens: TokenCache,
+}
+
+impl std::fmt::Debug for Tae {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tae").field("account", &self.account).field("config", &self.config).finish()
+    }
+}
+
+impl Build for Tae {
+    fn build(ctx: BuildContext) -> Result<Tae> {
+        let config: TaeConfig = super::settings("tae", &ctx)?;
+        for (name, value) in [("auth_base", &config.auth_base), ("api_base", &config.api_base)] {
+            match url::Url::parse(value) {
+                Ok(u) if matches!(u.scheme(), "http" | "https") => {}
+                _ => {
+                    return Err(Error::config(format!(
+                        "settings.{name} for provider tae must be an http(s) URL, got {value:?}"
+                    )));
+                }
+            }
+        }
+        if config.token.is_none() && (config.username.is_none() || config.password.is_none()) {
+            return Err(Error::config(
+                "provider tae needs settings.username and settings.password (or settings.token)",
+            ));
+        }
+        if config.login_routes.is_empty() {
+            return Err(Error::config("settings.login_routes for provider tae is empty"));
+        }
+        let tokens = match &config.token {
+            // The host vouches for it; it is used until TAE refuses it.
+            Some(token) => TokenCache::seeded(Token {
+                value: token.clone(),
+                valid_for: auth::TOKEN_LIFETIME,
+            }),
+            None => TokenCache::default(),
+        };
+        Ok(Tae {
+            account: ctx.account,
+            transport: Transport::new("tae", &ctx.transport)?,
+            config,
+            tokens,
+        })
+    }
+}
+
+/// Joins a base URL and a path, tolerating a trailing `/` on the base.
+fn join(base: &str, path: &str) -> String {
+    format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
+}
+
+impl Tae {
+    fn api(&self, path: &str) -> String {
+        join(&self.config.api_base, path)
+    }
+
+    fn document_id(handle: &Handle) -> Result<i64> {
+        handle.id.parse().map_err(|_| {
+            Error::validation("handle.id", format!("{:?} is not a TAE document id", handle.id))
+        })
+    }
+
+    fn publish_options(&self, env: &Envelope) -> Result<map::PublishOptions> {
+        let o: EnvelopeOptions = match env.options_for("tae") {
+            serde_json::Value::Null => EnvelopeOptions::default(),
+            v => serde_json::from_value(v.clone())
+                .map_err(|e| Error::validation("provider_options.tae", e))?,
+        };
+        Ok(map::PublishOptions {
+            authentication: o.authentication.unwrap_or(self.config.authentication),
+            allow_reject: o.allow_reject.unwrap_or(self.config.allow_reject),
+            notify: o.notify.unwrap_or(self.config.notify),
+            handwritten: o.handwritten.unwrap_or(self.config.handwritten),
+        })
+    }
+
+    /// An authenticated call to the documents/signintegration services.
+    async fn call(
+        &self,
+        op: &'static str,
+        idempotency: Idempotency,
+        build: &(dyn Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync),
+    ) -> Result<Reply> {
+        self.transport.execute(Call { op, idempotency, auth: Some(self), build }).await
+    }
+
+    /// Decodes a `{success, data}` reply, or maps the failure.
+    fn data<T: DeserializeOwned>(op: &'static str, reply: &Reply, bad_request: ErrorKind) -> Result<Option<T>> {
+        if !reply.status.is_success() {
+            return Err(map::documents_error(op, reply, bad_request));
+        }
+        let parsed: wire::DocumentsResponse<T> = serde_json::from_slice(&reply.body).map_err(|e| {
+            Error::new(ErrorKind::Provider, format!("{op}: unexpected response from TAE: {e}"))
+                .with_http_status(reply.status.as_u16())
+                .with_context("provider", "tae")
+        })?;
+        if !parsed.success {
+            return Err(map::documents_error(op, reply, bad_request));
+        }
+        Ok(parsed.data)
+    }
+
+    fn required<T>(op: &'static str, data: Option<T>) -> Result<T> {
+        data.ok_or_else(|| {
+            Error::new(ErrorKind::Provider, format!("{op}: TAE answered success without data"))
+                .with_context("provider", "tae")
+        })
+    }
+
+    async fn upload(&self, env: &Envelope) -> Result<i64> {
+        struct FilePart {
+            name: String,
+            headers: HeaderMap,
+            content: DocumentContent,
+            len: u64,
+        }
+        let mut files = Vec::with_capacity(env.documents.len());
+        for (i, doc) in env.documents.iter().enumerate() {
+            let mime = HeaderValue::from_str(doc.media_type()).map_err(|_| {
+                Error::validation(format!("documents[{i}].media_type"), "not a valid MIME type")
+            })?;
+            let len = match &doc.content {
+                DocumentContent::Bytes(b) => b.len() as u64,
+                DocumentContent::Path(p) => tokio::fs::metadata(p)
+                    .await
+                    .map_err(|e| Error::validation(format!("documents[{i}].content"), e))?
+                    .len(),
+            };
+            files.push(FilePart {
+                name: doc.name.clone(),
+                headers: HeaderMap::from_iter([(CONTENT_TYPE, mime)]),
+                content: doc.content.clone(),
+                len,
+            });
+        }
+        let url = self.api("documents/v1/envelopes/upload");
+        let build = |http: &reqwest::Client| {
+            let mut form = Form::new().text("NomeEnvelope", env.title.clone());
+            for f in &files {
+                let body = match &f.content {
+                    DocumentContent::Bytes(b) => reqwest::Body::from(b.clone()),
+                    DocumentContent::Path(p) => file_body(p.clone()),
+                };
+                let part = Part::stream_with_length(body, f.len)
+                    .file_name(f.name.clone())
+                    .headers(f.headers.clone());
+                form = form.part("Envelope", part);
+            }
+            http.post(&url).multipart(form)
+        };
+        let reply = self.call("upload", Idempotency::Write, &build).await.map_err(|e| {
+            e.with_context("reference", &env.reference)
+        })?;
+        Self::required("upload", Self::data::<i64>("upload", &reply, ErrorKind::Validation)?)
+    }
+
+    async fn publish(&self, id: i64, env: &Envelope) -> Result<()> {
+        let body = map::publicacao(id, env, &self.publish_options(env)?);
+        let url = match self.config.publish_route {
+            PublishRoute::SignintegrationV2 => self.api("signintegration/v2/Publicacoes"),
+            PublishRoute::DocumentsV1 => self.api("documents/v1/publicacoes"),
+        };
+        let reply =
+            self.call("publish", Idempotency::Write, &|http| http.post(&url).json(&body)).await?;
+        Self::data::<serde_json::Value>("publish", &reply, ErrorKind::Validation).map(drop)
+    }
+
+    async fn download_base64(&self, id: i64, tipo: u8, sink: Sink<'_>) -> Result<DownloadInfo> {
+        let url = self.api(&format!("documents/v1/publicacoes/{id}/download"));
+        let query = [("tipoDownload", tipo)];
+        let reply =
+            self.call("download", Idempotency::Read, &|http| http.get(&url).query(&query)).await?;
+        let file = Self::required(
+            "download",
+            Self::data::<wire::Arquivo>("download", &reply, ErrorKind::Conflict)?,
+        )?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(file.file_bytes.trim())
+            .map_err(|e| {
+                Error::new(ErrorKind::Provider, format!("download: fileBytes is not base64: {e}"))
+                    .with_context("provider", "tae")
+            })?;
+        sink.write_all(&bytes).await.map_err(sink_error)?;
+        Ok(DownloadInfo { file_name: file.file_name, media_type: None, size: bytes.len() as u64 })
+    }
+
+    async fn download_link(&self, id: i64, tipo: u8, sink: Sink<'_>) -> Result<DownloadInfo> {
+        let url = self.api(&format!("documents/v2/publicacoes/{id}/download"));
+        let query = [("tipoDownload", tipo)];
+        let reply =
+            self.call("download", Idempotency::Read, &|http| http.get(&url).query(&query)).await?;
+        let link = Self::required(
+            "download",
+            Self::data::<wire::LinkArquivo>("download", &reply, ErrorKind::Conflict)?,
+        )?;
+        let (file_url, mut file_name) = match link {
+            wire::LinkArquivo::Url(u) => (u, None),
+            wire::LinkArquivo::Object { file_url, url, signed_url, file_name } => {
+                let u = file_url.or(url).or(signed_url).ok_or_else(|| {
+                    Error::new(ErrorKind::Provider, "download: TAE sent no file URL")
+                        .with_context("provider", "tae")
+                })?;
+                (u, file_name)
+            }
+        };
+        // The link is pre-signed storage: no bearer token goes with it.
+        let response = self
+            .transport
+            .execute_streaming(Call {
+                op: "download",
+                idempotency: Idempotency::Read,
+                auth: None,
+                build: &|http| http.get(&file_url),
+            })
+            .await?;
+        if !response.status().is_success() {
+            let status = response.status().as_u16();
+            return Err(Error::new(ErrorKind::Provider, "download: the file link failed")
+                .with_http_status(status)
+                .with_context("provider", "tae"));
+        }
+        let media_type = header_text(response.headers(), CONTENT_TYPE);
+        if let Some(name) = header_text(response.headers(), CONTENT_DISPOSITION)
+            .as_deref()
+            .and_then(disposition_file_name)
+        {
+            file_name = Some(name);
+        }
+        let mut size = 0u64;
+        let mut stream = response.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(|e| {
+                Error::new(ErrorKind::Transport, format!("download: {}", e.without_url()))
+                    .temporary()
+                    .with_context("provider", "tae")
+            })?;
+            sink.write_all(&chunk).await.map_err(sink_error)?;
+            size += chunk.len() as u64;
+        }
+        Ok(DownloadInfo { file_name, media_type, size })
+    }
+}
+
+fn file_body(path: PathBuf) -> reqwest::Body {
+    // Opened lazily, once per attempt, and streamed: the file is never held whole in memory.
+    let stream = futures::stream::once(tokio::fs::File::open(path))
+        .map_ok(ReaderStream::new)
+        .try_flatten();
+    reqwest::Body::wrap_stream(stream)
+}
+
+fn sink_error(e: std::io::Error) -> Error {
+    Error::new(ErrorKind::Internal, format!("writing the download: {e}"))
+}
+
+fn header_text(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<String> {
+    headers.get(name)?.to_str().ok().map(str::to_string)
+}
+
+/// `attachment; filename="contrato.pdf"` → `contrato.pdf`.
+fn disposition_file_name(value: &str) -> Option<String> {
+    value.split(';').map(str::trim).find_map(|p| {
+        let name = p.strip_prefix("filename=")?;
+        Some(name.trim_matches('"').to_string()).filter(|n| !n.is_empty())
+    })
+}
+
+#[async_trait]
+impl Provider for Tae {
+    fn id(&self) -> &'static str {
+        "tae"
+    }
+
+    fn account(&self) -> &str {
+        &self.account
+    }
+
+    fn capability(&self) -> &Capability {
+        &CAPABILITY
+    }
+
+    fn validate(&self, env: &Envelope) -> Result<()> {
+        let opts = self.publish_options(env)?;
+        for (i, p) in env.parties.iter().enumerate() {
+            if p.role == Role::Observe {
+                continue;
+            }
+            map::identification(p.tax_id.as_deref())
+                .map_err(|e| Error::validation(format!("parties[{i}].tax_id"), e))?;
+            let named = p.name.as_deref().is_some_and(|n| !n.trim().is_empty());
+            if opts.authentication == Authentication::EmailCode && !named {
+                return Err(Error::validation(
+                    format!("parties[{i}].name"),
+                    "TAE needs the full name of recipients who sign with an e-mailed code",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    async fn send(&self, env: &Envelope) -> Result<Handle> {
+        let id = self.upload(env).await?;
+        let handle = Handle {
+            provider: "tae".into(),
+            account: self.account.clone(),
+            id: id.to_string(),
+            reference: Some(env.reference.clone()),
+        };
+        // From here on the draft exists at TAE: every error carries its handle.
+        self.publish(id, env).await.map_err(|e| e.with_handle(handle.clone()))?;
+        Ok(handle)
+    }
+
+    async fn status(&self, handle: &Handle) -> Result<Status> {
+        let id = Self::document_id(handle)?;
+        let url = self.api(&format!("documents/v2/publicacoes/{id}"));
+        let reply = self.call("status", Idempotency::Read, &|http| http.get(&url)).await?;
+        let raw = Self::required(
+            "status",
+            Self::data::<serde_json::Value>("status", &reply, ErrorKind::Validation)?,
+        )?;
+        let detail: wire::PublicacaoDetalhe = serde_json::from_value(raw.clone()).map_err(|e| {
+            Error::new(ErrorKind::Provider, format!("status: unexpected document from TAE: {e}"))
+                .with_context("provider", "tae")
+        })?;
+        Ok(map::status(detail, raw, Utc::now()))
+    }
+
+    async fn download(&self, handle: &Handle, kind: DownloadKind, sink: Sink<'_>) -> Result<DownloadInfo> {
+        let id = Self::document_id(handle)?;
+        // tipoDownload: 1 original, 2 signed + protocol, 3 signed with certificate, 4 zip.
+        let tipo = match kind {
+            DownloadKind::Original => 1,
+            DownloadKind::Signed => 2,
+            DownloadKind::DigitallySigned => 3,
+            DownloadKind::Archive => 4,
+            DownloadKind::Evidence => return Err(self.unsupported("download of evidence")),
+        };
+        match self.config.download_form {
+            DownloadForm::Base64 => self.download_base64(id, tipo, sink).await,
+            DownloadForm::Url => self.download_link(id, tipo, sink).await,
+        }
+    }
+
+    async fn cancel(&self, handle: &Handle) -> Result<()> {
+        let id = Self::document_id(handle)?;
+        let url = self.api(&format!("documents/v1/publicacoes/{id}/cancelar"));
+        let reply = self.call("cancel", Idempotency::Write, &|http| http.post(&url)).await?;
+        // Some deployments answer 200/204 with an empty body.
+        if reply.status.is_success() && reply.body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(());
+        }
+        Self::data::<serde_json::Value>("cancel", &reply, ErrorKind::Conflict).map(drop)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn join_tolerates_slashes() {
+        assert_eq!(join("https://h/identityintegration/", "/v3/auth/login"), "https://h/identityintegration/v3/auth/login");
+        assert_eq!(join("https://h", "documents/v1/x"), "https://h/documents/v1/x");
+    }
+
+    #[test]
+    fn content_disposition_names_the_file() {
+        assert_eq!(disposition_file_name(r#"attachment; filename="contrato.pdf""#).as_deref(), Some("contrato.pdf"));
+        assert_eq!(disposition_file_name("inline"), None);
+    }
+
+    fn build(settings: serde_json::Value) -> Result<Tae> {
+        Tae::build(BuildContext { account: "a".into(), settings, transport: Default::default() })
+    }
+
+    #[test]
+    fn settings_are_checked_at_build() {
+        let ok = serde_json::json!({"auth_base": "http://h/identityintegration", "api_base": "http://h",
+            "username": "u", "password": "p"});
+        build(ok.clone()).unwrap();
+        let mut bad = ok.clone();
+        bad["api_base"] = "ftp://h".into();
+        assert!(build(bad).unwrap_err().to_string().contains("api_base"));
+        let mut no_password = ok.clone();
+        no_password.as_object_mut().unwrap().remove("password");
+        assert_eq!(build(no_password).unwrap_err().kind(), ErrorKind::Config);
+        let mut token_only = ok.clone();
+        token_only.as_object_mut().unwrap().remove("password");
+        token_only["token"] = "t".into();
+        build(token_only).unwrap();
+        let mut env_strings = ok;
+        env_strings["allow_reject"] = "false".into();
+        env_strings["token_margin_secs"] = "60".into();
+        let tae = build(env_strings).unwrap();
+        assert!(!tae.config.allow_reject);
+        assert_eq!(tae.config.token_margin_secs, 60);
+    }
+
+    #[test]
+    fn config_debug_hides_secrets() {
+        let tae = build(serde_json::json!({"auth_base": "http://h", "api_base": "http://h",
+            "username": "u", "password": "hunter2", "token": "tok-123"}))
+        .unwrap();
+        let dbg = format!("{:?}", tae.config);
+        assert!(!dbg.contains("hunter2") && !dbg.contains("tok-123"), "{dbg}");
+    }
+}
