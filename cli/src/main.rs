@@ -1,1 +1,216 @@
-fn main() {}
+//! `signbridge`: the command-line face of the SDK.
+//!
+//! `demo` runs the whole TAE flow against an embedded sandbox; `sandbox` serves the provider
+//! simulators; `send`, `status`, `refresh`, `download` and `cancel` work against a configured
+//! account (a JSON or TOML file, secrets from `SIGNBRIDGE_<PROVIDER>_<SETTING>` variables).
+
+mod config;
+mod demo;
+
+use std::io::Read as _;
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use signbridge::{Client, DownloadKind, Envelope, Handle};
+
+#[derive(Parser)]
+#[command(
+    name = "signbridge",
+    version,
+    about = "Electronic signature and EDO providers behind one API"
+)]
+struct Cli {
+    /// Account configuration (JSON or TOML); see the README.
+    #[arg(long, global = true, env = "SIGNBRIDGE_CONFIG", default_value = "signbridge.toml")]
+    config: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the whole TAE flow against an embedded sandbox and write the signed PDF.
+    Demo {
+        /// Where the signed PDF goes.
+        #[arg(long, default_value = "out")]
+        out_dir: PathBuf,
+    },
+    /// Serve the provider simulators until Ctrl-C; prints SIGNBRIDGE_SANDBOX_URL=… when ready.
+    Sandbox {
+        /// 0 picks a free port.
+        #[arg(long, default_value_t = 0)]
+        port: u16,
+        #[arg(long, default_value = "127.0.0.1")]
+        host: IpAddr,
+    },
+    /// Send an envelope (JSON file, or - for standard input); prints the handle as JSON.
+    Send { envelope: PathBuf },
+    /// Print the status of a sent envelope as JSON.
+    Status { handle: String },
+    /// Print the status of several envelopes as a JSON array, one entry per handle.
+    Refresh {
+        #[arg(required = true)]
+        handles: Vec<String>,
+    },
+    /// Download a file of a sent envelope.
+    Download {
+        handle: String,
+        /// original, signed, digitally_signed, evidence or archive.
+        #[arg(long, default_value = "signed")]
+        kind: String,
+        /// The file to write.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Cancel a sent envelope.
+    Cancel { handle: String },
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("SIGNBRIDGE_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// What a command failed with: an SDK error (shown with its stable code) or a CLI-level one.
+enum Failure {
+    Sdk(signbridge::Error),
+    Other(String),
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Sdk(e) => {
+                write!(f, "[{} {}] {e}", e.code(), e.kind())?;
+                if let Some(h) = e.handle() {
+                    write!(f, "\n  handle: {}", serde_json::to_string(h).unwrap_or_default())?;
+                }
+                Ok(())
+            }
+            Failure::Other(message) => f.write_str(message),
+        }
+    }
+}
+
+impl From<signbridge::Error> for Failure {
+    fn from(e: signbridge::Error) -> Self {
+        Failure::Sdk(e)
+    }
+}
+
+async fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Demo { out_dir } => demo::run(&out_dir).await,
+        Command::Sandbox { port, host } => {
+            let addr = SocketAddr::new(host, port);
+            signbridge_sandbox::serve_forever(Default::default(), addr, |sandbox| {
+                println!("SIGNBRIDGE_SANDBOX_URL={}", sandbox.base_url());
+                eprintln!("sandbox listening; TAE auth base {0}/tae/identityintegration, API base {0}/tae; Ctrl-C stops it", sandbox.base_url());
+            })
+            .await
+            .map_err(|e| Failure::Other(format!("sandbox: {e}")))
+        }
+        Command::Send { envelope } => {
+            let client = config::client(&cli.config)?;
+            let envelope = read_envelope(&envelope)?;
+            print_json(&client.send(&envelope).await?)
+        }
+        Command::Status { handle } => {
+            let client = config::client(&cli.config)?;
+            print_json(&client.status(&parse_handle(&client, &handle)?).await?)
+        }
+        Command::Refresh { handles } => {
+            let client = config::client(&cli.config)?;
+            let handles =
+                handles.iter().map(|h| parse_handle(&client, h)).collect::<Result<Vec<_>, _>>()?;
+            let results = client.refresh(&handles).await;
+            let rows: Vec<serde_json::Value> = handles
+                .iter()
+                .zip(results)
+                .map(|(h, r)| match r {
+                    Ok(status) => serde_json::json!({"handle": h, "status": status}),
+                    Err(e) => serde_json::json!({"handle": h, "error": {
+                        "code": e.code(), "kind": e.kind().name(), "message": e.to_string(),
+                        "http_status": e.http_status(), "provider_message": e.provider_message()}}),
+                })
+                .collect();
+            print_json(&rows)
+        }
+        Command::Download { handle, kind, out } => {
+            let client = config::client(&cli.config)?;
+            let kind: DownloadKind = kind.parse()?;
+            let info =
+                client.download_to_file(&parse_handle(&client, &handle)?, kind, &out).await?;
+            println!("{} ({} bytes)", out.display(), info.size);
+            Ok(())
+        }
+        Command::Cancel { handle } => {
+            let client = config::client(&cli.config)?;
+            client.cancel(&parse_handle(&client, &handle)?).await?;
+            println!("cancelled");
+            Ok(())
+        }
+    }
+}
+
+fn read_envelope(path: &PathBuf) -> Result<Envelope, Failure> {
+    let text = if path.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .map_err(|e| Failure::Other(format!("reading the envelope from stdin: {e}")))?;
+        s
+    } else {
+        std::fs::read_to_string(path)
+            .map_err(|e| Failure::Other(format!("reading {}: {e}", path.display())))?
+    };
+    serde_json::from_str(&text).map_err(|e| {
+        Failure::Sdk(signbridge::Error::new(
+            signbridge::ErrorKind::Validation,
+            format!("envelope {}: {e}", path.display()),
+        ))
+    })
+}
+
+/// A handle as JSON, as `provider:account:id`, or as a bare id of the configured account.
+fn parse_handle(client: &Client, text: &str) -> Result<Handle, Failure> {
+    let text = text.trim();
+    if !text.is_empty() && !text.contains(':') && !text.starts_with('{') {
+        return Ok(Handle {
+            provider: client.provider_id().into(),
+            account: client.account().into(),
+            id: text.into(),
+            reference: None,
+        });
+    }
+    Ok(Handle::parse(text)?)
+}
+
+fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {
+    let text = serde_json::to_string_pretty(value)
+        .map_err(|e| Failure::Other(format!("encoding the result: {e}")))?;
+    println!("{text}");
+    Ok(())
+}

@@ -1,0 +1,142 @@
+//! The `signbridge` binary, run as a user would: the demo, and the account commands against a
+//! sandbox started with `signbridge sandbox`.
+
+use std::io::{BufRead as _, BufReader};
+use std::process::{Child, Command, Stdio};
+
+const BIN: &str = env!("CARGO_BIN_EXE_signbridge");
+
+#[test]
+fn demo_writes_a_signed_pdf_with_more_pages() {
+    let out = tempfile::tempdir().unwrap();
+    let output = Command::new(BIN).args(["demo", "--out-dir"]).arg(out.path()).output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
+    assert!(stdout.contains("state:      completed"), "{stdout}");
+    let files: Vec<_> = std::fs::read_dir(out.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    let pdf = std::fs::read(&files[0]).unwrap();
+    assert_eq!(
+        signbridge_sandbox::fixtures::pdf_page_count(&pdf).unwrap(),
+        3,
+        "2 pages + protocol"
+    );
+    assert!(stdout.contains(&files[0].display().to_string()), "the path is printed: {stdout}");
+}
+
+/// `signbridge sandbox --port 0`, killed on drop.
+struct SandboxProcess {
+    child: Child,
+    url: String,
+}
+
+impl SandboxProcess {
+    fn start() -> SandboxProcess {
+        let mut child = Command::new(BIN)
+            .args(["sandbox", "--port", "0"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+        let url = line.trim().strip_prefix("SIGNBRIDGE_SANDBOX_URL=").expect(&line).to_string();
+        SandboxProcess { child, url }
+    }
+}
+
+impl Drop for SandboxProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn signbridge(config: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    let output = Command::new(BIN)
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .env("SIGNBRIDGE_TAE_PASSWORD", signbridge_sandbox::tae::DEFAULT_PASSWORD)
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn account_commands_against_a_sandbox_process() {
+    let sandbox = SandboxProcess::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("signbridge.toml");
+    // The password comes from the environment, never from the file.
+    std::fs::write(
+        &config,
+        format!(
+            "provider = \"tae\"\n[settings]\nauth_base = \"{0}/tae/identityintegration\"\napi_base = \"{0}/tae\"\nusername = \"{1}\"\n",
+            sandbox.url,
+            signbridge_sandbox::tae::DEFAULT_USER
+        ),
+    )
+    .unwrap();
+    let pdf = dir.path().join("contrato.pdf");
+    std::fs::write(&pdf, signbridge_sandbox::fixtures::sample_pdf("Contrato", 1)).unwrap();
+    let envelope = dir.path().join("envelope.json");
+    std::fs::write(
+        &envelope,
+        serde_json::json!({
+            "reference": "CLI-1", "title": "Contrato via CLI",
+            "documents": [{"path": pdf}],
+            "parties": [{"name": "Maria", "email": "maria@cliente.example"}]
+        })
+        .to_string(),
+    )
+    .unwrap();
+
+    let (ok, out, err) = signbridge(&config, &["send", envelope.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let handle: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let id = handle["id"].as_str().unwrap().to_string();
+    assert_eq!(handle["provider"], "tae");
+
+    let (ok, out, err) = signbridge(&config, &["status", &id]);
+    assert!(ok, "{err}");
+    let status: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(status["state"], "sent");
+
+    let (ok, out, _) = signbridge(&config, &["refresh", &id, "tae:default:1"]);
+    assert!(ok);
+    let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(rows[0]["status"]["state"], "sent");
+    assert_eq!(rows[1]["error"]["kind"], "not_found");
+
+    let original = dir.path().join("original.pdf");
+    let (ok, _, err) = signbridge(
+        &config,
+        &["download", &id, "--kind", "original", "--out", original.to_str().unwrap()],
+    );
+    assert!(ok, "{err}");
+    assert_eq!(std::fs::read(&original).unwrap(), std::fs::read(&pdf).unwrap());
+
+    let (ok, _, err) = signbridge(&config, &["cancel", &id]);
+    assert!(ok, "{err}");
+    let (_, out, _) = signbridge(&config, &["status", &id]);
+    assert!(out.contains("\"cancelled\""), "{out}");
+
+    // Errors show the stable code and never the password.
+    let (ok, _, err) = signbridge(&config, &["status", "tae:default:999"]);
+    assert!(!ok);
+    assert!(err.contains("[301 not_found]"), "{err}");
+    assert!(!err.contains(signbridge_sandbox::tae::DEFAULT_PASSWORD));
+}
+
+#[test]
+fn a_missing_config_says_how_to_set_one() {
+    let (ok, _, err) =
+        signbridge(std::path::Path::new("/nonexistent/signbridge.toml"), &["status", "1"]);
+    assert!(!ok);
+    assert!(err.contains("SIGNBRIDGE_CONFIG"), "{err}");
+}

@@ -1,0 +1,351 @@
+//! The control side of the sandbox: routes under `/__sandbox/` that tests use to drive a
+//! simulator (a party signs, a document expires), arm faults and read the request log, and
+//! [`Control`], a small async client for them.
+//!
+//! Control routes are never recorded in the request log and never faulted. They answer JSON;
+//! errors are 4xx with `{"error": "…"}`.
+//!
+//! | Route | Body | Answer |
+//! |---|---|---|
+//! | `GET /__sandbox/requests` | | `[RecordedRequest]`, in arrival order |
+//! | `DELETE /__sandbox/requests` | | `{}` |
+//! | `POST /__sandbox/faults` | [`Fault`] | `{"id": n}` |
+//! | `GET /__sandbox/faults` | | armed faults, each with `id` and `remaining` |
+//! | `DELETE /__sandbox/faults` | | `{}` |
+//! | `/__sandbox/tae/…` | | see [`crate::tae`] |
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::server::Instruments;
+
+/// A misbehaviour armed on provider routes. JSON form:
+/// `{"method"?: "POST", "path": "/tae/signintegration/v2/Publicacoes", "times"?: 1,
+///   "status"?: 503, "retry_after"?: "2", "body"?: {…}, "delay_ms"?: 1500,
+///   "reset"?: "before" | "after"}`.
+///
+/// `path` is compared case-insensitively with the path the client sent, `*` matching any text
+/// inside one segment. The fault fires on the next `times` (default 1) matching requests:
+/// `delay_ms` sleeps first; `status` answers that status without running the handler (with
+/// `Retry-After` if given, and `body` or else an error body shaped like the provider's);
+/// `reset: "before"` drops the connection without running the handler; `reset: "after"` runs
+/// the handler, so its writes commit, then drops the connection without answering.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Fault {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub times: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delay_ms: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reset: Option<Reset>,
+}
+
+/// When a `reset` fault drops the connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Reset {
+    /// Before the handler runs: nothing happened on the provider side.
+    Before,
+    /// After the handler ran: the write took effect but the client never hears about it.
+    After,
+}
+
+impl Fault {
+    /// Answer `status` instead of handling the request.
+    pub fn status(path: impl Into<String>, status: u16) -> Fault {
+        Fault { path: path.into(), status: Some(status), ..Fault::default() }
+    }
+
+    /// Drop the connection before or after the handler runs.
+    pub fn reset(path: impl Into<String>, when: Reset) -> Fault {
+        Fault { path: path.into(), reset: Some(when), ..Fault::default() }
+    }
+
+    /// Only delay the request by `millis`, then handle it normally.
+    pub fn delay(path: impl Into<String>, millis: u64) -> Fault {
+        Fault { path: path.into(), delay_ms: Some(millis), ..Fault::default() }
+    }
+
+    /// Only requests with this method (any casing).
+    pub fn on_method(mut self, method: impl Into<String>) -> Fault {
+        self.method = Some(method.into());
+        self
+    }
+
+    /// Fire on this many matching requests (default 1).
+    pub fn times(mut self, times: u32) -> Fault {
+        self.times = Some(times);
+        self
+    }
+
+    /// `Retry-After` header value sent with a `status` fault.
+    pub fn retry_after(mut self, value: impl Into<String>) -> Fault {
+        self.retry_after = Some(value.into());
+        self
+    }
+
+    /// Body sent with a `status` fault instead of the provider-shaped error.
+    pub fn body(mut self, body: Value) -> Fault {
+        self.body = Some(body);
+        self
+    }
+
+    /// Also sleep `millis` before acting.
+    pub fn delayed(mut self, millis: u64) -> Fault {
+        self.delay_ms = Some(millis);
+        self
+    }
+}
+
+/// One provider request as the sandbox saw it. JSON form:
+/// `{"method", "path", "query", "status", "body", "fault"}`.
+///
+/// `path` is as the client sent it; `query` is the raw query string or null; `status` is the
+/// HTTP status answered, null when no answer was sent (a reset, or still in progress); `body`
+/// is the JSON body with secrets (password, token…) replaced by `"***"`, for multipart a
+/// summary `{"multipart": [{"name", "filename"?, "content_type"?, "size", "value"?}]}`, for
+/// anything else `{"content_type", "size"}`, null when empty; `fault` is the id of the fault
+/// that fired on this request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RecordedRequest {
+    pub method: String,
+    pub path: String,
+    pub query: Option<String>,
+    pub status: Option<u16>,
+    pub body: Value,
+    #[serde(default)]
+    pub fault: Option<u64>,
+}
+
+/// Why a control call failed: the HTTP status (when the sandbox answered) and its message.
+#[derive(Debug, Clone)]
+pub struct Error {
+    status: Option<u16>,
+    message: String,
+}
+
+impl Error {
+    /// HTTP status of the sandbox's answer; `None` when the request did not get one.
+    pub fn status(&self) -> Option<u16> {
+        self.status
+    }
+
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.status {
+            Some(status) => write!(f, "sandbox control: HTTP {status}: {}", self.message),
+            None => write!(f, "sandbox control: {}", self.message),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+/// Client for the control routes of one running sandbox.
+#[derive(Debug, Clone)]
+pub struct Control {
+    http: reqwest::Client,
+    base_url: String,
+}
+
+impl Control {
+    /// `base_url` is the sandbox root, e.g. `http://127.0.0.1:40123` (a trailing `/` is fine).
+    pub fn new(base_url: impl Into<String>) -> Control {
+        let base_url = base_url.into().trim_end_matches('/').to_owned();
+        // Control traffic always stays on loopback: a proxy from the environment must not
+        // capture it.
+        let http = reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .unwrap_or_else(|_| reqwest::Client::new());
+        Control { http, base_url }
+    }
+
+    pub fn base_url(&self) -> &str {
+        &self.base_url
+    }
+
+    /// Recipient `email` signs (or validates/witnesses, per its `acao`) TAE document `doc_id`.
+    /// Returns the document's internal state afterwards.
+    pub async fn tae_sign(&self, doc_id: i64, email: &str) -> Result<Value, Error> {
+        self.send(
+            reqwest::Method::POST,
+            &format!("/__sandbox/tae/documents/{doc_id}/sign"),
+            Some(json!({ "email": email })),
+        )
+        .await
+    }
+
+    /// Recipient `email` rejects TAE document `doc_id` with `reason`.
+    pub async fn tae_reject(&self, doc_id: i64, email: &str, reason: &str) -> Result<Value, Error> {
+        self.send(
+            reqwest::Method::POST,
+            &format!("/__sandbox/tae/documents/{doc_id}/reject"),
+            Some(json!({ "email": email, "reason": reason })),
+        )
+        .await
+    }
+
+    /// Moves the document's expiry date into the past: it keeps its status, but nobody can
+    /// sign or reject any more.
+    pub async fn tae_expire(&self, doc_id: i64) -> Result<Value, Error> {
+        self.send(reqwest::Method::POST, &format!("/__sandbox/tae/documents/{doc_id}/expire"), None)
+            .await
+    }
+
+    /// Full internal state of one TAE document, including the publish body as received.
+    pub async fn tae_document(&self, doc_id: i64) -> Result<Value, Error> {
+        self.send(reqwest::Method::GET, &format!("/__sandbox/tae/documents/{doc_id}"), None).await
+    }
+
+    /// Internal state of every TAE document, in id order.
+    pub async fn tae_documents(&self) -> Result<Vec<Value>, Error> {
+        let value = self.send(reqwest::Method::GET, "/__sandbox/tae/documents", None).await?;
+        decode(value)
+    }
+
+    /// Every TAE token issued so far is expired from now on (answers 401).
+    pub async fn tae_expire_tokens(&self) -> Result<(), Error> {
+        self.send(reqwest::Method::POST, "/__sandbox/tae/tokens/expire", None).await.map(drop)
+    }
+
+    /// Changes TAE settings at run time; see [`crate::tae`] for the keys. Returns the settings
+    /// now in force.
+    pub async fn tae_set_config(&self, config: Value) -> Result<Value, Error> {
+        self.send(reqwest::Method::POST, "/__sandbox/tae/config", Some(config)).await
+    }
+
+    /// Arms a fault; returns its id.
+    pub async fn add_fault(&self, fault: Fault) -> Result<u64, Error> {
+        let body = serde_json::to_value(&fault)
+            .map_err(|e| Error { status: None, message: e.to_string() })?;
+        let answer = self.send(reqwest::Method::POST, "/__sandbox/faults", Some(body)).await?;
+        answer.get("id").and_then(Value::as_u64).ok_or_else(|| Error {
+            status: None,
+            message: format!("fault answer without an id: {answer}"),
+        })
+    }
+
+    /// Faults still armed, each with its `id` and `remaining` shots.
+    pub async fn faults(&self) -> Result<Vec<Value>, Error> {
+        let value = self.send(reqwest::Method::GET, "/__sandbox/faults", None).await?;
+        decode(value)
+    }
+
+    pub async fn clear_faults(&self) -> Result<(), Error> {
+        self.send(reqwest::Method::DELETE, "/__sandbox/faults", None).await.map(drop)
+    }
+
+    /// Every provider request received so far, in arrival order.
+    pub async fn requests(&self) -> Result<Vec<RecordedRequest>, Error> {
+        let value = self.send(reqwest::Method::GET, "/__sandbox/requests", None).await?;
+        decode(value)
+    }
+
+    pub async fn clear_requests(&self) -> Result<(), Error> {
+        self.send(reqwest::Method::DELETE, "/__sandbox/requests", None).await.map(drop)
+    }
+
+    async fn send(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, Error> {
+        let what = format!("{method} {path}");
+        let mut request = self.http.request(method, format!("{}{path}", self.base_url));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request
+            .send()
+            .await
+            .map_err(|e| Error { status: None, message: format!("{what}: {e}") })?;
+        let status = response.status();
+        let text = response.text().await.map_err(|e| Error {
+            status: Some(status.as_u16()),
+            message: format!("{what}: reading the answer: {e}"),
+        })?;
+        let value: Value = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        if status.is_success() {
+            return Ok(value);
+        }
+        let message = value
+            .get("error")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .unwrap_or_else(|| value.to_string());
+        Err(Error { status: Some(status.as_u16()), message: format!("{what}: {message}") })
+    }
+}
+
+fn decode<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, Error> {
+    serde_json::from_value(value)
+        .map_err(|e| Error { status: None, message: format!("unexpected answer shape: {e}") })
+}
+
+/// A control-route error: `{"error": message}` with a 4xx status.
+pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response {
+    (status, Json(json!({ "error": message.into() }))).into_response()
+}
+
+/// The provider-independent control routes (request log and faults).
+pub(crate) fn routes(instruments: Arc<Instruments>) -> Router {
+    Router::new()
+        .route("/__sandbox/requests", get(list_requests).delete(clear_requests))
+        .route("/__sandbox/faults", get(list_faults).post(add_fault).delete(clear_faults))
+        .with_state(instruments)
+}
+
+async fn list_requests(State(instruments): State<Arc<Instruments>>) -> Json<Vec<RecordedRequest>> {
+    Json(instruments.requests.snapshot())
+}
+
+async fn clear_requests(State(instruments): State<Arc<Instruments>>) -> Json<Value> {
+    instruments.requests.clear();
+    Json(json!({}))
+}
+
+async fn list_faults(State(instruments): State<Arc<Instruments>>) -> Json<Vec<Value>> {
+    Json(instruments.faults.list())
+}
+
+async fn add_fault(
+    State(instruments): State<Arc<Instruments>>,
+    body: axum::body::Bytes,
+) -> Response {
+    let fault: Fault = match serde_json::from_slice(&body) {
+        Ok(fault) => fault,
+        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid fault: {e}")),
+    };
+    match instruments.faults.add(fault) {
+        Ok(id) => Json(json!({ "id": id })).into_response(),
+        Err(message) => error(StatusCode::BAD_REQUEST, message),
+    }
+}
+
+async fn clear_faults(State(instruments): State<Arc<Instruments>>) -> Json<Value> {
+    instruments.faults.clear();
+    Json(json!({}))
+}

@@ -1,0 +1,222 @@
+//! The HTTP server shared by every simulator: its own accept loop (so a fault can drop one
+//! connection), body buffering, the request log, fault injection and dispatch to the routers.
+//!
+//! Per provider request, in this order: buffer the body → log it → fire a matching fault (delay,
+//! canned answer, or reset) → let the owning simulator rewrite the path for routing → route.
+//! Control routes (`/__sandbox/…`) skip the log and the faults.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, Request, Response, StatusCode, Uri, header, request::Parts};
+use axum::response::IntoResponse;
+use http_body_util::{BodyExt, Limited};
+use hyper::body::Incoming;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{Notify, watch};
+use tokio::task::JoinSet;
+use tower::ServiceExt;
+
+use crate::control::{self, RecordedRequest};
+use crate::faults::{Action, FaultStore};
+use crate::requests::{RequestLog, summarize_body};
+
+/// Largest request body accepted (uploads included).
+const BODY_LIMIT: usize = 64 * 1024 * 1024;
+
+const CONTROL_PREFIX: &str = "/__sandbox/";
+
+/// What the server needs from one simulated provider.
+pub(crate) trait Simulator: Send + Sync + 'static {
+    /// Whether `path` (as the client sent it) belongs to this provider.
+    fn owns(&self, path: &str) -> bool;
+
+    /// The path to route on; lets a provider match paths the way its real server does
+    /// (e.g. ASP.NET ignores case).
+    fn route_path(&self, path: &str) -> String {
+        path.to_owned()
+    }
+
+    /// An error answer in this provider's shape, sent by a `status` fault without a body.
+    fn fault_response(&self, path: &str, status: StatusCode) -> axum::response::Response;
+
+    /// Provider routes with full paths, and control routes under `/__sandbox/<id>/`.
+    fn routes(&self) -> Router;
+}
+
+/// The request log and armed faults, shared with the control routes.
+#[derive(Default)]
+pub(crate) struct Instruments {
+    pub faults: FaultStore,
+    pub requests: RequestLog,
+}
+
+pub(crate) struct App {
+    router: Router,
+    simulators: Vec<Arc<dyn Simulator>>,
+    instruments: Arc<Instruments>,
+}
+
+impl App {
+    pub fn new(simulators: Vec<Arc<dyn Simulator>>) -> App {
+        let instruments = Arc::new(Instruments::default());
+        let router = simulators
+            .iter()
+            .fold(control::routes(instruments.clone()), |router, simulator| {
+                router.merge(simulator.routes())
+            })
+            // The body is already buffered under BODY_LIMIT before routing.
+            .layer(DefaultBodyLimit::disable());
+        App { router, simulators, instruments }
+    }
+}
+
+/// Accepts connections until `stop` turns true (or its sender is dropped), then closes them.
+pub(crate) async fn serve(listener: TcpListener, app: Arc<App>, mut stop: watch::Receiver<bool>) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            () = stopped(&mut stop) => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    connections.spawn(connection(stream, app.clone()));
+                }
+                Err(e) => {
+                    // Typically out of file descriptors: back off instead of spinning.
+                    tracing::warn!(error = %e, "sandbox accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                }
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+    connections.shutdown().await;
+}
+
+/// Resolves once a stop is requested or nobody can request one any more.
+async fn stopped(stop: &mut watch::Receiver<bool>) {
+    // Both outcomes mean "stop"; the guard returned on success is not kept across an await.
+    let _ = stop.wait_for(|stopped| *stopped).await;
+}
+
+async fn connection(stream: TcpStream, app: Arc<App>) {
+    // Small JSON answers should not wait for Nagle.
+    if let Err(e) = stream.set_nodelay(true) {
+        tracing::debug!(error = %e, "set_nodelay failed");
+    }
+    let reset = Arc::new(Notify::new());
+    let service = {
+        let reset = reset.clone();
+        service_fn(move |request| handle(app.clone(), reset.clone(), request))
+    };
+    let connection = http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    tokio::select! {
+        result = connection => {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "sandbox connection ended with an error");
+            }
+        }
+        // Dropping the connection future closes the socket with no answer written.
+        () = reset.notified() => tracing::debug!("sandbox connection dropped by a reset fault"),
+    }
+}
+
+async fn handle(
+    app: Arc<App>,
+    reset: Arc<Notify>,
+    request: Request<Incoming>,
+) -> Result<Response<Body>, Infallible> {
+    let (parts, body) = request.into_parts();
+    let body = match Limited::new(body, BODY_LIMIT).collect().await {
+        Ok(collected) => collected.to_bytes(),
+        Err(e) => {
+            let status = if e.is::<http_body_util::LengthLimitError>() {
+                StatusCode::PAYLOAD_TOO_LARGE
+            } else {
+                StatusCode::BAD_REQUEST
+            };
+            return Ok((status, format!("could not read the request body: {e}")).into_response());
+        }
+    };
+    if parts.uri.path().starts_with(CONTROL_PREFIX) {
+        return Ok(route(&app.router, parts, body).await);
+    }
+
+    let path = parts.uri.path().to_owned();
+    let method = parts.method.as_str().to_owned();
+    let log = &app.instruments.requests;
+    let seq = log.start(RecordedRequest {
+        method: method.clone(),
+        path: path.clone(),
+        query: parts.uri.query().map(str::to_owned),
+        status: None,
+        body: summarize_body(&parts.headers, &body).await,
+        fault: None,
+    });
+    let simulator = app.simulators.iter().find(|s| s.owns(&path));
+
+    let mut reset_after = false;
+    if let Some(firing) = app.instruments.faults.take(&method, &path) {
+        log.set_fault(seq, firing.id);
+        if let Some(delay) = firing.delay {
+            tokio::time::sleep(delay).await;
+        }
+        match firing.action {
+            Action::Handle => {}
+            Action::Respond { status, retry_after, body } => {
+                let mut response = match (body, simulator) {
+                    (Some(body), _) => (status, axum::Json(body)).into_response(),
+                    (None, Some(simulator)) => simulator.fault_response(&path, status),
+                    (None, None) => status.into_response(),
+                };
+                if let Some(value) = retry_after.and_then(|v| HeaderValue::from_str(&v).ok()) {
+                    response.headers_mut().insert(header::RETRY_AFTER, value);
+                }
+                log.finish(seq, response.status().as_u16());
+                return Ok(response);
+            }
+            Action::ResetBefore => return drop_connection(&reset).await,
+            Action::ResetAfter => reset_after = true,
+        }
+    }
+
+    let mut parts = parts;
+    if let Some(simulator) = simulator {
+        parts.uri = with_path(&parts.uri, &simulator.route_path(&path));
+    }
+    let response = route(&app.router, parts, body).await;
+    log.finish(seq, response.status().as_u16());
+    if reset_after {
+        return drop_connection(&reset).await;
+    }
+    Ok(response)
+}
+
+/// Tells the connection task to drop the socket, and never answers.
+async fn drop_connection(reset: &Notify) -> Result<Response<Body>, Infallible> {
+    reset.notify_one();
+    std::future::pending().await
+}
+
+async fn route(router: &Router, parts: Parts, body: Bytes) -> Response<Body> {
+    let request = Request::from_parts(parts, Body::from(body));
+    match router.clone().oneshot(request).await {
+        Ok(response) => response,
+        Err(never) => match never {},
+    }
+}
+
+/// `uri` with its path replaced (the query kept).
+fn with_path(uri: &Uri, path: &str) -> Uri {
+    let path_and_query = match uri.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path.to_owned(),
+    };
+    path_and_query.parse().unwrap_or_else(|_| uri.clone())
+}

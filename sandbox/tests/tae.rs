@@ -1,0 +1,1070 @@
+//! Contract tests: the TAE simulator answers as `shared/contracts/tae.md` documents (§9
+//! examples), driven with plain reqwest.
+
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use chrono::{NaiveDateTime, Utc};
+use reqwest::StatusCode;
+use reqwest::multipart::{Form, Part};
+use serde_json::{Value, json};
+use signbridge_sandbox::control::Control;
+use signbridge_sandbox::fixtures::{pdf_page_count, sample_pdf};
+use signbridge_sandbox::tae::{DEFAULT_PASSWORD, DEFAULT_USER};
+use signbridge_sandbox::{Fault, Reset, Sandbox, SandboxConfig, spawn_background};
+
+struct Env {
+    sandbox: Sandbox,
+    http: reqwest::Client,
+    control: Control,
+}
+
+impl Env {
+    async fn start() -> Env {
+        let sandbox = Sandbox::start(SandboxConfig::default(), "127.0.0.1:0".parse().unwrap())
+            .await
+            .expect("sandbox starts");
+        let http = reqwest::Client::builder().no_proxy().build().unwrap();
+        let control = sandbox.control();
+        Env { sandbox, http, control }
+    }
+
+    fn auth(&self, path: &str) -> String {
+        format!("{}/tae/identityintegration{path}", self.sandbox.base_url())
+    }
+
+    fn api(&self, path: &str) -> String {
+        format!("{}/tae{path}", self.sandbox.base_url())
+    }
+
+    async fn token(&self) -> String {
+        let answer: Value = self
+            .http
+            .post(self.auth("/v3/auth/login"))
+            .json(&json!({"userName": DEFAULT_USER, "password": DEFAULT_PASSWORD}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        answer["data"]["token"].as_str().unwrap().to_owned()
+    }
+
+    async fn upload_with(&self, token: &str, form: Form) -> reqwest::Response {
+        self.http
+            .post(self.api("/documents/v1/envelopes/upload"))
+            .bearer_auth(token)
+            .multipart(form)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    async fn upload(&self, token: &str, pdf: &[u8]) -> i64 {
+        let form = Form::new()
+            .text("NomeEnvelope", "Contrato 000123")
+            .part("Envelope", pdf_part(pdf, "contrato.pdf"));
+        let response = self.upload_with(token, form).await;
+        assert_eq!(response.status(), StatusCode::OK);
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(answer["success"], json!(true));
+        answer["data"].as_i64().expect("upload data is the integer id")
+    }
+
+    async fn publish(&self, token: &str, path: &str, body: &Value) -> reqwest::Response {
+        self.http.post(self.api(path)).bearer_auth(token).json(body).send().await.unwrap()
+    }
+
+    async fn status(&self, token: &str, id: i64) -> Value {
+        let response = self
+            .http
+            .get(self.api(&format!("/documents/v2/publicacoes/{id}")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(answer["success"], json!(true));
+        answer["data"].clone()
+    }
+
+    /// Upload + publish of the §9.3 example; returns (token, id).
+    async fn published(&self, ordered: bool) -> (String, i64) {
+        let token = self.token().await;
+        let id = self.upload(&token, &sample_pdf("Contrato 000123", 2)).await;
+        let response = self
+            .publish(&token, "/signintegration/v2/Publicacoes", &publish_body(id, ordered))
+            .await;
+        assert_eq!(response.status(), StatusCode::OK, "{:?}", response.text().await);
+        (token, id)
+    }
+
+    async fn download_v1(&self, token: &str, id: i64, kind: u8) -> reqwest::Response {
+        self.http
+            .get(self.api(&format!("/documents/v1/publicacoes/{id}/download?tipoDownload={kind}")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+fn pdf_part(bytes: &[u8], name: &str) -> Part {
+    Part::bytes(bytes.to_vec()).file_name(name.to_owned()).mime_str("application/pdf").unwrap()
+}
+
+/// The §9.3 example.
+fn publish_body(id: i64, ordered: bool) -> Value {
+    json!({
+        "idDocumento": id,
+        "destinatarios": [
+            {"email": "cliente@exemplo.com", "acao": 0, "workflow": 1, "papelAssinante": "como contratante",
+             "nomeCompleto": "Maria da Silva", "tipoAutenticacao": 2, "tipoIdentificacao": 1,
+             "identificacao": "11111111111", "notificaEnvio": true, "tipoEnvioDocumento": 1,
+             "tipoEnvioCodigo": 1, "telefone": null},
+            {"email": "gestor@empresa.com.br", "acao": 1, "workflow": 2, "papelAssinante": "como validador",
+             "tipoAutenticacao": 1}
+        ],
+        "observadores": [{"email": "juridico@empresa.com.br"}],
+        "utilizaWorkflow": ordered,
+        "responsavelAssinaDocumento": false,
+        "enderecoIp": "",
+        "dataExpiracao": "2099-07-01T23:59:59.000Z",
+        "publicacaoOpcoes": {"idDocumento": id, "solicitaAssinaturaManuscrita": false,
+            "assuntoMensagem": "Contrato 000123", "corpoMensagem": "Prezado(a), segue documento para assinatura.",
+            "permiteRejeitarDocumento": true, "intervaloLembrete": 0}
+    })
+}
+
+fn assert_tae_date(text: &Value) {
+    let text = text.as_str().unwrap_or_else(|| panic!("not a date string: {text}"));
+    assert!(!text.ends_with('Z') && !text.contains('+'), "{text} has an offset");
+    NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
+        .unwrap_or_else(|e| panic!("{text}: {e}"));
+}
+
+fn emails(list: &Value) -> Vec<&str> {
+    list.as_array().unwrap().iter().map(|item| item["email"].as_str().unwrap()).collect()
+}
+
+// ---- login ----------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn login_v3_returns_token_and_expiration_date_without_offset() {
+    let env = Env::start().await;
+    let response = env
+        .http
+        .post(env.auth("/v3/auth/login"))
+        .json(&json!({"userName": DEFAULT_USER, "password": DEFAULT_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["succeeded"], json!(true));
+    assert!(answer["description"].is_string());
+    let data = answer["data"].as_object().unwrap();
+    assert_eq!(data.len(), 2);
+    assert_eq!(data["token"].as_str().unwrap().split('.').count(), 5);
+    let expiration = data["expirationDate"].as_str().unwrap();
+    assert_eq!(expiration.len(), "2025-06-01T23:59:59.123".len());
+    assert_tae_date(&data["expirationDate"]);
+    let expires = NaiveDateTime::parse_from_str(expiration, "%Y-%m-%dT%H:%M:%S%.f").unwrap();
+    let hours = (expires - Utc::now().naive_utc()).num_minutes() as f64 / 60.0;
+    assert!((11.9..=12.0).contains(&hours), "token lives {hours} h");
+}
+
+#[tokio::test]
+async fn login_v2_and_api_shapes_accept_any_property_casing() {
+    let env = Env::start().await;
+    let v2: Value = env
+        .http
+        .post(env.auth("/v2/auth/login"))
+        .json(&json!({"UserName": DEFAULT_USER, "Password": DEFAULT_PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v2["succeeded"], json!(true));
+    let data = v2["data"].as_object().unwrap();
+    assert!(data["token"].is_string() && data["refreshToken"].is_string());
+    assert!(!data.contains_key("expirationDate"));
+
+    let api: Value = env
+        .http
+        .post(env.auth("/api/auth/login"))
+        .json(&json!({"username": DEFAULT_USER, "PASSWORD": DEFAULT_PASSWORD}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(api["data"].as_object().unwrap().keys().collect::<Vec<_>>(), ["token"]);
+
+    let profile: Value = env
+        .http
+        .get(env.auth("/api/users/profile"))
+        .bearer_auth(api["data"]["token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(profile["succeeded"], json!(true));
+    assert_eq!(profile["data"]["email"], json!(DEFAULT_USER));
+}
+
+#[tokio::test]
+async fn login_with_bad_credentials_is_400_with_identity_wrapper() {
+    let env = Env::start().await;
+    let response = env
+        .http
+        .post(env.auth("/v3/auth/login"))
+        .json(&json!({"userName": DEFAULT_USER, "password": "wrong"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(
+        answer,
+        json!({"succeeded": false, "description": "Usuário ou senha inválidos.", "data": null})
+    );
+}
+
+#[tokio::test]
+async fn disabled_login_routes_answer_404_so_clients_fall_back() {
+    let env = Env::start().await;
+    let config = env.control.tae_set_config(json!({"login_routes": ["api"]})).await.unwrap();
+    assert_eq!(config["login_routes"], json!(["api"]));
+    let credentials = json!({"userName": DEFAULT_USER, "password": DEFAULT_PASSWORD});
+    for (path, expected) in [
+        ("/v3/auth/login", StatusCode::NOT_FOUND),
+        ("/v2/auth/login", StatusCode::NOT_FOUND),
+        ("/api/auth/login", StatusCode::OK),
+    ] {
+        let response = env.http.post(env.auth(path)).json(&credentials).send().await.unwrap();
+        assert_eq!(response.status(), expected, "{path}");
+    }
+    let bad = env.control.tae_set_config(json!({"cancel_status": 3})).await.unwrap_err();
+    assert_eq!(bad.status(), Some(400));
+}
+
+#[tokio::test]
+async fn missing_unknown_or_expired_tokens_get_401() {
+    let env = Env::start().await;
+    let token = env.token().await;
+    let id = env.upload(&token, &sample_pdf("x", 1)).await;
+    let status_url = env.api(&format!("/documents/v2/publicacoes/{id}"));
+
+    let missing = env.http.get(&status_url).send().await.unwrap();
+    assert_eq!(missing.status(), StatusCode::UNAUTHORIZED);
+    let unknown = env.http.get(&status_url).bearer_auth("a.b.c.d.e").send().await.unwrap();
+    assert_eq!(unknown.status(), StatusCode::UNAUTHORIZED);
+    let publish = env
+        .http
+        .post(env.api("/signintegration/v2/Publicacoes"))
+        .json(&publish_body(id, false))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(publish.status(), StatusCode::UNAUTHORIZED);
+
+    assert_eq!(
+        env.http.get(&status_url).bearer_auth(&token).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    env.control.tae_expire_tokens().await.unwrap();
+    let expired = env.http.get(&status_url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(expired.status(), StatusCode::UNAUTHORIZED);
+
+    // A fresh login works again; with a zero lifetime its token is dead on arrival.
+    let fresh = env.token().await;
+    assert_eq!(
+        env.http.get(&status_url).bearer_auth(&fresh).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    env.control.tae_set_config(json!({"token_ttl_secs": 0})).await.unwrap();
+    let short_lived = env.token().await;
+    let response = env.http.get(&status_url).bearer_auth(&short_lived).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+}
+
+// ---- upload ---------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn upload_creates_a_draft_with_an_integer_id() {
+    let env = Env::start().await;
+    let token = env.token().await;
+    let pdf = sample_pdf("Contrato 000123", 1);
+    let first = env.upload(&token, &pdf).await;
+    let second = env.upload(&token, &pdf).await;
+    assert!(first >= 10_000_000, "8-digit ids like the real service: {first}");
+    assert_eq!(second, first + 1);
+
+    let status = env.status(&token, first).await;
+    assert_eq!(status["status"], json!(5));
+    assert_eq!(status["nomeArquivo"], json!("contrato.pdf"));
+    let state = env.control.tae_document(first).await.unwrap();
+    assert_eq!(state["envelope_name"], json!("Contrato 000123"));
+    assert_eq!(state["files"][0]["size"], json!(pdf.len()));
+    assert_eq!(state["files"][0]["content_type"], json!("application/pdf"));
+}
+
+#[tokio::test]
+async fn upload_keeps_every_envelope_part() {
+    let env = Env::start().await;
+    let token = env.token().await;
+    let form = Form::new()
+        .text("nomeenvelope", "Dois arquivos")
+        .part("Envelope", pdf_part(&sample_pdf("a", 1), "a.pdf"))
+        .part("Envelope", pdf_part(&sample_pdf("b", 2), "b.pdf"));
+    let answer: Value = env.upload_with(&token, form).await.json().await.unwrap();
+    let id = answer["data"].as_i64().unwrap();
+    let state = env.control.tae_document(id).await.unwrap();
+    assert_eq!(file_names(&state), ["a.pdf", "b.pdf"]);
+}
+
+fn file_names(state: &Value) -> Vec<&str> {
+    state["files"].as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn upload_without_name_or_file_is_400_with_documents_wrapper() {
+    let env = Env::start().await;
+    let token = env.token().await;
+    let cases = [
+        Form::new().part("Envelope", pdf_part(b"%PDF-1.7", "c.pdf")),
+        Form::new().text("NomeEnvelope", "Contrato"),
+        Form::new().text("NomeEnvelope", "Contrato").part("Envelope", pdf_part(b"", "vazio.pdf")),
+    ];
+    for form in cases {
+        let response = env.upload_with(&token, form).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(answer["success"], json!(false));
+        assert_eq!(answer["code"], json!(400));
+        assert!(!answer["errors"][0].as_str().unwrap().is_empty());
+        assert_eq!(answer["message"], answer["errors"][0]);
+    }
+    assert!(env.control.tae_documents().await.unwrap().is_empty());
+}
+
+// ---- publish --------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn publish_moves_draft_to_pending_and_keeps_the_body() {
+    let env = Env::start().await;
+    let token = env.token().await;
+    let id = env.upload(&token, &sample_pdf("x", 1)).await;
+    let body = publish_body(id, true);
+    let response = env.publish(&token, "/signintegration/v2/Publicacoes", &body).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.json::<Value>().await.unwrap(), json!({"success": true, "data": null}));
+
+    assert_eq!(env.status(&token, id).await["status"], json!(0));
+    let state = env.control.tae_document(id).await.unwrap();
+    assert_eq!(state["publication"]["received"], body);
+    let recipients = &state["publication"]["recipients"];
+    assert_eq!(recipients[0]["nomeCompleto"], json!("Maria da Silva"));
+    assert_eq!(recipients[0]["tipoEnvioCodigo"], json!(1));
+    assert_eq!(recipients[1]["state"], json!("pending"));
+
+    let again = env.publish(&token, "/documents/v1/publicacoes", &body).await;
+    assert_eq!(again.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn publish_accepts_mixed_casing_and_the_documents_route() {
+    let env = Env::start().await;
+    let token = env.token().await;
+    let id = env.upload(&token, &sample_pdf("x", 1)).await;
+    let body = json!({
+        "IdDocumento": id,
+        "Destinatarios": [{"EMAIL": "a@x.com", "Acao": 0, "WorkFlow": 1}],
+        "utilizaworkflow": false,
+        "PUBLICACAOOPCOES": {"DataExpiracao": "2099-04-30", "PermiteRejeitarDocumento": true}
+    });
+    let response = env.publish(&token, "/signintegration/v2/publicacoes", &body).await;
+    assert_eq!(response.status(), StatusCode::OK, "{:?}", response.text().await);
+    let status = env.status(&token, id).await;
+    assert_eq!(status["status"], json!(0));
+    assert_eq!(emails(&status["pendentes"]), ["a@x.com"]);
+    assert_eq!(status["publicacaoOpcoes"]["dataExpiracao"], json!("2099-04-30T23:59:59.999"));
+
+    let second = env.upload(&token, &sample_pdf("y", 1)).await;
+    let body = json!({"idDocumento": second, "destinatarios": [{"email": "a@x.com", "acao": 0}]});
+    let response = env.publish(&token, "/DOCUMENTS/v1/Publicacoes", &body).await;
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn publish_rejects_duplicate_recipients_naming_them() {
+    let env = Env::start().await;
+    let token = env.token().await;
+    let id = env.upload(&token, &sample_pdf("x", 1)).await;
+    let body = json!({"idDocumento": id, "destinatarios": [
+        {"email": "cliente@exemplo.com", "acao": 0},
+        {"email": "Cliente@Exemplo.com", "acao": 1}]});
+    let response = env.publish(&token, "/signintegration/v2/Publicacoes", &body).await;
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["success"], json!(false));
+    let error = answer["errors"][0].as_str().unwrap();
+    assert!(error.contains("destinat") && error.contains("repetido"), "{error}");
+    assert!(error.to_lowercase().contains("cliente@exemplo.com"));
+    assert_eq!(env.status(&token, id).await["status"], json!(5));
+}
+
+#[tokio::test]
+async fn publish_validates_required_fields() {
+    let env = Env::start().await;
+    let token = env.token().await;
+    let id = env.upload(&token, &sample_pdf("x", 1)).await;
+    let cases = [
+        json!({"idDocumento": id, "destinatarios": [{"acao": 0}]}),
+        json!({"idDocumento": id, "destinatarios": [{"email": "a@x.com"}]}),
+        json!({"idDocumento": id, "destinatarios": [{"email": "a@x.com", "acao": 0, "tipoAutenticacao": 2}]}),
+        json!({"idDocumento": id, "destinatarios": []}),
+        json!({"idDocumento": id, "destinatarios": [{"email": "a@x.com", "acao": 0}], "dataExpiracao": "amanhã"}),
+    ];
+    for body in cases {
+        let response = env.publish(&token, "/documents/v1/publicacoes", &body).await;
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{body}");
+    }
+    let unknown = json!({"idDocumento": 1, "destinatarios": [{"email": "a@x.com", "acao": 0}]});
+    let response = env.publish(&token, "/documents/v1/publicacoes", &unknown).await;
+    assert_eq!(response.status(), StatusCode::NOT_FOUND);
+    let broken = env
+        .http
+        .post(env.api("/documents/v1/publicacoes"))
+        .bearer_auth(&token)
+        .header("content-type", "application/json")
+        .body("{not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(broken.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(env.status(&token, id).await["status"], json!(5));
+}
+
+// ---- status ---------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn status_has_the_contract_shape_through_the_lifecycle() {
+    let env = Env::start().await;
+    let (token, id) = env.published(false).await;
+    let data = env.status(&token, id).await;
+    for key in [
+        "id",
+        "nomeArquivo",
+        "status",
+        "recCreatedOn",
+        "recModifiedOn",
+        "motivoRejeicao",
+        "publicacaoOpcoes",
+        "assinantes",
+        "pendentes",
+        "observadores",
+    ] {
+        assert!(data.get(key).is_some(), "missing {key} in {data}");
+    }
+    assert_eq!(data["id"], json!(id));
+    assert_eq!(data["motivoRejeicao"], Value::Null);
+    assert_tae_date(&data["recCreatedOn"]);
+    assert_tae_date(&data["recModifiedOn"]);
+    let options = &data["publicacaoOpcoes"];
+    assert_eq!(options["dataExpiracao"], json!("2099-07-01T23:59:59"));
+    assert_eq!(options["assuntoMensagem"], json!("Contrato 000123"));
+    assert_eq!(options["permiteRejeitarDocumento"], json!(true));
+    assert_eq!(options["intervaloLembrete"], json!(0));
+    assert_eq!(data["assinantes"], json!([]));
+    assert_eq!(emails(&data["pendentes"]), ["cliente@exemplo.com", "gestor@empresa.com.br"]);
+    assert_eq!(emails(&data["observadores"]), ["juridico@empresa.com.br"]);
+
+    env.control.tae_sign(id, "cliente@exemplo.com").await.unwrap();
+    let data = env.status(&token, id).await;
+    assert_eq!(data["status"], json!(1));
+    let signer = &data["assinantes"][0];
+    assert_eq!(signer["email"], json!("cliente@exemplo.com"));
+    assert_eq!(signer["nome"], json!("Maria da Silva"));
+    assert_eq!(signer["cpfCnpj"], json!("11111111111"));
+    assert_eq!(signer["acao"], json!(0));
+    assert_eq!(signer["statusTipoAssinatura"], json!(0));
+    assert_tae_date(&signer["data"]);
+    let pending = &data["pendentes"][0];
+    assert_eq!(pending["email"], json!("gestor@empresa.com.br"));
+    assert_eq!(pending["acao"], json!(1));
+    assert_eq!(pending["pendente"], json!(true));
+    assert!(pending["participanteSemCadastro"]["tipoIdentificacao"].is_i64());
+    assert!(pending["participanteSemCadastro"]["identificacao"].is_string());
+
+    env.control.tae_sign(id, "GESTOR@empresa.com.br").await.unwrap();
+    let data = env.status(&token, id).await;
+    assert_eq!(data["status"], json!(2));
+    assert_eq!(data["pendentes"], json!([]));
+    assert_eq!(data["assinantes"].as_array().unwrap().len(), 2);
+
+    let v1: Value = env
+        .http
+        .get(env.api(&format!("/documents/v1/publicacoes/{id}")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v1["data"]["status"], json!(2));
+}
+
+#[tokio::test]
+async fn unknown_document_is_404_with_the_exact_message() {
+    let env = Env::start().await;
+    let token = env.token().await;
+    for path in ["/documents/v2/publicacoes/999", "/documents/v1/publicacoes/abc"] {
+        let response = env.http.get(env.api(path)).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::NOT_FOUND);
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(answer["success"], json!(false));
+        assert_eq!(answer["message"], json!("Documento não encontrado."));
+        assert_eq!(answer["errors"], json!(["Documento não encontrado."]));
+    }
+}
+
+// ---- lifecycle driven by the control routes ---------------------------------------------------
+
+#[tokio::test]
+async fn workflow_order_is_enforced() {
+    let env = Env::start().await;
+    let (token, id) = env.published(true).await;
+    let refused = env.control.tae_sign(id, "gestor@empresa.com.br").await.unwrap_err();
+    assert_eq!(refused.status(), Some(409));
+    assert!(refused.message().contains("cliente@exemplo.com"), "{refused}");
+    let refused = env.control.tae_reject(id, "gestor@empresa.com.br", "não").await.unwrap_err();
+    assert_eq!(refused.status(), Some(409));
+
+    env.control.tae_sign(id, "cliente@exemplo.com").await.unwrap();
+    let state = env.control.tae_sign(id, "gestor@empresa.com.br").await.unwrap();
+    assert_eq!(state["status"], json!(2));
+    assert_eq!(env.status(&token, id).await["status"], json!(2));
+    let unknown = env.control.tae_sign(id, "ninguem@x.com").await.unwrap_err();
+    assert_eq!(unknown.status(), Some(409), "finalized documents accept nothing");
+}
+
+#[tokio::test]
+async fn reject_sets_status_4_and_reason_keeping_the_recipient_pending() {
+    let env = Env::start().await;
+    let (token, id) = env.published(false).await;
+    env.control.tae_reject(id, "gestor@empresa.com.br", "Valor divergente").await.unwrap();
+    let data = env.status(&token, id).await;
+    assert_eq!(data["status"], json!(4));
+    assert_eq!(data["motivoRejeicao"], json!("Valor divergente"));
+    assert!(emails(&data["pendentes"]).contains(&"gestor@empresa.com.br"));
+    assert!(env.control.tae_sign(id, "cliente@exemplo.com").await.is_err());
+}
+
+#[tokio::test]
+async fn reject_needs_permission() {
+    let env = Env::start().await;
+    let token = env.token().await;
+    let id = env.upload(&token, &sample_pdf("x", 1)).await;
+    let body = json!({"idDocumento": id, "destinatarios": [{"email": "a@x.com", "acao": 0}]});
+    env.publish(&token, "/documents/v1/publicacoes", &body).await;
+    let refused = env.control.tae_reject(id, "a@x.com", "não").await.unwrap_err();
+    assert_eq!(refused.status(), Some(409));
+    assert_eq!(env.status(&token, id).await["status"], json!(0));
+}
+
+#[tokio::test]
+async fn expiry_moves_the_date_into_the_past_and_stops_signing() {
+    let env = Env::start().await;
+    let (token, id) = env.published(false).await;
+    env.control.tae_sign(id, "cliente@exemplo.com").await.unwrap();
+    env.control.tae_expire(id).await.unwrap();
+    let data = env.status(&token, id).await;
+    assert_eq!(data["status"], json!(1));
+    let expiry = NaiveDateTime::parse_from_str(
+        data["publicacaoOpcoes"]["dataExpiracao"].as_str().unwrap(),
+        "%Y-%m-%dT%H:%M:%S%.f",
+    )
+    .unwrap();
+    assert!(expiry < Utc::now().naive_utc());
+    let refused = env.control.tae_sign(id, "gestor@empresa.com.br").await.unwrap_err();
+    assert_eq!(refused.status(), Some(409));
+}
+
+#[tokio::test]
+async fn cancel_returns_to_draft_and_a_second_cancel_is_400() {
+    let env = Env::start().await;
+    let (token, id) = env.published(false).await;
+    let cancel_url = env.api(&format!("/documents/v1/publicacoes/{id}/cancelar"));
+    let first = env.http.post(&cancel_url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    assert_eq!(first.json::<Value>().await.unwrap()["success"], json!(true));
+    let data = env.status(&token, id).await;
+    assert_eq!(data["status"], json!(5));
+    assert_eq!(data["pendentes"].as_array().unwrap().len(), 2, "recipients stay listed");
+    let second = env.http.post(&cancel_url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(second.status(), StatusCode::BAD_REQUEST);
+
+    env.control.tae_set_config(json!({"cancel_status": 7})).await.unwrap();
+    let (token, id) = env.published(false).await;
+    let cancel_url = env.api(&format!("/documents/v1/publicacoes/{id}/cancelar"));
+    env.http.post(&cancel_url).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(env.status(&token, id).await["status"], json!(7));
+}
+
+#[tokio::test]
+async fn cancel_of_a_finalized_document_is_400() {
+    let env = Env::start().await;
+    let (token, id) = env.published(false).await;
+    env.control.tae_sign(id, "cliente@exemplo.com").await.unwrap();
+    env.control.tae_sign(id, "gestor@empresa.com.br").await.unwrap();
+    let response = env
+        .http
+        .post(env.api(&format!("/documents/v1/publicacoes/{id}/cancelar")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+    assert_eq!(env.status(&token, id).await["status"], json!(2));
+}
+
+// ---- search and recipients ------------------------------------------------------------------
+
+#[tokio::test]
+async fn search_pages_company_documents() {
+    let env = Env::start().await;
+    let (token, first) = env.published(false).await;
+    let second = env.upload(&token, &sample_pdf("y", 1)).await;
+    let third = env.upload(&token, &sample_pdf("z", 1)).await;
+    let page = |n: u32| {
+        let env = &env;
+        let token = token.clone();
+        async move {
+            let answer: Value = env
+                .http
+                .post(env.api(&format!(
+                    "/documents/v1/publicacoes/pesquisas?PaginaAtual={n}&TamanhoPagina=2"
+                )))
+                .bearer_auth(token)
+                .json(&json!({"pesquisarEmTodaEmpresa": true}))
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            answer["data"].clone()
+        }
+    };
+    let one = page(1).await;
+    assert_eq!(one["total"], json!(3));
+    let rows = one["registro"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[0]["id"], json!(first));
+    assert_eq!(rows[0]["status"], json!(0));
+    assert_eq!(rows[0]["nomeArquivo"], json!("contrato.pdf"));
+    assert_eq!(rows[0]["usuario"]["email"], json!(DEFAULT_USER));
+    assert_eq!(rows[1]["id"], json!(second));
+    let two = page(2).await;
+    assert_eq!(two["registro"][0]["id"], json!(third));
+
+    let v2: Value = env
+        .http
+        .post(env.api("/documents/v2/publicacoes/pesquisas?paginaatual=1&tamanhopagina=0"))
+        .bearer_auth(&token)
+        .json(&json!({"pesquisarEmTodaEmpresa": true, "email": "someone.else@x.com"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(v2["data"], json!({"total": 0, "registro": []}));
+}
+
+#[tokio::test]
+async fn recipients_route_lists_access_keys() {
+    let env = Env::start().await;
+    let (token, id) = env.published(false).await;
+    let answer: Value = env
+        .http
+        .post(env.api(&format!("/documents/v1/publicacoes/{id}/destinatarios")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let keys = answer["data"].as_array().unwrap();
+    assert_eq!(emails(&answer["data"]), ["cliente@exemplo.com", "gestor@empresa.com.br"]);
+    let code_by_email = keys[0]["publicKey"].as_str().unwrap();
+    assert_eq!(code_by_email.len(), 36);
+    assert_ne!(code_by_email, "00000000-0000-0000-0000-000000000000");
+    assert_eq!(keys[1]["publicKey"], json!("00000000-0000-0000-0000-000000000000"));
+
+    let by_recipient: Value = env
+        .http
+        .post(env.api(
+            "/documents/v1/publicacoes/pesquisas/destinatario?PaginaAtual=1&TamanhoPagina=1000",
+        ))
+        .bearer_auth(&token)
+        .json(&json!({"destinatarioEmail": "cliente@exemplo.com", "status": [0]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(by_recipient["data"]["total"], json!(1));
+    assert_eq!(
+        by_recipient["data"]["registro"][0]["destinatario"]["publicKey"],
+        json!(code_by_email)
+    );
+}
+
+// ---- downloads ------------------------------------------------------------------------------
+
+async fn finalized(env: &Env) -> (String, i64) {
+    let (token, id) = env.published(false).await;
+    env.control.tae_sign(id, "cliente@exemplo.com").await.unwrap();
+    env.control.tae_sign(id, "gestor@empresa.com.br").await.unwrap();
+    (token, id)
+}
+
+fn decode_file(answer: &Value) -> Vec<u8> {
+    base64::engine::general_purpose::STANDARD
+        .decode(answer["data"]["fileBytes"].as_str().unwrap())
+        .unwrap()
+}
+
+#[tokio::test]
+async fn download_v1_original_and_signed() {
+    let env = Env::start().await;
+    let (token, id) = env.published(false).await;
+    let original = sample_pdf("Contrato 000123", 2);
+
+    let response = env.download_v1(&token, id, 1).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["success"], json!(true));
+    assert_eq!(answer["data"]["fileName"], json!("contrato.pdf"));
+    assert_eq!(decode_file(&answer), original);
+
+    let early = env.download_v1(&token, id, 2).await;
+    assert_eq!(early.status(), StatusCode::BAD_REQUEST);
+    let early: Value = early.json().await.unwrap();
+    assert!(early["errors"][0].as_str().unwrap().contains("finalizado"));
+
+    env.control.tae_sign(id, "cliente@exemplo.com").await.unwrap();
+    env.control.tae_sign(id, "gestor@empresa.com.br").await.unwrap();
+    for kind in [2, 3] {
+        let answer: Value = env.download_v1(&token, id, kind).await.json().await.unwrap();
+        let signed = decode_file(&answer);
+        assert!(signed.starts_with(b"%PDF-"));
+        let pages = pdf_page_count(&signed).unwrap();
+        assert!(pages > 2, "tipoDownload={kind}: {pages} pages");
+        let last = u32::try_from(pages).unwrap();
+        let text = lopdf::Document::load_mem(&signed).unwrap().extract_text(&[last]).unwrap();
+        assert!(text.contains("Protocolo de assinaturas"), "{text}");
+        assert!(text.contains("Maria da Silva") && text.contains("gestor@empresa.com.br"));
+        assert_eq!(kind == 3, text.contains("certificado digital"));
+    }
+
+    let invalid = env.download_v1(&token, id, 9).await;
+    assert_eq!(invalid.status(), StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn download_v1_zip_holds_original_and_signed() {
+    let env = Env::start().await;
+    let (token, id) = finalized(&env).await;
+    let answer: Value = env.download_v1(&token, id, 4).await.json().await.unwrap();
+    assert_eq!(answer["data"]["fileName"], json!("contrato.zip"));
+    let bytes = decode_file(&answer);
+    let archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let names: Vec<String> = archive.file_names().map(|n| n.unwrap().into_owned()).collect();
+    assert_eq!(names, ["contrato.pdf", "contrato_assinado.pdf"]);
+}
+
+#[tokio::test]
+async fn download_v2_gives_a_link_in_each_configured_shape() {
+    let env = Env::start().await;
+    let (token, id) = finalized(&env).await;
+    for (shape, key) in [
+        ("string", None),
+        ("fileUrl", Some("fileUrl")),
+        ("url", Some("url")),
+        ("signedURL", Some("signedURL")),
+    ] {
+        env.control.tae_set_config(json!({"download_url_shape": shape})).await.unwrap();
+        let answer: Value = env
+            .http
+            .get(env.api(&format!("/documents/v2/publicacoes/{id}/download?tipoDownload=2")))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(answer["success"], json!(true));
+        let url = match key {
+            None => answer["data"].as_str(),
+            Some(key) => answer["data"][key].as_str(),
+        }
+        .unwrap_or_else(|| panic!("{shape}: {answer}"))
+        .to_owned();
+        assert!(url.starts_with(&env.sandbox.base_url()), "{url}");
+
+        // Served without auth, as an attachment.
+        let file = env.http.get(&url).send().await.unwrap();
+        assert_eq!(file.status(), StatusCode::OK);
+        assert_eq!(file.headers()["content-type"], "application/pdf");
+        let disposition = file.headers()["content-disposition"].to_str().unwrap().to_owned();
+        assert!(
+            disposition.starts_with("attachment;")
+                && disposition.contains("filename=\"contrato.pdf\"")
+        );
+        let bytes = file.bytes().await.unwrap();
+        assert!(pdf_page_count(&bytes).unwrap() > 2);
+    }
+    let missing =
+        env.http.get(format!("{}/tae-storage/nope", env.sandbox.base_url())).send().await.unwrap();
+    assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+}
+
+// ---- faults ---------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn status_fault_answers_without_running_the_handler() {
+    let env = Env::start().await;
+    let token = env.token().await;
+    let id = env.upload(&token, &sample_pdf("x", 1)).await;
+    let fault = Fault::status("/tae/signintegration/v2/Publicacoes", 503).retry_after("2").times(2);
+    let fault_id = env.control.add_fault(fault).await.unwrap();
+    for _ in 0..2 {
+        let response =
+            env.publish(&token, "/signintegration/v2/publicacoes", &publish_body(id, false)).await;
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(response.headers()["retry-after"], "2");
+        let answer: Value = response.json().await.unwrap();
+        assert_eq!(answer["success"], json!(false));
+        assert_eq!(answer["code"], json!(503));
+        assert_eq!(env.status(&token, id).await["status"], json!(5), "handler must not run");
+    }
+    let response =
+        env.publish(&token, "/signintegration/v2/Publicacoes", &publish_body(id, false)).await;
+    assert_eq!(response.status(), StatusCode::OK, "the fault fired only twice");
+
+    let log = env.control.requests().await.unwrap();
+    let faulted: Vec<_> = log.iter().filter(|r| r.fault == Some(fault_id)).collect();
+    assert_eq!(faulted.len(), 2);
+    assert!(faulted.iter().all(|r| r.status == Some(503)));
+}
+
+#[tokio::test]
+async fn status_fault_on_identity_uses_its_wrapper_and_custom_bodies_win() {
+    let env = Env::start().await;
+    env.control
+        .add_fault(Fault::status("/tae/identityintegration/v3/auth/login", 500))
+        .await
+        .unwrap();
+    let response = env
+        .http
+        .post(env.auth("/v3/auth/login"))
+        .json(&json!({"userName": DEFAULT_USER, "password": DEFAULT_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["succeeded"], json!(false));
+
+    env.control
+        .add_fault(
+            Fault::status("/tae/documents/v2/publicacoes/*", 429)
+                .on_method("GET")
+                .body(json!({"custom": true})),
+        )
+        .await
+        .unwrap();
+    let token = env.token().await;
+    let response = env
+        .http
+        .get(env.api("/documents/v2/publicacoes/123"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(response.json::<Value>().await.unwrap(), json!({"custom": true}));
+}
+
+#[tokio::test]
+async fn delay_fault_slows_the_request_then_handles_it() {
+    let env = Env::start().await;
+    let token = env.token().await;
+    let id = env.upload(&token, &sample_pdf("x", 1)).await;
+    env.control.add_fault(Fault::delay("/tae/documents/v2/publicacoes/*", 300)).await.unwrap();
+    let started = Instant::now();
+    let data = env.status(&token, id).await;
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert_eq!(data["status"], json!(5));
+}
+
+#[tokio::test]
+async fn reset_before_drops_the_connection_without_effect() {
+    let env = Env::start().await;
+    let token = env.token().await;
+    let id = env.upload(&token, &sample_pdf("x", 1)).await;
+    env.control
+        .add_fault(Fault::reset("/tae/signintegration/v2/Publicacoes", Reset::Before))
+        .await
+        .unwrap();
+    let result = env
+        .http
+        .post(env.api("/signintegration/v2/Publicacoes"))
+        .bearer_auth(&token)
+        .json(&publish_body(id, false))
+        .send()
+        .await;
+    let error = result.expect_err("the client must see a connection error");
+    assert!(error.status().is_none(), "{error}");
+    assert_eq!(env.status(&token, id).await["status"], json!(5));
+}
+
+#[tokio::test]
+async fn reset_after_commits_the_write_but_the_client_gets_no_answer() {
+    let env = Env::start().await;
+    let token = env.token().await;
+    let id = env.upload(&token, &sample_pdf("x", 1)).await;
+    env.control
+        .add_fault(
+            Fault::reset("/tae/signintegration/v2/publicacoes", Reset::After).on_method("POST"),
+        )
+        .await
+        .unwrap();
+    let result = env
+        .http
+        .post(env.api("/signintegration/v2/Publicacoes"))
+        .bearer_auth(&token)
+        .json(&publish_body(id, false))
+        .send()
+        .await;
+    let error = result.expect_err("the client must see a connection error");
+    assert!(error.status().is_none(), "{error}");
+    assert_eq!(env.status(&token, id).await["status"], json!(0), "the publish took effect");
+    let state = env.control.tae_document(id).await.unwrap();
+    assert_eq!(state["publication"]["received"], publish_body(id, false));
+
+    let log = env.control.requests().await.unwrap();
+    let publish = log.iter().find(|r| r.path == "/tae/signintegration/v2/Publicacoes").unwrap();
+    assert_eq!(publish.status, Some(200), "the handler answered before the drop");
+    assert!(publish.fault.is_some());
+}
+
+#[tokio::test]
+async fn bad_faults_are_refused_and_faults_can_be_cleared() {
+    let env = Env::start().await;
+    let refused = env.control.add_fault(Fault::status("/x", 503).times(0)).await.unwrap_err();
+    assert_eq!(refused.status(), Some(400));
+    env.control.add_fault(Fault::status("/tae/*", 500).times(5)).await.unwrap();
+    assert_eq!(env.control.faults().await.unwrap()[0]["remaining"], json!(5));
+    env.control.clear_faults().await.unwrap();
+    assert!(env.control.faults().await.unwrap().is_empty());
+    let response = env
+        .http
+        .post(env.auth("/api/auth/login"))
+        .json(&json!({"userName": DEFAULT_USER, "password": DEFAULT_PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+}
+
+// ---- request log ----------------------------------------------------------------------------
+
+#[tokio::test]
+async fn request_log_records_provider_requests_in_order_without_secrets() {
+    let env = Env::start().await;
+    let token = env.token().await;
+    let id = env.upload(&token, &sample_pdf("x", 1)).await;
+    env.control.tae_sign(id, "nobody@x.com").await.unwrap_err();
+    env.http
+        .get(env.api(&format!("/documents/v1/publicacoes/{id}/download?tipoDownload=1")))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+
+    let log = env.control.requests().await.unwrap();
+    let paths: Vec<&str> = log.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/tae/identityintegration/v3/auth/login",
+            "/tae/documents/v1/envelopes/upload",
+            &format!("/tae/documents/v1/publicacoes/{id}/download"),
+        ],
+        "control requests are not logged"
+    );
+    assert_eq!(log[0].method, "POST");
+    assert_eq!(log[0].status, Some(200));
+    assert_eq!(log[0].body, json!({"userName": DEFAULT_USER, "password": "***"}));
+    let parts = log[1].body["multipart"].as_array().unwrap();
+    assert_eq!(parts[0], json!({"name": "NomeEnvelope", "size": 15, "value": "Contrato 000123"}));
+    assert_eq!(parts[1]["filename"], json!("contrato.pdf"));
+    assert_eq!(log[2].query.as_deref(), Some("tipoDownload=1"));
+    assert_eq!(log[2].body, Value::Null);
+
+    env.control.clear_requests().await.unwrap();
+    assert!(env.control.requests().await.unwrap().is_empty());
+}
+
+// ---- embedding ------------------------------------------------------------------------------
+
+#[test]
+fn background_sandbox_serves_synchronous_callers() {
+    let sandbox =
+        spawn_background(SandboxConfig::default(), "127.0.0.1:0".parse().unwrap()).unwrap();
+    assert_eq!(sandbox.base_url(), format!("http://{}", sandbox.addr()));
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let answer: Value = runtime.block_on(async {
+        reqwest::Client::builder()
+            .no_proxy()
+            .build()
+            .unwrap()
+            .post(format!("{}/tae/identityintegration/v3/auth/login", sandbox.base_url()))
+            .json(&json!({"userName": DEFAULT_USER, "password": DEFAULT_PASSWORD}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    assert_eq!(answer["succeeded"], json!(true));
+    let addr = sandbox.addr();
+    drop(sandbox);
+    assert!(std::net::TcpStream::connect(addr).is_err(), "dropping stops the server");
+}
+
+#[tokio::test]
+async fn shutdown_stops_the_server() {
+    let env = Env::start().await;
+    let url = env.auth("/api/auth/login");
+    env.sandbox.shutdown().await;
+    let result = env.http.post(&url).json(&json!({})).send().await;
+    assert!(result.is_err());
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Every check CI runs, from a fresh machine: installs what is missing, then formatting, lints,
+# all tests, and the demo itself. Run from anywhere: ./scripts/test.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n== %s\n' "$*"; }
+
+step "toolchain"
+if ! command -v cargo >/dev/null 2>&1; then
+    echo "cargo not found: install Rust (https://rustup.rs) first" >&2
+    exit 1
+fi
+for component in rustfmt clippy; do
+    if ! rustup component list --installed 2>/dev/null | grep -q "^$component"; then
+        rustup component add "$component"
+    fi
+done
+cargo --version
+
+step "format"
+cargo fmt --all --check
+
+step "clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "tests"
+cargo test --workspace --locked
+
+step "demo"
+demo_out=$(mktemp -d)
+trap 'rm -rf "$demo_out"' EXIT
+cargo run --quiet --locked -p signbridge-cli -- demo --out-dir "$demo_out"
+ls "$demo_out"/*-signed.pdf >/dev/null
