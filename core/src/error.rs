@@ -14,7 +14,8 @@ use crate::model::Handle;
 ///
 /// Codes come in append-only blocks (1–99 are reserved for ABI misuse in the bindings):
 /// 100s configuration, 200s authentication, 300s refused by the provider or by local validation,
-/// 400s rate limiting and transport, 500s provider misbehaviour, 900s internal.
+/// 400s rate limiting and transport, 500s provider misbehaviour, 600s journal (reserved),
+/// 700s host signing, 900s internal.
 /// A number is never reused; new kinds are appended at the end of their block.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
@@ -43,11 +44,13 @@ pub enum ErrorKind {
     Provider,
     /// A bug in signbridge.
     Internal,
+    /// The host's signer is missing or failed (its message is the provider message).
+    Signing,
 }
 
 impl ErrorKind {
     /// Every kind, in code order: bindings use it to check that each kind is mapped.
-    pub const ALL: [ErrorKind; 12] = [
+    pub const ALL: [ErrorKind; 13] = [
         ErrorKind::Config,
         ErrorKind::Unsupported,
         ErrorKind::Auth,
@@ -60,6 +63,7 @@ impl ErrorKind {
         ErrorKind::OutcomeUnknown,
         ErrorKind::Provider,
         ErrorKind::Internal,
+        ErrorKind::Signing,
     ];
 
     /// The stable numeric code.
@@ -77,6 +81,7 @@ impl ErrorKind {
             ErrorKind::OutcomeUnknown => 403,
             ErrorKind::Provider => 500,
             ErrorKind::Internal => 900,
+            ErrorKind::Signing => 700,
         }
     }
 
@@ -100,6 +105,7 @@ impl ErrorKind {
             ErrorKind::OutcomeUnknown => "outcome_unknown",
             ErrorKind::Provider => "provider",
             ErrorKind::Internal => "internal",
+            ErrorKind::Signing => "signing",
         }
     }
 }

@@ -16,14 +16,17 @@
 //! ```
 
 pub mod error;
+mod events;
 pub mod model;
 pub mod provider;
 pub mod providers;
+pub mod signing;
 pub mod transport;
 mod validate;
 
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde::Deserialize;
 use tokio::io::AsyncWriteExt as _;
@@ -35,6 +38,7 @@ pub use model::{
     Message, Party, PartyState, PartyStatus, Role, State, Status,
 };
 pub use provider::{Capability, EnvelopeRules, Provider};
+pub use signing::{CmsForm, HostSigner, SignRequest};
 pub use transport::{Secret, TransportConfig};
 
 /// How to build a [`Client`]: which provider, which account, its settings and network options.
@@ -84,11 +88,13 @@ impl ClientConfig {
     }
 }
 
-/// One provider account.
+/// One provider account. Clones share everything (connection pool, token, events, signer).
 #[derive(Clone)]
 pub struct Client {
     provider: Arc<dyn Provider>,
     batch_concurrency: usize,
+    events: Arc<events::EventQueue>,
+    signer: signing::SignerSlot,
 }
 
 impl std::fmt::Debug for Client {
@@ -103,15 +109,17 @@ impl std::fmt::Debug for Client {
 impl Client {
     pub fn new(config: ClientConfig) -> Result<Client> {
         let batch_concurrency = config.transport.batch_concurrency.max(1);
+        let signer = signing::SignerSlot::default();
         let provider = providers::build(
             &config.provider,
             providers::BuildContext {
                 account: config.account,
                 settings: config.settings,
                 transport: config.transport,
+                signer: signer.clone(),
             },
         )?;
-        Ok(Client { provider, batch_concurrency })
+        Ok(Client { provider, batch_concurrency, events: Default::default(), signer })
     }
 
     pub fn provider_id(&self) -> &'static str {
@@ -144,14 +152,23 @@ impl Client {
         }
         .instrument(span)
         .await
-        .inspect(|h| tracing::debug!(target: "signbridge", id = %h.id, "sent"))
+        .inspect(|h| {
+            tracing::debug!(target: "signbridge", id = %h.id, "sent");
+            let emails = envelope.parties.iter().filter(|p| p.role != Role::Observe);
+            self.events.sent(h, emails.filter_map(|p| p.email.as_deref()));
+        })
         .inspect_err(log_failure)
     }
 
     pub async fn status(&self, handle: &Handle) -> Result<Status> {
         self.check_handle(handle)?;
         let span = self.span("status", handle.reference.as_deref());
-        self.provider.status(handle).instrument(span).await.inspect_err(log_failure)
+        self.provider
+            .status(handle)
+            .instrument(span)
+            .await
+            .inspect(|s| self.events.observe(handle, s))
+            .inspect_err(log_failure)
     }
 
     /// The status of many envelopes, one result per handle in input order. One failure never
@@ -173,11 +190,26 @@ impl Client {
             .into_iter();
         checks
             .into_iter()
-            .map(|check| match check {
-                Ok(()) => statuses.next().expect("one status per valid handle"),
+            .zip(handles)
+            .map(|(check, handle)| match check {
+                Ok(()) => statuses
+                    .next()
+                    .expect("one status per valid handle")
+                    .inspect(|s| self.events.observe(handle, s)),
                 Err(e) => Err(e),
             })
             .collect()
+    }
+
+    /// The oldest event not yet taken: changes seen by `status` and `refresh` (a party signed,
+    /// the state moved). Waits up to `timeout` (None: until one arrives); None when none came.
+    pub async fn next_event(&self, timeout: Option<Duration>) -> Option<Event> {
+        self.events.next(timeout).await
+    }
+
+    /// Sets (or, with None, removes) the signer that providers needing a host signature call.
+    pub fn set_host_signer(&self, signer: Option<Arc<dyn HostSigner>>) {
+        self.signer.set(signer);
     }
 
     /// Writes the file of `kind` into `sink`.

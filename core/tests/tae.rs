@@ -554,3 +554,34 @@ async fn batch_refresh_of_many_shares_the_rate_limit() {
     // 2 tokens left in the burst, 20 more at 20/s: about one second.
     assert!(elapsed >= 0.9, "22 calls at 20/s after the burst took {elapsed:.2}s");
 }
+
+#[tokio::test]
+async fn polling_turns_changes_into_events() {
+    let h = start().await;
+    let handle = h.client.send(&envelope("ERP-EV")).await.unwrap();
+    h.client.status(&handle).await.unwrap();
+    assert!(h.client.next_event(Some(Duration::from_millis(20))).await.is_none());
+    h.control.tae_sign(doc_id(&handle), "maria@cliente.example").await.unwrap();
+    h.client.status(&handle).await.unwrap();
+    let signed = h.client.next_event(Some(Duration::ZERO)).await.unwrap();
+    assert_eq!(signed.kind, signbridge::EventKind::PartySigned);
+    assert_eq!(signed.id, format!("tae:test:{}:party:maria@cliente.example:signed", handle.id));
+    let moved = h.client.next_event(Some(Duration::ZERO)).await.unwrap();
+    assert_eq!(moved.id, format!("tae:test:{}:state:partially_signed", handle.id));
+    h.control.tae_sign(doc_id(&handle), "joao@empresa.example").await.unwrap();
+    h.client.refresh(std::slice::from_ref(&handle)).await;
+    let ids: Vec<String> = [
+        h.client.next_event(Some(Duration::ZERO)).await,
+        h.client.next_event(Some(Duration::ZERO)).await,
+    ]
+    .into_iter()
+    .map(|e| e.unwrap().id)
+    .collect();
+    assert_eq!(
+        ids,
+        [
+            format!("tae:test:{}:party:joao@empresa.example:signed", handle.id),
+            format!("tae:test:{}:state:completed", handle.id)
+        ]
+    );
+}

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::error::{Error, Result};
 use crate::provider::Provider;
+use crate::signing::SignerSlot;
 use crate::transport::TransportConfig;
 
 /// What a provider needs to build one account's instance.
@@ -12,6 +13,8 @@ pub struct BuildContext {
     /// The provider's own settings (`settings` in the client configuration).
     pub settings: serde_json::Value,
     pub transport: TransportConfig,
+    /// The client's host signer, for providers whose flow needs the host to sign.
+    pub signer: SignerSlot,
 }
 
 /// Implemented by every provider type; the registry calls it.

@@ -554,7 +554,12 @@ mod tests {
     }
 
     fn build(settings: serde_json::Value) -> Result<Tae> {
-        Tae::build(BuildContext { account: "a".into(), settings, transport: Default::default() })
+        Tae::build(BuildContext {
+            account: "a".into(),
+            settings,
+            transport: Default::default(),
+            signer: Default::default(),
+        })
     }
 
     #[test]

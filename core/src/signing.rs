@@ -1,0 +1,120 @@
+//! The host-signer hook: providers whose flow needs a signature made by the host (a CMS over
+//! bytes the provider hands out, signed with a key only the host holds) call it during `send`.
+//!
+//! Implementations are synchronous because host callbacks (C, Delphi, Python) are. They run on
+//! a blocking-pool thread of the runtime, never on the caller's thread, and may take long
+//! (a smart card asking for its PIN).
+
+use std::fmt;
+use std::sync::{Arc, RwLock};
+
+use crate::error::{Error, ErrorKind, Result};
+
+/// Whether the CMS must embed the signed bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CmsForm {
+    /// The signed content is inside the CMS (`eContent` present).
+    Attached,
+    /// The CMS holds only the signature.
+    Detached,
+}
+
+/// What the host is asked to sign.
+#[derive(Debug, Clone)]
+pub struct SignRequest {
+    pub provider: &'static str,
+    /// The provider's id of the document being signed, when it has one.
+    pub document_id: Option<String>,
+    pub form: CmsForm,
+    pub data: Vec<u8>,
+}
+
+/// Signs bytes for the host; returns a DER-encoded CMS `ContentInfo`, or the host's own error
+/// message.
+pub trait HostSigner: Send + Sync {
+    fn sign(&self, request: &SignRequest) -> std::result::Result<Vec<u8>, String>;
+}
+
+/// Where a client keeps its signer; shared with its provider, settable after construction.
+#[derive(Clone, Default)]
+pub struct SignerSlot(Arc<RwLock<Option<Arc<dyn HostSigner>>>>);
+
+impl fmt::Debug for SignerSlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SignerSlot").field(&self.get().is_some()).finish()
+    }
+}
+
+impl SignerSlot {
+    pub fn set(&self, signer: Option<Arc<dyn HostSigner>>) {
+        *self.0.write().unwrap_or_else(|p| p.into_inner()) = signer;
+    }
+
+    pub fn get(&self) -> Option<Arc<dyn HostSigner>> {
+        self.0.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Asks the host to sign, on a blocking thread. Fails with [`ErrorKind::Signing`] when no
+    /// signer is set or the host's signer fails, carrying the host's message.
+    pub async fn sign(&self, request: SignRequest) -> Result<Vec<u8>> {
+        let provider = request.provider;
+        let signer = self.get().ok_or_else(|| {
+            Error::new(ErrorKind::Signing, "this provider needs a host signer and none is set")
+                .with_context("provider", provider)
+        })?;
+        let outcome =
+            tokio::task::spawn_blocking(move || signer.sign(&request)).await.map_err(|e| {
+                Error::new(ErrorKind::Signing, format!("the host signer panicked: {e}"))
+            })?;
+        match outcome {
+            Ok(cms) if !cms.is_empty() => Ok(cms),
+            Ok(_) => Err(Error::new(ErrorKind::Signing, "the host signer returned no signature")
+                .with_context("provider", provider)),
+            Err(message) => Err(Error::new(ErrorKind::Signing, "the host signer failed")
+                .with_provider_message(message)
+                .with_context("provider", provider)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Fixed(std::result::Result<Vec<u8>, String>);
+
+    impl HostSigner for Fixed {
+        fn sign(&self, request: &SignRequest) -> std::result::Result<Vec<u8>, String> {
+            assert_eq!(request.data, b"bytes");
+            self.0.clone()
+        }
+    }
+
+    fn request() -> SignRequest {
+        SignRequest {
+            provider: "test",
+            document_id: None,
+            form: CmsForm::Detached,
+            data: b"bytes".to_vec(),
+        }
+    }
+
+    #[tokio::test]
+    async fn signing_goes_through_the_slot() {
+        let slot = SignerSlot::default();
+        assert_eq!(slot.sign(request()).await.unwrap_err().kind(), ErrorKind::Signing);
+        slot.set(Some(Arc::new(Fixed(Ok(vec![0x30, 0x00])))));
+        assert_eq!(slot.sign(request()).await.unwrap(), vec![0x30, 0x00]);
+        slot.set(Some(Arc::new(Fixed(Err("PIN bloqueado".into())))));
+        let err = slot.sign(request()).await.unwrap_err();
+        assert_eq!(
+            (err.kind(), err.provider_message()),
+            (ErrorKind::Signing, Some("PIN bloqueado"))
+        );
+        slot.set(Some(Arc::new(Fixed(Ok(vec![])))));
+        assert_eq!(slot.sign(request()).await.unwrap_err().kind(), ErrorKind::Signing);
+        slot.set(None);
+        assert!(slot.get().is_none());
+    }
+}
