@@ -9,7 +9,8 @@ use signbridge::{
 use signbridge_sandbox::{Control, Fault, RecordedRequest, Reset, Sandbox, fixtures, tae};
 
 struct Harness {
-    sandbox: Sandbox,
+    /// Kept so the sandbox lives as long as the test.
+    _sandbox: Sandbox,
     control: Control,
     client: Client,
 }
@@ -31,7 +32,7 @@ async fn start() -> Harness {
 async fn start_with(overrides: serde_json::Value, transport: TransportConfig) -> Harness {
     let sandbox = Sandbox::start(Default::default(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let client = client_for(&sandbox, overrides, transport);
-    Harness { control: sandbox.control(), sandbox, client }
+    Harness { control: sandbox.control(), _sandbox: sandbox, client }
 }
 
 fn client_for(
@@ -425,7 +426,8 @@ async fn bad_envelopes_fail_before_any_request() {
     let dir = tempfile::tempdir().unwrap();
     let empty = dir.path().join("vazio.pdf");
     std::fs::write(&empty, b"").unwrap();
-    let cases: Vec<(&str, Box<dyn Fn(&mut Envelope)>)> = vec![
+    type Spoil = Box<dyn Fn(&mut Envelope)>;
+    let cases: Vec<(&str, Spoil)> = vec![
         ("documents", Box::new(|e| e.documents.clear())),
         (
             "documents[0].content",

@@ -305,9 +305,23 @@ fn decode<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, Error> {
         .map_err(|e| Error { status: None, message: format!("unexpected answer shape: {e}") })
 }
 
-/// A control-route error: `{"error": message}` with a 4xx status.
-pub(crate) fn error(status: StatusCode, message: impl Into<String>) -> Response {
-    (status, Json(json!({ "error": message.into() }))).into_response()
+/// A control-route error, answered as `{"error": message}` with a 4xx status.
+#[derive(Debug)]
+pub(crate) struct ControlError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ControlError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> ControlError {
+        ControlError { status, message: message.into() }
+    }
+}
+
+impl IntoResponse for ControlError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({ "error": self.message }))).into_response()
+    }
 }
 
 /// The provider-independent control routes (request log and faults).
@@ -334,15 +348,14 @@ async fn list_faults(State(instruments): State<Arc<Instruments>>) -> Json<Vec<Va
 async fn add_fault(
     State(instruments): State<Arc<Instruments>>,
     body: axum::body::Bytes,
-) -> Response {
-    let fault: Fault = match serde_json::from_slice(&body) {
-        Ok(fault) => fault,
-        Err(e) => return error(StatusCode::BAD_REQUEST, format!("invalid fault: {e}")),
-    };
-    match instruments.faults.add(fault) {
-        Ok(id) => Json(json!({ "id": id })).into_response(),
-        Err(message) => error(StatusCode::BAD_REQUEST, message),
-    }
+) -> Result<Json<Value>, ControlError> {
+    let fault: Fault = serde_json::from_slice(&body)
+        .map_err(|e| ControlError::new(StatusCode::BAD_REQUEST, format!("invalid fault: {e}")))?;
+    let id = instruments
+        .faults
+        .add(fault)
+        .map_err(|message| ControlError::new(StatusCode::BAD_REQUEST, message))?;
+    Ok(Json(json!({ "id": id })))
 }
 
 async fn clear_faults(State(instruments): State<Arc<Instruments>>) -> Json<Value> {

@@ -141,9 +141,7 @@ fn firing(id: u64, fault: &Fault) -> Firing {
 }
 
 fn matches(fault: &Fault, method: &str, path: &str) -> bool {
-    if let Some(wanted) = &fault.method
-        && !wanted.eq_ignore_ascii_case(method)
-    {
+    if fault.method.as_deref().is_some_and(|wanted| !wanted.eq_ignore_ascii_case(method)) {
         return false;
     }
     let pattern: Vec<&str> = fault.path.split('/').collect();

@@ -90,10 +90,10 @@ impl Sandbox {
     /// Stops accepting, closes open connections and waits until the server task has ended.
     pub async fn shutdown(mut self) {
         self.stop.send_replace(true);
-        if let Some(task) = self.task.take()
-            && let Err(e) = task.await
-        {
-            tracing::warn!(error = %e, "sandbox server task failed");
+        if let Some(task) = self.task.take() {
+            if let Err(e) = task.await {
+                tracing::warn!(error = %e, "sandbox server task failed");
+            }
         }
     }
 }
@@ -150,9 +150,7 @@ impl Drop for BackgroundSandbox {
             // An error means the thread already ended; joining below is still right.
             let _ = stop.send(());
         }
-        if let Some(thread) = self.thread.take()
-            && thread.join().is_err()
-        {
+        if self.thread.take().is_some_and(|thread| thread.join().is_err()) {
             tracing::warn!("sandbox thread panicked");
         }
     }

@@ -8,7 +8,6 @@ use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -17,7 +16,7 @@ use serde_json::{Value, json};
 use super::download::sha256_hex;
 use super::state::{Act, Document, Progress, Refusal, status};
 use super::{DownloadUrlShape, LoginRoute, Tae, TaeConfig};
-use crate::control::error;
+use crate::control::ControlError;
 
 pub(super) fn routes() -> Router<Tae> {
     Router::new()
@@ -52,72 +51,66 @@ struct ConfigPatch {
     download_url_shape: Option<DownloadUrlShape>,
 }
 
-fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, Response> {
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ControlError> {
     serde_json::from_slice(body)
-        .map_err(|e| error(StatusCode::BAD_REQUEST, format!("invalid body: {e}")))
+        .map_err(|e| ControlError::new(StatusCode::BAD_REQUEST, format!("invalid body: {e}")))
 }
 
-fn parse_id(id: &str) -> Result<i64, Response> {
-    id.parse().map_err(|_| error(StatusCode::NOT_FOUND, format!("no TAE document {id}")))
+fn parse_id(id: &str) -> Result<i64, ControlError> {
+    id.parse().map_err(|_| no_document(id))
+}
+
+fn no_document(id: impl std::fmt::Display) -> ControlError {
+    ControlError::new(StatusCode::NOT_FOUND, format!("no TAE document {id}"))
 }
 
 /// Control routes say exactly why an action was refused: 404, 400 or 409.
-fn refused(refusal: Refusal) -> Response {
-    match refusal {
-        Refusal::NotFound(message) => error(StatusCode::NOT_FOUND, message),
-        Refusal::Invalid(message) => error(StatusCode::BAD_REQUEST, message),
-        Refusal::Conflict(message) => error(StatusCode::CONFLICT, message),
+impl From<Refusal> for ControlError {
+    fn from(refusal: Refusal) -> ControlError {
+        match refusal {
+            Refusal::NotFound(message) => ControlError::new(StatusCode::NOT_FOUND, message),
+            Refusal::Invalid(message) => ControlError::new(StatusCode::BAD_REQUEST, message),
+            Refusal::Conflict(message) => ControlError::new(StatusCode::CONFLICT, message),
+        }
     }
 }
+
+type Answer = Result<Json<Value>, ControlError>;
 
 async fn list(State(tae): State<Tae>) -> Json<Vec<Value>> {
     Json(tae.lock().documents().map(document_state).collect())
 }
 
-async fn show(State(tae): State<Tae>, Path(id): Path<String>) -> Response {
-    let id = match parse_id(&id) {
-        Ok(id) => id,
-        Err(response) => return response,
-    };
-    match tae.lock().document(id) {
-        Some(document) => Json(document_state(document)).into_response(),
-        None => error(StatusCode::NOT_FOUND, format!("no TAE document {id}")),
-    }
+async fn show(State(tae): State<Tae>, Path(id): Path<String>) -> Answer {
+    let id = parse_id(&id)?;
+    let state = tae.lock();
+    let document = state.document(id).ok_or_else(|| no_document(id))?;
+    Ok(Json(document_state(document)))
 }
 
-async fn sign(State(tae): State<Tae>, Path(id): Path<String>, body: Bytes) -> Response {
-    let (id, request) = match parse_id(&id).and_then(|id| Ok((id, parse::<SignRequest>(&body)?))) {
-        Ok(parsed) => parsed,
-        Err(response) => return response,
-    };
+async fn sign(State(tae): State<Tae>, Path(id): Path<String>, body: Bytes) -> Answer {
+    let id = parse_id(&id)?;
+    let request: SignRequest = parse(&body)?;
     act(&tae, id, &request.email, Act::Sign)
 }
 
-async fn reject(State(tae): State<Tae>, Path(id): Path<String>, body: Bytes) -> Response {
-    let (id, request) = match parse_id(&id).and_then(|id| Ok((id, parse::<RejectRequest>(&body)?)))
-    {
-        Ok(parsed) => parsed,
-        Err(response) => return response,
-    };
+async fn reject(State(tae): State<Tae>, Path(id): Path<String>, body: Bytes) -> Answer {
+    let id = parse_id(&id)?;
+    let request: RejectRequest = parse(&body)?;
     act(&tae, id, &request.email, Act::Reject { reason: request.reason })
 }
 
-fn act(tae: &Tae, id: i64, email: &str, act: Act) -> Response {
-    match tae.lock().act(id, email, act, Utc::now()) {
-        Ok(document) => Json(document_state(document)).into_response(),
-        Err(refusal) => refused(refusal),
-    }
+fn act(tae: &Tae, id: i64, email: &str, act: Act) -> Answer {
+    let mut state = tae.lock();
+    let document = state.act(id, email, act, Utc::now())?;
+    Ok(Json(document_state(document)))
 }
 
-async fn expire(State(tae): State<Tae>, Path(id): Path<String>) -> Response {
-    let id = match parse_id(&id) {
-        Ok(id) => id,
-        Err(response) => return response,
-    };
-    match tae.lock().expire(id, Utc::now()) {
-        Ok(document) => Json(document_state(document)).into_response(),
-        Err(refusal) => refused(refusal),
-    }
+async fn expire(State(tae): State<Tae>, Path(id): Path<String>) -> Answer {
+    let id = parse_id(&id)?;
+    let mut state = tae.lock();
+    let document = state.expire(id, Utc::now())?;
+    Ok(Json(document_state(document)))
 }
 
 async fn expire_tokens(State(tae): State<Tae>) -> Json<Value> {
@@ -129,16 +122,15 @@ async fn show_config(State(tae): State<Tae>) -> Json<Value> {
     Json(config_state(&tae.lock().config))
 }
 
-async fn set_config(State(tae): State<Tae>, body: Bytes) -> Response {
-    let patch: ConfigPatch = match parse(&body) {
-        Ok(patch) => patch,
-        Err(response) => return response,
-    };
-    if let Some(code) = patch.cancel_status
-        && code != status::RASCUNHO
-        && code != status::CANCELADO
+async fn set_config(State(tae): State<Tae>, body: Bytes) -> Answer {
+    let patch: ConfigPatch = parse(&body)?;
+    if let Some(code) =
+        patch.cancel_status.filter(|code| ![status::RASCUNHO, status::CANCELADO].contains(code))
     {
-        return error(StatusCode::BAD_REQUEST, format!("cancel_status must be 5 or 7, not {code}"));
+        return Err(ControlError::new(
+            StatusCode::BAD_REQUEST,
+            format!("cancel_status must be 5 or 7, not {code}"),
+        ));
     }
     let mut state = tae.lock();
     let config = &mut state.config;
@@ -154,7 +146,7 @@ async fn set_config(State(tae): State<Tae>, body: Bytes) -> Response {
     if let Some(shape) = patch.download_url_shape {
         config.download_url_shape = shape;
     }
-    Json(config_state(config)).into_response()
+    Ok(Json(config_state(config)))
 }
 
 fn config_state(config: &TaeConfig) -> Value {

@@ -51,7 +51,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use axum::body::Bytes;
-use axum::extract::multipart::MultipartRejection;
+use axum::extract::multipart::{MultipartError, MultipartRejection};
 use axum::extract::{Multipart, Path, Query, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
@@ -252,19 +252,48 @@ fn identity_failure(status: StatusCode, message: impl Into<String>) -> Response 
     (status, Json(body)).into_response()
 }
 
-/// A refused operation on a provider route: TAE answers 400 for state problems too.
-fn refused(refusal: Refusal) -> Response {
-    match refusal {
-        Refusal::NotFound(message) => failure(StatusCode::NOT_FOUND, message),
-        Refusal::Invalid(message) | Refusal::Conflict(message) => {
-            failure(StatusCode::BAD_REQUEST, message)
+/// A failed provider request, answered in the wrapper of the service it hit.
+#[derive(Debug)]
+enum Fail {
+    /// `/documents`, `/signintegration`: `{"success": false, "errors", "code", "message"}`.
+    Api(StatusCode, String),
+    /// `/identityintegration`: `{"succeeded": false, "description", "data": null}`.
+    Identity(StatusCode, String),
+    /// A route this configuration does not have (a disabled login version): a bare 404.
+    NoRoute,
+}
+
+impl Fail {
+    fn bad_request(message: impl Into<String>) -> Fail {
+        Fail::Api(StatusCode::BAD_REQUEST, message.into())
+    }
+
+    fn not_found() -> Fail {
+        Fail::Api(StatusCode::NOT_FOUND, state::NOT_FOUND.into())
+    }
+}
+
+impl IntoResponse for Fail {
+    fn into_response(self) -> Response {
+        match self {
+            Fail::Api(status, message) => failure(status, message),
+            Fail::Identity(status, message) => identity_failure(status, message),
+            Fail::NoRoute => StatusCode::NOT_FOUND.into_response(),
         }
     }
 }
 
-fn not_found() -> Response {
-    failure(StatusCode::NOT_FOUND, state::NOT_FOUND)
+/// TAE answers 400 for state problems as well as for bad input.
+impl From<Refusal> for Fail {
+    fn from(refusal: Refusal) -> Fail {
+        match refusal {
+            Refusal::NotFound(message) => Fail::Api(StatusCode::NOT_FOUND, message),
+            Refusal::Invalid(message) | Refusal::Conflict(message) => Fail::bad_request(message),
+        }
+    }
 }
+
+type Answer = Result<Response, Fail>;
 
 /// Dates as TAE writes them: UTC without an offset, fraction trimmed like .NET does
 /// (`2025-06-01T12:00:00.123456`, `2025-06-02T09:30:00.5`).
@@ -278,14 +307,25 @@ fn wire_utc(at: DateTime<Utc>) -> String {
 }
 
 /// Ids arrive as path text; anything that is not an id is a document that does not exist.
-fn parse_id(id: &str) -> Option<i64> {
-    id.trim().parse().ok()
+fn parse_id(id: &str) -> Result<i64, Fail> {
+    id.trim().parse().map_err(|_| Fail::not_found())
 }
 
 /// A query parameter by name in any casing (ASP.NET binding).
 fn query_param(uri: &Uri, name: &str) -> Option<String> {
     let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(uri).ok()?;
     pairs.into_iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value)
+}
+
+/// A whole-number query parameter, `default` when absent.
+fn query_number(uri: &Uri, name: &str, default: usize) -> Result<usize, Fail> {
+    match query_param(uri, name) {
+        None => Ok(default),
+        Some(text) => text
+            .trim()
+            .parse()
+            .map_err(|_| Fail::bad_request(format!("O parâmetro {name} é inválido."))),
+    }
 }
 
 // ---- identity -------------------------------------------------------------------------------
@@ -304,8 +344,10 @@ fn caller(tae: &Tae, headers: &HeaderMap) -> Option<String> {
     bearer(headers).and_then(|token| tae.lock().authenticate(token, Utc::now()))
 }
 
-fn unauthorized(response: Response) -> Response {
-    let mut response = response;
+const UNAUTHORIZED: &str = "Token de acesso ausente, inválido ou expirado.";
+
+/// A 401 in the given wrapper, with the challenge ASP.NET's bearer handler sends.
+fn unauthorized(mut response: Response) -> Response {
     response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
     response
 }
@@ -316,27 +358,24 @@ async fn require_bearer(State(tae): State<Tae>, mut request: Request, next: Next
             request.extensions_mut().insert(Caller(user));
             next.run(request).await
         }
-        None => unauthorized(failure(
-            StatusCode::UNAUTHORIZED,
-            "Token de acesso ausente, inválido ou expirado.",
-        )),
+        None => unauthorized(failure(StatusCode::UNAUTHORIZED, UNAUTHORIZED)),
     }
 }
 
 /// Checks the route is enabled and the credentials are right; the session on success.
-fn login(tae: &Tae, route: LoginRoute, body: &[u8]) -> Result<state::Session, Response> {
+fn login(tae: &Tae, route: LoginRoute, body: &[u8]) -> Result<state::Session, Fail> {
     let mut state = tae.lock();
     if !state.config.login_routes.contains(&route) {
-        return Err(StatusCode::NOT_FOUND.into_response());
+        return Err(Fail::NoRoute);
     }
-    let request: wire::LoginRequest =
-        wire::bind(body).map_err(|message| identity_failure(StatusCode::BAD_REQUEST, message))?;
+    let invalid = |message: String| Fail::Identity(StatusCode::BAD_REQUEST, message);
+    let request: wire::LoginRequest = wire::bind(body).map_err(invalid)?;
     let (Some(user), Some(password)) = (request.username, request.password) else {
-        return Err(identity_failure(StatusCode::BAD_REQUEST, "Informe o usuário e a senha."));
+        return Err(invalid("Informe o usuário e a senha.".into()));
     };
     state
         .login(&user, &password, Utc::now())
-        .ok_or_else(|| identity_failure(StatusCode::BAD_REQUEST, "Usuário ou senha inválidos."))
+        .ok_or_else(|| invalid("Usuário ou senha inválidos.".into()))
 }
 
 fn logged_in<T: Serialize>(data: T) -> Response {
@@ -348,42 +387,27 @@ fn logged_in<T: Serialize>(data: T) -> Response {
     .into_response()
 }
 
-async fn login_v3(State(tae): State<Tae>, body: Bytes) -> Response {
-    match login(&tae, LoginRoute::V3, &body) {
-        Ok(session) => logged_in(wire::LoginV3 {
-            token: session.token,
-            expiration_date: session
-                .expires_at
-                .naive_utc()
-                .format("%Y-%m-%dT%H:%M:%S%.3f")
-                .to_string(),
-        }),
-        Err(response) => response,
-    }
+async fn login_v3(State(tae): State<Tae>, body: Bytes) -> Answer {
+    let session = login(&tae, LoginRoute::V3, &body)?;
+    Ok(logged_in(wire::LoginV3 {
+        token: session.token,
+        expiration_date: session.expires_at.naive_utc().format("%Y-%m-%dT%H:%M:%S%.3f").to_string(),
+    }))
 }
 
-async fn login_v2(State(tae): State<Tae>, body: Bytes) -> Response {
-    match login(&tae, LoginRoute::V2, &body) {
-        Ok(session) => {
-            logged_in(wire::LoginV2 { token: session.token, refresh_token: session.refresh_token })
-        }
-        Err(response) => response,
-    }
+async fn login_v2(State(tae): State<Tae>, body: Bytes) -> Answer {
+    let session = login(&tae, LoginRoute::V2, &body)?;
+    Ok(logged_in(wire::LoginV2 { token: session.token, refresh_token: session.refresh_token }))
 }
 
-async fn login_api(State(tae): State<Tae>, body: Bytes) -> Response {
-    match login(&tae, LoginRoute::Api, &body) {
-        Ok(session) => logged_in(wire::LoginApi { token: session.token }),
-        Err(response) => response,
-    }
+async fn login_api(State(tae): State<Tae>, body: Bytes) -> Answer {
+    let session = login(&tae, LoginRoute::Api, &body)?;
+    Ok(logged_in(wire::LoginApi { token: session.token }))
 }
 
 async fn profile(State(tae): State<Tae>, headers: HeaderMap) -> Response {
     let Some(user) = caller(&tae, &headers) else {
-        return unauthorized(identity_failure(
-            StatusCode::UNAUTHORIZED,
-            "Token de acesso ausente, inválido ou expirado.",
-        ));
+        return unauthorized(identity_failure(StatusCode::UNAUTHORIZED, UNAUTHORIZED));
     };
     Json(wire::IdentityResponse {
         succeeded: true,
@@ -399,56 +423,28 @@ async fn upload(
     State(tae): State<Tae>,
     Extension(Caller(user)): Extension<Caller>,
     multipart: Result<Multipart, MultipartRejection>,
-) -> Response {
-    let mut multipart = match multipart {
-        Ok(multipart) => multipart,
-        Err(e) => {
-            return failure(
-                StatusCode::BAD_REQUEST,
-                format!("O envio deve ser multipart/form-data: {}", e.body_text()),
-            );
-        }
-    };
+) -> Answer {
+    let mut multipart = multipart.map_err(|e| {
+        Fail::bad_request(format!("O envio deve ser multipart/form-data: {}", e.body_text()))
+    })?;
+    let broken =
+        |e: MultipartError| Fail::bad_request(format!("Multipart inválido: {}", e.body_text()));
     let mut envelope_name = None;
     let mut files = Vec::new();
-    loop {
-        let field = match multipart.next_field().await {
-            Ok(Some(field)) => field,
-            Ok(None) => break,
-            Err(e) => {
-                return failure(
-                    StatusCode::BAD_REQUEST,
-                    format!("Multipart inválido: {}", e.body_text()),
-                );
-            }
-        };
+    while let Some(field) = multipart.next_field().await.map_err(broken)? {
         let name = field.name().unwrap_or_default().to_owned();
         let file_name = field.file_name().map(str::to_owned);
         let declared_type = field.content_type().map(str::to_owned);
-        let bytes = match field.bytes().await {
-            Ok(bytes) => bytes,
-            Err(e) => {
-                return failure(
-                    StatusCode::BAD_REQUEST,
-                    format!("Multipart inválido: {}", e.body_text()),
-                );
-            }
-        };
+        let bytes = field.bytes().await.map_err(broken)?;
         if name.eq_ignore_ascii_case("NomeEnvelope") && file_name.is_none() {
             envelope_name = Some(String::from_utf8_lossy(&bytes).trim().to_owned());
         } else if name.eq_ignore_ascii_case("Envelope") {
             // A part without a filename is a plain form value, not a file, for ASP.NET.
-            let Some(file_name) = file_name.filter(|n| !n.trim().is_empty()) else {
-                return failure(
-                    StatusCode::BAD_REQUEST,
-                    "O campo Envelope deve ser um arquivo (com filename).",
-                );
-            };
+            let file_name = file_name.filter(|n| !n.trim().is_empty()).ok_or_else(|| {
+                Fail::bad_request("O campo Envelope deve ser um arquivo (com filename).")
+            })?;
             if bytes.is_empty() {
-                return failure(
-                    StatusCode::BAD_REQUEST,
-                    format!("O arquivo {file_name} está vazio."),
-                );
+                return Err(Fail::bad_request(format!("O arquivo {file_name} está vazio.")));
             }
             files.push(state::File {
                 content_type: content_type_for(&file_name, declared_type.as_deref()),
@@ -457,14 +453,14 @@ async fn upload(
             });
         }
     }
-    let Some(envelope_name) = envelope_name.filter(|n| !n.is_empty()) else {
-        return failure(StatusCode::BAD_REQUEST, "O campo NomeEnvelope é obrigatório.");
-    };
+    let envelope_name = envelope_name
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| Fail::bad_request("O campo NomeEnvelope é obrigatório."))?;
     if files.is_empty() {
-        return failure(StatusCode::BAD_REQUEST, "Envie ao menos um arquivo no campo Envelope.");
+        return Err(Fail::bad_request("Envie ao menos um arquivo no campo Envelope."));
     }
     let id = tae.lock().upload(&user, envelope_name, files, Utc::now());
-    success(id)
+    Ok(success(id))
 }
 
 /// The declared part type unless it is missing or generic; then one from the extension.
@@ -487,25 +483,19 @@ async fn publish(
     Extension(Caller(user)): Extension<Caller>,
     uri: Uri,
     body: Bytes,
-) -> Response {
-    let request: wire::PublishRequest = match wire::bind(&body) {
-        Ok(request) => request,
-        Err(message) => return failure(StatusCode::BAD_REQUEST, message),
-    };
+) -> Answer {
+    let request: wire::PublishRequest = wire::bind(&body).map_err(Fail::bad_request)?;
     // `bind` succeeded, so the body is valid JSON; keep it exactly as sent.
     let received = serde_json::from_slice(&body).unwrap_or_default();
-    match tae.lock().publish(&user, request, received, uri.path(), Utc::now()) {
-        Ok(()) => success(()),
-        Err(refusal) => refused(refusal),
-    }
+    tae.lock().publish(&user, request, received, uri.path(), Utc::now())?;
+    Ok(success(()))
 }
 
-async fn publication(State(tae): State<Tae>, Path(id): Path<String>) -> Response {
+async fn publication(State(tae): State<Tae>, Path(id): Path<String>) -> Answer {
+    let id = parse_id(&id)?;
     let state = tae.lock();
-    match parse_id(&id).and_then(|id| state.document(id)) {
-        Some(document) => success(publication_wire(document)),
-        None => not_found(),
-    }
+    let document = state.document(id).ok_or_else(Fail::not_found)?;
+    Ok(success(publication_wire(document)))
 }
 
 fn publication_wire(document: &state::Document) -> wire::Publication {
@@ -536,6 +526,7 @@ fn publication_wire(document: &state::Document) -> wire::Publication {
             acao: r.acao,
             pendente: true,
             participante_sem_cadastro: wire::Unregistered {
+                // 3 = "not given" (contract §5.5).
                 tipo_identificacao: r.received.tipoidentificacao.unwrap_or(3),
                 identificacao: r.received.identificacao.clone().unwrap_or_default(),
             },
@@ -543,7 +534,7 @@ fn publication_wire(document: &state::Document) -> wire::Publication {
         .collect();
     wire::Publication {
         id: document.id,
-        nome_arquivo: document.files.first().map(|f| f.name.clone()).unwrap_or_default(),
+        nome_arquivo: first_file_name(document),
         status: document.status,
         rec_created_on: wire_utc(document.created_at),
         rec_modified_on: wire_utc(document.modified_at),
@@ -569,26 +560,26 @@ fn publication_wire(document: &state::Document) -> wire::Publication {
     }
 }
 
+fn first_file_name(document: &state::Document) -> String {
+    document.files.first().map(|f| f.name.clone()).unwrap_or_default()
+}
+
 async fn cancel(
     State(tae): State<Tae>,
     Extension(Caller(user)): Extension<Caller>,
     Path(id): Path<String>,
-) -> Response {
-    let Some(id) = parse_id(&id) else {
-        return not_found();
-    };
-    match tae.lock().cancel(id, &user, Utc::now()) {
-        Ok(()) => success(()),
-        Err(refusal) => refused(refusal),
-    }
+) -> Answer {
+    let id = parse_id(&id)?;
+    tae.lock().cancel(id, &user, Utc::now())?;
+    Ok(success(()))
 }
 
 /// Binds an optional JSON body: an empty one means all defaults.
-fn bind_optional<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, Response> {
+fn bind_optional<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, Fail> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    wire::bind(body).map_err(|message| failure(StatusCode::BAD_REQUEST, message))
+    wire::bind(body).map_err(Fail::bad_request)
 }
 
 async fn search(
@@ -596,23 +587,10 @@ async fn search(
     Extension(Caller(user)): Extension<Caller>,
     uri: Uri,
     body: Bytes,
-) -> Response {
-    let request: wire::SearchRequest = match bind_optional(&body) {
-        Ok(request) => request,
-        Err(response) => return response,
-    };
-    let number = |name: &str, default: usize| -> Result<usize, Response> {
-        match query_param(&uri, name) {
-            None => Ok(default),
-            Some(text) => text.trim().parse().map_err(|_| {
-                failure(StatusCode::BAD_REQUEST, format!("O parâmetro {name} é inválido."))
-            }),
-        }
-    };
-    let (page, size) = match (number("PaginaAtual", 1), number("TamanhoPagina", 0)) {
-        (Ok(page), Ok(size)) => (page, size),
-        (Err(response), _) | (_, Err(response)) => return response,
-    };
+) -> Answer {
+    let request: wire::SearchRequest = bind_optional(&body)?;
+    let page = query_number(&uri, "PaginaAtual", 1)?;
+    let size = query_number(&uri, "TamanhoPagina", 0)?;
     let state = tae.lock();
     let (total, documents) = state.search(
         &user,
@@ -626,30 +604,28 @@ async fn search(
         .map(|d| wire::SearchRow {
             id: d.id,
             status: d.status,
-            nome_arquivo: d.files.first().map(|f| f.name.clone()).unwrap_or_default(),
+            nome_arquivo: first_file_name(d),
             data_criacao: wire_utc(d.created_at),
             data_ultima_alteracao: wire_utc(d.modified_at),
             usuario: wire::UserRef { email: d.owner.clone() },
         })
         .collect();
-    success(wire::SearchPage { total, registro })
+    Ok(success(wire::SearchPage { total, registro }))
 }
 
-async fn search_by_recipient(State(tae): State<Tae>, body: Bytes) -> Response {
-    let request: wire::RecipientSearchRequest = match bind_optional(&body) {
-        Ok(request) => request,
-        Err(response) => return response,
-    };
-    let Some(email) = request.destinatarioemail.filter(|e| !e.trim().is_empty()) else {
-        return failure(StatusCode::BAD_REQUEST, "O campo destinatarioEmail é obrigatório.");
-    };
+async fn search_by_recipient(State(tae): State<Tae>, body: Bytes) -> Answer {
+    let request: wire::RecipientSearchRequest = bind_optional(&body)?;
+    let email = request
+        .destinatarioemail
+        .filter(|e| !e.trim().is_empty())
+        .ok_or_else(|| Fail::bad_request("O campo destinatarioEmail é obrigatório."))?;
     let state = tae.lock();
     let registro: Vec<_> = state
         .search_by_recipient(&email, &request.status.unwrap_or_default())
         .into_iter()
         .map(|(d, r)| wire::RecipientSearchRow {
             id: d.id,
-            nome_arquivo: d.files.first().map(|f| f.name.clone()).unwrap_or_default(),
+            nome_arquivo: first_file_name(d),
             data_criacao: wire_utc(d.created_at),
             data_expiracao: d.publication.as_ref().and_then(|p| p.expires_at).map(wire_time),
             data_ultima_alteracao: wire_utc(d.modified_at),
@@ -658,49 +634,43 @@ async fn search_by_recipient(State(tae): State<Tae>, body: Bytes) -> Response {
             destinatario: wire::RecipientRef { public_key: r.public_key.clone() },
         })
         .collect();
-    success(wire::SearchPage { total: registro.len(), registro })
+    Ok(success(wire::SearchPage { total: registro.len(), registro }))
 }
 
-async fn recipients(State(tae): State<Tae>, Path(id): Path<String>) -> Response {
+async fn recipients(State(tae): State<Tae>, Path(id): Path<String>) -> Answer {
+    let id = parse_id(&id)?;
     let state = tae.lock();
-    let Some(document) = parse_id(&id).and_then(|id| state.document(id)) else {
-        return not_found();
-    };
+    let document = state.document(id).ok_or_else(Fail::not_found)?;
     let keys: Vec<_> = document
         .publication
         .iter()
         .flat_map(|p| &p.recipients)
         .map(|r| wire::RecipientKey { email: r.email.clone(), public_key: r.public_key.clone() })
         .collect();
-    success(keys)
+    Ok(success(keys))
 }
 
 // ---- downloads ------------------------------------------------------------------------------
 
 /// The file a download asks for, built outside the lock (PDF work takes a moment).
-fn requested_artifact(tae: &Tae, id: &str, uri: &Uri) -> Result<download::Artifact, Response> {
+fn requested_artifact(tae: &Tae, id: &str, uri: &Uri) -> Result<download::Artifact, Fail> {
     let kind = query_param(uri, "tipoDownload")
         .and_then(|t| t.trim().parse().ok())
         .and_then(Kind::from_code)
         .ok_or_else(|| {
-            failure(
-                StatusCode::BAD_REQUEST,
-                "O parâmetro tipoDownload é obrigatório e deve ser 1, 2, 3 ou 4.",
-            )
+            Fail::bad_request("O parâmetro tipoDownload é obrigatório e deve ser 1, 2, 3 ou 4.")
         })?;
-    let document =
-        parse_id(id).and_then(|id| tae.lock().document(id).cloned()).ok_or_else(not_found)?;
-    download::artifact(&document, kind, Utc::now()).map_err(refused)
+    let id = parse_id(id)?;
+    let document = tae.lock().document(id).cloned().ok_or_else(Fail::not_found)?;
+    Ok(download::artifact(&document, kind, Utc::now())?)
 }
 
-async fn download_v1(State(tae): State<Tae>, Path(id): Path<String>, uri: Uri) -> Response {
-    match requested_artifact(&tae, &id, &uri) {
-        Ok(artifact) => success(wire::FileContent {
-            file_name: artifact.file_name,
-            file_bytes: base64::engine::general_purpose::STANDARD.encode(&artifact.bytes),
-        }),
-        Err(response) => response,
-    }
+async fn download_v1(State(tae): State<Tae>, Path(id): Path<String>, uri: Uri) -> Answer {
+    let artifact = requested_artifact(&tae, &id, &uri)?;
+    Ok(success(wire::FileContent {
+        file_name: artifact.file_name,
+        file_bytes: base64::engine::general_purpose::STANDARD.encode(&artifact.bytes),
+    }))
 }
 
 async fn download_v2(
@@ -708,15 +678,13 @@ async fn download_v2(
     Path(id): Path<String>,
     uri: Uri,
     headers: HeaderMap,
-) -> Response {
-    let artifact = match requested_artifact(&tae, &id, &uri) {
-        Ok(artifact) => artifact,
-        Err(response) => return response,
-    };
+) -> Answer {
+    let artifact = requested_artifact(&tae, &id, &uri)?;
     // Links point back at whatever address the client used to reach the sandbox.
-    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
-        return failure(StatusCode::BAD_REQUEST, "Cabeçalho Host ausente.");
-    };
+    let host = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .ok_or_else(|| Fail::bad_request("Cabeçalho Host ausente."))?;
     let mut state = tae.lock();
     let key = state.store_blob(state::Blob {
         file_name: artifact.file_name,
@@ -724,12 +692,12 @@ async fn download_v2(
         bytes: artifact.bytes,
     });
     let url = format!("http://{host}{STORAGE_PREFIX}{key}");
-    match state.config.download_url_shape {
+    Ok(match state.config.download_url_shape {
         DownloadUrlShape::String => success(url),
         DownloadUrlShape::FileUrl => success(serde_json::json!({ "fileUrl": url })),
         DownloadUrlShape::Url => success(serde_json::json!({ "url": url })),
         DownloadUrlShape::SignedUrl => success(serde_json::json!({ "signedURL": url })),
-    }
+    })
 }
 
 /// The unauthenticated link of a v2 download, like a cloud-storage signed URL.
@@ -754,7 +722,7 @@ async fn storage(State(tae): State<Tae>, Path(key): Path<String>) -> Response {
 fn content_disposition(file_name: &str) -> String {
     let ascii: String = file_name
         .chars()
-        .map(|c| if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' { c } else { '_' })
+        .map(|c| if c == ' ' || (c.is_ascii_graphic() && c != '"' && c != '\\') { c } else { '_' })
         .collect();
     let encoded: String = file_name
         .bytes()
