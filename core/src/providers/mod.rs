@@ -7,6 +7,9 @@ use crate::provider::Provider;
 use crate::signing::SignerSlot;
 use crate::transport::TransportConfig;
 
+pub(crate) mod http;
+pub(crate) mod lenient;
+
 /// What a provider needs to build one account's instance.
 pub struct BuildContext {
     pub account: String,

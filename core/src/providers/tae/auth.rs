@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 
 use super::{Tae, map, wire};
+use crate::providers::lenient;
 use crate::error::{Error, ErrorKind, Result};
 use crate::transport::{Authenticator, Call, Idempotency, Secret, Token};
 
@@ -81,7 +82,7 @@ impl Tae {
     /// Until `expirationDate` when given, never past 12 h, minus the margin.
     fn token_validity(&self, expiration: Option<&str>) -> Duration {
         let by_date = expiration
-            .and_then(map::parse_date)
+            .and_then(lenient::utc_date)
             .and_then(|at| (at - Utc::now()).to_std().ok())
             .unwrap_or(TOKEN_LIFETIME);
         by_date

@@ -2,10 +2,10 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, SecondsFormat, Utc};
-use reqwest::StatusCode;
+use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::wire;
+use crate::providers::{http, lenient};
 use crate::error::{Error, ErrorKind};
 use crate::model::{Envelope, Party, PartyState, PartyStatus, Role, State, Status};
 use crate::transport::Reply;
@@ -71,7 +71,7 @@ pub fn status(detail: wire::PublicacaoDetalhe, raw: serde_json::Value, now: Date
         .publicacao_opcoes
         .as_ref()
         .and_then(|o| o.data_expiracao.as_deref())
-        .and_then(parse_date);
+        .and_then(lenient::utc_date);
     let expired = expires_at.is_some_and(|at| at <= now);
     let assinantes = detail.assinantes.unwrap_or_default();
     let pendentes = detail.pendentes.unwrap_or_default();
@@ -91,7 +91,7 @@ pub fn status(detail: wire::PublicacaoDetalhe, raw: serde_json::Value, now: Date
             name: a.nome.clone(),
             role: role(a.acao),
             state: PartyState::Signed,
-            acted_at: a.data.as_deref().and_then(parse_date),
+            acted_at: a.data.as_deref().and_then(lenient::utc_date),
         })
         .collect();
     parties.extend(pendentes.iter().map(|p| PartyStatus {
@@ -107,23 +107,10 @@ pub fn status(detail: wire::PublicacaoDetalhe, raw: serde_json::Value, now: Date
         provider_status: detail.status.to_string(),
         parties,
         reason: detail.motivo_rejeicao.filter(|r| !r.trim().is_empty()),
-        updated_at: detail.rec_modified_on.as_deref().and_then(parse_date),
+        updated_at: detail.rec_modified_on.as_deref().and_then(lenient::utc_date),
         expires_at,
         raw,
     }
-}
-
-/// TAE sends UTC dates, sometimes without an offset (`2022-12-05T17:27:35.146479`), sometimes
-/// date-only: all are read as UTC.
-pub fn parse_date(text: &str) -> Option<DateTime<Utc>> {
-    let text = text.trim();
-    if let Ok(d) = DateTime::parse_from_rfc3339(text) {
-        return Some(d.with_timezone(&Utc));
-    }
-    if let Ok(d) = NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f") {
-        return Some(d.and_utc());
-    }
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").ok()?.and_hms_opt(0, 0, 0).map(|d| d.and_utc())
 }
 
 /// How recipients prove who they are (`tipoAutenticacao`).
@@ -242,37 +229,15 @@ pub fn documents_error(op: &'static str, reply: &Reply, bad_request: ErrorKind) 
                 (None, _) => errors.join("; "),
             }
         }
-        None => body_excerpt(&reply.body),
+        None => http::body_excerpt(&reply.body),
     };
-    let status = reply.status;
-    let (kind, what) = if provider_message.contains(NOT_FOUND) || status == StatusCode::NOT_FOUND {
-        (ErrorKind::NotFound, "document not found")
-    } else {
-        match status {
-            StatusCode::BAD_REQUEST => (bad_request, "TAE refused the request"),
-            StatusCode::UNAUTHORIZED => (ErrorKind::Auth, "TAE refused the token"),
-            StatusCode::FORBIDDEN => (ErrorKind::Auth, "no permission on this document"),
-            StatusCode::CONFLICT => (ErrorKind::Conflict, "TAE refused the request"),
-            StatusCode::TOO_MANY_REQUESTS => (ErrorKind::RateLimited, "TAE asked to slow down"),
-            s if s.is_success() => (ErrorKind::Provider, "TAE reported a failure"),
-            _ => (ErrorKind::Provider, "TAE failed"),
-        }
-    };
-    let mut err = Error::new(kind, format!("{op}: {what}"))
-        .with_http_status(status.as_u16())
-        .with_provider_message(provider_message)
-        .with_context("provider", "tae")
-        .with_context("op", op);
-    if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-        err = err.temporary().persistent();
-    }
-    if let Some(wait) = reply.retry_after() {
-        err = err.with_retry_after(wait);
-    }
-    err
+    // TAE says "not found" in words, whatever the status.
+    let not_found = provider_message.contains(NOT_FOUND);
+    let err = http::reply_error("tae", op, reply, bad_request, provider_message);
+    if not_found { err.with_kind(ErrorKind::NotFound) } else { err }
 }
 
-/// A failed identity reply (login) as an error.
+/// A failed identity reply (login) as an error: a refusal is an auth error.
 pub fn identity_error(reply: &Reply) -> Error {
     let parsed: Option<wire::IdentityResponse<serde_json::Value>> =
         serde_json::from_slice(&reply.body).ok();
@@ -282,31 +247,18 @@ pub fn identity_error(reply: &Reply) -> Error {
                 r.messages?.into_iter().find_map(|m| m.description.filter(|d| !d.is_empty()))
             })
         })
-        .unwrap_or_else(|| body_excerpt(&reply.body));
-    let status = reply.status;
-    let err = if status == StatusCode::TOO_MANY_REQUESTS {
-        Error::new(ErrorKind::RateLimited, "login: TAE asked to slow down").temporary().persistent()
-    } else if status.is_server_error() {
-        Error::new(ErrorKind::Provider, "login: TAE identity service failed").temporary().persistent()
-    } else {
-        Error::new(ErrorKind::Auth, "login refused")
-    };
-    err.with_http_status(status.as_u16())
-        .with_provider_message(message)
-        .with_context("provider", "tae")
-        .with_context("op", "login")
-}
-
-/// A bounded, single-line excerpt of a body that is not the expected JSON.
-fn body_excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
-    let line: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    line.chars().take(300).collect()
+        .unwrap_or_else(|| http::body_excerpt(&reply.body));
+    let err = http::reply_error("tae", "login", reply, ErrorKind::Auth, message);
+    match err.kind() {
+        ErrorKind::RateLimited | ErrorKind::Provider => err,
+        _ => err.with_kind(ErrorKind::Auth),
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use reqwest::StatusCode;
     use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
 
     fn reply(status: u16, body: &str) -> Reply {
@@ -385,20 +337,6 @@ mod tests {
     }
 
     #[test]
-    fn dates_without_offset_are_utc() {
-        for (text, expected) in [
-            ("2022-12-05T17:27:35.146479", "2022-12-05T17:27:35.146479+00:00"),
-            ("2025-06-01T23:59:59", "2025-06-01T23:59:59+00:00"),
-            ("2025-06-01T23:59:59.123Z", "2025-06-01T23:59:59.123+00:00"),
-            ("2025-06-01T20:59:59-03:00", "2025-06-01T23:59:59+00:00"),
-            ("2026-04-30", "2026-04-30T00:00:00+00:00"),
-        ] {
-            assert_eq!(parse_date(text).unwrap().to_rfc3339(), expected, "{text}");
-        }
-        assert_eq!(parse_date("ontem"), None);
-    }
-
-    #[test]
     fn tax_ids_become_identification() {
         assert_eq!(identification(None), Ok((3, None)));
         assert_eq!(identification(Some("111.444.777-35")), Ok((1, Some("11144477735".into()))));
@@ -453,5 +391,6 @@ mod tests {
         let e = identity_error(&reply(401, r#"{"succeeded": false, "description": "", "messages": [{"description": "Bloqueado"}]}"#));
         assert_eq!(e.provider_message(), Some("Bloqueado"));
         assert_eq!(identity_error(&reply(502, "")).kind(), ErrorKind::Provider);
+        assert_eq!(identity_error(&reply(404, "")).kind(), ErrorKind::Auth);
     }
 }

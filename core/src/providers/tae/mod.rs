@@ -32,8 +32,8 @@ use std::path::PathBuf;
 use async_trait::async_trait;
 use base64::Engine as _;
 use chrono::Utc;
-use futures::{StreamExt as _, TryStreamExt as _};
-use reqwest::header::{CONTENT_DISPOSITION, CONTENT_TYPE, HeaderMap, HeaderValue};
+use futures::TryStreamExt as _;
+use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use reqwest::multipart::{Form, Part};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -43,7 +43,7 @@ use tokio_util::io::ReaderStream;
 pub use auth::LoginRoute;
 pub use map::Authentication;
 
-use super::{Build, BuildContext};
+use super::{Build, BuildContext, http, lenient};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{
     DocumentContent, DownloadInfo, DownloadKind, Envelope, Handle, Role, Status,
@@ -106,13 +106,13 @@ pub struct TaeConfig {
     pub download_form: DownloadForm,
     #[serde(default = "default_authentication")]
     pub authentication: Authentication,
-    #[serde(default = "yes", deserialize_with = "flexible_bool")]
+    #[serde(default = "yes", deserialize_with = "lenient::bool")]
     pub allow_reject: bool,
-    #[serde(default = "yes", deserialize_with = "flexible_bool")]
+    #[serde(default = "yes", deserialize_with = "lenient::bool")]
     pub notify: bool,
-    #[serde(default, deserialize_with = "flexible_bool")]
+    #[serde(default, deserialize_with = "lenient::bool")]
     pub handwritten: bool,
-    #[serde(default = "default_margin", deserialize_with = "flexible_u64")]
+    #[serde(default = "default_margin", deserialize_with = "lenient::u64")]
     pub token_margin_secs: u64,
 }
 
@@ -133,37 +133,6 @@ fn yes() -> bool {
 }
 fn default_margin() -> u64 {
     300
-}
-
-/// Settings may come from environment variables, which are strings.
-fn flexible_bool<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum B {
-        Bool(bool),
-        Text(String),
-    }
-    match B::deserialize(d)? {
-        B::Bool(b) => Ok(b),
-        B::Text(t) => match t.to_ascii_lowercase().as_str() {
-            "true" | "1" | "yes" => Ok(true),
-            "false" | "0" | "no" => Ok(false),
-            _ => Err(serde::de::Error::custom(format!("expected true or false, got {t:?}"))),
-        },
-    }
-}
-
-fn flexible_u64<'de, D: serde::Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum N {
-        Num(u64),
-        Text(String),
-    }
-    match N::deserialize(d)? {
-        N::Num(n) => Ok(n),
-        N::Text(t) => t.trim().parse().map_err(serde::de::Error::custom),
-    }
 }
 
 /// Per-envelope overrides (`provider_options.tae`).
@@ -363,7 +332,7 @@ impl Tae {
                 Error::new(ErrorKind::Provider, format!("download: fileBytes is not base64: {e}"))
                     .with_context("provider", "tae")
             })?;
-        sink.write_all(&bytes).await.map_err(sink_error)?;
+        sink.write_all(&bytes).await.map_err(http::sink_error)?;
         Ok(DownloadInfo { file_name: file.file_name, media_type: None, size: bytes.len() as u64 })
     }
 
@@ -376,51 +345,16 @@ impl Tae {
             "download",
             Self::data::<wire::LinkArquivo>("download", &reply, ErrorKind::Conflict)?,
         )?;
-        let (file_url, mut file_name) = match link {
+        let (file_url, file_name) = match link {
             wire::LinkArquivo::Url(u) => (u, None),
             wire::LinkArquivo::Object { file_url, url, signed_url, file_name } => {
                 let u = file_url.or(url).or(signed_url).ok_or_else(|| {
-                    Error::new(ErrorKind::Provider, "download: TAE sent no file URL")
-                        .with_context("provider", "tae")
+                    http::unexpected("tae", "download", "no file URL in the reply")
                 })?;
                 (u, file_name)
             }
         };
-        // The link is pre-signed storage: no bearer token goes with it.
-        let response = self
-            .transport
-            .execute_streaming(Call {
-                op: "download",
-                idempotency: Idempotency::Read,
-                auth: None,
-                build: &|http| http.get(&file_url),
-            })
-            .await?;
-        if !response.status().is_success() {
-            let status = response.status().as_u16();
-            return Err(Error::new(ErrorKind::Provider, "download: the file link failed")
-                .with_http_status(status)
-                .with_context("provider", "tae"));
-        }
-        let media_type = header_text(response.headers(), CONTENT_TYPE);
-        if let Some(name) = header_text(response.headers(), CONTENT_DISPOSITION)
-            .as_deref()
-            .and_then(disposition_file_name)
-        {
-            file_name = Some(name);
-        }
-        let mut size = 0u64;
-        let mut stream = response.bytes_stream();
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| {
-                Error::new(ErrorKind::Transport, format!("download: {}", e.without_url()))
-                    .temporary()
-                    .with_context("provider", "tae")
-            })?;
-            sink.write_all(&chunk).await.map_err(sink_error)?;
-            size += chunk.len() as u64;
-        }
-        Ok(DownloadInfo { file_name, media_type, size })
+        http::stream_link("tae", &self.transport, &file_url, file_name, sink).await
     }
 }
 
@@ -430,22 +364,6 @@ fn file_body(path: PathBuf) -> reqwest::Body {
         .map_ok(ReaderStream::new)
         .try_flatten();
     reqwest::Body::wrap_stream(stream)
-}
-
-fn sink_error(e: std::io::Error) -> Error {
-    Error::new(ErrorKind::Internal, format!("writing the download: {e}"))
-}
-
-fn header_text(headers: &HeaderMap, name: reqwest::header::HeaderName) -> Option<String> {
-    headers.get(name)?.to_str().ok().map(str::to_string)
-}
-
-/// `attachment; filename="contrato.pdf"` → `contrato.pdf`.
-fn disposition_file_name(value: &str) -> Option<String> {
-    value.split(';').map(str::trim).find_map(|p| {
-        let name = p.strip_prefix("filename=")?;
-        Some(name.trim_matches('"').to_string()).filter(|n| !n.is_empty())
-    })
 }
 
 #[async_trait]
@@ -545,12 +463,6 @@ mod tests {
     fn join_tolerates_slashes() {
         assert_eq!(join("https://h/identityintegration/", "/v3/auth/login"), "https://h/identityintegration/v3/auth/login");
         assert_eq!(join("https://h", "documents/v1/x"), "https://h/documents/v1/x");
-    }
-
-    #[test]
-    fn content_disposition_names_the_file() {
-        assert_eq!(disposition_file_name(r#"attachment; filename="contrato.pdf""#).as_deref(), Some("contrato.pdf"));
-        assert_eq!(disposition_file_name("inline"), None);
     }
 
     fn build(settings: serde_json::Value) -> Result<Tae> {
