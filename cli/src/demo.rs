@@ -80,6 +80,7 @@ async fn flow(sandbox: &Sandbox, out_dir: &Path, started: Instant) -> Result<(),
                 phone: None,
                 role: Role::Sign,
                 order: Some(i as u32 + 1),
+                access_code: None,
             })
             .collect(),
         message: Some(Message {

@@ -172,8 +172,18 @@ impl Client {
     }
 
     /// The status of many envelopes, one result per handle in input order. One failure never
-    /// fails the batch; calls share the account's rate limit.
+    /// fails the batch; calls share the account's rate limit. Providers that ask to be polled
+    /// sparingly (ArqSign) answer from a recent reading: see [`Client::refresh_forced`].
     pub async fn refresh(&self, handles: &[Handle]) -> Vec<Result<Status>> {
+        self.refresh_with(handles, false).await
+    }
+
+    /// Like [`Client::refresh`], but asks the provider about every handle now.
+    pub async fn refresh_forced(&self, handles: &[Handle]) -> Vec<Result<Status>> {
+        self.refresh_with(handles, true).await
+    }
+
+    async fn refresh_with(&self, handles: &[Handle], force: bool) -> Vec<Result<Status>> {
         let checks: Vec<Result<()>> = handles.iter().map(|h| self.check_handle(h)).collect();
         let valid: Vec<Handle> = handles
             .iter()
@@ -184,7 +194,7 @@ impl Client {
         let span = self.span("refresh", None);
         let mut statuses = self
             .provider
-            .statuses(&valid, self.batch_concurrency)
+            .statuses(&valid, self.batch_concurrency, force)
             .instrument(span)
             .await
             .into_iter();

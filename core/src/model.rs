@@ -216,6 +216,9 @@ pub struct Party {
     /// Position in a sequential envelope (1 acts first); parties without one follow list order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub order: Option<u32>,
+    /// A code the party must type before signing, sent to them separately (where supported).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_code: Option<String>,
 }
 
 impl fmt::Debug for Party {
@@ -226,6 +229,7 @@ impl fmt::Debug for Party {
             .field("tax_id", &self.tax_id.as_deref().map(mask))
             .field("role", &self.role)
             .field("order", &self.order)
+            .field("access_code", &self.access_code.as_ref().map(|_| "***"))
             .finish_non_exhaustive()
     }
 }
@@ -496,10 +500,12 @@ mod tests {
             phone: None,
             role: Role::Sign,
             order: None,
+            access_code: Some("1234".into()),
         };
         let dbg = format!("{p:?}");
         assert!(dbg.contains("ma***@exemplo.com"), "{dbg}");
         assert!(!dbg.contains("12345678901") && !dbg.contains("Maria"), "{dbg}");
+        assert!(!dbg.contains("1234\""), "{dbg}");
     }
 
     #[test]

@@ -84,7 +84,14 @@ pub trait Provider: Send + Sync + 'static {
 
     /// Many statuses, one result per handle in input order; one failure never fails the batch.
     /// The default fans out [`Provider::status`] with at most `concurrency` calls in flight.
-    async fn statuses(&self, handles: &[Handle], concurrency: usize) -> Vec<Result<Status>> {
+    /// A provider that asks to be polled sparingly may answer from its last reading unless
+    /// `force` is set.
+    async fn statuses(
+        &self,
+        handles: &[Handle],
+        concurrency: usize,
+        _force: bool,
+    ) -> Vec<Result<Status>> {
         let calls: Vec<_> = handles.iter().map(|h| self.status(h)).collect();
         futures::stream::iter(calls).buffered(concurrency.max(1)).collect().await
     }

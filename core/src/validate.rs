@@ -157,6 +157,7 @@ mod tests {
             phone: None,
             role: Role::Sign,
             order: None,
+            access_code: None,
         }
     }
 

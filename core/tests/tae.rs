@@ -72,6 +72,7 @@ fn party(name: &str, email: &str, order: u32) -> Party {
         phone: None,
         role: Role::Sign,
         order: Some(order),
+        access_code: None,
     }
 }
 

@@ -51,4 +51,5 @@ macro_rules! declare_providers {
 
 declare_providers! {
     tae => tae::Tae,
+    arqsign => arqsign::ArqSign,
 }

@@ -388,6 +388,12 @@ impl Provider for Tae {
             }
             map::identification(p.tax_id.as_deref())
                 .map_err(|e| Error::validation(format!("parties[{i}].tax_id"), e))?;
+            if p.access_code.is_some() {
+                return Err(Error::validation(
+                    format!("parties[{i}].access_code"),
+                    "TAE sends its own codes by e-mail; it takes no access code from the sender",
+                ));
+            }
             let named = p.name.as_deref().is_some_and(|n| !n.trim().is_empty());
             if opts.authentication == Authentication::EmailCode && !named {
                 return Err(Error::validation(
