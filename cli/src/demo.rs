@@ -1,17 +1,18 @@
-//! `signbridge demo`: the whole TAE flow through the real client, against the embedded sandbox.
-//! Two people sign a sample contract in order; the signed PDF (with TAE's signature protocol
-//! page appended) lands under the output directory.
+//! `signbridge demo`: the whole signing flow through the real client, against the embedded
+//! sandbox, for each provider: two people sign a sample contract in order, and the signed
+//! files land under the output directory.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use futures::future::BoxFuture;
 use indicatif::{ProgressBar, ProgressStyle};
 use signbridge::{
     Client, ClientConfig, Document, DownloadKind, Envelope, Handle, Message, Party, PartyState,
-    Role, State, TransportConfig,
+    State, Status, TransportConfig,
 };
-use signbridge_sandbox::{Sandbox, fixtures, tae};
+use signbridge_sandbox::{Control, Sandbox, arqsign, fixtures, tae};
 
 use crate::Failure;
 
@@ -37,52 +38,108 @@ const SIGNERS: [Signer; 2] = [
 /// How long the demo waits for the sandbox to reflect a signature before giving up.
 const POLL_LIMIT: Duration = Duration::from_secs(30);
 const POLL_EVERY: Duration = Duration::from_millis(100);
+const ORIGINAL_PAGES: usize = 2;
+
+/// Makes a party sign at the sandbox, as the person would by clicking the e-mailed link.
+type SignAs = for<'a> fn(&'a Control, &'a Handle, &'a str) -> BoxFuture<'a, Result<(), String>>;
+
+/// One provider's part of the demo.
+struct Flow {
+    name: &'static str,
+    client: Client,
+    sign: SignAs,
+    /// What to download once completed, and the file-name suffix for each.
+    downloads: &'static [(DownloadKind, &'static str)],
+}
 
 pub async fn run(out_dir: &Path) -> Result<(), Failure> {
-    let started = Instant::now();
     let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
     let sandbox = Sandbox::start(Default::default(), loopback)
         .await
         .map_err(|e| Failure::Other(format!("cannot start the sandbox: {e}")))?;
-    let result = flow(&sandbox, out_dir, started).await;
+    println!("signbridge demo, against the local provider sandbox at {}", sandbox.base_url());
+    let result = async {
+        for flow in flows(&sandbox.base_url())? {
+            run_flow(&flow, &sandbox.control(), out_dir).await?;
+        }
+        Ok(())
+    }
+    .await;
     sandbox.shutdown().await;
     result
 }
 
-async fn flow(sandbox: &Sandbox, out_dir: &Path, started: Instant) -> Result<(), Failure> {
-    let base = sandbox.base_url();
-    println!("signbridge demo: TOTVS Assinatura Eletrônica, against the local sandbox at {base}");
-    let client = Client::new(ClientConfig {
-        provider: "tae".into(),
-        account: "demo".into(),
-        transport: TransportConfig::default(),
-        settings: serde_json::json!({
-            "auth_base": format!("{base}/tae/identityintegration"),
-            "api_base": format!("{base}/tae"),
-            "username": tae::DEFAULT_USER,
-            "password": tae::DEFAULT_PASSWORD,
-        }),
-    })?;
+fn flows(base: &str) -> Result<Vec<Flow>, Failure> {
+    let client = |provider: &str, settings: serde_json::Value| {
+        Client::new(ClientConfig {
+            provider: provider.into(),
+            account: "demo".into(),
+            transport: TransportConfig::default(),
+            settings,
+        })
+    };
+    Ok(vec![
+        Flow {
+            name: "TOTVS Assinatura Eletrônica (TAE)",
+            client: client(
+                "tae",
+                serde_json::json!({
+                    "auth_base": format!("{base}/tae/identityintegration"),
+                    "api_base": format!("{base}/tae"),
+                    "username": tae::DEFAULT_USER,
+                    "password": tae::DEFAULT_PASSWORD,
+                }),
+            )?,
+            sign: |control, handle, email| {
+                Box::pin(async move {
+                    let id =
+                        handle.id.parse().map_err(|_| format!("unexpected id {}", handle.id))?;
+                    control.tae_sign(id, email).await.map(drop).map_err(|e| e.message().to_string())
+                })
+            },
+            downloads: &[(DownloadKind::Signed, "signed")],
+        },
+        Flow {
+            name: "ArqSign",
+            client: client(
+                "arqsign",
+                serde_json::json!({
+                    "base_url": format!("{base}/arqsign"),
+                    "app_key": arqsign::DEFAULT_APP_KEY,
+                    "subscription_key": arqsign::DEFAULT_SUBSCRIPTION_KEY,
+                    "responsible_id": arqsign::DEFAULT_RESPONSIBLE_ID,
+                    "folder_id": arqsign::DEFAULT_FOLDER_ID,
+                    // The demo polls every 100 ms; a real account keeps the default hour.
+                    "min_poll_interval_secs": 0,
+                }),
+            )?,
+            sign: |control, handle, email| {
+                Box::pin(async move {
+                    control
+                        .arqsign_sign(&handle.id, email)
+                        .await
+                        .map(drop)
+                        .map_err(|e| e.message().to_string())
+                })
+            },
+            downloads: &[(DownloadKind::Signed, "signed"), (DownloadKind::Evidence, "evidence")],
+        },
+    ])
+}
 
-    let original = fixtures::sample_pdf("Contrato de prestação de serviços nº 000123", 2);
-    let original_pages = fixtures::pdf_page_count(&original).map_err(Failure::Other)?;
-    let envelope = Envelope {
-        reference: "DEMO-000123".into(),
-        title: "Contrato de prestação de serviços nº 000123".into(),
-        documents: vec![Document::from_bytes("contrato-000123.pdf", original)],
-        parties: SIGNERS
-            .iter()
-            .enumerate()
-            .map(|(i, s)| Party {
-                name: Some(s.name.into()),
-                email: Some(s.email.into()),
-                tax_id: Some(s.tax_id.into()),
-                phone: None,
-                role: Role::Sign,
-                order: Some(i as u32 + 1),
-                access_code: None,
-            })
-            .collect(),
+fn envelope() -> Envelope {
+    let title = "Contrato de prestação de serviços nº 000123";
+    let pdf = fixtures::sample_pdf(title, ORIGINAL_PAGES);
+    let parties = SIGNERS
+        .iter()
+        .enumerate()
+        .map(|(i, s)| Party {
+            tax_id: Some(s.tax_id.into()),
+            order: Some(i as u32 + 1),
+            ..Party::signer(s.name, s.email)
+        })
+        .collect();
+    Envelope {
         message: Some(Message {
             subject: Some("Contrato 000123 para assinatura".into()),
             body: Some("Prezado(a), segue o contrato para assinatura eletrônica.".into()),
@@ -90,13 +147,22 @@ async fn flow(sandbox: &Sandbox, out_dir: &Path, started: Instant) -> Result<(),
         deadline: Some(Utc::now() + chrono::Duration::days(7)),
         sequential: true,
         reminder_days: Some(2),
-        metadata: Default::default(),
-        provider_options: serde_json::Value::Null,
-    };
+        ..Envelope::new(
+            "DEMO-000123",
+            title,
+            vec![Document::from_bytes("contrato-000123.pdf", pdf)],
+            parties,
+        )
+    }
+}
 
-    let handle = client.send(&envelope).await?;
+async fn run_flow(flow: &Flow, control: &Control, out_dir: &Path) -> Result<(), Failure> {
+    let started = Instant::now();
+    let envelope = envelope();
+    println!("\n== {}", flow.name);
+    let handle = flow.client.send(&envelope).await?;
     println!(
-        "sent {:?} as TAE document {} to {} signers, in order",
+        "sent {:?} as document {} to {} signers, in order",
         envelope.title,
         handle.id,
         SIGNERS.len()
@@ -109,41 +175,49 @@ async fn flow(sandbox: &Sandbox, out_dir: &Path, started: Instant) -> Result<(),
             .progress_chars("=> "),
     );
     bar.enable_steady_tick(Duration::from_millis(80));
-    let control = sandbox.control();
-    let id: i64 = handle.id.parse().map_err(|_| Failure::Other("unexpected id".into()))?;
     for signer in &SIGNERS {
         bar.set_message(format!("waiting for {}", signer.name));
-        // In production the signer clicks a link in an e-mail; here the sandbox plays that part.
-        control
-            .tae_sign(id, signer.email)
+        (flow.sign)(control, &handle, signer.email)
             .await
-            .map_err(|e| Failure::Other(format!("sandbox sign: {}", e.message())))?;
-        wait_for(&client, &handle, |s| {
+            .map_err(|e| Failure::Other(format!("sandbox sign: {e}")))?;
+        wait_for(&flow.client, &handle, |s| {
+            // Providers that report parties say who signed; the others only move the state.
             s.parties
                 .iter()
                 .any(|p| p.email.as_deref() == Some(signer.email) && p.state == PartyState::Signed)
+                || s.state == State::PartiallySigned
+                || s.state == State::Completed
         })
         .await?;
         bar.inc(1);
     }
-    let status = wait_for(&client, &handle, |s| s.state == State::Completed).await?;
-    bar.finish_with_message(format!("{}", status.state));
+    let status = wait_for(&flow.client, &handle, |s| s.state == State::Completed).await?;
+    bar.finish_with_message(status.state.to_string());
 
     std::fs::create_dir_all(out_dir)
         .map_err(|e| Failure::Other(format!("cannot create {}: {e}", out_dir.display())))?;
-    let path = out_dir.join(format!("{}-{}-signed.pdf", envelope.reference, handle.id));
-    let info = client.download_to_file(&handle, DownloadKind::Signed, &path).await?;
-    let signed = std::fs::read(&path)
-        .map_err(|e| Failure::Other(format!("reading {}: {e}", path.display())))?;
-    let signed_pages = fixtures::pdf_page_count(&signed).map_err(Failure::Other)?;
-    if signed_pages <= original_pages {
+    let mut written: Vec<(PathBuf, usize, u64)> = Vec::new();
+    for (kind, suffix) in flow.downloads {
+        let path = out_dir.join(format!(
+            "{}-{}-{}-{suffix}.pdf",
+            envelope.reference,
+            flow.client.provider_id(),
+            handle.id
+        ));
+        let info = flow.client.download_to_file(&handle, *kind, &path).await?;
+        let bytes = std::fs::read(&path)
+            .map_err(|e| Failure::Other(format!("reading {}: {e}", path.display())))?;
+        let pages = fixtures::pdf_page_count(&bytes).map_err(Failure::Other)?;
+        written.push((path, pages, info.size));
+    }
+    let signed_pages = written[0].1;
+    if signed_pages <= ORIGINAL_PAGES {
         return Err(Failure::Other(format!(
-            "the signed PDF has {signed_pages} pages, expected more than the original {original_pages}"
+            "the signed PDF has {signed_pages} pages, expected more than the original {ORIGINAL_PAGES}"
         )));
     }
 
-    println!();
-    println!("state:      {} (TAE status {})", status.state, status.provider_status);
+    println!("state:      {} (provider status {})", status.state, status.provider_status);
     for p in &status.parties {
         let at = p.acted_at.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string());
         println!(
@@ -153,11 +227,9 @@ async fn flow(sandbox: &Sandbox, out_dir: &Path, started: Instant) -> Result<(),
             at.as_deref().unwrap_or("?")
         );
     }
-    println!(
-        "signed PDF: {} ({} bytes, {signed_pages} pages: {original_pages} + signature protocol)",
-        path.display(),
-        info.size
-    );
+    for ((_, suffix), (path, pages, size)) in flow.downloads.iter().zip(&written) {
+        println!("{suffix:<11} {} ({size} bytes, {pages} pages)", path.display());
+    }
     println!("took {:.2} s", started.elapsed().as_secs_f64());
     Ok(())
 }
@@ -166,8 +238,8 @@ async fn flow(sandbox: &Sandbox, out_dir: &Path, started: Instant) -> Result<(),
 async fn wait_for(
     client: &Client,
     handle: &Handle,
-    done: impl Fn(&signbridge::Status) -> bool,
-) -> Result<signbridge::Status, Failure> {
+    done: impl Fn(&Status) -> bool,
+) -> Result<Status, Failure> {
     let give_up = Instant::now() + POLL_LIMIT;
     loop {
         let status = client.status(handle).await?;

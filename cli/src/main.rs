@@ -53,6 +53,9 @@ enum Command {
     Refresh {
         #[arg(required = true)]
         handles: Vec<String>,
+        /// Ask the provider now, even about envelopes it was asked about recently.
+        #[arg(long)]
+        force: bool,
     },
     /// Download a file of a sent envelope.
     Download {
@@ -141,19 +144,21 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let client = config::client(&cli.config)?;
             print_json(&client.status(&parse_handle(&client, &handle)?).await?)
         }
-        Command::Refresh { handles } => {
+        Command::Refresh { handles, force } => {
             let client = config::client(&cli.config)?;
             let handles =
                 handles.iter().map(|h| parse_handle(&client, h)).collect::<Result<Vec<_>, _>>()?;
-            let results = client.refresh(&handles).await;
+            let results = if force {
+                client.refresh_forced(&handles).await
+            } else {
+                client.refresh(&handles).await
+            };
             let rows: Vec<serde_json::Value> = handles
                 .iter()
                 .zip(results)
                 .map(|(h, r)| match r {
                     Ok(status) => serde_json::json!({"handle": h, "status": status}),
-                    Err(e) => serde_json::json!({"handle": h, "error": {
-                        "code": e.code(), "kind": e.kind().name(), "message": e.to_string(),
-                        "http_status": e.http_status(), "provider_message": e.provider_message()}}),
+                    Err(e) => serde_json::json!({"handle": h, "error": e.to_json()}),
                 })
                 .collect();
             print_json(&rows)

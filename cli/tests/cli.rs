@@ -7,21 +7,39 @@ use std::process::{Child, Command, Stdio};
 const BIN: &str = env!("CARGO_BIN_EXE_signbridge");
 
 #[test]
-fn demo_writes_a_signed_pdf_with_more_pages() {
+fn demo_writes_signed_pdfs_with_more_pages() {
     let out = tempfile::tempdir().unwrap();
     let output = Command::new(BIN).args(["demo", "--out-dir"]).arg(out.path()).output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    assert!(stdout.contains("state:      completed"), "{stdout}");
-    let files: Vec<_> = std::fs::read_dir(out.path()).unwrap().map(|e| e.unwrap().path()).collect();
-    assert_eq!(files.len(), 1, "{files:?}");
-    let pdf = std::fs::read(&files[0]).unwrap();
-    assert_eq!(
-        signbridge_sandbox::fixtures::pdf_page_count(&pdf).unwrap(),
-        3,
-        "2 pages + protocol"
+    assert_eq!(stdout.matches("state:      completed").count(), 2, "{stdout}");
+    let mut files: Vec<_> =
+        std::fs::read_dir(out.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    let names: Vec<String> =
+        files.iter().map(|f| f.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert!(
+        names[0].starts_with("DEMO-000123-arqsign-") && names[0].ends_with("-evidence.pdf"),
+        "{names:?}"
     );
-    assert!(stdout.contains(&files[0].display().to_string()), "the path is printed: {stdout}");
+    assert!(
+        names[1].starts_with("DEMO-000123-arqsign-") && names[1].ends_with("-signed.pdf"),
+        "{names:?}"
+    );
+    assert!(
+        names[2].starts_with("DEMO-000123-tae-") && names[2].ends_with("-signed.pdf"),
+        "{names:?}"
+    );
+    let pages = |i: usize| {
+        signbridge_sandbox::fixtures::pdf_page_count(&std::fs::read(&files[i]).unwrap()).unwrap()
+    };
+    assert!(pages(1) > 2, "ArqSign appends its signature page");
+    assert_eq!(pages(2), 3, "TAE: 2 pages + protocol");
+    assert!(pages(0) >= 1, "the evidence report is a PDF");
+    for f in &files {
+        assert!(stdout.contains(&f.display().to_string()), "each path is printed: {stdout}");
+    }
 }
 
 /// `signbridge sandbox --port 0`, killed on drop.

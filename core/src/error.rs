@@ -17,8 +17,10 @@ use crate::model::Handle;
 /// 400s rate limiting and transport, 500s provider misbehaviour, 600s journal (reserved),
 /// 700s host signing, 900s internal.
 /// A number is never reused; new kinds are appended at the end of their block.
+///
+/// Deliberately not `#[non_exhaustive]`: every binding maps kinds with an exhaustive `match`,
+/// so a new kind does not compile until each binding has decided its code and class.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[non_exhaustive]
 pub enum ErrorKind {
     /// The client configuration is incomplete or inconsistent.
     Config,
@@ -276,6 +278,22 @@ impl Error {
     pub fn field(&self) -> Option<&str> {
         self.context("field")
     }
+
+    /// The error as the JSON object bindings hand to hosts (per-handle batch results, CLI):
+    /// `code`, `kind`, `message`, `http_status`, `provider_message`, `retry_after_ms`, `field`,
+    /// `handle`; absent values are null.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "code": self.code(),
+            "kind": self.kind.name(),
+            "message": self.to_string(),
+            "http_status": self.http_status,
+            "provider_message": self.provider_message,
+            "retry_after_ms": self.retry_after.map(|d| d.as_millis() as u64),
+            "field": self.field(),
+            "handle": self.handle,
+        })
+    }
 }
 
 impl fmt::Display for Error {
@@ -356,6 +374,24 @@ mod tests {
             e.to_string(),
             "document not found: Documento não encontrado. (HTTP 404) [provider=tae]"
         );
+    }
+
+    #[test]
+    fn json_form_carries_everything_a_host_needs() {
+        let handle =
+            Handle { provider: "tae".into(), account: "a".into(), id: "7".into(), reference: None };
+        let e = Error::new(ErrorKind::RateLimited, "slow down")
+            .with_http_status(429)
+            .with_retry_after(Duration::from_millis(1500))
+            .with_handle(handle);
+        let j = e.to_json();
+        assert_eq!(j["code"], 400);
+        assert_eq!(j["kind"], "rate_limited");
+        assert_eq!(j["http_status"], 429);
+        assert_eq!(j["retry_after_ms"], 1500);
+        assert_eq!(j["handle"]["id"], "7");
+        assert!(j["provider_message"].is_null() && j["field"].is_null());
+        assert_eq!(Error::validation("title", "empty").to_json()["field"], "title");
     }
 
     #[test]

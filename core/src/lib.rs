@@ -63,7 +63,14 @@ fn default_account() -> String {
 
 impl ClientConfig {
     pub fn from_json(text: &str) -> Result<ClientConfig> {
-        serde_json::from_str(text).map_err(|e| Error::config(format!("client configuration: {e}")))
+        let value: serde_json::Value = serde_json::from_str(text)
+            .map_err(|e| Error::config(format!("client configuration: {e}")))?;
+        // serde would also take a struct as an array of its fields; nobody means that.
+        if !value.is_object() {
+            return Err(Error::config("client configuration: expected a JSON object"));
+        }
+        serde_json::from_value(value)
+            .map_err(|e| Error::config(format!("client configuration: {e}")))
     }
 
     /// Sets `settings.<name>` from each environment variable `SIGNBRIDGE_<PROVIDER>_<NAME>`
@@ -222,6 +229,10 @@ impl Client {
         self.signer.set(signer);
     }
 
+    pub fn has_host_signer(&self) -> bool {
+        self.signer.get().is_some()
+    }
+
     /// Writes the file of `kind` into `sink`.
     pub async fn download(
         &self,
@@ -367,5 +378,7 @@ mod tests {
         assert!(err.to_string().contains("known: tae"), "{err}");
         let err = ClientConfig::from_json(r#"{"provider":"tae","setings":{}}"#).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Config);
+        let err = ClientConfig::from_json(r#"["tae"]"#).unwrap_err();
+        assert!(err.to_string().contains("JSON object"), "{err}");
     }
 }

@@ -22,6 +22,8 @@ pub struct Envelope {
     pub reference: String,
     /// The name the provider shows for the envelope.
     pub title: String,
+    /// Absent means none: `send` then reports the missing documents by field name.
+    #[serde(default)]
     pub documents: Vec<Document>,
     pub parties: Vec<Party>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -44,6 +46,28 @@ pub struct Envelope {
 }
 
 impl Envelope {
+    /// An envelope with these documents and parties and nothing else set: no message, deadline,
+    /// order, reminders, metadata or provider options.
+    pub fn new(
+        reference: impl Into<String>,
+        title: impl Into<String>,
+        documents: Vec<Document>,
+        parties: Vec<Party>,
+    ) -> Envelope {
+        Envelope {
+            reference: reference.into(),
+            title: title.into(),
+            documents,
+            parties,
+            message: None,
+            deadline: None,
+            sequential: false,
+            reminder_days: None,
+            metadata: BTreeMap::new(),
+            provider_options: serde_json::Value::Null,
+        }
+    }
+
     /// This envelope's options for `provider`, or null.
     pub fn options_for(&self, provider: &str) -> &serde_json::Value {
         self.provider_options.get(provider).unwrap_or(&serde_json::Value::Null)
@@ -219,6 +243,25 @@ pub struct Party {
     /// A code the party must type before signing, sent to them separately (where supported).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub access_code: Option<String>,
+}
+
+impl Party {
+    /// A party who signs, reached by e-mail.
+    pub fn signer(name: impl Into<String>, email: impl Into<String>) -> Party {
+        Party::with_role(name, email, Role::Sign)
+    }
+
+    pub fn with_role(name: impl Into<String>, email: impl Into<String>, role: Role) -> Party {
+        Party {
+            name: Some(name.into()),
+            email: Some(email.into()),
+            tax_id: None,
+            phone: None,
+            role,
+            order: None,
+            access_code: None,
+        }
+    }
 }
 
 impl fmt::Debug for Party {

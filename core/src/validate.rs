@@ -150,30 +150,11 @@ mod tests {
     }
 
     fn party(email: &str) -> Party {
-        Party {
-            name: Some("N".into()),
-            email: Some(email.into()),
-            tax_id: None,
-            phone: None,
-            role: Role::Sign,
-            order: None,
-            access_code: None,
-        }
+        Party::signer("N", email)
     }
 
     fn envelope_with(documents: Vec<Document>, parties: Vec<Party>) -> Envelope {
-        Envelope {
-            reference: "ref-1".into(),
-            title: "Contrato".into(),
-            documents,
-            parties,
-            message: None,
-            deadline: None,
-            sequential: false,
-            reminder_days: None,
-            metadata: Default::default(),
-            provider_options: serde_json::Value::Null,
-        }
+        Envelope::new("ref-1", "Contrato", documents, parties)
     }
 
     fn field_of(env: &Envelope) -> String {

@@ -2,98 +2,53 @@
 
 use std::time::{Duration, Instant};
 
+mod common;
+
+use common::{Harness, count, fast_transport};
 use signbridge::{
-    Client, ClientConfig, Document, DownloadKind, Envelope, ErrorKind, Handle, Message, Party,
-    PartyState, Role, State, TransportConfig,
+    Document, DownloadKind, Envelope, ErrorKind, Handle, Message, Party, PartyState, Role, State,
+    TransportConfig,
 };
-use signbridge_sandbox::{Control, Fault, RecordedRequest, Reset, Sandbox, fixtures, tae};
+use signbridge_sandbox::{Control, Fault, RecordedRequest, Reset, fixtures, tae};
 
-struct Harness {
-    /// Kept so the sandbox lives as long as the test.
-    _sandbox: Sandbox,
-    control: Control,
-    client: Client,
-}
-
-fn fast_transport() -> TransportConfig {
-    TransportConfig {
-        backoff_initial_ms: 20,
-        backoff_max_ms: 200,
-        rate_limit_per_second: 0.0,
-        ..TransportConfig::default()
-    }
+fn settings(base: &str) -> serde_json::Value {
+    // Trailing slashes on purpose: they must be tolerated.
+    serde_json::json!({
+        "auth_base": format!("{base}/tae/identityintegration/"),
+        "api_base": format!("{base}/tae/"),
+        "username": tae::DEFAULT_USER,
+        "password": tae::DEFAULT_PASSWORD,
+    })
 }
 
 async fn start() -> Harness {
     start_with(serde_json::json!({}), fast_transport()).await
 }
 
-/// A sandbox and a client for it; `overrides` are laid over the client's TAE settings.
 async fn start_with(overrides: serde_json::Value, transport: TransportConfig) -> Harness {
-    let sandbox = Sandbox::start(Default::default(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
-    let client = client_for(&sandbox, overrides, transport);
-    Harness { control: sandbox.control(), _sandbox: sandbox, client }
-}
-
-fn client_for(
-    sandbox: &Sandbox,
-    overrides: serde_json::Value,
-    transport: TransportConfig,
-) -> Client {
-    let base = sandbox.base_url();
-    let mut settings = serde_json::json!({
-        // Trailing slashes on purpose: they must be tolerated.
-        "auth_base": format!("{base}/tae/identityintegration/"),
-        "api_base": format!("{base}/tae/"),
-        "username": tae::DEFAULT_USER,
-        "password": tae::DEFAULT_PASSWORD,
-    });
-    for (k, v) in overrides.as_object().unwrap() {
-        if v.is_null() {
-            settings.as_object_mut().unwrap().remove(k);
-        } else {
-            settings[k] = v.clone();
-        }
-    }
-    Client::new(ClientConfig {
-        provider: "tae".into(),
-        account: "test".into(),
-        transport,
-        settings,
-    })
-    .unwrap()
+    Harness::start("tae", settings, overrides, transport).await
 }
 
 fn party(name: &str, email: &str, order: u32) -> Party {
     Party {
-        name: Some(name.into()),
-        email: Some(email.into()),
         tax_id: Some("111.444.777-35".into()),
-        phone: None,
-        role: Role::Sign,
         order: Some(order),
-        access_code: None,
+        ..Party::signer(name, email)
     }
 }
 
 fn envelope(reference: &str) -> Envelope {
+    let pdf = Document::from_bytes("contrato.pdf", fixtures::sample_pdf("Contrato", 2));
+    let parties = vec![
+        party("Maria da Conceição", "maria@cliente.example", 1),
+        party("João Araújo", "joao@empresa.example", 2),
+    ];
     Envelope {
-        reference: reference.into(),
-        title: "Contrato de prestação de serviços".into(),
-        documents: vec![Document::from_bytes("contrato.pdf", fixtures::sample_pdf("Contrato", 2))],
-        parties: vec![
-            party("Maria da Conceição", "maria@cliente.example", 1),
-            party("João Araújo", "joao@empresa.example", 2),
-        ],
         message: Some(Message {
             subject: Some("Assinatura do contrato nº 123".into()),
             body: Some("Prezado(a), segue o documento para assinatura eletrônica.".into()),
         }),
-        deadline: None,
-        sequential: false,
-        reminder_days: None,
-        metadata: Default::default(),
-        provider_options: serde_json::Value::Null,
+        ..Envelope::new(reference, "Contrato de prestação de serviços", vec![pdf], parties)
     }
 }
 
@@ -103,11 +58,6 @@ fn doc_id(h: &Handle) -> i64 {
 
 async fn requests(c: &Control) -> Vec<RecordedRequest> {
     c.requests().await.unwrap()
-}
-
-fn count(reqs: &[RecordedRequest], method: &str, path_part: &str) -> usize {
-    let part = path_part.to_lowercase();
-    reqs.iter().filter(|r| r.method == method && r.path.to_lowercase().contains(&part)).count()
 }
 
 #[tokio::test]

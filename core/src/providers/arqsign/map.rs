@@ -382,30 +382,12 @@ mod tests {
     }
 
     fn party(name: &str, email: Option<&str>, phone: Option<&str>, role: Role) -> Party {
-        Party {
-            name: Some(name.into()),
-            email: email.map(Into::into),
-            tax_id: None,
-            phone: phone.map(Into::into),
-            role,
-            order: None,
-            access_code: None,
-        }
+        Party { email: email.map(Into::into), phone: phone.map(Into::into), ..Party::with_role(name, "", role) }
     }
 
     fn envelope(parties: Vec<Party>) -> Envelope {
-        Envelope {
-            reference: "r".into(),
-            title: "Contrato".into(),
-            documents: vec![Document::from_bytes("contrato.pdf", b"%PDF-1.7".to_vec())],
-            parties,
-            message: None,
-            deadline: None,
-            sequential: false,
-            reminder_days: None,
-            metadata: Default::default(),
-            provider_options: serde_json::Value::Null,
-        }
+        let pdf = Document::from_bytes("contrato.pdf", b"%PDF-1.7".to_vec());
+        Envelope::new("r", "Contrato", vec![pdf], parties)
     }
 
     #[test]

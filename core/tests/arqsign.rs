@@ -1,0 +1,366 @@
+//! End to end: the real ArqSign client against the ArqSign sandbox, over loopback HTTP.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Harness, count, fast_transport};
+use signbridge::{
+    Document, DownloadKind, Envelope, ErrorKind, Handle, Message, Party, PartyState, Role, State,
+    TransportConfig,
+};
+use signbridge_sandbox::{Control, Fault, Reset, arqsign, fixtures};
+
+fn settings(base: &str) -> serde_json::Value {
+    serde_json::json!({
+        "base_url": format!("{base}/arqsign/"),
+        "app_key": arqsign::DEFAULT_APP_KEY,
+        "subscription_key": arqsign::DEFAULT_SUBSCRIPTION_KEY,
+        "responsible_id": arqsign::DEFAULT_RESPONSIBLE_ID,
+        "folder_id": arqsign::DEFAULT_FOLDER_ID,
+        "min_poll_interval_secs": 0,
+    })
+}
+
+async fn start() -> Harness {
+    start_with(serde_json::json!({}), fast_transport()).await
+}
+
+async fn start_with(overrides: serde_json::Value, transport: TransportConfig) -> Harness {
+    Harness::start("arqsign", settings, overrides, transport).await
+}
+
+fn party(name: &str, email: &str) -> Party {
+    Party::signer(name, email)
+}
+
+fn envelope(reference: &str) -> Envelope {
+    let pdf = Document::from_bytes("contrato.pdf", fixtures::sample_pdf("Contrato", 2));
+    let parties = vec![
+        party("Ana Araújo", "ana@cliente.example"),
+        party("Bruno Lima", "bruno@empresa.example"),
+    ];
+    Envelope {
+        message: Some(Message {
+            subject: Some("Assine, por favor".into()),
+            body: Some("Segue o contrato.".into()),
+        }),
+        ..Envelope::new(reference, "Contrato de locação", vec![pdf], parties)
+    }
+}
+
+async fn sign_all(h: &Harness, handle: &Handle, emails: &[&str]) {
+    for email in emails {
+        h.control.arqsign_sign(&handle.id, email).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn send_sign_complete_then_signed_pdf_and_evidence() {
+    let h = start().await;
+    let handle = h.client.send(&envelope("ERP-A1")).await.unwrap();
+    assert_eq!(
+        (handle.provider.as_str(), handle.reference.as_deref()),
+        ("arqsign", Some("ERP-A1"))
+    );
+    assert_eq!(h.client.status(&handle).await.unwrap().state, State::Sent);
+
+    h.control.arqsign_sign(&handle.id, "ana@cliente.example").await.unwrap();
+    assert_eq!(h.client.status(&handle).await.unwrap().state, State::PartiallySigned);
+    h.control.arqsign_sign(&handle.id, "bruno@empresa.example").await.unwrap();
+    let s = h.client.status(&handle).await.unwrap();
+    assert_eq!((s.state, s.provider_status.as_str()), (State::Completed, "4"));
+    assert!(s.updated_at.is_some(), "dataConclusao");
+
+    let (signed, info) = h.client.download_bytes(&handle, DownloadKind::Signed).await.unwrap();
+    assert_eq!(info.size, signed.len() as u64);
+    assert!(fixtures::pdf_page_count(&signed).unwrap() > 2, "the signature page was appended");
+    let (evidence, info) = h.client.download_bytes(&handle, DownloadKind::Evidence).await.unwrap();
+    assert!(fixtures::pdf_page_count(&evidence).unwrap() >= 1);
+    assert!(info.file_name.unwrap().ends_with("_Registro de Assinaturas.pdf"));
+    let (zip, _) = h.client.download_bytes(&handle, DownloadKind::Archive).await.unwrap();
+    assert_eq!(&zip[..2], b"PK");
+    assert_eq!(
+        h.client.download_bytes(&handle, DownloadKind::Original).await.unwrap_err().kind(),
+        ErrorKind::Unsupported
+    );
+}
+
+#[tokio::test]
+async fn base64_form_and_several_documents_from_paths() {
+    let h = start_with(
+        serde_json::json!({"download_form": "base64", "send_version": "v3"}),
+        fast_transport(),
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut env = envelope("ERP-A2");
+    env.documents = (1..=3)
+        .map(|i| {
+            let path = dir.path().join(format!("anexo-{i}.pdf"));
+            std::fs::write(&path, fixtures::sample_pdf(&format!("Anexo {i}"), i)).unwrap();
+            Document::from_path(path)
+        })
+        .collect();
+    let handle = h.client.send(&env).await.unwrap();
+    let process = h.control.arqsign_process(&handle.id).await.unwrap();
+    assert_eq!(process["documents"].as_array().unwrap().len(), 3, "{process}");
+    assert_eq!(count(&h.control.requests().await.unwrap(), "POST", "/api/v3/processo/enviar"), 1);
+    sign_all(&h, &handle, &["ana@cliente.example", "bruno@empresa.example"]).await;
+    let (zip, info) = h.client.download_bytes(&handle, DownloadKind::Signed).await.unwrap();
+    assert_eq!((&zip[..2], info.media_type.as_deref()), (&b"PK"[..], Some("application/zip")));
+}
+
+#[tokio::test]
+async fn what_the_sandbox_received_matches_the_envelope() {
+    let h = start().await;
+    let mut env = envelope("ERP-A3");
+    env.sequential = true;
+    env.parties[0].tax_id = Some("111.444.777-35".into());
+    env.parties[0].access_code = Some("4321".into());
+    env.parties
+        .push(Party { role: Role::Observe, ..party("Jurídico", "juridico@empresa.example") });
+    let handle = h.client.send(&env).await.unwrap();
+    let send = h
+        .control
+        .requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.path.contains("enviar-documento-para-assinar"))
+        .unwrap();
+    let body = &send.body;
+    assert_eq!(body["nomeProcesso"], "Contrato de locação");
+    assert_eq!(body["usarOrdemAssinatura"], true);
+    assert_eq!(body["idPasta"], arqsign::DEFAULT_FOLDER_ID);
+    let d = body["destinatarios"].as_array().unwrap();
+    assert_eq!(d.len(), 3);
+    assert_eq!(
+        (d[0]["ordemAssinatura"].clone(), d[1]["ordemAssinatura"].clone()),
+        (1.into(), 2.into())
+    );
+    assert_eq!(
+        d[0]["assinarOnline"]["dadosAssinatura"]["signatario"]["numeroDocumento"],
+        "11144477735"
+    );
+    assert_eq!(d[0]["assinarOnline"]["seguranca"]["codigoSeguranca"], "4321");
+    assert_eq!(d[2]["idTipoAcao"], 2);
+    // Order is enforced: the second signer cannot go first.
+    assert_eq!(
+        h.control.arqsign_sign(&handle.id, "bruno@empresa.example").await.unwrap_err().status(),
+        Some(409)
+    );
+}
+
+#[tokio::test]
+async fn a_refusal_is_rejected_with_the_reason() {
+    let h = start().await;
+    let handle = h.client.send(&envelope("ERP-A4")).await.unwrap();
+    h.control.arqsign_refuse(&handle.id, "bruno@empresa.example", "valor errado").await.unwrap();
+    let s = h.client.status(&handle).await.unwrap();
+    assert_eq!((s.state, s.reason.as_deref()), (State::Rejected, Some("valor errado")));
+    assert_eq!(s.provider_status, "5");
+    let bruno =
+        s.parties.iter().find(|p| p.email.as_deref() == Some("bruno@empresa.example")).unwrap();
+    assert_eq!(bruno.state, PartyState::Rejected);
+}
+
+#[tokio::test]
+async fn expiry_and_cancel() {
+    let h = start().await;
+    let expiring = h.client.send(&envelope("ERP-A5")).await.unwrap();
+    h.control.arqsign_expire(&expiring.id).await.unwrap();
+    assert_eq!(h.client.status(&expiring).await.unwrap().state, State::Expired);
+
+    let cancelled = h.client.send(&envelope("ERP-A6")).await.unwrap();
+    h.client.cancel(&cancelled).await.unwrap();
+    assert_eq!(h.client.status(&cancelled).await.unwrap().state, State::Cancelled);
+    let again = h.client.cancel(&cancelled).await.unwrap_err();
+    assert_eq!((again.kind(), again.http_status()), (ErrorKind::Conflict, Some(422)));
+}
+
+#[tokio::test]
+async fn resend_and_directory_calls() {
+    let h = start().await;
+    let mut env = envelope("ERP-A7");
+    env.sequential = true;
+    let handle = h.client.send(&env).await.unwrap();
+    let pending = h.client.call("resend", serde_json::json!({"handle": handle})).await.unwrap();
+    let pending = pending.as_array().unwrap();
+    assert!(!pending.is_empty(), "the pending signers come back");
+    let users = h.client.call("users", serde_json::json!({"active": true})).await.unwrap();
+    assert!(
+        users.as_array().unwrap().iter().any(|u| u["id"] == arqsign::DEFAULT_RESPONSIBLE_ID),
+        "{users}"
+    );
+    let folders = h.client.call("folders", serde_json::json!({"search": "root"})).await.unwrap();
+    assert!(!folders.as_array().unwrap().is_empty(), "{folders}");
+    let err =
+        h.client.call("folders", serde_json::json!({"search": "everything"})).await.unwrap_err();
+    assert_eq!(err.field(), Some("args.search"));
+}
+
+#[tokio::test]
+async fn polling_too_fast_is_waited_out() {
+    let h = start().await;
+    let handle = h.client.send(&envelope("ERP-A8")).await.unwrap();
+    h.control
+        .arqsign_set_config(serde_json::json!({"status_poll_interval_ms": 1500}))
+        .await
+        .unwrap();
+    h.client.status(&handle).await.unwrap();
+    let started = Instant::now();
+    assert_eq!(h.client.status(&handle).await.unwrap().state, State::Sent);
+    assert!(started.elapsed() >= Duration::from_secs(1), "waited {:?}", started.elapsed());
+    let codes: Vec<_> = h
+        .control
+        .requests()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.path.contains("status-do-processo"))
+        .map(|r| r.status)
+        .collect();
+    assert_eq!(codes, [Some(200), Some(429), Some(200)]);
+}
+
+#[tokio::test]
+async fn batch_refresh_keeps_to_the_minimum_interval_unless_forced() {
+    let h = start_with(serde_json::json!({"min_poll_interval_secs": 3600}), fast_transport()).await;
+    let a = h.client.send(&envelope("ERP-A9")).await.unwrap();
+    let b = h.client.send(&envelope("ERP-A10")).await.unwrap();
+    let polls = |c: &Control| {
+        let c = c.clone();
+        async move { count(&c.requests().await.unwrap(), "GET", "status-do-processo") }
+    };
+    let first = h.client.refresh(&[a.clone(), b.clone()]).await;
+    assert!(first.iter().all(|r| r.as_ref().unwrap().state == State::Sent));
+    assert_eq!(polls(&h.control).await, 2);
+    h.control.arqsign_sign(&a.id, "ana@cliente.example").await.unwrap();
+    let cached = h.client.refresh(&[a.clone(), b.clone()]).await;
+    assert_eq!(polls(&h.control).await, 2, "no new poll within the interval");
+    assert_eq!(cached[0].as_ref().unwrap().state, State::Sent, "the last reading");
+    let forced = h.client.refresh_forced(std::slice::from_ref(&a)).await;
+    assert_eq!(forced[0].as_ref().unwrap().state, State::PartiallySigned);
+    assert_eq!(polls(&h.control).await, 3);
+}
+
+#[tokio::test]
+async fn a_lost_send_response_is_outcome_unknown_and_not_resent() {
+    let h = start().await;
+    h.control
+        .add_fault(Fault::reset(
+            "/arqsign/api/v2/processo/enviar-documento-para-assinar",
+            Reset::After,
+        ))
+        .await
+        .unwrap();
+    let err = h.client.send(&envelope("ERP-A11")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::OutcomeUnknown, "{err}");
+    assert_eq!(err.context("reference"), Some("ERP-A11"));
+    assert_eq!(h.control.arqsign_processes().await.unwrap().len(), 1, "exactly one process");
+    assert_eq!(count(&h.control.requests().await.unwrap(), "POST", "enviar-documento"), 1);
+}
+
+#[tokio::test]
+async fn wrong_keys_are_auth_errors() {
+    let h = start_with(serde_json::json!({"app_key": "wrong"}), fast_transport()).await;
+    let err = h.client.send(&envelope("ERP-A12")).await.unwrap_err();
+    assert_eq!((err.kind(), err.http_status()), (ErrorKind::Auth, Some(401)));
+    assert!(!err.to_string().contains("wrong"));
+    let second_key = common::client(
+        "arqsign",
+        settings(&h.sandbox.base_url()),
+        serde_json::json!({"subscription_key": arqsign::DEFAULT_SUBSCRIPTION_KEY_2, "app_key": arqsign::DEFAULT_APP_KEY}),
+        fast_transport(),
+    );
+    second_key.send(&envelope("ERP-A13")).await.unwrap();
+}
+
+#[tokio::test]
+async fn every_local_rule_fails_before_any_request() {
+    let h = start_with(serde_json::json!({"folder_id": null}), fast_transport()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let huge = dir.path().join("huge.pdf");
+    {
+        // Sparse: 101 MB on paper, nothing on disk.
+        let f = std::fs::File::create(&huge).unwrap();
+        std::io::Write::write_all(&mut &f, b"%PDF-1.7\n").unwrap();
+        f.set_len(101 * 1024 * 1024).unwrap();
+    }
+    let with_folder = serde_json::json!({"arqsign": {"folder_id": arqsign::DEFAULT_FOLDER_ID}});
+    type Spoil = Box<dyn Fn(&mut Envelope)>;
+    let cases: Vec<(&str, Spoil)> = vec![
+        ("provider_options.arqsign.folder_id", Box::new(|_| {})),
+        (
+            "documents",
+            Box::new(|e| {
+                e.documents = (0..26)
+                    .map(|i| Document::from_bytes(format!("{i}.pdf"), b"%PDF-1.7".to_vec()))
+                    .collect();
+            }),
+        ),
+        (
+            "documents[0].content",
+            Box::new(|e| e.documents = vec![Document::from_bytes("a.pdf", b"PK\x03\x04".to_vec())]),
+        ),
+        (
+            "documents[0].name",
+            Box::new(|e| e.documents = vec![Document::from_bytes("a.docx", b"%PDF-1.7".to_vec())]),
+        ),
+        (
+            "documents[1].name",
+            Box::new(|e| {
+                e.documents.push(Document::from_bytes("CONTRATO.pdf", b"%PDF-1.7".to_vec()))
+            }),
+        ),
+        ("documents[0].content", Box::new(move |e| e.documents = vec![Document::from_path(&huge)])),
+        ("parties[0].email", Box::new(|e| e.parties[0].email = None)),
+        ("parties[0].name", Box::new(|e| e.parties[0].name = None)),
+        ("parties[0].name", Box::new(|e| e.parties[0].name = Some("N".repeat(151)))),
+        (
+            "parties[0].phone",
+            Box::new(|e| {
+                e.parties[0].email = None;
+                e.parties[0].phone = Some("12-ab".into());
+            }),
+        ),
+        ("parties[0].access_code", Box::new(|e| e.parties[0].access_code = Some("12a4".into()))),
+        ("parties[0].tax_id", Box::new(|e| e.parties[0].tax_id = Some("123".into()))),
+        (
+            "parties[1].order",
+            Box::new(|e| {
+                e.sequential = true;
+                e.parties[0].order = Some(1);
+                e.parties[1].order = Some(1);
+            }),
+        ),
+        ("title", Box::new(|e| e.title = "T".repeat(251))),
+        (
+            "message.subject",
+            Box::new(|e| e.message = Some(Message { subject: Some("S".repeat(151)), body: None })),
+        ),
+    ];
+    for (i, (field, spoil)) in cases.into_iter().enumerate() {
+        let mut env = envelope("ERP-BAD");
+        if i > 0 {
+            env.provider_options = with_folder.clone();
+        }
+        spoil(&mut env);
+        let err = h.client.send(&env).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Validation, "{field}: {err}");
+        assert_eq!(err.field(), Some(field), "{err}");
+    }
+    assert!(h.control.requests().await.unwrap().is_empty(), "the sandbox saw no request");
+}
+
+#[tokio::test]
+async fn server_errors_on_status_are_retried() {
+    let h = start().await;
+    let handle = h.client.send(&envelope("ERP-A14")).await.unwrap();
+    h.control
+        .add_fault(Fault::status("/arqsign/api/v1/processo/*/status-do-processo", 503).times(2))
+        .await
+        .unwrap();
+    assert_eq!(h.client.status(&handle).await.unwrap().state, State::Sent);
+}

@@ -1,0 +1,469 @@
+//! The client: one configured provider account, and every operation on it.
+//!
+//! Each export converts its arguments, runs the core call to completion on the library's
+//! runtime while the caller's thread waits, and converts the result. Behaviour belongs to core.
+
+use std::ffi::c_char;
+use std::future::Future;
+use std::path::Path;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use signbridge::{Client, ClientConfig, Document, DownloadKind, Envelope, Handle};
+use tokio::runtime::{Builder, Runtime};
+
+use crate::error::{Failure, signbridge_result};
+use crate::panic::boundary;
+use crate::ptr::{Out, arg_bytes, arg_json, arg_ref, arg_str, into_raw_bytes};
+
+/// One provider account (a configured signbridge client).
+///
+/// Created by `signbridge_client_new`, released by `signbridge_client_free`; the host holds
+/// the only pointer to it (a Box, not reference-counted). A client is safe to share between
+/// threads: any number of threads may call any function on the same client at once, and
+/// calls share its connections, token, rate limit and events. Only `signbridge_client_free`
+/// must wait until every other call on that client has returned.
+#[allow(non_camel_case_types, reason = "C naming: the header exposes this type as is")]
+pub struct signbridge_client {
+    pub(crate) client: Client,
+}
+
+/// The one runtime every call runs on, started by the first call that needs it. It is never
+/// shut down: hosts unload the library, if at all, at process exit.
+static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
+
+fn runtime() -> Result<&'static Runtime, Failure> {
+    RUNTIME
+        .get_or_init(|| {
+            Builder::new_multi_thread()
+                .enable_all()
+                .thread_name("signbridge")
+                .build()
+                .map_err(|e| e.to_string())
+        })
+        .as_ref()
+        .map_err(|e| Failure::internal(format!("cannot start the signbridge runtime: {e}")))
+}
+
+/// Runs `future` to completion, blocking the caller's thread.
+pub(crate) fn block_on<F: Future>(future: F) -> Result<F::Output, Failure> {
+    Ok(runtime()?.block_on(future))
+}
+
+/// A handle argument: the handle JSON, or `provider:account:id`.
+fn arg_handle(text: &str, name: &str) -> Result<Handle, Failure> {
+    // JSON that does not parse is misuse like any other bad JSON argument (core's parser would
+    // call it a validation error); the compact form is core's to judge.
+    if text.trim_start().starts_with('{') {
+        return arg_json(text, name);
+    }
+    Ok(Handle::parse(text)?)
+}
+
+fn arg_kind(text: &str) -> Result<DownloadKind, Failure> {
+    Ok(text.parse::<DownloadKind>()?)
+}
+
+impl signbridge_client {
+    fn send(&self, envelope: &Envelope, out: Out<*mut c_char>) -> Result<(), Failure> {
+        let handle = block_on(self.client.send(envelope))??;
+        out.write_json(&handle)
+    }
+}
+
+/// Creates a client from its configuration, the JSON of signbridge's `ClientConfig`:
+/// `{"provider": "tae", "account": "rm-producao", "settings": {...}, "transport": {...}}`.
+///
+/// Each environment variable `SIGNBRIDGE_<PROVIDER>_<SETTING>` then sets `settings.<setting>`
+/// (e.g. `SIGNBRIDGE_TAE_PASSWORD`), so secrets can stay out of the configuration. Makes no
+/// request: a wrong password shows on the first call.
+///
+/// On success writes the client to `*out_client`; free it with `signbridge_client_free`.
+/// Fails with `SIGNBRIDGE_RESULT_INVALID_JSON` (malformed JSON, unknown field) or
+/// `SIGNBRIDGE_RESULT_CONFIG` (unknown provider, missing setting).
+///
+/// # Safety
+/// `config_json` is NULL or a NUL-terminated string; `out_client` is NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn signbridge_client_new(
+    config_json: *const c_char,
+    out_client: *mut *mut signbridge_client,
+) -> signbridge_result {
+    boundary(|| {
+        // SAFETY (these calls): pointers as the caller guaranteed above.
+        let text = unsafe { arg_str(config_json, "config_json") }?;
+        let out = unsafe { Out::new(out_client, "out_client") }?;
+        let mut config: ClientConfig = arg_json(text, "config_json")?;
+        config.apply_env();
+        let client = Client::new(config)?;
+        out.write(Box::into_raw(Box::new(signbridge_client { client })));
+        Ok(())
+    })
+}
+
+/// Frees a client. NULL is accepted and ignored.
+///
+/// # Safety
+/// `client` is NULL or from `signbridge_client_new`, not freed before, and no other call on it
+/// is running or will start.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn signbridge_client_free(client: *mut signbridge_client) {
+    crate::panic::boundary_or((), || {
+        if !client.is_null() {
+            // SAFETY: the caller passes back the Box from `signbridge_client_new`, once.
+            drop(unsafe { Box::from_raw(client) });
+        }
+    });
+}
+
+/// Validates an envelope, creates it at the provider and sends it to the parties.
+///
+/// `envelope_json` is the JSON of signbridge's `Envelope`; documents are given by `path` or by
+/// `content_base64` (with a `name`). On success writes the handle JSON to `*out_handle_json`
+/// (free it with `signbridge_string_free`); store it to refer to the envelope later.
+///
+/// A local check that fails is `SIGNBRIDGE_RESULT_VALIDATION`, naming the field. When the
+/// provider's answer to a write is lost the result is `SIGNBRIDGE_RESULT_OUTCOME_UNKNOWN`:
+/// `signbridge_last_error_handle` then gives the handle if the document was created.
+///
+/// # Safety
+/// `client` is NULL or a live client; `envelope_json` NULL or a NUL-terminated string;
+/// `out_handle_json` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn signbridge_send(
+    client: *const signbridge_client,
+    envelope_json: *const c_char,
+    out_handle_json: *mut *mut c_char,
+) -> signbridge_result {
+    boundary(|| {
+        // SAFETY (these calls): pointers as the caller guaranteed above.
+        let client = unsafe { arg_ref(client, "client") }?;
+        let text = unsafe { arg_str(envelope_json, "envelope_json") }?;
+        let out = unsafe { Out::new(out_handle_json, "out_handle_json") }?;
+        let envelope: Envelope = arg_json(text, "envelope_json")?;
+        client.send(&envelope, out)
+    })
+}
+
+/// Like `signbridge_send`, adding one document whose content is in memory: `len` bytes at
+/// `bytes`, shown to the parties as `name` (with its extension, e.g. "contrato.pdf"). It comes
+/// after the envelope's own `documents`, which may be `[]`. The bytes are copied; the host
+/// keeps ownership of its buffer.
+///
+/// # Safety
+/// As `signbridge_send`; `bytes` is NULL (only when `len` is 0) or `len` readable bytes;
+/// `name` is NULL or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn signbridge_send_with_document(
+    client: *const signbridge_client,
+    envelope_json: *const c_char,
+    bytes: *const u8,
+    len: usize,
+    name: *const c_char,
+    out_handle_json: *mut *mut c_char,
+) -> signbridge_result {
+    boundary(|| {
+        // SAFETY (these calls): pointers as the caller guaranteed above.
+        let client = unsafe { arg_ref(client, "client") }?;
+        let text = unsafe { arg_str(envelope_json, "envelope_json") }?;
+        let bytes = unsafe { arg_bytes(bytes, len, "bytes") }?;
+        let name = unsafe { arg_str(name, "name") }?;
+        let out = unsafe { Out::new(out_handle_json, "out_handle_json") }?;
+        let mut envelope: Envelope = arg_json(text, "envelope_json")?;
+        envelope.documents.push(Document::from_bytes(name, bytes.to_vec()));
+        client.send(&envelope, out)
+    })
+}
+
+/// The status of one envelope. `handle` is the handle JSON or `provider:account:id`. On
+/// success writes the status JSON (`{"state": "partially_signed", "parties": [...], ...}`) to
+/// `*out_status_json`; free it with `signbridge_string_free`.
+///
+/// # Safety
+/// `client` is NULL or a live client; `handle` NULL or a NUL-terminated string;
+/// `out_status_json` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn signbridge_status(
+    client: *const signbridge_client,
+    handle: *const c_char,
+    out_status_json: *mut *mut c_char,
+) -> signbridge_result {
+    boundary(|| {
+        // SAFETY (these calls): pointers as the caller guaranteed above.
+        let client = unsafe { arg_ref(client, "client") }?;
+        let handle = unsafe { arg_str(handle, "handle") }?;
+        let out = unsafe { Out::new(out_status_json, "out_status_json") }?;
+        let handle = arg_handle(handle, "handle")?;
+        let status = block_on(client.client.status(&handle))??;
+        out.write_json(&status)
+    })
+}
+
+/// The status of many envelopes at once. `handles_json` is a JSON array whose items are handle
+/// objects or handle strings (`provider:account:id`).
+///
+/// On success writes to `*out_json` (free it with `signbridge_string_free`) one entry per
+/// handle, in input order: `{"handle": {...}, "status": {...}}`, or `{"handle": {...},
+/// "error": {"code", "kind", "message", "http_status", "provider_message"}}`. One failing
+/// handle never fails the call; a malformed array or item does
+/// (`SIGNBRIDGE_RESULT_INVALID_JSON`, naming the item).
+///
+/// # Safety
+/// `client` is NULL or a live client; `handles_json` NULL or a NUL-terminated string;
+/// `out_json` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn signbridge_refresh(
+    client: *const signbridge_client,
+    handles_json: *const c_char,
+    out_json: *mut *mut c_char,
+) -> signbridge_result {
+    boundary(|| {
+        // SAFETY (these calls): pointers as the caller guaranteed above.
+        let client = unsafe { arg_ref(client, "client") }?;
+        let text = unsafe { arg_str(handles_json, "handles_json") }?;
+        let out = unsafe { Out::new(out_json, "out_json") }?;
+        let items: Vec<Value> = arg_json(text, "handles_json")?;
+        let handles = items
+            .into_iter()
+            .enumerate()
+            .map(|(i, item)| {
+                let name = format!("handles_json[{i}]");
+                match item {
+                    Value::String(text) => arg_handle(&text, &name),
+                    Value::Object(_) => {
+                        serde_json::from_value(item).map_err(|e| Failure::json(&name, e))
+                    }
+                    other => Err(Failure::json(
+                        &name,
+                        format!("expected a handle object or string, found {other}"),
+                    )),
+                }
+            })
+            .collect::<Result<Vec<Handle>, _>>()?;
+        let results = block_on(client.client.refresh(&handles))?;
+        let rows: Vec<Value> = handles
+            .iter()
+            .zip(results)
+            .map(|(handle, result)| match result {
+                Ok(status) => json!({"handle": handle, "status": status}),
+                Err(e) => json!({"handle": handle, "error": e.to_json()}),
+            })
+            .collect();
+        out.write_json(&rows)
+    })
+}
+
+/// Downloads the file of `kind` ("original", "signed", "digitally_signed", "evidence" or
+/// "archive"; each provider has some of them) to `path`. The file appears only when complete:
+/// the bytes go to a temporary file beside it, renamed on success and removed on failure.
+///
+/// # Safety
+/// `client` is NULL or a live client; `handle`, `kind` and `path` NULL or NUL-terminated
+/// strings.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn signbridge_download_to_file(
+    client: *const signbridge_client,
+    handle: *const c_char,
+    kind: *const c_char,
+    path: *const c_char,
+) -> signbridge_result {
+    boundary(|| {
+        // SAFETY (these calls): pointers as the caller guaranteed above.
+        let client = unsafe { arg_ref(client, "client") }?;
+        let handle = unsafe { arg_str(handle, "handle") }?;
+        let kind = unsafe { arg_str(kind, "kind") }?;
+        let path = unsafe { arg_str(path, "path") }?;
+        let (handle, kind) = (arg_handle(handle, "handle")?, arg_kind(kind)?);
+        block_on(client.client.download_to_file(&handle, kind, Path::new(path)))??;
+        Ok(())
+    })
+}
+
+/// Downloads the file of `kind` (as in `signbridge_download_to_file`) into memory. On success
+/// writes a buffer to `*out_bytes` and its length to `*out_len`; free it with
+/// `signbridge_bytes_free(bytes, len)`. An empty file is (NULL, 0).
+///
+/// # Safety
+/// `client` is NULL or a live client; `handle` and `kind` NULL or NUL-terminated strings;
+/// `out_bytes` and `out_len` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn signbridge_download(
+    client: *const signbridge_client,
+    handle: *const c_char,
+    kind: *const c_char,
+    out_bytes: *mut *mut u8,
+    out_len: *mut usize,
+) -> signbridge_result {
+    boundary(|| {
+        // SAFETY (these calls): pointers as the caller guaranteed above.
+        let client = unsafe { arg_ref(client, "client") }?;
+        let handle = unsafe { arg_str(handle, "handle") }?;
+        let kind = unsafe { arg_str(kind, "kind") }?;
+        let out_bytes = unsafe { Out::new(out_bytes, "out_bytes") }?;
+        let out_len = unsafe { Out::new(out_len, "out_len") }?;
+        let (handle, kind) = (arg_handle(handle, "handle")?, arg_kind(kind)?);
+        let (bytes, _info) = block_on(client.client.download_bytes(&handle, kind))??;
+        let (ptr, len) = into_raw_bytes(bytes);
+        out_bytes.write(ptr);
+        out_len.write(len);
+        Ok(())
+    })
+}
+
+/// Cancels an envelope the parties have not finished.
+///
+/// # Safety
+/// `client` is NULL or a live client; `handle` NULL or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn signbridge_cancel(
+    client: *const signbridge_client,
+    handle: *const c_char,
+) -> signbridge_result {
+    boundary(|| {
+        // SAFETY (these calls): pointers as the caller guaranteed above.
+        let client = unsafe { arg_ref(client, "client") }?;
+        let handle = unsafe { arg_str(handle, "handle") }?;
+        let handle = arg_handle(handle, "handle")?;
+        block_on(client.client.cancel(&handle))??;
+        Ok(())
+    })
+}
+
+/// Takes the oldest event not yet taken: changes that `signbridge_status` and
+/// `signbridge_refresh` saw (a party signed, the state moved). Waits up to `timeout_ms`
+/// milliseconds for one (0: do not wait).
+///
+/// On success writes the event JSON (`{"id", "handle", "kind", "at", "raw"}`; `id` is stable,
+/// so duplicates can be dropped) to `*out_event_json`; free it with `signbridge_string_free`.
+/// When none came in time returns `SIGNBRIDGE_RESULT_NO_EVENT` and writes nothing.
+///
+/// # Safety
+/// `client` is NULL or a live client; `out_event_json` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn signbridge_next_event(
+    client: *const signbridge_client,
+    timeout_ms: u32,
+    out_event_json: *mut *mut c_char,
+) -> signbridge_result {
+    boundary(|| {
+        // SAFETY (these calls): pointers as the caller guaranteed above.
+        let client = unsafe { arg_ref(client, "client") }?;
+        let out = unsafe { Out::new(out_event_json, "out_event_json") }?;
+        let timeout = Duration::from_millis(timeout_ms.into());
+        match block_on(client.client.next_event(Some(timeout)))? {
+            Some(event) => out.write_json(&event),
+            None => Err(Failure::no_event(timeout_ms)),
+        }
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use std::ffi::CStr;
+
+    use super::*;
+    use crate::error::*;
+    use crate::ptr::signbridge_string_free;
+
+    /// A TAE client whose endpoints nobody listens on: fine for everything that fails or
+    /// succeeds before the first request.
+    pub(crate) fn offline_client() -> *mut signbridge_client {
+        let config = c"{\"provider\":\"tae\",\"settings\":{\"auth_base\":\"http://127.0.0.1:9/a\",\
+            \"api_base\":\"http://127.0.0.1:9\",\"username\":\"u\",\"password\":\"p\"}}";
+        let mut client = std::ptr::null_mut();
+        assert_eq!(
+            unsafe { signbridge_client_new(config.as_ptr(), &mut client) },
+            SIGNBRIDGE_RESULT_OK
+        );
+        client
+    }
+
+    fn last_message() -> String {
+        unsafe { CStr::from_ptr(signbridge_last_error_message()) }.to_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn config_errors_are_json_or_config_codes() {
+        let mut client = std::ptr::null_mut();
+        let code = unsafe { signbridge_client_new(c"{\"provider\":".as_ptr(), &mut client) };
+        assert_eq!(code, SIGNBRIDGE_RESULT_INVALID_JSON);
+        assert!(last_message().starts_with("config_json: EOF"), "{}", last_message());
+        let code = unsafe { signbridge_client_new(c"{\"provider\":7}".as_ptr(), &mut client) };
+        assert_eq!(code, SIGNBRIDGE_RESULT_INVALID_JSON);
+        assert!(last_message().contains("invalid type: integer `7`"), "{}", last_message());
+        let code =
+            unsafe { signbridge_client_new(c"{\"provider\":\"nope\"}".as_ptr(), &mut client) };
+        assert_eq!(code, SIGNBRIDGE_RESULT_CONFIG);
+        assert!(client.is_null(), "no output on failure");
+    }
+
+    #[test]
+    fn handles_are_json_or_compact() {
+        let compact = arg_handle("tae:default:42", "handle").unwrap();
+        assert_eq!(compact.id, "42");
+        let json = arg_handle(r#" {"provider":"tae","account":"default","id":"42"}"#, "handle");
+        assert_eq!(json.unwrap(), compact);
+        let err = arg_handle("{\"provider\":", "handles_json[3]").unwrap_err();
+        assert_eq!(err.code(), SIGNBRIDGE_RESULT_INVALID_JSON);
+        assert_eq!(arg_handle("42", "handle").unwrap_err().code(), SIGNBRIDGE_RESULT_VALIDATION);
+    }
+
+    #[test]
+    fn refresh_rejects_items_that_are_not_handles_before_any_request() {
+        let client = offline_client();
+        let mut out = std::ptr::null_mut();
+        let handles = c"[\"tae:default:1\", 7]";
+        let code = unsafe { signbridge_refresh(client, handles.as_ptr(), &mut out) };
+        assert_eq!(code, SIGNBRIDGE_RESULT_INVALID_JSON);
+        assert!(last_message().starts_with("handles_json[1]: expected a handle"));
+        assert!(out.is_null());
+        unsafe { signbridge_client_free(client) };
+    }
+
+    #[test]
+    fn refresh_reports_each_handle_on_its_own() {
+        let client = offline_client();
+        let mut out = std::ptr::null_mut();
+        // Handles of another account fail in core's check, before any request.
+        let handles =
+            c"[\"tae:other:1\", {\"provider\":\"idocs\",\"account\":\"default\",\"id\":\"2\"}]";
+        let code = unsafe { signbridge_refresh(client, handles.as_ptr(), &mut out) };
+        assert_eq!(code, SIGNBRIDGE_RESULT_OK);
+        let text = unsafe { CStr::from_ptr(out) }.to_str().unwrap();
+        let rows: Vec<Value> = serde_json::from_str(text).unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0]["handle"]["account"], "other");
+        assert_eq!(rows[0]["error"]["code"], SIGNBRIDGE_RESULT_VALIDATION);
+        assert_eq!(rows[1]["error"]["kind"], "validation");
+        unsafe { signbridge_string_free(out) };
+        unsafe { signbridge_client_free(client) };
+    }
+
+    #[test]
+    fn no_event_is_its_own_code_and_writes_nothing() {
+        let client = offline_client();
+        let mut out = std::ptr::null_mut();
+        let code = unsafe { signbridge_next_event(client, 10, &mut out) };
+        assert_eq!(code, SIGNBRIDGE_RESULT_NO_EVENT);
+        assert_eq!(last_message(), "no event within 10 ms");
+        assert!(out.is_null());
+        unsafe { signbridge_client_free(client) };
+    }
+
+    #[test]
+    fn download_kind_is_checked_before_any_request() {
+        let client = offline_client();
+        let code = unsafe {
+            signbridge_download_to_file(
+                client,
+                c"tae:default:1".as_ptr(),
+                c"pdf".as_ptr(),
+                c"x".as_ptr(),
+            )
+        };
+        assert_eq!(code, SIGNBRIDGE_RESULT_VALIDATION);
+        assert!(last_message().starts_with("kind: unknown download kind \"pdf\""));
+        unsafe { signbridge_client_free(client) };
+    }
+}

@@ -1,0 +1,171 @@
+#!/usr/bin/env bash
+# Every check of the C ABI, from a fresh Debian machine (as root, for the packages):
+#   - installs what is missing (gcc, fpc, valgrind, libcurl headers, pkg-config; pinned cbindgen);
+#   - regenerates the header and fails on any difference from include/signbridge.h;
+#   - checks that include/signbridge.pas declares what the header does, and that the library
+#     exports exactly the header's functions;
+#   - builds and runs the C and Free Pascal examples (the whole TAE flow) against a sandbox it
+#     starts, and checks the Portuguese text the sandbox received;
+#   - runs the C misuse suite under valgrind (with the test-panic build);
+#   - installs under a temporary prefix and builds a program with pkg-config.
+# Leaves no process and no file behind (the test-panic build stays in its target directory).
+# Run from anywhere: ./scripts/test-ffi.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+started=$SECONDS
+step() { printf '\n== ffi: %s\n' "$*"; }
+fail() {
+    echo "test-ffi: $*" >&2
+    exit 1
+}
+
+target_dir=$(realpath -m "${CARGO_TARGET_DIR:-target}")
+lib_dir="$target_dir/debug"
+# The variant with `signbridge_test_panic` builds apart, so the shipped library never has it.
+panic_target_dir="$target_dir/ffi-test-panic"
+work=$(mktemp -d)
+sandbox_pid=
+cleanup() {
+    if [[ -n $sandbox_pid ]]; then
+        kill "$sandbox_pid" 2>/dev/null || true
+        wait "$sandbox_pid" 2>/dev/null || true
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+step "system packages"
+missing=()
+for package in gcc libc6-dev binutils fpc valgrind libcurl4-openssl-dev pkg-config; do
+    if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
+        missing+=("$package")
+    fi
+done
+command -v python3 >/dev/null || missing+=(python3)
+if ((${#missing[@]})); then
+    [[ $(id -u) -eq 0 ]] || fail "missing packages ${missing[*]}: install them or run as root"
+    echo "installing ${missing[*]}"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+gcc --version | head -1
+fpc -iV | sed 's/^/fpc /'
+
+step "header"
+ffi/generate-header.sh "$work/signbridge.h"
+if ! cmp -s include/signbridge.h "$work/signbridge.h"; then
+    diff -u include/signbridge.h "$work/signbridge.h" || true
+    fail "include/signbridge.h differs from what ffi/src generates: run ffi/generate-header.sh"
+fi
+echo "include/signbridge.h is up to date"
+
+step "pascal unit"
+python3 scripts/check-pascal-unit.py include/signbridge.h include/signbridge.pas
+
+step "build"
+cargo build --locked --quiet -p signbridge-ffi -p signbridge-cli
+CARGO_TARGET_DIR="$panic_target_dir" cargo build --locked --quiet -p signbridge-ffi --features test-panic
+header_functions=$(grep -oE '\bsignbridge_[a-z0-9_]+\(' include/signbridge.h | tr -d '(' | sort -u)
+exported=$(nm -D --defined-only "$lib_dir/libsignbridge.so" | awk '$3 ~ /^signbridge_/ {print $3}' | sort -u)
+if [[ $header_functions != "$exported" ]]; then
+    diff <(echo "$header_functions") <(echo "$exported") || true
+    fail "the library's exports (right) differ from the header's functions (left)"
+fi
+echo "libsignbridge.so exports the header's $(wc -l <<<"$exported") functions and nothing else"
+
+step "sandbox"
+"$lib_dir/signbridge" sandbox --port 0 >"$work/sandbox.out" 2>"$work/sandbox.err" &
+sandbox_pid=$!
+for _ in $(seq 100); do
+    grep -q '^SIGNBRIDGE_SANDBOX_URL=' "$work/sandbox.out" && break
+    kill -0 "$sandbox_pid" 2>/dev/null || { cat "$work/sandbox.err" >&2; fail "the sandbox exited"; }
+    sleep 0.1
+done
+url=$(sed -n 's/^SIGNBRIDGE_SANDBOX_URL=//p' "$work/sandbox.out")
+[[ -n $url ]] || fail "the sandbox printed no URL"
+echo "sandbox at $url"
+
+clear_requests() {
+    python3 -c 'import sys, urllib.request
+urllib.request.urlopen(urllib.request.Request(sys.argv[1] + "/__sandbox/requests", method="DELETE"))' "$url"
+}
+
+# What the sandbox received must be the exact Portuguese text, not a double-encoded one (the
+# Free Pascal code-page pitfall) nor one with question marks.
+check_received() {
+    python3 - "$url" "$1" <<'PY'
+import json, sys, urllib.request
+
+url, host = sys.argv[1:]
+log = json.load(urllib.request.urlopen(url + "/__sandbox/requests"))
+bodies = [r["body"] for r in log if r["method"] == "POST" and isinstance(r["body"], dict)]
+titles = [p.get("value") for b in bodies for p in b.get("multipart", []) if p["name"] == "NomeEnvelope"]
+names = [d["nomeCompleto"] for b in bodies for d in b.get("destinatarios", [])]
+title, name = "Contrato de prestação de serviços", "João Araújo"
+if titles != [title]:
+    sys.exit(f"{host}: the upload's NomeEnvelope was {titles!r}, expected [{title!r}]")
+if name not in names:
+    sys.exit(f"{host}: the publish's nomeCompleto were {names!r}, expected {name!r} among them")
+print(f"{host}: the sandbox received NomeEnvelope {titles[0]!r} and nomeCompleto {names!r}")
+PY
+}
+
+step "C example"
+gcc -Wall -Wextra -Werror -Iinclude examples/c/tae_flow.c -o "$work/tae_flow_c" \
+    -L"$lib_dir" -lsignbridge -lcurl -Wl,-rpath,"$lib_dir"
+clear_requests
+"$work/tae_flow_c" "$url" "$work"
+check_received "C example"
+
+step "Free Pascal example"
+mkdir "$work/fpc"
+# -Sew: warnings stop the build, as -Werror does for gcc.
+fpc -Sew -vw -l- -Fuinclude -Fl"$lib_dir" -FU"$work/fpc" -o"$work/tae_flow_pas" \
+    "-k-rpath=$lib_dir" examples/pascal/tae_flow.pas >"$work/fpc.log" || {
+    cat "$work/fpc.log" >&2
+    fail "fpc failed"
+}
+clear_requests
+SIGNBRIDGE_TAE_PASSWORD=sandbox-password "$work/tae_flow_pas" "$url" "$work"
+check_received "Pascal example"
+
+step "misuse suite (valgrind)"
+gcc -Wall -Wextra -Werror -Iinclude tests/c/misuse.c -o "$work/misuse" -pthread \
+    -L"$panic_target_dir/debug" -lsignbridge -Wl,-rpath,"$panic_target_dir/debug"
+# The forced panic prints its message on stderr, as Rust's default hook does; that is expected.
+RUST_BACKTRACE=0 valgrind -q --error-exitcode=1 --leak-check=full \
+    --errors-for-leak-kinds=definite --show-leak-kinds=definite "$work/misuse" "$url"
+
+step "install"
+CARGO_TARGET_DIR="$target_dir" scripts/install.sh --prefix "$work/prefix" --debug
+cat >"$work/tiny.c" <<'EOF'
+#include <signbridge.h>
+#include <stdio.h>
+#include <string.h>
+
+int main(void) {
+    signbridge_client *client = NULL;
+    signbridge_result rc = signbridge_client_new("{\"provider\":\"nope\"}", &client);
+    if (strcmp(signbridge_version(), SIGNBRIDGE_VERSION_STRING) != 0 ||
+        rc != SIGNBRIDGE_RESULT_CONFIG || client != NULL) {
+        fprintf(stderr, "unexpected: version %s, result %d\n", signbridge_version(), (int)rc);
+        return 1;
+    }
+    printf("linked signbridge %s; an unknown provider is code %d\n", signbridge_version(), (int)rc);
+    return 0;
+}
+EOF
+export PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig"
+# shellcheck disable=SC2046 # pkg-config output is meant to be split into flags
+gcc -Wall -Wextra -Werror "$work/tiny.c" -o "$work/tiny" $(pkg-config --cflags --libs signbridge)
+LD_LIBRARY_PATH="$work/prefix/lib" "$work/tiny"
+# Static: the archive itself, plus the system libraries the .pc lists as private.
+private_libs=$(pkg-config --static --libs-only-l signbridge | sed 's/-lsignbridge//')
+# shellcheck disable=SC2046,SC2086
+gcc "$work/tiny.c" -o "$work/tiny-static" $(pkg-config --cflags signbridge) \
+    "$(pkg-config --variable=libdir signbridge)/libsignbridge.a" $private_libs
+"$work/tiny-static"
+
+step "done in $((SECONDS - started)) s"

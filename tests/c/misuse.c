@@ -1,0 +1,354 @@
+/*
+ * The C ABI under misuse: NULL in every pointer position, invalid UTF-8, malformed and
+ * wrong-typed JSON, unknown handles, very long strings, _free(NULL), a forced panic, and one
+ * client shared by several threads. Every call must return its documented code, write no
+ * output on failure, and leave the process alive. Run under valgrind by scripts/test-ffi.sh.
+ *
+ *   misuse SANDBOX_URL
+ *
+ * Links against a library built with feature `test-panic` (for signbridge_test_panic, which
+ * shipped libraries do not have, so it is declared here rather than in the header).
+ */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "signbridge.h"
+
+signbridge_result signbridge_test_panic(void);
+
+static int passed, failed;
+
+/* Checks one expectation and, on failure, shows the library's last error. */
+#define EXPECT(cond, ...)                                                                   \
+    do {                                                                                    \
+        if (cond) {                                                                         \
+            passed++;                                                                       \
+        } else {                                                                            \
+            failed++;                                                                       \
+            printf("FAIL %s:%d: ", __FILE__, __LINE__);                                     \
+            printf(__VA_ARGS__);                                                            \
+            printf("  [last error %d: %s]\n", (int)signbridge_last_error_code(),           \
+                   signbridge_last_error_message());                                        \
+        }                                                                                   \
+    } while (0)
+
+/* `call` returns `code`, and the thread's last error then has that code and mentions `text`. */
+#define EXPECT_CODE(call, code, text)                                                       \
+    do {                                                                                    \
+        signbridge_result rc_ = (call);                                                     \
+        EXPECT(rc_ == (code), "%s returned %d, expected %d\n", #call, (int)rc_, (int)(code)); \
+        if (rc_ != SIGNBRIDGE_RESULT_OK)                                                    \
+            EXPECT(signbridge_last_error_code() == rc_ &&                                   \
+                       strstr(signbridge_last_error_message(), (text)) != NULL,             \
+                   "%s: last error should be %d mentioning \"%s\"\n", #call, (int)rc_, (text)); \
+    } while (0)
+
+/* What out-parameters hold before a call: a failed call must leave it there. */
+#define UNTOUCHED ((char *)(uintptr_t)0x5a5a)
+
+static const char *VALID_HANDLE = "tae:default:424242";
+static const char *UNKNOWN_HANDLE = "tae:default:999999999";
+static const char *ENVELOPE =
+    "{\"reference\":\"MISUSE-1\",\"title\":\"Contrato\",\"documents\":[],"
+    "\"parties\":[{\"name\":\"João Araújo\",\"email\":\"joao@cliente.example\"}]}";
+
+static void versions(void) {
+    EXPECT(signbridge_abi_version() == SIGNBRIDGE_ABI_VERSION, "ABI version\n");
+    EXPECT(strcmp(signbridge_version(), SIGNBRIDGE_VERSION_STRING) == 0, "version string\n");
+}
+
+static void client_new_misuse(const char *config) {
+    signbridge_client *client = (signbridge_client *)UNTOUCHED;
+    EXPECT_CODE(signbridge_client_new(NULL, &client), SIGNBRIDGE_RESULT_NULL_ARGUMENT,
+                "config_json is NULL");
+    EXPECT_CODE(signbridge_client_new(config, NULL), SIGNBRIDGE_RESULT_NULL_ARGUMENT,
+                "out_client is NULL");
+    EXPECT_CODE(signbridge_client_new("{\"provider\":\"ta\xe9\"}", &client),
+                SIGNBRIDGE_RESULT_INVALID_UTF8, "config_json is not UTF-8");
+    EXPECT_CODE(signbridge_client_new("{\"provider\":", &client), SIGNBRIDGE_RESULT_INVALID_JSON,
+                "config_json: EOF");
+    EXPECT_CODE(signbridge_client_new("42", &client), SIGNBRIDGE_RESULT_INVALID_JSON,
+                "config_json: invalid type: integer `42`");
+    EXPECT_CODE(signbridge_client_new("{\"provider\":[1]}", &client),
+                SIGNBRIDGE_RESULT_INVALID_JSON, "invalid type: sequence, expected a string");
+    EXPECT_CODE(signbridge_client_new("{\"provider\":\"tae\",\"setings\":{}}", &client),
+                SIGNBRIDGE_RESULT_INVALID_JSON, "unknown field `setings`");
+    EXPECT_CODE(signbridge_client_new("{\"provider\":\"nope\"}", &client),
+                SIGNBRIDGE_RESULT_CONFIG, "nope");
+    EXPECT(client == (signbridge_client *)UNTOUCHED, "client_new wrote its output on failure\n");
+}
+
+static void send_misuse(const signbridge_client *client) {
+    char *out = UNTOUCHED;
+    const uint8_t pdf[] = "%PDF-1.4 not really";
+    EXPECT_CODE(signbridge_send(NULL, ENVELOPE, &out), SIGNBRIDGE_RESULT_NULL_ARGUMENT,
+                "client is NULL");
+    EXPECT_CODE(signbridge_send(client, NULL, &out), SIGNBRIDGE_RESULT_NULL_ARGUMENT,
+                "envelope_json is NULL");
+    EXPECT_CODE(signbridge_send(client, ENVELOPE, NULL), SIGNBRIDGE_RESULT_NULL_ARGUMENT,
+                "out_handle_json is NULL");
+    EXPECT_CODE(signbridge_send(client, "{\"title\":\"\xff\xfe\"}", &out),
+                SIGNBRIDGE_RESULT_INVALID_UTF8, "envelope_json is not UTF-8");
+    EXPECT_CODE(signbridge_send(client, "{\"reference\":", &out), SIGNBRIDGE_RESULT_INVALID_JSON,
+                "envelope_json");
+    EXPECT_CODE(signbridge_send(client,
+                                "{\"reference\":\"r\",\"title\":\"t\",\"documents\":3,"
+                                "\"parties\":[]}",
+                                &out),
+                SIGNBRIDGE_RESULT_INVALID_JSON, "expected a sequence");
+    EXPECT_CODE(signbridge_send(client, "{\"reference\":\"r\",\"title\":\"t\",\"parties\":[]}", &out),
+                SIGNBRIDGE_RESULT_INVALID_JSON, "missing field `documents`");
+    /* Well-formed but invalid: core's validation names the field, before any request. */
+    EXPECT_CODE(signbridge_send(client, ENVELOPE, &out), SIGNBRIDGE_RESULT_VALIDATION,
+                "documents");
+
+    EXPECT_CODE(signbridge_send_with_document(NULL, ENVELOPE, pdf, sizeof pdf, "a.pdf", &out),
+                SIGNBRIDGE_RESULT_NULL_ARGUMENT, "client is NULL");
+    EXPECT_CODE(signbridge_send_with_document(client, NULL, pdf, sizeof pdf, "a.pdf", &out),
+                SIGNBRIDGE_RESULT_NULL_ARGUMENT, "envelope_json is NULL");
+    EXPECT_CODE(signbridge_send_with_document(client, ENVELOPE, NULL, 10, "a.pdf", &out),
+                SIGNBRIDGE_RESULT_NULL_ARGUMENT, "bytes is NULL");
+    EXPECT_CODE(signbridge_send_with_document(client, ENVELOPE, pdf, sizeof pdf, NULL, &out),
+                SIGNBRIDGE_RESULT_NULL_ARGUMENT, "name is NULL");
+    EXPECT_CODE(signbridge_send_with_document(client, ENVELOPE, pdf, sizeof pdf, "a.pdf", NULL),
+                SIGNBRIDGE_RESULT_NULL_ARGUMENT, "out_handle_json is NULL");
+    EXPECT_CODE(signbridge_send_with_document(client, ENVELOPE, pdf, sizeof pdf, "contr\xe1to.pdf",
+                                              &out),
+                SIGNBRIDGE_RESULT_INVALID_UTF8, "name is not UTF-8");
+    /* NULL with length 0 is an empty document: core refuses it by name. */
+    EXPECT_CODE(signbridge_send_with_document(client, ENVELOPE, NULL, 0, "vazio.pdf", &out),
+                SIGNBRIDGE_RESULT_VALIDATION, "documents[0]");
+    EXPECT_CODE(signbridge_send_with_document(client, ENVELOPE, pdf, sizeof pdf, "planilha.xls",
+                                              &out),
+                SIGNBRIDGE_RESULT_VALIDATION, "documents[0]");
+    EXPECT(out == UNTOUCHED, "send wrote its output on failure\n");
+}
+
+static void handle_misuse(const signbridge_client *client, const char *long_handle) {
+    char *out = UNTOUCHED;
+    EXPECT_CODE(signbridge_status(NULL, VALID_HANDLE, &out), SIGNBRIDGE_RESULT_NULL_ARGUMENT,
+                "client is NULL");
+    EXPECT_CODE(signbridge_status(client, NULL, &out), SIGNBRIDGE_RESULT_NULL_ARGUMENT,
+                "handle is NULL");
+    EXPECT_CODE(signbridge_status(client, VALID_HANDLE, NULL), SIGNBRIDGE_RESULT_NULL_ARGUMENT,
+                "out_status_json is NULL");
+    EXPECT_CODE(signbridge_status(client, "tae:default:\xc3", &out), SIGNBRIDGE_RESULT_INVALID_UTF8,
+                "handle is not UTF-8");
+    EXPECT_CODE(signbridge_status(client, "{\"provider\":\"tae\"", &out),
+                SIGNBRIDGE_RESULT_INVALID_JSON, "handle: EOF");
+    EXPECT_CODE(signbridge_status(client, "{\"provider\":1,\"account\":\"a\",\"id\":\"1\"}", &out),
+                SIGNBRIDGE_RESULT_INVALID_JSON, "handle: invalid type: integer");
+    EXPECT_CODE(signbridge_status(client, "12978325", &out), SIGNBRIDGE_RESULT_VALIDATION,
+                "neither JSON nor provider:account:id");
+    EXPECT_CODE(signbridge_status(client, "tae:outra-conta:1", &out), SIGNBRIDGE_RESULT_VALIDATION,
+                "belongs to tae:outra-conta");
+    EXPECT_CODE(signbridge_status(client, UNKNOWN_HANDLE, &out), SIGNBRIDGE_RESULT_NOT_FOUND, "");
+    EXPECT(signbridge_last_error_http_status() == 404, "unknown handle: HTTP %d\n",
+           (int)signbridge_last_error_http_status());
+    EXPECT_CODE(signbridge_status(client, long_handle, &out), SIGNBRIDGE_RESULT_VALIDATION,
+                "belongs to tae:");
+    EXPECT(out == UNTOUCHED, "status wrote its output on failure\n");
+
+    EXPECT_CODE(signbridge_cancel(NULL, VALID_HANDLE), SIGNBRIDGE_RESULT_NULL_ARGUMENT,
+                "client is NULL");
+    EXPECT_CODE(signbridge_cancel(client, NULL), SIGNBRIDGE_RESULT_NULL_ARGUMENT,
+                "handle is NULL");
+    EXPECT_CODE(signbridge_cancel(client, UNKNOWN_HANDLE), SIGNBRIDGE_RESULT_NOT_FOUND, "");
+}
+
+static void refresh_misuse(const signbridge_client *client) {
+    char *out = UNTOUCHED;
+    EXPECT_CODE(signbridge_refresh(NULL, "[]", &out), SIGNBRIDGE_RESULT_NULL_ARGUMENT,
+                "client is NULL");
+    EXPECT_CODE(signbridge_refresh(client, NULL, &out), SIGNBRIDGE_RESULT_NULL_ARGUMENT,
+                "handles_json is NULL");
+    EXPECT_CODE(signbridge_refresh(client, "[]", NULL), SIGNBRIDGE_RESULT_NULL_ARGUMENT,
+                "out_json is NULL");
+    EXPECT_CODE(signbridge_refresh(client, "[\"\x80\"]", &out), SIGNBRIDGE_RESULT_INVALID_UTF8,
+                "handles_json is not UTF-8");
+    EXPECT_CODE(signbridge_refresh(client, "not json", &out), SIGNBRIDGE_RESULT_INVALID_JSON,
+                "handles_json: expected");
+    EXPECT_CODE(signbridge_refresh(client, "{\"handles\":[]}", &out),
+                SIGNBRIDGE_RESULT_INVALID_JSON, "handles_json: invalid type: map");
+    EXPECT_CODE(signbridge_refresh(client, "[\"tae:default:1\", true]", &out),
+                SIGNBRIDGE_RESULT_INVALID_JSON, "handles_json[1]");
+    EXPECT_CODE(signbridge_refresh(client, "[{\"id\":\"1\"}]", &out),
+                SIGNBRIDGE_RESULT_INVALID_JSON, "handles_json[0]: missing field");
+    EXPECT(out == UNTOUCHED, "refresh wrote its output on failure\n");
+
+    EXPECT_CODE(signbridge_refresh(client, "[]", &out), SIGNBRIDGE_RESULT_OK, "");
+    EXPECT(out != UNTOUCHED && strcmp(out, "[]") == 0, "empty refresh: %s\n", out);
+    signbridge_string_free(out);
+
+    /* Per-handle failures are entries, not a failed call. */
+    out = UNTOUCHED;
+    EXPECT_CODE(signbridge_refresh(client, "[\"tae:default:999999999\", \"tae:outra:1\"]", &out),
+                SIGNBRIDGE_RESULT_OK, "");
+    if (out != UNTOUCHED) {
+        EXPECT(strstr(out, "\"code\":301") && strstr(out, "\"http_status\":404"),
+               "not found entry: %s\n", out);
+        EXPECT(strstr(out, "\"code\":300") && strstr(out, "\"kind\":\"validation\""),
+               "other account entry: %s\n", out);
+        signbridge_string_free(out);
+    }
+}
+
+static void download_misuse(const signbridge_client *client) {
+    uint8_t *bytes = (uint8_t *)UNTOUCHED;
+    size_t len = 77;
+    EXPECT_CODE(signbridge_download(NULL, VALID_HANDLE, "signed", &bytes, &len),
+                SIGNBRIDGE_RESULT_NULL_ARGUMENT, "client is NULL");
+    EXPECT_CODE(signbridge_download(client, NULL, "signed", &bytes, &len),
+                SIGNBRIDGE_RESULT_NULL_ARGUMENT, "handle is NULL");
+    EXPECT_CODE(signbridge_download(client, VALID_HANDLE, NULL, &bytes, &len),
+                SIGNBRIDGE_RESULT_NULL_ARGUMENT, "kind is NULL");
+    EXPECT_CODE(signbridge_download(client, VALID_HANDLE, "signed", NULL, &len),
+                SIGNBRIDGE_RESULT_NULL_ARGUMENT, "out_bytes is NULL");
+    EXPECT_CODE(signbridge_download(client, VALID_HANDLE, "signed", &bytes, NULL),
+                SIGNBRIDGE_RESULT_NULL_ARGUMENT, "out_len is NULL");
+    EXPECT_CODE(signbridge_download(client, VALID_HANDLE, "assinado", &bytes, &len),
+                SIGNBRIDGE_RESULT_VALIDATION, "unknown download kind");
+    EXPECT_CODE(signbridge_download(client, VALID_HANDLE, "evidence", &bytes, &len),
+                SIGNBRIDGE_RESULT_UNSUPPORTED, "evidence");
+    EXPECT_CODE(signbridge_download(client, UNKNOWN_HANDLE, "signed", &bytes, &len),
+                SIGNBRIDGE_RESULT_NOT_FOUND, "");
+    EXPECT(bytes == (uint8_t *)UNTOUCHED && len == 77, "download wrote its outputs on failure\n");
+
+    EXPECT_CODE(signbridge_download_to_file(NULL, VALID_HANDLE, "signed", "x.pdf"),
+                SIGNBRIDGE_RESULT_NULL_ARGUMENT, "client is NULL");
+    EXPECT_CODE(signbridge_download_to_file(client, NULL, "signed", "x.pdf"),
+                SIGNBRIDGE_RESULT_NULL_ARGUMENT, "handle is NULL");
+    EXPECT_CODE(signbridge_download_to_file(client, VALID_HANDLE, NULL, "x.pdf"),
+                SIGNBRIDGE_RESULT_NULL_ARGUMENT, "kind is NULL");
+    EXPECT_CODE(signbridge_download_to_file(client, VALID_HANDLE, "signed", NULL),
+                SIGNBRIDGE_RESULT_NULL_ARGUMENT, "path is NULL");
+    EXPECT_CODE(signbridge_download_to_file(client, VALID_HANDLE, "signed", "/tmp/\xe7.pdf"),
+                SIGNBRIDGE_RESULT_INVALID_UTF8, "path is not UTF-8");
+    EXPECT_CODE(signbridge_download_to_file(client, UNKNOWN_HANDLE, "signed", "/nonexistent/dir/x.pdf"),
+                SIGNBRIDGE_RESULT_VALIDATION, "cannot create");
+}
+
+static void events_and_signer_misuse(const signbridge_client *client) {
+    char *out = UNTOUCHED;
+    EXPECT_CODE(signbridge_next_event(NULL, 0, &out), SIGNBRIDGE_RESULT_NULL_ARGUMENT,
+                "client is NULL");
+    EXPECT_CODE(signbridge_next_event(client, 0, NULL), SIGNBRIDGE_RESULT_NULL_ARGUMENT,
+                "out_event_json is NULL");
+    EXPECT_CODE(signbridge_next_event(client, 20, &out), SIGNBRIDGE_RESULT_NO_EVENT,
+                "no event within 20 ms");
+    EXPECT(out == UNTOUCHED, "next_event wrote its output without an event\n");
+
+    EXPECT_CODE(signbridge_set_host_signer(NULL, NULL, NULL), SIGNBRIDGE_RESULT_NULL_ARGUMENT,
+                "client is NULL");
+    EXPECT_CODE(signbridge_sign_reply_set_cms(NULL, (const uint8_t *)"0", 1),
+                SIGNBRIDGE_RESULT_NULL_ARGUMENT, "reply is NULL");
+    EXPECT_CODE(signbridge_sign_reply_set_error(NULL, "x"), SIGNBRIDGE_RESULT_NULL_ARGUMENT,
+                "reply is NULL");
+}
+
+static signbridge_result never_called(void *userdata, const uint8_t *data, size_t len, int32_t form,
+                                      const char *document_id, signbridge_sign_reply *reply) {
+    (void)userdata, (void)data, (void)len, (void)form, (void)document_id, (void)reply;
+    return 1;
+}
+
+static void signer_registration(const signbridge_client *client) {
+    int userdata = 0;
+    EXPECT_CODE(signbridge_set_host_signer(client, never_called, &userdata), SIGNBRIDGE_RESULT_OK, "");
+    EXPECT_CODE(signbridge_set_host_signer(client, never_called, &userdata), SIGNBRIDGE_RESULT_OK, "");
+    EXPECT_CODE(signbridge_set_host_signer(client, NULL, NULL), SIGNBRIDGE_RESULT_OK, "");
+}
+
+static void frees_accept_null(void) {
+    signbridge_string_free(NULL);
+    signbridge_bytes_free(NULL, 0);
+    signbridge_bytes_free(NULL, 123);
+    signbridge_client_free(NULL);
+    passed++;
+}
+
+static void panic_is_caught(const signbridge_client *client) {
+    EXPECT_CODE(signbridge_test_panic(), SIGNBRIDGE_RESULT_PANIC, "signbridge_test_panic was called");
+    /* Still usable afterwards. */
+    char *out = UNTOUCHED;
+    EXPECT_CODE(signbridge_refresh(client, "[]", &out), SIGNBRIDGE_RESULT_OK, "");
+    if (out != UNTOUCHED) signbridge_string_free(out);
+}
+
+/* Each thread's last error is its own; the client serves them all at once. */
+struct worker {
+    const signbridge_client *client;
+    const char *handle;
+    signbridge_result rc, last_code;
+};
+
+static void *work(void *arg) {
+    struct worker *w = arg;
+    char *out = UNTOUCHED;
+    w->rc = signbridge_status(w->client, w->handle, &out);
+    w->last_code = signbridge_last_error_code();
+    if (w->rc == SIGNBRIDGE_RESULT_OK) signbridge_string_free(out);
+    return NULL;
+}
+
+static void shared_between_threads(const signbridge_client *client) {
+    enum { N = 6 };
+    pthread_t threads[N];
+    struct worker workers[N];
+    for (int i = 0; i < N; i++) {
+        workers[i] = (struct worker){client, i % 2 ? UNKNOWN_HANDLE : "tae:outra:1", -1, -1};
+        EXPECT(pthread_create(&threads[i], NULL, work, &workers[i]) == 0, "pthread_create\n");
+    }
+    for (int i = 0; i < N; i++) {
+        pthread_join(threads[i], NULL);
+        signbridge_result want = i % 2 ? SIGNBRIDGE_RESULT_NOT_FOUND : SIGNBRIDGE_RESULT_VALIDATION;
+        EXPECT(workers[i].rc == want && workers[i].last_code == want,
+               "thread %d: rc %d, last error %d, expected %d\n", i, (int)workers[i].rc,
+               (int)workers[i].last_code, (int)want);
+    }
+}
+
+int main(int argc, char **argv) {
+    if (argc != 2) {
+        fprintf(stderr, "usage: %s SANDBOX_URL\n", argv[0]);
+        return 2;
+    }
+    char config[1024];
+    snprintf(config, sizeof config,
+             "{\"provider\":\"tae\",\"settings\":{\"auth_base\":\"%s/tae/identityintegration\","
+             "\"api_base\":\"%s/tae\",\"username\":\"svc@signbridge.test\","
+             "\"password\":\"sandbox-password\"}}",
+             argv[1], argv[1]);
+
+    /* A 1 MiB handle: of another account, so it fails in core's check with the text intact. */
+    size_t long_len = 1 << 20;
+    char *long_handle = malloc(long_len + 1);
+    memcpy(long_handle, "tae:x:", 6);
+    memset(long_handle + 6, '9', long_len - 6);
+    long_handle[long_len] = '\0';
+
+    versions();
+    client_new_misuse(config);
+    signbridge_client *client = NULL;
+    EXPECT_CODE(signbridge_client_new(config, &client), SIGNBRIDGE_RESULT_OK, "");
+    if (!client) {
+        printf("0 passed, 1 failed\n");
+        return 1;
+    }
+    send_misuse(client);
+    handle_misuse(client, long_handle);
+    refresh_misuse(client);
+    download_misuse(client);
+    events_and_signer_misuse(client);
+    signer_registration(client);
+    frees_accept_null();
+    panic_is_caught(client);
+    shared_between_threads(client);
+
+    signbridge_client_free(client);
+    free(long_handle);
+    printf("%d passed, %d failed\n", passed, failed);
+    return failed == 0 ? 0 : 1;
+}
