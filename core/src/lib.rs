@@ -152,30 +152,25 @@ impl Client {
     /// If the outcome of a write cannot be known (the response was lost), the error is
     /// [`ErrorKind::OutcomeUnknown`], carrying the handle when the document was already created.
     pub async fn send(&self, envelope: &Envelope) -> Result<Handle> {
-        let span = self.span("send", Some(&envelope.reference));
-        async {
+        self.traced("send", Some(&envelope.reference), async {
             self.validate(envelope)?;
-            self.provider.send(envelope).await
-        }
-        .instrument(span)
-        .await
-        .inspect(|h| {
-            tracing::debug!(target: "signbridge", id = %h.id, "sent");
+            let handle = self.provider.send(envelope).await?;
+            tracing::debug!(target: "signbridge", id = %handle.id, "sent");
             let emails = envelope.parties.iter().filter(|p| p.role != Role::Observe);
-            self.events.sent(h, emails.filter_map(|p| p.email.as_deref()));
+            self.events.sent(&handle, emails.filter_map(|p| p.email.as_deref()));
+            Ok(handle)
         })
-        .inspect_err(log_failure)
+        .await
     }
 
     pub async fn status(&self, handle: &Handle) -> Result<Status> {
-        self.check_handle(handle)?;
-        let span = self.span("status", handle.reference.as_deref());
-        self.provider
-            .status(handle)
-            .instrument(span)
-            .await
-            .inspect(|s| self.events.observe(handle, s))
-            .inspect_err(log_failure)
+        self.traced("status", handle.reference.as_deref(), async {
+            self.check_handle(handle)?;
+            let status = self.provider.status(handle).await?;
+            self.events.observe(handle, &status);
+            Ok(status)
+        })
+        .await
     }
 
     /// The status of many envelopes, one result per handle in input order. One failure never
@@ -199,6 +194,7 @@ impl Client {
             .map(|(h, _)| h.clone())
             .collect();
         let span = self.span("refresh", None);
+        // Per-handle failures are the host's to judge: they come back, not logged one by one.
         let mut statuses = self
             .provider
             .statuses(&valid, self.batch_concurrency, force)
@@ -240,19 +236,16 @@ impl Client {
         kind: DownloadKind,
         sink: provider::Sink<'_>,
     ) -> Result<DownloadInfo> {
-        self.check_handle(handle)?;
-        if !self.capability().downloads.contains(&kind) {
-            return Err(self.provider.unsupported(&format!("download of {kind}")));
-        }
-        let span = self.span("download", handle.reference.as_deref());
-        async {
+        self.traced("download", handle.reference.as_deref(), async {
+            self.check_handle(handle)?;
+            if !self.capability().downloads.contains(&kind) {
+                return Err(self.provider.unsupported(&format!("download of {kind}")));
+            }
             let info = self.provider.download(handle, kind, sink).await?;
             sink.flush().await.map_err(|e| Error::internal(format!("flushing download: {e}")))?;
             Ok(info)
-        }
-        .instrument(span)
+        })
         .await
-        .inspect_err(log_failure)
     }
 
     /// The file of `kind`, in memory.
@@ -301,18 +294,30 @@ impl Client {
     }
 
     pub async fn cancel(&self, handle: &Handle) -> Result<()> {
-        self.check_handle(handle)?;
-        if !self.capability().cancel {
-            return Err(self.provider.unsupported("cancel"));
-        }
-        let span = self.span("cancel", handle.reference.as_deref());
-        self.provider.cancel(handle).instrument(span).await.inspect_err(log_failure)
+        self.traced("cancel", handle.reference.as_deref(), async {
+            self.check_handle(handle)?;
+            if !self.capability().cancel {
+                return Err(self.provider.unsupported("cancel"));
+            }
+            self.provider.cancel(handle).await
+        })
+        .await
     }
 
     /// A provider-specific operation (see the provider's documentation).
     pub async fn call(&self, name: &str, args: serde_json::Value) -> Result<serde_json::Value> {
-        let span = self.span("call", None);
-        self.provider.call(name, args).instrument(span).await.inspect_err(log_failure)
+        self.traced("call", None, self.provider.call(name, args)).await
+    }
+
+    /// Runs one operation inside its span (provider, account, op, reference), so that what it
+    /// logs, its failure included, carries them.
+    async fn traced<T>(
+        &self,
+        op: &'static str,
+        reference: Option<&str>,
+        work: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        async { work.await.inspect_err(log_failure) }.instrument(self.span(op, reference)).await
     }
 
     fn check_handle(&self, handle: &Handle) -> Result<()> {

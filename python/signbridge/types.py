@@ -1,0 +1,386 @@
+"""The provider-neutral model as dataclasses: what you send and what you get back.
+
+They mirror the core's JSON shapes (snake_case, never a provider's wire names); ``to_dict`` and
+``from_dict`` convert. Wherever the client takes an envelope or a handle, a plain dict of the
+same shape (or its JSON text) works too.
+"""
+
+from __future__ import annotations
+
+import base64
+import enum
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Dict, List, Mapping, Optional, Union
+
+from . import _native
+
+__all__ = [
+    "State",
+    "PartyState",
+    "Role",
+    "EventKind",
+    "DownloadKind",
+    "CmsForm",
+    "Document",
+    "Party",
+    "Message",
+    "Envelope",
+    "Handle",
+    "PartyStatus",
+    "Status",
+    "Event",
+]
+
+
+class _StrEnum(str, enum.Enum):
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+class State(_StrEnum):
+    """Where an envelope stands."""
+
+    DRAFT = "draft"
+    SENT = "sent"
+    PARTIALLY_SIGNED = "partially_signed"
+    COMPLETED = "completed"
+    REJECTED = "rejected"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    FAILED = "failed"
+    #: A provider code outside the documented set; see ``Status.provider_status``.
+    UNKNOWN = "unknown"
+
+    @property
+    def is_terminal(self) -> bool:
+        """No further change is expected."""
+        return self in _TERMINAL
+
+
+_TERMINAL = frozenset(
+    {State.COMPLETED, State.REJECTED, State.CANCELLED, State.EXPIRED, State.FAILED}
+)
+
+
+class PartyState(_StrEnum):
+    PENDING = "pending"
+    SIGNED = "signed"
+    REJECTED = "rejected"
+
+
+class Role(_StrEnum):
+    """What a party does with the documents."""
+
+    SIGN = "sign"
+    APPROVE = "approve"
+    WITNESS = "witness"
+    #: Receives copies; does not act.
+    OBSERVE = "observe"
+
+
+class EventKind(_StrEnum):
+    STATE_CHANGED = "state_changed"
+    PARTY_SIGNED = "party_signed"
+    PARTY_REJECTED = "party_rejected"
+    DOCUMENT_RECEIVED = "document_received"
+    OTHER = "other"
+
+
+class DownloadKind(_StrEnum):
+    """Which file to download."""
+
+    #: The file as sent.
+    ORIGINAL = "original"
+    #: The signed file, with the provider's signature report when it appends one.
+    SIGNED = "signed"
+    #: The signed file carrying a digital-certificate (ICP/PKI) signature.
+    DIGITALLY_SIGNED = "digitally_signed"
+    #: The signature report / evidence on its own.
+    EVIDENCE = "evidence"
+    #: Everything in one archive (zip).
+    ARCHIVE = "archive"
+
+
+class CmsForm(_StrEnum):
+    """What a host signer is asked for: a CMS embedding the signed bytes, or not."""
+
+    ATTACHED = "attached"
+    DETACHED = "detached"
+
+
+def _datetime_to_json(value: datetime) -> str:
+    # A naive datetime is local time, as everywhere in Python.
+    return value.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+_FRACTION = re.compile(r"\.(\d+)")
+
+
+def _datetime_from_json(text: str) -> datetime:
+    """RFC 3339 as the core writes it (``Z``, up to nanoseconds), for every Python ≥ 3.9."""
+    text = _FRACTION.sub(lambda m: "." + m.group(1)[:6].ljust(6, "0"), text, count=1)
+    return datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+
+
+def _optional_datetime(text: Optional[str]) -> Optional[datetime]:
+    return _datetime_from_json(text) if text is not None else None
+
+
+def _drop_none(values: Dict[str, Any]) -> Dict[str, Any]:
+    return {k: v for k, v in values.items() if v is not None}
+
+
+@dataclass
+class Document:
+    """One file of an envelope: give ``path`` (read when the envelope is sent) or ``content``.
+
+    ``name`` is what the parties see, with its extension; it defaults to the file name of
+    ``path``. ``media_type`` is guessed from the extension when absent.
+    """
+
+    name: Optional[str] = None
+    path: Optional[Union[str, "os.PathLike[str]"]] = None
+    content: Optional[bytes] = None
+    media_type: Optional[str] = None
+
+    @classmethod
+    def from_path(cls, path: Union[str, "os.PathLike[str]"]) -> Document:
+        return cls(path=path)
+
+    @classmethod
+    def from_bytes(cls, name: str, content: bytes) -> Document:
+        return cls(name=name, content=content)
+
+    def to_dict(self) -> Dict[str, Any]:
+        return _drop_none(
+            {
+                "name": self.name,
+                "path": os.fspath(self.path) if self.path is not None else None,
+                "content_base64": (
+                    base64.b64encode(self.content).decode("ascii")
+                    if self.content is not None
+                    else None
+                ),
+                "media_type": self.media_type,
+            }
+        )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Document:
+        content = data.get("content_base64")
+        return cls(
+            name=data.get("name"),
+            path=data.get("path"),
+            content=base64.b64decode(content) if content is not None else None,
+            media_type=data.get("media_type"),
+        )
+
+
+@dataclass
+class Party:
+    """A person who signs, approves, witnesses or observes."""
+
+    name: Optional[str] = None
+    email: Optional[str] = None
+    #: CPF/CNPJ (Brazil), BIN/IIN (Kazakhstan), INN (Russia), or a foreign id.
+    tax_id: Optional[str] = None
+    phone: Optional[str] = None
+    role: Role = Role.SIGN
+    #: Position in a sequential envelope (1 acts first).
+    order: Optional[int] = None
+
+    def to_dict(self) -> Dict[str, Any]:
+        return _drop_none(
+            {
+                "name": self.name,
+                "email": self.email,
+                "tax_id": self.tax_id,
+                "phone": self.phone,
+                "role": Role(self.role).value,
+                "order": self.order,
+            }
+        )
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Party:
+        return cls(
+            name=data.get("name"),
+            email=data.get("email"),
+            tax_id=data.get("tax_id"),
+            phone=data.get("phone"),
+            role=Role(data.get("role", "sign")),
+            order=data.get("order"),
+        )
+
+
+@dataclass
+class Message:
+    """The e-mail the provider sends to the parties."""
+
+    subject: Optional[str] = None
+    body: Optional[str] = None
+
+    def to_dict(self) -> Dict[str, Any]:
+        return _drop_none({"subject": self.subject, "body": self.body})
+
+
+@dataclass
+class Envelope:
+    """One signing request: documents, the people who act on them, and how."""
+
+    #: Your own id for this request (e.g. the ERP record key); carried in the handle.
+    reference: str
+    title: str
+    documents: List[Document]
+    parties: List[Party]
+    message: Optional[Message] = None
+    #: After this instant the parties can no longer act (a naive datetime is local time).
+    deadline: Optional[datetime] = None
+    #: Parties act one after the other, in ``order``.
+    sequential: bool = False
+    reminder_days: Optional[int] = None
+    metadata: Dict[str, str] = field(default_factory=dict)
+    #: Per-provider settings keyed by provider id: ``{"tae": {"allow_reject": False}}``.
+    provider_options: Dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> Dict[str, Any]:
+        data: Dict[str, Any] = {
+            "reference": self.reference,
+            "title": self.title,
+            "documents": [d.to_dict() for d in self.documents],
+            "parties": [p.to_dict() for p in self.parties],
+            "sequential": self.sequential,
+        }
+        if self.message is not None:
+            data["message"] = self.message.to_dict()
+        if self.deadline is not None:
+            data["deadline"] = _datetime_to_json(self.deadline)
+        if self.reminder_days is not None:
+            data["reminder_days"] = self.reminder_days
+        if self.metadata:
+            data["metadata"] = dict(self.metadata)
+        if self.provider_options:
+            data["provider_options"] = dict(self.provider_options)
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False)
+
+
+@dataclass(frozen=True)
+class Handle:
+    """What to store to refer to a sent envelope later. ``str(handle)`` is the compact
+    ``provider:account:id`` form; :meth:`parse` reads it back, or the JSON form."""
+
+    provider: str
+    account: str
+    #: The provider's id for the document.
+    id: str
+    reference: Optional[str] = None
+
+    def __str__(self) -> str:
+        return f"{self.provider}:{self.account}:{self.id}"
+
+    def to_dict(self) -> Dict[str, Any]:
+        return _drop_none(
+            {
+                "provider": self.provider,
+                "account": self.account,
+                "id": self.id,
+                "reference": self.reference,
+            }
+        )
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Handle:
+        return cls(
+            provider=data["provider"],
+            account=data["account"],
+            id=data["id"],
+            reference=data.get("reference"),
+        )
+
+    @classmethod
+    def parse(cls, text: str) -> Handle:
+        """A handle from its JSON or its compact form; ValidationError if it is neither."""
+        return cls.from_dict(json.loads(_native.parse_handle(text)))
+
+
+@dataclass
+class PartyStatus:
+    """Where one party stands."""
+
+    state: PartyState
+    email: Optional[str] = None
+    name: Optional[str] = None
+    #: None when the provider's action code is not one the model knows.
+    role: Optional[Role] = None
+    acted_at: Optional[datetime] = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PartyStatus:
+        role = data.get("role")
+        return cls(
+            state=PartyState(data["state"]),
+            email=data.get("email"),
+            name=data.get("name"),
+            role=Role(role) if role is not None else None,
+            acted_at=_optional_datetime(data.get("acted_at")),
+        )
+
+
+@dataclass
+class Status:
+    """The status of one envelope."""
+
+    state: State
+    #: The provider's own status code or label, exactly as received.
+    provider_status: str
+    parties: List[PartyStatus]
+    #: Why it was rejected or failed, in the provider's words.
+    reason: Optional[str] = None
+    updated_at: Optional[datetime] = None
+    expires_at: Optional[datetime] = None
+    #: The provider's response, for what the model does not carry.
+    raw: Any = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Status:
+        return cls(
+            state=State(data["state"]),
+            provider_status=data["provider_status"],
+            parties=[PartyStatus.from_dict(p) for p in data.get("parties", [])],
+            reason=data.get("reason"),
+            updated_at=_optional_datetime(data.get("updated_at")),
+            expires_at=_optional_datetime(data.get("expires_at")),
+            raw=data.get("raw"),
+        )
+
+
+@dataclass
+class Event:
+    """Something that happened to an envelope, seen by ``status`` or ``refresh``. ``id`` is
+    stable across deliveries, so duplicates can be dropped."""
+
+    id: str
+    handle: Handle
+    kind: EventKind
+    at: datetime
+    raw: Any = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Event:
+        return cls(
+            id=data["id"],
+            handle=Handle.from_dict(data["handle"]),
+            kind=EventKind(data["kind"]),
+            at=_datetime_from_json(data["at"]),
+            raw=data.get("raw"),
+        )

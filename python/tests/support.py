@@ -1,0 +1,130 @@
+"""Helpers shared by the tests: the sandbox's control routes, a sample PDF, an envelope."""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from typing import Any, Dict, List, Optional
+
+import signbridge
+
+#: Retries and backoff short enough for tests; no rate limit.
+FAST_TRANSPORT: Dict[str, Any] = {
+    "backoff_initial_ms": 20,
+    "backoff_max_ms": 200,
+    "rate_limit_per_second": 0.0,
+}
+
+MARIA = "maria@cliente.example"
+JOAO = "joao@empresa.example"
+
+
+class Sandbox:
+    """The control routes of a running sandbox, through plain urllib."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+
+    def call(self, method: str, path: str, body: Optional[Any] = None) -> Any:
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.url + path, data=data, method=method)
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        with urllib.request.urlopen(request, timeout=10) as response:
+            text = response.read()
+        return json.loads(text) if text else None
+
+    def sign(self, doc_id: str, email: str) -> None:
+        self.call("POST", f"/__sandbox/tae/documents/{doc_id}/sign", {"email": email})
+
+    def reject(self, doc_id: str, email: str, reason: str) -> None:
+        body = {"email": email, "reason": reason}
+        self.call("POST", f"/__sandbox/tae/documents/{doc_id}/reject", body)
+
+    def requests(self) -> List[Dict[str, Any]]:
+        result: List[Dict[str, Any]] = self.call("GET", "/__sandbox/requests")
+        return result
+
+    def count(self, method: str, path_part: str) -> int:
+        part = path_part.lower()
+        return sum(
+            1 for r in self.requests() if r["method"] == method and part in r["path"].lower()
+        )
+
+    def fault(self, **spec: Any) -> None:
+        self.call("POST", "/__sandbox/faults", spec)
+
+    def reset(self) -> None:
+        self.call("DELETE", "/__sandbox/faults")
+        self.call("DELETE", "/__sandbox/requests")
+
+    def config(
+        self, transport: Optional[Dict[str, Any]] = None, **settings: Any
+    ) -> Dict[str, Any]:
+        """A TAE client configuration for this sandbox; ``settings`` override the defaults."""
+        base: Dict[str, Any] = {
+            "auth_base": f"{self.url}/tae/identityintegration",
+            "api_base": f"{self.url}/tae",
+            "username": "svc@signbridge.test",
+            "password": "sandbox-password",
+        }
+        base.update(settings)
+        return {
+            "provider": "tae",
+            "account": "test",
+            "settings": base,
+            "transport": {**FAST_TRANSPORT, **(transport or {})},
+        }
+
+
+def sample_pdf(title: str, pages: int) -> bytes:
+    """A small, valid PDF of text pages (ASCII title)."""
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [%s] /Count %d >>"
+        % (b" ".join(b"%d 0 R" % (4 + 2 * i) for i in range(pages)), pages),
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+    ]
+    for i in range(pages):
+        text = b"BT /F1 18 Tf 72 760 Td (%s - page %d of %d) Tj ET" % (
+            title.encode("ascii"),
+            i + 1,
+            pages,
+        )
+        objects.append(
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
+            b"/Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>" % (5 + 2 * i)
+        )
+        objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(text), text))
+    out = bytearray(b"%PDF-1.4\n")
+    offsets = []
+    for number, body in enumerate(objects, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
+        len(objects) + 1,
+        xref,
+    )
+    return bytes(out)
+
+
+def envelope(reference: str) -> signbridge.Envelope:
+    """Two signers, one two-page contract; Portuguese text on purpose."""
+    return signbridge.Envelope(
+        reference=reference,
+        title="Contrato de prestação de serviços",
+        documents=[signbridge.Document.from_bytes("contrato.pdf", sample_pdf("Contrato", 2))],
+        parties=[
+            signbridge.Party(
+                name="Maria da Conceição", email=MARIA, tax_id="111.444.777-35", order=1
+            ),
+            signbridge.Party(name="João Araújo", email=JOAO, tax_id="111.444.777-35", order=2),
+        ],
+        message=signbridge.Message(
+            subject="Assinatura do contrato nº 123",
+            body="Prezado(a), segue o documento para assinatura eletrônica.",
+        ),
+    )

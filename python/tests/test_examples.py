@@ -1,0 +1,58 @@
+"""The examples in examples/python run as written against the sandbox."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from support import Sandbox, sample_pdf
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "python"
+
+
+@pytest.mark.parametrize("script", ["tae_flow.py", "tae_flow_async.py"])
+def test_the_example_runs(sandbox: Sandbox, tmp_path: Path, script: str) -> None:
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / script), sandbox.url],
+        env={**os.environ, "SIGNBRIDGE_OUT_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("sent RM-")
+    assert lines[-2].endswith("signed; the envelope is completed")
+    signed = Path(lines[-1])
+    assert signed.parent == tmp_path and signed.name.endswith("-signed.pdf")
+    assert signed.read_bytes().startswith(b"%PDF")
+
+
+def test_the_readme_snippet_runs(sandbox: Sandbox, tmp_path: Path) -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    [snippet] = [
+        block
+        for block in re.findall(r"```python\n(.*?)```", readme, flags=re.DOTALL)
+        if "sandbox = " in block
+    ]
+    (tmp_path / "contrato.pdf").write_bytes(sample_pdf("Contrato", 1))
+    (tmp_path / "out").mkdir()
+    done = subprocess.run(
+        [sys.executable, "-c", snippet.replace("http://127.0.0.1:8080", sandbox.url)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    stored, state, refreshed, gone = done.stdout.splitlines()
+    assert re.fullmatch(r"store this handle: tae:rm-producao:\d+", stored)
+    assert state == "sent ['maria@cliente.com.br: pending']"
+    assert refreshed == "sent"
+    assert "Documento não encontrado. (HTTP 404)" in gone, "the failed entry prints its error"
+    original = (tmp_path / "out" / "original.pdf").read_bytes()
+    assert original == (tmp_path / "contrato.pdf").read_bytes()
