@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every check CI runs, from a fresh machine: installs what is missing, then formatting, lints,
-# all tests, and the demo itself. Run from anywhere: ./scripts/test.sh
+# all Rust tests, the C ABI and Python suites (each installs its own tools), and the demo.
+# Run from anywhere: ./scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +27,12 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "tests"
 cargo test --workspace --locked
+
+step "C ABI (header and Pascal unit drift, C and Pascal examples, misuse suite under valgrind, install)"
+./scripts/test-ffi.sh
+
+step "Python wheel (build, fresh virtualenv, pytest, stubtest)"
+./scripts/test-python.sh
 
 step "demo"
 demo_out=$(mktemp -d)

@@ -13,6 +13,7 @@
 //! | `GET /__sandbox/faults` | | armed faults, each with `id` and `remaining` |
 //! | `DELETE /__sandbox/faults` | | `{}` |
 //! | `/__sandbox/tae/…` | | see [`crate::tae`] |
+//! | `/__sandbox/arqsign/…` | | see [`crate::arqsign`] |
 
 use std::sync::Arc;
 
@@ -118,7 +119,8 @@ impl Fault {
 ///
 /// `path` is as the client sent it; `query` is the raw query string or null; `status` is the
 /// HTTP status answered, null when no answer was sent (a reset, or still in progress); `body`
-/// is the JSON body with secrets (password, token…) replaced by `"***"`, for multipart a
+/// is the JSON body with secrets (password, token…) replaced by `"***"` and strings longer than
+/// 512 bytes cut to their start plus `…(N bytes)` (base64 files), for multipart a
 /// summary `{"multipart": [{"name", "filename"?, "content_type"?, "size", "value"?}]}`, for
 /// anything else `{"content_type", "size"}`, null when empty; `fault` is the id of the fault
 /// that fired on this request.
@@ -234,6 +236,76 @@ impl Control {
     /// now in force.
     pub async fn tae_set_config(&self, config: Value) -> Result<Value, Error> {
         self.send(reqwest::Method::POST, "/__sandbox/tae/config", Some(config)).await
+    }
+
+    /// Signer `email` signs ArqSign process `process_id` (it must be their turn). Returns the
+    /// process's internal state afterwards.
+    pub async fn arqsign_sign(&self, process_id: &str, email: &str) -> Result<Value, Error> {
+        self.send(
+            reqwest::Method::POST,
+            &format!("/__sandbox/arqsign/processes/{process_id}/sign"),
+            Some(json!({ "email": email })),
+        )
+        .await
+    }
+
+    /// Signer `email` refuses ArqSign process `process_id` with `reason`: the process is
+    /// cancelled (status 5).
+    pub async fn arqsign_refuse(
+        &self,
+        process_id: &str,
+        email: &str,
+        reason: &str,
+    ) -> Result<Value, Error> {
+        self.send(
+            reqwest::Method::POST,
+            &format!("/__sandbox/arqsign/processes/{process_id}/refuse"),
+            Some(json!({ "email": email, "reason": reason })),
+        )
+        .await
+    }
+
+    /// Moves the process's expiry date into the past: it keeps its status, shows `expirado`
+    /// and nobody can sign until it is resent.
+    pub async fn arqsign_expire(&self, process_id: &str) -> Result<Value, Error> {
+        self.send(
+            reqwest::Method::POST,
+            &format!("/__sandbox/arqsign/processes/{process_id}/expire"),
+            None,
+        )
+        .await
+    }
+
+    /// Delivery to recipient `email` failed (`falhaEnvio`) until the process is resent.
+    pub async fn arqsign_fail_delivery(
+        &self,
+        process_id: &str,
+        email: &str,
+    ) -> Result<Value, Error> {
+        self.send(
+            reqwest::Method::POST,
+            &format!("/__sandbox/arqsign/processes/{process_id}/fail-delivery"),
+            Some(json!({ "email": email })),
+        )
+        .await
+    }
+
+    /// Full internal state of one ArqSign process (documents by size and hash, not bytes).
+    pub async fn arqsign_process(&self, process_id: &str) -> Result<Value, Error> {
+        self.send(reqwest::Method::GET, &format!("/__sandbox/arqsign/processes/{process_id}"), None)
+            .await
+    }
+
+    /// Internal state of every ArqSign process, in sending order.
+    pub async fn arqsign_processes(&self) -> Result<Vec<Value>, Error> {
+        let value = self.send(reqwest::Method::GET, "/__sandbox/arqsign/processes", None).await?;
+        decode(value)
+    }
+
+    /// Changes ArqSign settings at run time; see [`crate::arqsign`] for the keys. Returns the
+    /// settings now in force.
+    pub async fn arqsign_set_config(&self, config: Value) -> Result<Value, Error> {
+        self.send(reqwest::Method::POST, "/__sandbox/arqsign/config", Some(config)).await
     }
 
     /// Arms a fault; returns its id.

@@ -8,6 +8,7 @@
 //! | Provider | Module | Prefix |
 //! |---|---|---|
 //! | TOTVS Assinatura Eletrônica | [`tae`] | `/tae` (API), `/tae/identityintegration` (auth), `/tae-storage` (v2 download links) |
+//! | ArqSign (Arquivar) | [`arqsign`] | `/arqsign` (API), `/arqsign-storage` (download links), `/arqsign-app` (signing and share links) |
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -15,7 +16,8 @@
 //! let sandbox = Sandbox::start(SandboxConfig::default(), "127.0.0.1:0".parse().unwrap()).await?;
 //! let auth_base = format!("{}/tae/identityintegration", sandbox.base_url());
 //! let api_base = format!("{}/tae", sandbox.base_url());
-//! # let _ = (auth_base, api_base);
+//! let arqsign_base = format!("{}/arqsign", sandbox.base_url());
+//! # let _ = (auth_base, api_base, arqsign_base);
 //! sandbox.shutdown().await;
 //! # Ok(()) }
 //! ```
@@ -23,11 +25,15 @@
 //! Adding a provider: a `src/<id>/` module implementing the crate's simulator trait, a config
 //! field in [`SandboxConfig`], and its line in `simulators()` below.
 
+pub mod arqsign;
 pub mod control;
 pub mod fixtures;
 pub mod tae;
 
+mod aspnet;
 mod faults;
+mod files;
+mod ids;
 mod pdf;
 mod requests;
 mod server;
@@ -46,11 +52,12 @@ pub use control::{Control, Fault, RecordedRequest, Reset};
 #[derive(Debug, Clone, Default)]
 pub struct SandboxConfig {
     pub tae: tae::TaeConfig,
+    pub arqsign: arqsign::ArqSignConfig,
 }
 
 /// The simulators this server hosts; a new provider adds its line here.
 fn simulators(config: SandboxConfig) -> Vec<Arc<dyn server::Simulator>> {
-    vec![Arc::new(tae::Tae::new(config.tae))]
+    vec![Arc::new(tae::Tae::new(config.tae)), Arc::new(arqsign::ArqSign::new(config.arqsign))]
 }
 
 /// A running sandbox on the current tokio runtime. Dropping it stops the server.

@@ -1,5 +1,6 @@
 //! Just enough PDF writing for the simulators: plain text pages (standard Type1 Helvetica,
-//! WinAnsiEncoding), either as a new document or appended to an uploaded one.
+//! WinAnsiEncoding), either as a new document or appended to an uploaded one, and small text
+//! boxes stamped onto existing pages.
 //!
 //! The standard 14 fonts need no embedding, which keeps generated files small and readable by
 //! every viewer. WinAnsiEncoding covers Portuguese; a character it lacks is written as `?`.
@@ -186,6 +187,143 @@ pub(crate) fn page_count(bytes: &[u8]) -> Result<usize, String> {
     Document::load_mem(bytes).map(|doc| doc.get_pages().len()).map_err(|e| e.to_string())
 }
 
+/// Points per millimetre.
+pub(crate) const POINTS_PER_MM: f32 = 72.0 / 25.4;
+
+/// `(width, height)` of every page in points, from its (possibly inherited) MediaBox; A4 for a
+/// page without one.
+pub(crate) fn page_sizes(bytes: &[u8]) -> Result<Vec<(f32, f32)>, String> {
+    let doc = Document::load_mem(bytes).map_err(|e| e.to_string())?;
+    Ok(doc
+        .get_pages()
+        .values()
+        .map(|&page| {
+            let [x0, y0, x1, y1] = media_box(&doc, page);
+            ((x1 - x0).abs(), (y1 - y0).abs())
+        })
+        .collect())
+}
+
+/// A text box drawn onto an existing page. Positions are in points, measured from the page's
+/// left and top edges (the way signature positions are given).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Stamp {
+    /// 1-based page number.
+    pub page: u32,
+    pub left: f32,
+    pub top: f32,
+    pub width: f32,
+    pub height: f32,
+    pub lines: Vec<String>,
+}
+
+/// The PDF with each stamp drawn as a framed text box on its page. Each box is a form XObject
+/// with its own fonts, so the page's resources and graphics state do not matter.
+pub(crate) fn stamp(original: &[u8], stamps: &[Stamp]) -> Result<Vec<u8>, String> {
+    let mut doc = Document::load_mem(original).map_err(|e| e.to_string())?;
+    let pages = doc.get_pages();
+    let fonts = add_fonts(&mut doc);
+    for (n, stamp) in stamps.iter().enumerate() {
+        let page = *pages.get(&stamp.page).ok_or_else(|| format!("no page {}", stamp.page))?;
+        let [x0, _, _, y1] = media_box(&doc, page);
+        let form = doc.add_object(stamp_form(stamp, fonts)?);
+        let name = format!("SbStamp{n}");
+        doc.add_xobject(page, name.as_bytes(), form).map_err(|e| e.to_string())?;
+        let (left, bottom) = (x0 + stamp.left, y1 - stamp.top - stamp.height);
+        // The page's own content runs inside q/Q so a graphics state it leaves changed (an
+        // unbalanced transform) cannot move the box.
+        wrap_contents(&mut doc, page, format!("q 1 0 0 1 {left} {bottom} cm /{name} Do Q"))?;
+    }
+    save(doc)
+}
+
+fn stamp_form(stamp: &Stamp, fonts: Fonts) -> Result<Stream, String> {
+    let rows = stamp.lines.len().max(1) as f32;
+    let size = (stamp.height / (rows * 1.3 + 0.6)).clamp(2.0, 9.0);
+    let mut operations = vec![
+        Operation::new("q", vec![]),
+        Operation::new("RG", vec![0.1.into(), 0.2.into(), 0.6.into()]),
+        Operation::new("w", vec![0.8.into()]),
+        Operation::new("re", vec![0.into(), 0.into(), stamp.width.into(), stamp.height.into()]),
+        Operation::new("S", vec![]),
+        Operation::new("Q", vec![]),
+        Operation::new("BT", vec![]),
+    ];
+    let mut y = stamp.height - size * 1.2;
+    for (i, line) in stamp.lines.iter().enumerate() {
+        let font = if i == 0 { "F2" } else { "F1" };
+        operations.push(Operation::new("Tf", vec![font.into(), size.into()]));
+        operations.push(Operation::new(
+            "Tm",
+            vec![1.into(), 0.into(), 0.into(), 1.into(), (size * 0.4).into(), y.into()],
+        ));
+        operations
+            .push(Operation::new("Tj", vec![Object::String(winansi(line), StringFormat::Literal)]));
+        y -= size * 1.3;
+    }
+    operations.push(Operation::new("ET", vec![]));
+    let content = Content { operations }.encode().map_err(|e| e.to_string())?;
+    Ok(Stream::new(
+        dictionary! {
+            "Type" => "XObject",
+            "Subtype" => "Form",
+            "BBox" => vec![0.into(), 0.into(), stamp.width.into(), stamp.height.into()],
+            "Resources" => dictionary! {
+                "Font" => dictionary! { "F1" => fonts.regular, "F2" => fonts.bold },
+            },
+        },
+        content,
+    ))
+}
+
+/// Puts the page's content streams between `q` and `Q`, then `extra` after them.
+fn wrap_contents(doc: &mut Document, page: ObjectId, extra: String) -> Result<(), String> {
+    let existing: Vec<Object> = match doc.get_dictionary(page).and_then(|d| d.get(b"Contents")) {
+        Ok(Object::Reference(id)) => match doc.get_object(*id) {
+            Ok(Object::Array(items)) => items.clone(),
+            _ => vec![Object::Reference(*id)],
+        },
+        Ok(Object::Array(items)) => items.clone(),
+        _ => Vec::new(),
+    };
+    let open = doc.add_object(Stream::new(Dictionary::new(), b"q".to_vec()));
+    let close = doc.add_object(Stream::new(Dictionary::new(), format!("Q {extra}").into_bytes()));
+    let mut contents = vec![Object::Reference(open)];
+    contents.extend(existing);
+    contents.push(Object::Reference(close));
+    let page = doc.get_dictionary_mut(page).map_err(|e| e.to_string())?;
+    page.set("Contents", contents);
+    Ok(())
+}
+
+/// A page's MediaBox `[x0, y0, x1, y1]`, inherited through the page tree; A4 when missing.
+fn media_box(doc: &Document, page: ObjectId) -> [f32; 4] {
+    let resolve = |object: &Object| match object {
+        Object::Reference(id) => doc.get_object(*id).ok().cloned(),
+        other => Some(other.clone()),
+    };
+    let mut node = doc.get_dictionary(page).ok();
+    // The depth bound guards against a malformed tree whose parents loop.
+    for _ in 0..64 {
+        let Some(dictionary) = node else { break };
+        if let Some(Object::Array(values)) = dictionary.get(b"MediaBox").ok().and_then(resolve) {
+            let numbers: Vec<f32> = values
+                .iter()
+                .filter_map(|value| resolve(value).and_then(|v| v.as_float().ok()))
+                .collect();
+            if let [x0, y0, x1, y1] = numbers[..] {
+                return [x0, y0, x1, y1];
+            }
+        }
+        node = dictionary
+            .get(b"Parent")
+            .and_then(Object::as_reference)
+            .and_then(|parent| doc.get_dictionary(parent))
+            .ok();
+    }
+    [0.0, 0.0, PAGE_WIDTH, PAGE_HEIGHT]
+}
+
 #[derive(Clone, Copy)]
 struct Fonts {
     regular: ObjectId,
@@ -296,6 +434,35 @@ mod tests {
         assert_eq!(page_count(&appended).unwrap(), 2);
         assert!(text_of(&appended, 2).contains("Protocolo"));
         assert!(text_of(&appended, 1).contains("Contrato"));
+    }
+
+    #[test]
+    fn page_sizes_come_from_the_media_box() {
+        let doc = new_document(&layout(&[Line::body("a")])).unwrap();
+        assert_eq!(page_sizes(&doc).unwrap(), vec![(PAGE_WIDTH, PAGE_HEIGHT)]);
+        assert!(page_sizes(b"nope").is_err());
+    }
+
+    #[test]
+    fn stamps_draw_text_on_the_page() {
+        let original = new_document(&layout(&[Line::heading("Contrato")])).unwrap();
+        let box_ = Stamp {
+            page: 1,
+            left: 50.0,
+            top: 700.0,
+            width: 200.0,
+            height: 40.0,
+            lines: vec!["Assinado por".into(), "Ana da Silva".into()],
+        };
+        let stamped = stamp(&original, std::slice::from_ref(&box_)).unwrap();
+        assert_eq!(page_count(&stamped).unwrap(), 1);
+        let doc = Document::load_mem(&stamped).unwrap();
+        let page = doc.get_pages()[&1];
+        let (resources, _) = doc.get_page_resources(page).unwrap();
+        let xobjects = resources.and_then(|r| r.get(b"XObject").ok());
+        assert!(xobjects.is_some(), "the stamp is registered on the page");
+        assert!(text_of(&stamped, 1).contains("Contrato"));
+        assert!(stamp(&original, &[Stamp { page: 2, ..box_ }]).is_err());
     }
 
     #[test]

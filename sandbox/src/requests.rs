@@ -6,11 +6,13 @@ use std::sync::Mutex;
 use axum::body::{Body, Bytes};
 use axum::extract::{FromRequest, Multipart};
 use axum::http::{HeaderMap, Request, header};
+use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value, json};
 
 use crate::control::RecordedRequest;
 
-/// Multipart text values longer than this are cut in the log; files are never copied.
+/// Text longer than this (a multipart value, a JSON string such as a base64 file) is cut in the
+/// log, so files are never copied into it.
 const MAX_LOGGED_TEXT: usize = 512;
 
 #[derive(Default)]
@@ -78,7 +80,7 @@ pub(crate) async fn summarize_body(headers: &HeaderMap, body: &Bytes) -> Value {
         return summarize_multipart(&content_type, body.clone()).await;
     }
     // Servers like TAE's bind JSON whatever the declared type, so anything that parses is shown.
-    if let Ok(value) = serde_json::from_slice::<Value>(body) {
+    if let Some(value) = summarize_json(body) {
         return redact(value);
     }
     json!({ "content_type": content_type, "size": body.len() })
@@ -127,6 +129,88 @@ async fn summarize_multipart(content_type: &str, body: Bytes) -> Value {
         parts.push(Value::Object(part));
     }
     json!({ "multipart": parts })
+}
+
+/// The JSON body with long strings cut (see [`cut`]), read in one pass so a large upload is not
+/// copied first; `None` when the body is not JSON.
+fn summarize_json(body: &[u8]) -> Option<Value> {
+    let mut json = serde_json::Deserializer::from_slice(body);
+    let value = Summary.deserialize(&mut json).ok()?;
+    json.end().ok()?;
+    Some(value)
+}
+
+/// A string as the log keeps it: whole up to [`MAX_LOGGED_TEXT`] bytes, else its start and its
+/// size (`"JVBERi0xLjcK…(5592408 bytes)"`).
+fn cut(text: &str) -> String {
+    if text.len() <= MAX_LOGGED_TEXT {
+        return text.to_owned();
+    }
+    let mut end = MAX_LOGGED_TEXT;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…({} bytes)", &text[..end], text.len())
+}
+
+/// Builds a `Value` like serde_json does, cutting strings as it goes.
+struct Summary;
+
+impl<'de> DeserializeSeed<'de> for Summary {
+    type Value = Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Summary {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, b: bool) -> Result<Value, E> {
+        Ok(Value::Bool(b))
+    }
+
+    fn visit_i64<E>(self, n: i64) -> Result<Value, E> {
+        Ok(n.into())
+    }
+
+    fn visit_u64<E>(self, n: u64) -> Result<Value, E> {
+        Ok(n.into())
+    }
+
+    fn visit_f64<E>(self, n: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(n).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, text: &str) -> Result<Value, E> {
+        Ok(Value::String(cut(text)))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element_seed(Summary)? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            let value = map.next_value_seed(Summary)?;
+            object.insert(key, value);
+        }
+        Ok(Value::Object(object))
+    }
 }
 
 /// Replaces values of secret-looking keys (any depth, any casing) with `"***"`.
@@ -187,6 +271,21 @@ mod tests {
                 {"name": "Envelope", "filename": "c.pdf", "content_type": "application/pdf", "size": 12}
             ]})
         );
+    }
+
+    #[tokio::test]
+    async fn long_json_strings_are_cut_to_their_start_and_size() {
+        let file = "A".repeat(MAX_LOGGED_TEXT * 4);
+        let body = serde_json::to_vec(&json!({"documentos": [{"nome": "a.pdf", "arquivo": file}],
+                                               "n": 1.5, "ok": true, "none": null}))
+        .unwrap();
+        let summary = summarize_body(&headers("application/json"), &Bytes::from(body)).await;
+        let logged = summary["documentos"][0]["arquivo"].as_str().unwrap();
+        assert_eq!(logged, format!("{}…({} bytes)", "A".repeat(MAX_LOGGED_TEXT), file.len()));
+        assert_eq!(summary["documentos"][0]["nome"], "a.pdf");
+        assert_eq!((summary["n"].clone(), summary["ok"].clone()), (json!(1.5), json!(true)));
+        assert_eq!(summary["none"], Value::Null);
+        assert_eq!(cut(&"é".repeat(MAX_LOGGED_TEXT)).chars().filter(|c| *c == 'é').count(), 256);
     }
 
     #[tokio::test]

@@ -14,7 +14,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, Request, Response, StatusCode, Uri, header, request::Parts};
 use axum::response::IntoResponse;
 use http_body_util::{BodyExt, Limited};
-use hyper::body::Incoming;
+use hyper::body::{Body as _, Incoming};
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::TokioIo;
@@ -27,8 +27,9 @@ use crate::control::{self, RecordedRequest};
 use crate::faults::{Action, FaultStore};
 use crate::requests::{RequestLog, summarize_body};
 
-/// Largest request body accepted (uploads included).
-const BODY_LIMIT: usize = 64 * 1024 * 1024;
+/// Largest request body accepted unless a simulator says otherwise for a route (see
+/// [`Simulator::body_limit`]); also the limit of control routes.
+pub(crate) const DEFAULT_BODY_LIMIT: usize = 64 * 1024 * 1024;
 
 const CONTROL_PREFIX: &str = "/__sandbox/";
 
@@ -41,6 +42,12 @@ pub(crate) trait Simulator: Send + Sync + 'static {
     /// (e.g. ASP.NET ignores case).
     fn route_path(&self, path: &str) -> String {
         path.to_owned()
+    }
+
+    /// Largest request body accepted on `path` (as the client sent it). Bodies are buffered
+    /// whole before routing, so this bounds the memory one request can take.
+    fn body_limit(&self, _path: &str) -> usize {
+        DEFAULT_BODY_LIMIT
     }
 
     /// An error answer in this provider's shape, sent by a `status` fault without a body.
@@ -71,7 +78,7 @@ impl App {
             .fold(control::routes(instruments.clone()), |router, simulator| {
                 router.merge(simulator.routes())
             })
-            // The body is already buffered under BODY_LIMIT before routing.
+            // The body is already buffered under its route's limit before routing.
             .layer(DefaultBodyLimit::disable());
         App { router, simulators, instruments }
     }
@@ -133,22 +140,18 @@ async fn handle(
     request: Request<Incoming>,
 ) -> Result<Response<Body>, Infallible> {
     let (parts, body) = request.into_parts();
-    let body = match Limited::new(body, BODY_LIMIT).collect().await {
-        Ok(collected) => collected.to_bytes(),
-        Err(e) => {
-            let status = if e.is::<http_body_util::LengthLimitError>() {
-                StatusCode::PAYLOAD_TOO_LARGE
-            } else {
-                StatusCode::BAD_REQUEST
-            };
-            return Ok((status, format!("could not read the request body: {e}")).into_response());
-        }
+    let path = parts.uri.path().to_owned();
+    let control = path.starts_with(CONTROL_PREFIX);
+    let simulator = if control { None } else { app.simulators.iter().find(|s| s.owns(&path)) };
+    let limit = simulator.map_or(DEFAULT_BODY_LIMIT, |s| s.body_limit(&path));
+    let body = match read_body(body, limit).await {
+        Ok(body) => body,
+        Err(response) => return Ok(response),
     };
-    if parts.uri.path().starts_with(CONTROL_PREFIX) {
+    if control {
         return Ok(route(&app.router, parts, body).await);
     }
 
-    let path = parts.uri.path().to_owned();
     let method = parts.method.as_str().to_owned();
     let log = &app.instruments.requests;
     let seq = log.start(RecordedRequest {
@@ -159,7 +162,6 @@ async fn handle(
         body: summarize_body(&parts.headers, &body).await,
         fault: None,
     });
-    let simulator = app.simulators.iter().find(|s| s.owns(&path));
 
     let mut reset_after = false;
     if let Some(firing) = app.instruments.faults.take(&method, &path) {
@@ -196,6 +198,36 @@ async fn handle(
         return drop_connection(&reset).await;
     }
     Ok(response)
+}
+
+/// Buffers a request body of at most `limit` bytes into one allocation when its length is
+/// declared (large JSON uploads are not copied while growing), or answers 413/400.
+async fn read_body(body: Incoming, limit: usize) -> Result<Bytes, Response<Body>> {
+    let declared = body.size_hint().exact();
+    let too_large = || {
+        let message = format!("the request body is larger than this route accepts ({limit} bytes)");
+        (StatusCode::PAYLOAD_TOO_LARGE, message).into_response()
+    };
+    if declared.is_some_and(|len| len > limit as u64) {
+        return Err(too_large());
+    }
+    let mut buffer = Vec::with_capacity(declared.map_or(0, |len| len as usize));
+    let mut body = Limited::new(body, limit);
+    while let Some(frame) = body.frame().await {
+        match frame {
+            Ok(frame) => {
+                if let Ok(data) = frame.into_data() {
+                    buffer.extend_from_slice(&data);
+                }
+            }
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => return Err(too_large()),
+            Err(e) => {
+                let message = format!("could not read the request body: {e}");
+                return Err((StatusCode::BAD_REQUEST, message).into_response());
+            }
+        }
+    }
+    Ok(Bytes::from(buffer))
 }
 
 /// Tells the connection task to drop the socket, and never answers.

@@ -13,10 +13,10 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::download::sha256_hex;
 use super::state::{Act, Document, Progress, Refusal, status};
 use super::{DownloadUrlShape, LoginRoute, Tae, TaeConfig};
 use crate::control::ControlError;
+use crate::files::sha256_hex;
 
 pub(super) fn routes() -> Router<Tae> {
     Router::new()

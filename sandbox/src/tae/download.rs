@@ -8,9 +8,9 @@
 use std::io::Write;
 
 use chrono::{DateTime, Utc};
-use sha2::{Digest, Sha256};
 
 use super::state::{Document, File, Progress, Refusal, action_label, status};
+use crate::files::{sha256_hex, stem};
 use crate::pdf::{self, Line};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -201,18 +201,6 @@ fn done_label(acao: i64, certificate: bool) -> &'static str {
     }
 }
 
-pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
-    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// File name without its last extension.
-fn stem(name: &str) -> &str {
-    match name.rsplit_once('.') {
-        Some((stem, _)) if !stem.is_empty() => stem,
-        _ => name,
-    }
-}
-
 fn zip(entries: &[(&str, &[u8])]) -> zip::result::ZipResult<Vec<u8>> {
     let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let options = zip::write::SimpleFileOptions::default();
@@ -294,12 +282,5 @@ mod tests {
         document.status = status::ASSINADO_PARCIALMENTE;
         assert!(matches!(artifact(&document, Kind::Signed, now()), Err(Refusal::Invalid(_))));
         assert_eq!(artifact(&document, Kind::Original, now()).unwrap().file_name, "c.pdf");
-    }
-
-    #[test]
-    fn stems() {
-        assert_eq!(stem("a.b.pdf"), "a.b");
-        assert_eq!(stem(".pdf"), ".pdf");
-        assert_eq!(stem("noext"), "noext");
     }
 }

@@ -52,16 +52,18 @@ use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::multipart::{MultipartError, MultipartRejection};
-use axum::extract::{Multipart, Path, Query, Request, State};
+use axum::extract::{Multipart, Path, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use base64::Engine;
-use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
+use crate::aspnet::{self, query_param, wire_time, wire_utc};
+use crate::files::{Blob, blob_response};
 use crate::server::Simulator;
 use download::Kind;
 use state::{Progress, Refusal};
@@ -177,11 +179,7 @@ impl Simulator for Tae {
         if path.starts_with(STORAGE_PREFIX) {
             return path.to_owned();
         }
-        let lower = path.to_ascii_lowercase();
-        match lower.strip_suffix('/') {
-            Some(trimmed) if !trimmed.is_empty() => trimmed.to_owned(),
-            _ => lower,
-        }
+        aspnet::route_path(path)
     }
 
     fn fault_response(&self, path: &str, status: StatusCode) -> Response {
@@ -295,26 +293,9 @@ impl From<Refusal> for Fail {
 
 type Answer = Result<Response, Fail>;
 
-/// Dates as TAE writes them: UTC without an offset, fraction trimmed like .NET does
-/// (`2025-06-01T12:00:00.123456`, `2025-06-02T09:30:00.5`).
-fn wire_time(at: NaiveDateTime) -> String {
-    let text = at.format("%Y-%m-%dT%H:%M:%S%.6f").to_string();
-    text.trim_end_matches('0').trim_end_matches('.').to_owned()
-}
-
-fn wire_utc(at: DateTime<Utc>) -> String {
-    wire_time(at.naive_utc())
-}
-
 /// Ids arrive as path text; anything that is not an id is a document that does not exist.
 fn parse_id(id: &str) -> Result<i64, Fail> {
     id.trim().parse().map_err(|_| Fail::not_found())
-}
-
-/// A query parameter by name in any casing (ASP.NET binding).
-fn query_param(uri: &Uri, name: &str) -> Option<String> {
-    let Query(pairs) = Query::<Vec<(String, String)>>::try_from_uri(uri).ok()?;
-    pairs.into_iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value)
 }
 
 /// A whole-number query parameter, `default` when absent.
@@ -686,10 +667,10 @@ async fn download_v2(
         .and_then(|h| h.to_str().ok())
         .ok_or_else(|| Fail::bad_request("Cabeçalho Host ausente."))?;
     let mut state = tae.lock();
-    let key = state.store_blob(state::Blob {
+    let key = state.links.store(Blob {
         file_name: artifact.file_name,
         content_type: artifact.content_type,
-        bytes: artifact.bytes,
+        bytes: artifact.bytes.into(),
     });
     let url = format!("http://{host}{STORAGE_PREFIX}{key}");
     Ok(match state.config.download_url_shape {
@@ -702,52 +683,13 @@ async fn download_v2(
 
 /// The unauthenticated link of a v2 download, like a cloud-storage signed URL.
 async fn storage(State(tae): State<Tae>, Path(key): Path<String>) -> Response {
-    let state = tae.lock();
-    let Some(blob) = state.blob(&key) else {
-        return (StatusCode::NOT_FOUND, "NoSuchKey").into_response();
-    };
-    let content_type = HeaderValue::from_str(&blob.content_type)
-        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
-    let disposition = HeaderValue::from_str(&content_disposition(&blob.file_name))
-        .unwrap_or(HeaderValue::from_static("attachment"));
-    (
-        [(header::CONTENT_TYPE, content_type), (header::CONTENT_DISPOSITION, disposition)],
-        blob.bytes.clone(),
-    )
-        .into_response()
-}
-
-/// `attachment; filename="…"` with an ASCII fallback plus RFC 5987 `filename*` for the real
-/// (possibly accented) name.
-fn content_disposition(file_name: &str) -> String {
-    let ascii: String = file_name
-        .chars()
-        .map(|c| if c == ' ' || (c.is_ascii_graphic() && c != '"' && c != '\\') { c } else { '_' })
-        .collect();
-    let encoded: String = file_name
-        .bytes()
-        .map(|b| {
-            if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
-                char::from(b).to_string()
-            } else {
-                format!("%{b:02X}")
-            }
-        })
-        .collect();
-    format!("attachment; filename=\"{ascii}\"; filename*=UTF-8''{encoded}")
+    let blob = tae.lock().links.get(&key).cloned();
+    blob_response(blob)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn dates_have_no_offset_and_trimmed_fractions() {
-        let at = |s: &str| NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").unwrap();
-        assert_eq!(wire_time(at("2025-06-01T12:00:00.123456")), "2025-06-01T12:00:00.123456");
-        assert_eq!(wire_time(at("2025-06-02T09:30:00.5")), "2025-06-02T09:30:00.5");
-        assert_eq!(wire_time(at("2025-07-01T23:59:59")), "2025-07-01T23:59:59");
-    }
 
     #[test]
     fn paths_route_case_insensitively_except_storage() {
@@ -760,14 +702,6 @@ mod tests {
         assert!(tae.owns("/TAE/documents"));
         assert!(tae.owns("/tae-storage/x"));
         assert!(!tae.owns("/taex/documents"));
-    }
-
-    #[test]
-    fn content_disposition_keeps_accents_in_the_extended_form() {
-        assert_eq!(
-            content_disposition("locação \"1\".pdf"),
-            "attachment; filename=\"loca__o _1_.pdf\"; filename*=UTF-8''loca%C3%A7%C3%A3o%20%221%22.pdf"
-        );
     }
 
     #[test]

@@ -18,6 +18,8 @@ use serde_json::Value;
 
 use super::TaeConfig;
 use super::wire;
+use crate::files::LinkStore;
+use crate::ids::{new_guid, random_segment};
 
 /// Document status codes (contract §5.1).
 pub(crate) mod status {
@@ -59,9 +61,6 @@ pub(crate) fn action_label(acao: i64) -> &'static str {
 }
 
 pub(crate) const ZERO_GUID: &str = "00000000-0000-0000-0000-000000000000";
-
-/// Most v2 download links kept alive at once; older ones stop working.
-const MAX_BLOBS: usize = 256;
 
 /// Why an operation was refused; the HTTP layer picks the status and wrapper.
 #[derive(Debug, Clone, PartialEq)]
@@ -187,22 +186,13 @@ pub(crate) struct Session {
     pub expires_at: DateTime<Utc>,
 }
 
-/// A file served without auth by a v2 download link.
-#[derive(Debug, Clone)]
-pub(crate) struct Blob {
-    pub file_name: String,
-    pub content_type: String,
-    pub bytes: Vec<u8>,
-}
-
 pub(crate) struct State {
     pub config: TaeConfig,
     next_id: i64,
     documents: BTreeMap<i64, Document>,
     sessions: HashMap<String, Session>,
-    next_blob: u64,
-    /// Keyed by a sequence number so the oldest is evicted first.
-    blobs: BTreeMap<u64, (String, Blob)>,
+    /// Files behind v2 download links.
+    pub links: LinkStore,
 }
 
 impl State {
@@ -212,8 +202,7 @@ impl State {
             config,
             documents: BTreeMap::new(),
             sessions: HashMap::new(),
-            next_blob: 0,
-            blobs: BTreeMap::new(),
+            links: LinkStore::default(),
         }
     }
 
@@ -514,23 +503,6 @@ impl State {
             })
             .collect()
     }
-
-    // ---- v2 download links ---------------------------------------------------------------
-
-    /// Keeps a file for an unauthenticated download link; returns the link's key.
-    pub fn store_blob(&mut self, blob: Blob) -> String {
-        self.next_blob += 1;
-        let key = format!("{}{}", self.next_blob, random_segment(24));
-        self.blobs.insert(self.next_blob, (key.clone(), blob));
-        while self.blobs.len() > MAX_BLOBS {
-            self.blobs.pop_first();
-        }
-        key
-    }
-
-    pub fn blob(&self, key: &str) -> Option<&Blob> {
-        self.blobs.values().find(|(k, _)| k == key).map(|(_, blob)| blob)
-    }
 }
 
 fn build_publication(
@@ -673,22 +645,6 @@ fn new_token() -> String {
         random_segment(256),
         random_segment(22)
     )
-}
-
-fn random_segment(len: usize) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    (0..len).map(|_| char::from(ALPHABET[fastrand::usize(..ALPHABET.len())])).collect()
-}
-
-/// A random (version 4) GUID.
-fn new_guid() -> String {
-    const VERSION_MASK: u128 = 0xf << 76;
-    const VERSION_4: u128 = 0x4 << 76;
-    const VARIANT_MASK: u128 = 0x3 << 62;
-    const VARIANT_RFC4122: u128 = 0x2 << 62;
-    let n = (fastrand::u128(..) & !VERSION_MASK & !VARIANT_MASK) | VERSION_4 | VARIANT_RFC4122;
-    let hex = format!("{n:032x}");
-    format!("{}-{}-{}-{}-{}", &hex[..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..])
 }
 
 #[cfg(test)]
@@ -904,7 +860,7 @@ mod tests {
     }
 
     #[test]
-    fn search_pages_and_blobs_are_bounded() {
+    fn search_pages() {
         let mut s = state();
         let ids: Vec<i64> = (0..5).map(|_| draft(&mut s)).collect();
         let (total, page) = s.search(AUTHOR, true, None, 2, 2);
@@ -912,12 +868,5 @@ mod tests {
         assert_eq!(page.iter().map(|d| d.id).collect::<Vec<_>>(), ids[2..4]);
         assert_eq!(s.search("other@x.com", false, None, 1, 0).0, 0);
         assert_eq!(s.search("other@x.com", true, Some("nobody@x.com"), 1, 0).0, 0);
-
-        let blob = Blob { file_name: "a".into(), content_type: "b".into(), bytes: vec![] };
-        let first = s.store_blob(blob.clone());
-        for _ in 0..MAX_BLOBS {
-            s.store_blob(blob.clone());
-        }
-        assert!(s.blob(&first).is_none());
     }
 }

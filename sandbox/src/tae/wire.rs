@@ -1,35 +1,25 @@
 //! TAE request and response bodies, spelled as in `contracts/tae.md`.
 //!
-//! Requests are bound like ASP.NET does: property names in any casing. [`bind`] lowercases
-//! every key before deserialising, so the request structs below use all-lowercase field names
-//! (`iddocumento` stands for `idDocumento`, `IdDocumento`, …). Numbers and booleans are also
-//! accepted as strings (`"1"`, `"true"`), as the real binder does.
+//! Requests are bound like ASP.NET does (see [`crate::aspnet`]): property names in any casing,
+//! numbers and booleans also as strings (`"1"`, `"true"`). The request structs use
+//! all-lowercase field names (`iddocumento` stands for `idDocumento`, `IdDocumento`, …).
 //!
 //! Responses serialise with the exact camelCase names of the contract.
 
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+
+use crate::aspnet::{self, BindError, lenient};
 
 /// Parses a JSON body with case-insensitive property names; the error is a message for the
 /// client.
 pub(crate) fn bind<T: DeserializeOwned>(body: &[u8]) -> Result<T, String> {
-    let value: Value = serde_json::from_slice(body)
-        .map_err(|e| format!("O corpo da requisição não é um JSON válido: {e}"))?;
-    serde_json::from_value(lowercase_keys(value))
-        .map_err(|e| format!("O corpo da requisição é inválido: {e}"))
-}
-
-fn lowercase_keys(value: Value) -> Value {
-    match value {
-        Value::Object(map) => Value::Object(
-            map.into_iter()
-                .map(|(key, value)| (key.to_lowercase(), lowercase_keys(value)))
-                .collect(),
-        ),
-        Value::Array(items) => Value::Array(items.into_iter().map(lowercase_keys).collect()),
-        other => other,
-    }
+    aspnet::bind(body).map_err(|e| match e {
+        BindError::Syntax(message) => {
+            format!("O corpo da requisição não é um JSON válido: {message}")
+        }
+        other => format!("O corpo da requisição é inválido: {other}"),
+    })
 }
 
 // ---- requests (lowercase names: see `bind`) -------------------------------------------------
@@ -285,39 +275,6 @@ pub(crate) struct FileContent {
     pub file_name: String,
     /// Standard base64.
     pub file_bytes: String,
-}
-
-/// Deserialisers that accept a value or its string form, like the real binder.
-mod lenient {
-    use serde::{Deserialize, Deserializer, de::Error};
-    use serde_json::Value;
-
-    pub fn int<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
-        match Value::deserialize(d)? {
-            Value::Null => Ok(None),
-            Value::Number(n) => n
-                .as_i64()
-                .map(Some)
-                .ok_or_else(|| D::Error::custom(format!("{n} não é um inteiro"))),
-            Value::String(s) if s.trim().is_empty() => Ok(None),
-            Value::String(s) => s
-                .trim()
-                .parse()
-                .map(Some)
-                .map_err(|_| D::Error::custom(format!("\"{s}\" não é um inteiro"))),
-            other => Err(D::Error::custom(format!("{other} não é um inteiro"))),
-        }
-    }
-
-    pub fn boolean<'de, D: Deserializer<'de>>(d: D) -> Result<Option<bool>, D::Error> {
-        match Value::deserialize(d)? {
-            Value::Null => Ok(None),
-            Value::Bool(b) => Ok(Some(b)),
-            Value::String(s) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
-            Value::String(s) if s.eq_ignore_ascii_case("false") => Ok(Some(false)),
-            other => Err(D::Error::custom(format!("{other} não é um booleano"))),
-        }
-    }
 }
 
 #[cfg(test)]
