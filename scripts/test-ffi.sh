@@ -95,29 +95,35 @@ urllib.request.urlopen(urllib.request.Request(sys.argv[1] + "/__sandbox/requests
 # What the sandbox received must be the exact Portuguese text, not a double-encoded one (the
 # Free Pascal code-page pitfall) nor one with question marks.
 check_received() {
-    python3 - "$url" "$1" <<'PY'
+    python3 - "$url" "$1" "$2" <<'PY'
 import json, sys, urllib.request
 
-url, host = sys.argv[1:]
+url, host, provider = sys.argv[1:]
 log = json.load(urllib.request.urlopen(url + "/__sandbox/requests"))
 bodies = [r["body"] for r in log if r["method"] == "POST" and isinstance(r["body"], dict)]
-titles = [p.get("value") for b in bodies for p in b.get("multipart", []) if p["name"] == "NomeEnvelope"]
-names = [d["nomeCompleto"] for b in bodies for d in b.get("destinatarios", [])]
+if provider == "tae":
+    titles = [p.get("value") for b in bodies for p in b.get("multipart", []) if p["name"] == "NomeEnvelope"]
+    names = [d["nomeCompleto"] for b in bodies for d in b.get("destinatarios", [])]
+else:
+    titles = [b["nomeProcesso"] for b in bodies if "nomeProcesso" in b]
+    names = [d["nome"] for b in bodies for d in b.get("destinatarios", [])]
 title, name = "Contrato de prestação de serviços", "João Araújo"
 if titles != [title]:
-    sys.exit(f"{host}: the upload's NomeEnvelope was {titles!r}, expected [{title!r}]")
+    sys.exit(f"{host} ({provider}): the sandbox received the title {titles!r}, expected [{title!r}]")
 if name not in names:
-    sys.exit(f"{host}: the publish's nomeCompleto were {names!r}, expected {name!r} among them")
-print(f"{host}: the sandbox received NomeEnvelope {titles[0]!r} and nomeCompleto {names!r}")
+    sys.exit(f"{host} ({provider}): the sandbox received the names {names!r}, expected {name!r} among them")
+print(f"{host} ({provider}): the sandbox received the title {titles[0]!r} and names {names!r}")
 PY
 }
 
 step "C example"
-gcc -Wall -Wextra -Werror -Iinclude examples/c/tae_flow.c -o "$work/tae_flow_c" \
+gcc -Wall -Wextra -Werror -Iinclude examples/c/signing_flow.c -o "$work/signing_flow_c" \
     -L"$lib_dir" -lsignbridge -lcurl -Wl,-rpath,"$lib_dir"
-clear_requests
-"$work/tae_flow_c" "$url" "$work"
-check_received "C example"
+for provider in tae arqsign; do
+    clear_requests
+    "$work/signing_flow_c" "$provider" "$url" "$work"
+    check_received "C example" "$provider"
+done
 
 step "Free Pascal example"
 mkdir "$work/fpc"
@@ -129,7 +135,7 @@ fpc -Sew -vw -l- -Fuinclude -Fl"$lib_dir" -FU"$work/fpc" -o"$work/tae_flow_pas" 
 }
 clear_requests
 SIGNBRIDGE_TAE_PASSWORD=sandbox-password "$work/tae_flow_pas" "$url" "$work"
-check_received "Pascal example"
+check_received "Pascal example" tae
 
 step "misuse suite (valgrind)"
 gcc -Wall -Wextra -Werror -Iinclude tests/c/misuse.c -o "$work/misuse" -pthread \

@@ -7,7 +7,7 @@ import json
 import os
 import sys
 import urllib.request
-from typing import Any, Dict
+from typing import Any, Dict, Tuple
 
 SIGNERS = [
     {
@@ -23,36 +23,49 @@ SIGNERS = [
 ]
 
 
-def sandbox_url() -> str:
-    """The sandbox's base URL, from the first argument or $SIGNBRIDGE_SANDBOX_URL."""
-    url = sys.argv[1] if len(sys.argv) > 1 else os.environ.get("SIGNBRIDGE_SANDBOX_URL")
-    if not url:
+PROVIDERS = ("tae", "arqsign")
+
+
+def arguments() -> Tuple[str, str]:
+    """The provider (``tae`` or ``arqsign``) and the sandbox's base URL, from the arguments
+    (the URL also from $SIGNBRIDGE_SANDBOX_URL)."""
+    args = sys.argv[1:]
+    provider = args.pop(0) if args and args[0] in PROVIDERS else ""
+    url = args[0] if args else os.environ.get("SIGNBRIDGE_SANDBOX_URL", "")
+    if not provider or not url:
         sys.exit(
-            "start the sandbox first (cargo run -p signbridge-cli -- sandbox --port 8080),\n"
-            "then pass its URL: SIGNBRIDGE_SANDBOX_URL=http://127.0.0.1:8080 or an argument"
+            "usage: signing_flow.py tae|arqsign SANDBOX_URL\n"
+            "start the sandbox first: cargo run -p signbridge-cli -- sandbox --port 8080"
         )
-    return url.rstrip("/")
+    return provider, url.rstrip("/")
 
 
-def tae_config(url: str) -> Dict[str, Any]:
-    """A TAE account on the sandbox. With a real account, keep the password out of the file:
-    SIGNBRIDGE_TAE_PASSWORD sets settings.password."""
-    return {
-        "provider": "tae",
-        "account": "example",
-        "settings": {
+def config(provider: str, url: str) -> Dict[str, Any]:
+    """An account of `provider` on the sandbox. With a real account keep the secrets out of
+    the file: SIGNBRIDGE_TAE_PASSWORD, SIGNBRIDGE_ARQSIGN_APP_KEY, … set them."""
+    if provider == "tae":
+        settings = {
             "auth_base": f"{url}/tae/identityintegration",
             "api_base": f"{url}/tae",
             "username": "svc@signbridge.test",
             "password": "sandbox-password",
-        },
-    }
+        }
+    else:
+        settings = {
+            "base_url": f"{url}/arqsign",
+            "app_key": "a7c3e9f1b5d24680ace13579bdf02468",
+            "subscription_key": "0f1e2d3c4b5a69788796a5b4c3d2e1f0",
+            "responsible_id": "6b1f0d8e-2c3a-4e5f-8a9b-0c1d2e3f4a51",
+            "folder_id": "9c4d2e1f-7b6a-4c5d-8e9f-0a1b2c3d4e62",
+        }
+    return {"provider": provider, "account": "example", "settings": settings}
 
 
-def sign_in_sandbox(url: str, document_id: str, email: str) -> None:
-    """What the party would do in TAE's web page: sign (a sandbox control route)."""
+def sign_in_sandbox(provider: str, url: str, document_id: str, email: str) -> None:
+    """What the party would do on the provider's web page: sign (a sandbox control route)."""
+    route = "tae/documents" if provider == "tae" else "arqsign/processes"
     request = urllib.request.Request(
-        f"{url}/__sandbox/tae/documents/{document_id}/sign",
+        f"{url}/__sandbox/{route}/{document_id}/sign",
         data=json.dumps({"email": email}).encode(),
         headers={"Content-Type": "application/json"},
         method="POST",

@@ -14,10 +14,11 @@ from support import Sandbox, sample_pdf
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "python"
 
 
-@pytest.mark.parametrize("script", ["tae_flow.py", "tae_flow_async.py"])
-def test_the_example_runs(sandbox: Sandbox, tmp_path: Path, script: str) -> None:
+@pytest.mark.parametrize("provider", ["tae", "arqsign"])
+@pytest.mark.parametrize("script", ["signing_flow.py", "signing_flow_async.py"])
+def test_the_example_runs(sandbox: Sandbox, tmp_path: Path, script: str, provider: str) -> None:
     done = subprocess.run(
-        [sys.executable, str(EXAMPLES / script), sandbox.url],
+        [sys.executable, str(EXAMPLES / script), provider, sandbox.url],
         env={**os.environ, "SIGNBRIDGE_OUT_DIR": str(tmp_path)},
         capture_output=True,
         text=True,
@@ -26,10 +27,12 @@ def test_the_example_runs(sandbox: Sandbox, tmp_path: Path, script: str) -> None
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert lines[0].startswith("sent RM-")
-    assert lines[-2].endswith("signed; the envelope is completed")
-    signed = Path(lines[-1])
-    assert signed.parent == tmp_path and signed.name.endswith("-signed.pdf")
-    assert signed.read_bytes().startswith(b"%PDF")
+    files = [Path(line) for line in lines if line.startswith(str(tmp_path))]
+    suffixes = ["-signed.pdf"] + (["-evidence.pdf"] if provider == "arqsign" else [])
+    assert [f.name.rsplit(provider, 1)[1] for f in files] == suffixes, done.stdout
+    assert lines[len(lines) - len(files) - 1].endswith("signed; the envelope is completed")
+    for f in files:
+        assert f.read_bytes().startswith(b"%PDF")
 
 
 def test_the_readme_snippet_runs(sandbox: Sandbox, tmp_path: Path) -> None:

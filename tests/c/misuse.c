@@ -98,8 +98,8 @@ static void send_misuse(const signbridge_client *client) {
                                 "\"parties\":[]}",
                                 &out),
                 SIGNBRIDGE_RESULT_INVALID_JSON, "expected a sequence");
-    EXPECT_CODE(signbridge_send(client, "{\"reference\":\"r\",\"title\":\"t\",\"parties\":[]}", &out),
-                SIGNBRIDGE_RESULT_INVALID_JSON, "missing field `documents`");
+    EXPECT_CODE(signbridge_send(client, "{\"reference\":\"r\",\"parties\":[]}", &out),
+                SIGNBRIDGE_RESULT_INVALID_JSON, "missing field `title`");
     /* Well-formed but invalid: core's validation names the field, before any request. */
     EXPECT_CODE(signbridge_send(client, ENVELOPE, &out), SIGNBRIDGE_RESULT_VALIDATION,
                 "documents");

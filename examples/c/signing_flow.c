@@ -1,13 +1,16 @@
 /*
- * The whole TOTVS Assinatura Eletrônica flow through signbridge's C ABI, against the sandbox:
- * send a contract to two signers in order, make them sign through the sandbox's control routes
- * (libcurl, the only thing curl is used for), poll the status, take the events, download the
- * original into memory and the signed PDF to a file, and print the file's path.
+ * The whole signing flow through signbridge's C ABI, against the sandbox, for TOTVS Assinatura
+ * Eletrônica (tae) or ArqSign (arqsign): send a contract to two signers in order, make them
+ * sign through the sandbox's control routes (libcurl, the only thing curl is used for), poll
+ * the status, take the events, download a second file into memory (TAE: the original, which
+ * must come back byte for byte; ArqSign: the evidence report) and the signed PDF to a file, and
+ * print the file's path. Only the configuration and the sandbox's sign route differ by provider:
+ * the rest is the same code, which is the point of a provider-neutral API.
  *
- *   tae_flow SANDBOX_URL OUT_DIR
+ *   signing_flow tae|arqsign SANDBOX_URL OUT_DIR
  *
  * SANDBOX_URL is what `signbridge sandbox --port 0` prints (SIGNBRIDGE_SANDBOX_URL=...).
- * Build: gcc -Wall -Wextra -Werror -Iinclude examples/c/tae_flow.c -Ltarget/debug -lsignbridge -lcurl
+ * Build: gcc -Wall -Wextra -Werror -Iinclude examples/c/signing_flow.c -Ltarget/debug -lsignbridge -lcurl
  */
 #include <curl/curl.h>
 #include <stdarg.h>
@@ -29,7 +32,7 @@ static const char *const SIGNER_EMAILS[2] = {"joao.araujo@cliente.example",
 static void fail(const char *fmt, ...) {
     va_list args;
     va_start(args, fmt);
-    fputs("tae_flow: ", stderr);
+    fputs("signing_flow: ", stderr);
     vfprintf(stderr, fmt, args);
     fputc('\n', stderr);
     va_end(args);
@@ -93,10 +96,35 @@ static size_t discard(char *data, size_t size, size_t count, void *userdata) {
     return size * count;
 }
 
+/* What differs between providers: the account configuration (credentials for the sandbox's
+ * accounts), the sandbox route that makes a party sign, and the second file to fetch. */
+struct provider {
+    const char *id;
+    const char *config; /* printf format; each %1$s is the sandbox URL */
+    const char *sign_route; /* printf format: sandbox URL, document id */
+    const char *second_kind;
+};
+
+/* The sandbox's default accounts (see signbridge_sandbox::tae and ::arqsign). */
+static const struct provider PROVIDERS[] = {
+    {"tae",
+     "{\"provider\":\"tae\",\"settings\":{\"auth_base\":\"%1$s/tae/identityintegration\","
+     "\"api_base\":\"%1$s/tae\",\"username\":\"svc@signbridge.test\","
+     "\"password\":\"sandbox-password\"}}",
+     "%s/__sandbox/tae/documents/%s/sign", "original"},
+    {"arqsign",
+     "{\"provider\":\"arqsign\",\"settings\":{\"base_url\":\"%1$s/arqsign\","
+     "\"app_key\":\"a7c3e9f1b5d24680ace13579bdf02468\",\"subscription_key\":\"0f1e2d3c4b5a69788796a5b4c3d2e1f0\","
+     "\"responsible_id\":\"6b1f0d8e-2c3a-4e5f-8a9b-0c1d2e3f4a51\","
+     "\"folder_id\":\"9c4d2e1f-7b6a-4c5d-8e9f-0a1b2c3d4e62\"}}",
+     "%s/__sandbox/arqsign/processes/%s/sign", "evidence"},
+};
+
 /* In production the signer clicks a link in an e-mail; here the sandbox plays that part. */
-static void sandbox_sign(const char *base, const char *id, const char *email) {
+static void sandbox_sign(const struct provider *p, const char *base, const char *id,
+                         const char *email) {
     char url[512], body[256];
-    snprintf(url, sizeof url, "%s/__sandbox/tae/documents/%s/sign", base, id);
+    snprintf(url, sizeof url, p->sign_route, base, id);
     snprintf(body, sizeof body, "{\"email\":\"%s\"}", email);
     CURL *curl = curl_easy_init();
     if (!curl) fail("curl_easy_init failed");
@@ -133,23 +161,22 @@ static void wait_for_state(const signbridge_client *client, const char *handle, 
 }
 
 int main(int argc, char **argv) {
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s SANDBOX_URL OUT_DIR\n", argv[0]);
+    const struct provider *p = NULL;
+    for (size_t i = 0; argc == 4 && i < sizeof PROVIDERS / sizeof PROVIDERS[0]; i++)
+        if (strcmp(argv[1], PROVIDERS[i].id) == 0) p = &PROVIDERS[i];
+    if (!p) {
+        fprintf(stderr, "usage: %s tae|arqsign SANDBOX_URL OUT_DIR\n", argv[0]);
         return 2;
     }
-    const char *base = argv[1], *out_dir = argv[2];
+    const char *base = argv[2], *out_dir = argv[3];
     if (signbridge_abi_version() != SIGNBRIDGE_ABI_VERSION)
         fail("library ABI %u, header ABI %d", signbridge_abi_version(), SIGNBRIDGE_ABI_VERSION);
-    printf("signbridge %s (ABI %u), C example, sandbox at %s\n", signbridge_version(),
-           signbridge_abi_version(), base);
+    printf("signbridge %s (ABI %u), C example, %s at the sandbox %s\n", signbridge_version(),
+           signbridge_abi_version(), p->id, base);
     curl_global_init(CURL_GLOBAL_DEFAULT);
 
     char config[1024];
-    snprintf(config, sizeof config,
-             "{\"provider\":\"tae\",\"settings\":{\"auth_base\":\"%s/tae/identityintegration\","
-             "\"api_base\":\"%s/tae\",\"username\":\"svc@signbridge.test\","
-             "\"password\":\"sandbox-password\"}}",
-             base, base);
+    snprintf(config, sizeof config, p->config, base);
     signbridge_client *client = NULL;
     check(signbridge_client_new(config, &client), "signbridge_client_new");
 
@@ -169,11 +196,11 @@ int main(int argc, char **argv) {
           "signbridge_send_with_document");
     char id[64];
     json_string(handle, "id", id, sizeof id);
-    printf("sent \"%s\" as TAE document %s\n", TITLE, id);
+    printf("sent \"%s\" as %s document %s\n", TITLE, p->id, id);
 
     const char *states[2] = {"partially_signed", "completed"};
     for (int i = 0; i < 2; i++) {
-        sandbox_sign(base, id, SIGNER_EMAILS[i]);
+        sandbox_sign(p, base, id, SIGNER_EMAILS[i]);
         wait_for_state(client, handle, states[i]);
         printf("%s signed: %s\n", SIGNER_NAMES[i], states[i]);
     }
@@ -200,13 +227,16 @@ int main(int argc, char **argv) {
     if (!strstr(refreshed, "\"state\":\"completed\"")) fail("refresh says %s", refreshed);
     signbridge_string_free(refreshed);
 
-    uint8_t *original = NULL;
-    size_t original_len = 0;
-    check(signbridge_download(client, handle, "original", &original, &original_len),
+    uint8_t *second = NULL;
+    size_t second_len = 0;
+    check(signbridge_download(client, handle, p->second_kind, &second, &second_len),
           "signbridge_download");
-    if (original_len != pdf_len || memcmp(original, pdf, pdf_len) != 0)
-        fail("the original came back different (%zu bytes, sent %zu)", original_len, pdf_len);
-    signbridge_bytes_free(original, original_len);
+    if (strcmp(p->second_kind, "original") == 0 &&
+        (second_len != pdf_len || memcmp(second, pdf, pdf_len) != 0))
+        fail("the original came back different (%zu bytes, sent %zu)", second_len, pdf_len);
+    if (second_len < 5 || memcmp(second, "%PDF-", 5) != 0) fail("the %s is not a PDF", p->second_kind);
+    printf("%s: %zu bytes in memory\n", p->second_kind, second_len);
+    signbridge_bytes_free(second, second_len);
 
     char path[1024];
     snprintf(path, sizeof path, "%s/contrato-%s-assinado.pdf", out_dir, id);

@@ -1,9 +1,11 @@
-"""The whole TAE flow with the blocking client, against the local sandbox: send a contract to
-two signers in order, have each one sign, poll until the envelope is completed, download the
-signed PDF and print its path (to ./out, or $SIGNBRIDGE_OUT_DIR).
+"""The whole signing flow with the blocking client, against the local sandbox, for TAE or
+ArqSign: send a contract to two signers in order, have each one sign, poll until the envelope
+is completed, download the signed PDF (and, from ArqSign, its evidence report) and print the
+paths (to ./out, or $SIGNBRIDGE_OUT_DIR). Only the configuration differs between providers.
 
     cargo run -p signbridge-cli -- sandbox --port 8080 &
-    python examples/python/tae_flow.py http://127.0.0.1:8080
+    python examples/python/signing_flow.py tae http://127.0.0.1:8080
+    python examples/python/signing_flow.py arqsign http://127.0.0.1:8080
 """
 
 from __future__ import annotations
@@ -12,31 +14,31 @@ import os
 import time
 from pathlib import Path
 
-from sandbox_helpers import SIGNERS, contract_pdf, sandbox_url, sign_in_sandbox, tae_config
+from sandbox_helpers import SIGNERS, arguments, config, contract_pdf, sign_in_sandbox
 
 import signbridge
-from signbridge import DownloadKind, PartyState, State
+from signbridge import DownloadKind, State
 
 POLL_EVERY = 0.2
 POLL_LIMIT = 30.0
 
 
-def wait_until_signed(
-    client: signbridge.Client, handle: signbridge.Handle, email: str
+def wait_for(
+    client: signbridge.Client, handle: signbridge.Handle, state: State
 ) -> signbridge.Status:
-    """Polls until the party with ``email`` has signed."""
+    """Polls until the envelope is in `state`. (Some providers also report each party.)"""
     deadline = time.monotonic() + POLL_LIMIT
     while True:
         status = client.status(handle)
-        if any(p.email == email and p.state is PartyState.SIGNED for p in status.parties):
+        if status.state is state:
             return status
         if status.state.is_terminal or time.monotonic() > deadline:
-            raise SystemExit(f"{email} did not sign; the envelope is {status.state}")
+            raise SystemExit(f"the envelope is {status.state}, not {state}")
         time.sleep(POLL_EVERY)
 
 
 def main() -> None:
-    url = sandbox_url()
+    provider, url = arguments()
     out_dir = Path(os.environ.get("SIGNBRIDGE_OUT_DIR", "out"))
     envelope = signbridge.Envelope(
         reference="RM-000123",
@@ -53,23 +55,23 @@ def main() -> None:
         ),
         sequential=True,
     )
-    with signbridge.Client(tae_config(url)) as client:
+    with signbridge.Client(config(provider, url)) as client:
         handle = client.send(envelope)
         # Keep str(handle) (or handle.to_json()) in the ERP record to come back to it later.
         print(f"sent {envelope.reference} as {handle}")
 
-        for signer in SIGNERS:
+        for signer, state in zip(SIGNERS, [State.PARTIALLY_SIGNED, State.COMPLETED]):
             # In real life the party signs on the provider's page; here a control route does.
-            sign_in_sandbox(url, handle.id, signer["email"])
-            status = wait_until_signed(client, handle, signer["email"])
+            sign_in_sandbox(provider, url, handle.id, signer["email"])
+            status = wait_for(client, handle, state)
             print(f"{signer['name']} signed; the envelope is {status.state}")
         assert status.state is State.COMPLETED
 
         out_dir.mkdir(parents=True, exist_ok=True)
-        path = client.download(
-            handle, DownloadKind.SIGNED, out_dir / f"{envelope.reference}-signed.pdf"
-        )
-        print(path)
+        kinds = [DownloadKind.SIGNED] + ([DownloadKind.EVIDENCE] if provider == "arqsign" else [])
+        for kind in kinds:
+            name = f"{envelope.reference}-{provider}-{kind.value}.pdf"
+            print(client.download(handle, kind, out_dir / name))
 
 
 if __name__ == "__main__":
