@@ -9,6 +9,8 @@ import sys
 import urllib.request
 from typing import Any, Dict, Tuple
 
+import signbridge
+
 SIGNERS = [
     {
         "name": "Maria da Conceição Silva",
@@ -72,6 +74,23 @@ def sign_in_sandbox(provider: str, url: str, document_id: str, email: str) -> No
     )
     with urllib.request.urlopen(request, timeout=10):
         pass
+
+
+def sample_envelope(number: str) -> signbridge.Envelope:
+    """Contract `number` for the two SIGNERS, who sign in order."""
+    return signbridge.Envelope(
+        reference=f"RM-{number}",
+        title=f"Contrato de prestação de serviços nº {number}",
+        documents=[
+            signbridge.Document.from_bytes(f"contrato-{number}.pdf", contract_pdf(f"Contrato {number}"))
+        ],
+        parties=[
+            signbridge.Party(name=s["name"], email=s["email"], tax_id=s["tax_id"], order=n)
+            for n, s in enumerate(SIGNERS, 1)
+        ],
+        message=signbridge.Message(subject=f"Contrato {number}", body="Segue o contrato para assinatura."),
+        sequential=True,
+    )
 
 
 def contract_pdf(title: str, pages: int = 2) -> bytes:

@@ -14,7 +14,7 @@ import os
 import time
 from pathlib import Path
 
-from sandbox_helpers import SIGNERS, arguments, config, contract_pdf, sign_in_sandbox
+from sandbox_helpers import SIGNERS, arguments, config, sample_envelope, sign_in_sandbox
 
 import signbridge
 from signbridge import DownloadKind, State
@@ -40,21 +40,7 @@ def wait_for(
 def main() -> None:
     provider, url = arguments()
     out_dir = Path(os.environ.get("SIGNBRIDGE_OUT_DIR", "out"))
-    envelope = signbridge.Envelope(
-        reference="RM-000123",
-        title="Contrato de prestação de serviços nº 000123",
-        documents=[
-            signbridge.Document.from_bytes("contrato-000123.pdf", contract_pdf("Contrato 000123"))
-        ],
-        parties=[
-            signbridge.Party(name=s["name"], email=s["email"], tax_id=s["tax_id"], order=n)
-            for n, s in enumerate(SIGNERS, 1)
-        ],
-        message=signbridge.Message(
-            subject="Contrato 000123", body="Segue o contrato para assinatura."
-        ),
-        sequential=True,
-    )
+    envelope = sample_envelope("000123")
     with signbridge.Client(config(provider, url)) as client:
         handle = client.send(envelope)
         # Keep str(handle) (or handle.to_json()) in the ERP record to come back to it later.

@@ -13,7 +13,7 @@ import os
 import time
 from pathlib import Path
 
-from sandbox_helpers import SIGNERS, arguments, config, contract_pdf, sign_in_sandbox
+from sandbox_helpers import SIGNERS, arguments, config, sample_envelope, sign_in_sandbox
 
 import signbridge
 from signbridge import DownloadKind, State
@@ -39,21 +39,7 @@ async def wait_for(
 async def main() -> None:
     provider, url = arguments()
     out_dir = Path(os.environ.get("SIGNBRIDGE_OUT_DIR", "out"))
-    envelope = signbridge.Envelope(
-        reference="RM-000124",
-        title="Contrato de prestação de serviços nº 000124",
-        documents=[
-            signbridge.Document.from_bytes("contrato-000124.pdf", contract_pdf("Contrato 000124"))
-        ],
-        parties=[
-            signbridge.Party(name=s["name"], email=s["email"], tax_id=s["tax_id"], order=n)
-            for n, s in enumerate(SIGNERS, 1)
-        ],
-        message=signbridge.Message(
-            subject="Contrato 000124", body="Segue o contrato para assinatura."
-        ),
-        sequential=True,
-    )
+    envelope = sample_envelope("000124")
     async with signbridge.AsyncClient(config(provider, url)) as client:
         handle = await client.send(envelope)
         print(f"sent {envelope.reference} as {handle}")

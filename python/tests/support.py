@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import sys
 import urllib.request
+from pathlib import Path
 from typing import Any, Dict, List, Optional
 
 import signbridge
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples" / "python"))
+from sandbox_helpers import contract_pdf  # noqa: E402  (the examples' own helpers)
 
 #: Retries and backoff short enough for tests; no rate limit.
 FAST_TRANSPORT: Dict[str, Any] = {
@@ -78,37 +83,8 @@ class Sandbox:
 
 
 def sample_pdf(title: str, pages: int) -> bytes:
-    """A small, valid PDF of text pages (ASCII title)."""
-    objects = [
-        b"<< /Type /Catalog /Pages 2 0 R >>",
-        b"<< /Type /Pages /Kids [%s] /Count %d >>"
-        % (b" ".join(b"%d 0 R" % (4 + 2 * i) for i in range(pages)), pages),
-        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
-    ]
-    for i in range(pages):
-        text = b"BT /F1 18 Tf 72 760 Td (%s - page %d of %d) Tj ET" % (
-            title.encode("ascii"),
-            i + 1,
-            pages,
-        )
-        objects.append(
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] "
-            b"/Resources << /Font << /F1 3 0 R >> >> /Contents %d 0 R >>" % (5 + 2 * i)
-        )
-        objects.append(b"<< /Length %d >>\nstream\n%s\nendstream" % (len(text), text))
-    out = bytearray(b"%PDF-1.4\n")
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (
-        len(objects) + 1,
-        xref,
-    )
-    return bytes(out)
+    """The examples' contract PDF: one builder for examples and tests."""
+    return contract_pdf(title, pages)
 
 
 def envelope(reference: str) -> signbridge.Envelope:

@@ -52,4 +52,5 @@ macro_rules! declare_providers {
 declare_providers! {
     tae => tae::Tae,
     arqsign => arqsign::ArqSign,
+    idocs => idocs::IDocs,
 }

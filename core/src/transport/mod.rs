@@ -8,7 +8,8 @@
 //! - writes are never retried once the request may have left: a lost response becomes
 //!   [`ErrorKind::OutcomeUnknown`]. A write is retried only when the server provably did not
 //!   process it: the connection never opened, the server answered 429, or it answered 401 (one
-//!   re-login, then one more try).
+//!   re-login, then one more try); or when the provider deduplicates it by a key it carries
+//!   ([`Idempotency::KeyedWrite`]).
 
 mod auth;
 mod ratelimit;
@@ -83,6 +84,16 @@ impl Default for TransportConfig {
 pub enum Idempotency {
     Read,
     Write,
+    /// A write the provider deduplicates by a key the request carries (iDocs'
+    /// `idempotencyTicket`): sending it again cannot apply it twice, so it is retried as a
+    /// read is.
+    KeyedWrite,
+}
+
+impl Idempotency {
+    fn retryable(self) -> bool {
+        matches!(self, Idempotency::Read | Idempotency::KeyedWrite)
+    }
 }
 
 /// One logical call. `build` is invoked once per attempt, so bodies are rebuilt each time.
@@ -173,7 +184,7 @@ impl Transport {
             Ok(result) => result,
             Err(_) => {
                 let kind = match call.idempotency {
-                    Idempotency::Read => ErrorKind::Timeout,
+                    Idempotency::Read | Idempotency::KeyedWrite => ErrorKind::Timeout,
                     Idempotency::Write => ErrorKind::OutcomeUnknown,
                 };
                 Err(Error::new(kind, format!("{} did not finish within {budget:?}", call.op))
@@ -215,7 +226,7 @@ impl Transport {
                     let retryable = status == StatusCode::TOO_MANY_REQUESTS
                         || (status.is_server_error()
                             && status != StatusCode::NOT_IMPLEMENTED
-                            && call.idempotency == Idempotency::Read);
+                            && call.idempotency.retryable());
                     if !retryable || attempt > self.config.max_retries {
                         return Ok(response);
                     }
@@ -231,7 +242,7 @@ impl Transport {
                 }
                 Err(e) => {
                     let sent = !e.is_connect();
-                    let may_retry = call.idempotency == Idempotency::Read || !sent;
+                    let may_retry = call.idempotency.retryable() || !sent;
                     if !may_retry || attempt > self.config.max_retries {
                         let err = self.request_error(call.op, call.idempotency, e, sent);
                         return Err(if may_retry { err.persistent() } else { err });
@@ -257,7 +268,7 @@ impl Transport {
         sent: bool,
     ) -> Error {
         let e = e.without_url(); // URLs can carry signed download tokens
-        let err = if sent && idempotency == Idempotency::Write {
+        let err = if sent && !idempotency.retryable() {
             Error::new(
                 ErrorKind::OutcomeUnknown,
                 format!(
