@@ -424,6 +424,24 @@ mod tests {
     }
 
     #[test]
+    fn icp_brasil_uses_the_configured_code() {
+        // The manual gives ICP-Brasil as 3 on the v2 send page and as 2 elsewhere ([X]).
+        let env = envelope(vec![party("Ana", Some("a@x.com"), None, Role::Sign)]);
+        let code = |icp_brasil_code| {
+            let opts = SendOptions { signature_type: SignatureType::IcpBrasil, icp_brasil_code, ..options() };
+            let body = serde_json::to_value(enviar(&env, &opts, Utc::now())).unwrap();
+            let online = body["destinatarios"][0]["assinarOnline"].clone();
+            assert!(online.get("assinaturaEletronica").is_none() && online.get("dadosAssinatura").is_none());
+            online["idTipoAssinatura"].clone()
+        };
+        assert_eq!(code(3), 3);
+        assert_eq!(code(2), 2);
+        let other = SendOptions { signature_type: SignatureType::OtherCertificate, ..options() };
+        let body = serde_json::to_value(enviar(&env, &other, Utc::now())).unwrap();
+        assert_eq!(body["destinatarios"][0]["assinarOnline"]["idTipoAssinatura"], 4);
+    }
+
+    #[test]
     fn local_rules_name_the_field() {
         let field = |env: &Envelope, opts: &SendOptions| check(env, opts).unwrap_err().field().unwrap().to_string();
         let o = options();
