@@ -36,6 +36,20 @@ pub trait HostSigner: Send + Sync {
     fn sign(&self, request: &SignRequest) -> std::result::Result<Vec<u8>, String>;
 }
 
+/// The reference software signer (a PEM or PKCS#12 key file), for hosts without a crypto
+/// provider of their own, and for tests and the demo.
+pub use signbridge_signer::SoftwareSigner;
+
+impl HostSigner for SoftwareSigner {
+    fn sign(&self, request: &SignRequest) -> std::result::Result<Vec<u8>, String> {
+        let form = match request.form {
+            CmsForm::Attached => signbridge_signer::CmsForm::Attached,
+            CmsForm::Detached => signbridge_signer::CmsForm::Detached,
+        };
+        SoftwareSigner::sign(self, &request.data, form).map_err(|e| e.to_string())
+    }
+}
+
 /// Where a client keeps its signer; shared with its provider, settable after construction.
 #[derive(Clone, Default)]
 pub struct SignerSlot(Arc<RwLock<Option<Arc<dyn HostSigner>>>>);
@@ -98,6 +112,19 @@ mod tests {
             form: CmsForm::Detached,
             data: b"bytes".to_vec(),
         }
+    }
+
+    #[tokio::test]
+    async fn the_software_signer_is_a_host_signer() {
+        let (cert, key) = signbridge_signer::testkeys::ecdsa_p256("signbridge test");
+        let slot = SignerSlot::default();
+        slot.set(Some(Arc::new(
+            SoftwareSigner::from_pem(cert.as_bytes(), key.as_bytes()).unwrap(),
+        )));
+        let cms = slot.sign(request()).await.unwrap();
+        let verified = signbridge_signer::verify(&cms, Some(b"bytes")).unwrap();
+        assert!(verified.attached_content.is_none(), "detached was asked for");
+        assert!(verified.signer_subject.contains("signbridge test"), "{}", verified.signer_subject);
     }
 
     #[tokio::test]
