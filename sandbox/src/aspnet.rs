@@ -1,5 +1,6 @@
-//! Conventions of the ASP.NET services the sandbox simulates (TAE, ArqSign): how they bind JSON
-//! bodies and query strings, and how they write dates.
+//! Conventions of the ASP.NET services the sandbox simulates (TAE, ArqSign, iDocs): how they
+//! bind JSON bodies and query strings, how they write dates, and how their JwtBearer handler
+//! reads and refuses bearer tokens.
 //!
 //! Binding is as lenient as ASP.NET's: property names match in any casing, and the helpers in
 //! [`lenient`] accept numbers and booleans in their string forms. It happens in one pass over the
@@ -10,7 +11,8 @@ use std::cell::RefCell;
 use std::fmt;
 
 use axum::extract::Query;
-use axum::http::Uri;
+use axum::http::{HeaderMap, HeaderValue, Uri, header};
+use axum::response::Response;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use serde::de::{
     self, DeserializeOwned, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor,
@@ -593,6 +595,19 @@ pub(crate) fn query_param(uri: &Uri, name: &str) -> Option<String> {
     pairs.into_iter().find(|(key, _)| key.eq_ignore_ascii_case(name)).map(|(_, value)| value)
 }
 
+/// The token of an `Authorization: Bearer <token>` header (the scheme in any casing).
+pub(crate) fn bearer_token(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.trim().split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// A 401 with the challenge ASP.NET's JwtBearer handler sends (`WWW-Authenticate: Bearer`).
+pub(crate) fn bearer_challenge(mut response: Response) -> Response {
+    response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    response
+}
+
 /// A path routed the way ASP.NET routes it: any casing, a trailing slash ignored.
 pub(crate) fn route_path(path: &str) -> String {
     let lower = path.to_ascii_lowercase();
@@ -713,6 +728,20 @@ mod tests {
         assert_eq!(wire_time(at("2025-06-01T12:00:00.123456")), "2025-06-01T12:00:00.123456");
         assert_eq!(wire_time(at("2025-06-02T09:30:00.5")), "2025-06-02T09:30:00.5");
         assert_eq!(wire_time(at("2025-07-01T23:59:59")), "2025-07-01T23:59:59");
+    }
+
+    #[test]
+    fn bearer_tokens_are_read_in_any_scheme_casing() {
+        let headers = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::AUTHORIZATION, HeaderValue::from_str(value).unwrap());
+            headers
+        };
+        assert_eq!(bearer_token(&headers("Bearer abc")), Some("abc"));
+        assert_eq!(bearer_token(&headers("bearer  abc ")), Some("abc"));
+        assert_eq!(bearer_token(&headers("Basic abc")), None);
+        assert_eq!(bearer_token(&headers("Bearer")), None);
+        assert_eq!(bearer_token(&HeaderMap::new()), None);
     }
 
     #[test]

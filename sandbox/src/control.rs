@@ -14,6 +14,7 @@
 //! | `DELETE /__sandbox/faults` | | `{}` |
 //! | `/__sandbox/tae/…` | | see [`crate::tae`] |
 //! | `/__sandbox/arqsign/…` | | see [`crate::arqsign`] |
+//! | `/__sandbox/idocs/…` | | see [`crate::idocs`] |
 
 use std::sync::Arc;
 
@@ -306,6 +307,77 @@ impl Control {
     /// settings now in force.
     pub async fn arqsign_set_config(&self, config: Value) -> Result<Value, Error> {
         self.send(reqwest::Method::POST, "/__sandbox/arqsign/config", Some(config)).await
+    }
+
+    /// Company B (the counterparty, [`crate::idocs::COUNTERPARTY_BIN`]) signs iDocs document
+    /// `document_id` through the UI: a simulated signature without CMS. Returns the
+    /// document's internal state afterwards.
+    pub async fn idocs_counterparty_sign(&self, document_id: &str) -> Result<Value, Error> {
+        self.send(
+            reqwest::Method::POST,
+            &format!("/__sandbox/idocs/documents/{document_id}/counterparty-sign"),
+            Some(json!({})),
+        )
+        .await
+    }
+
+    /// Company B rejects iDocs document `document_id` with `reason`: the document is
+    /// `REJECTED_BY_RECIPIENT` for both sides.
+    pub async fn idocs_counterparty_reject(
+        &self,
+        document_id: &str,
+        reason: &str,
+    ) -> Result<Value, Error> {
+        self.send(
+            reqwest::Method::POST,
+            &format!("/__sandbox/idocs/documents/{document_id}/counterparty-reject"),
+            Some(json!({ "reason": reason })),
+        )
+        .await
+    }
+
+    /// The sender recalls sent iDocs document `document_id`: `RECALLED_BY_SENDER`.
+    pub async fn idocs_recall(&self, document_id: &str) -> Result<Value, Error> {
+        self.send(
+            reqwest::Method::POST,
+            &format!("/__sandbox/idocs/documents/{document_id}/recall"),
+            None,
+        )
+        .await
+    }
+
+    /// Every iDocs idempotency ticket issued so far expires now, and so do their
+    /// content-to-sign links.
+    pub async fn idocs_expire_tickets(&self) -> Result<(), Error> {
+        self.send(reqwest::Method::POST, "/__sandbox/idocs/tickets/expire", None).await.map(drop)
+    }
+
+    /// Runs every pending iDocs async operation now, whatever its delay; returns how many ran.
+    pub async fn idocs_complete_operations(&self) -> Result<u64, Error> {
+        let answer =
+            self.send(reqwest::Method::POST, "/__sandbox/idocs/operations/complete", None).await?;
+        answer
+            .get("completed")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| Error { status: None, message: format!("unexpected answer: {answer}") })
+    }
+
+    /// Full internal state of one iDocs document: stage, statuses, route, signatures received
+    /// (form, signer subject, ticket used) and tickets.
+    pub async fn idocs_document(&self, id: &str) -> Result<Value, Error> {
+        self.send(reqwest::Method::GET, &format!("/__sandbox/idocs/documents/{id}"), None).await
+    }
+
+    /// Internal state of every iDocs document, in creation order.
+    pub async fn idocs_documents(&self) -> Result<Vec<Value>, Error> {
+        let value = self.send(reqwest::Method::GET, "/__sandbox/idocs/documents", None).await?;
+        decode(value)
+    }
+
+    /// Changes iDocs settings at run time; see [`crate::idocs`] for the keys. Returns the
+    /// settings now in force.
+    pub async fn idocs_set_config(&self, config: Value) -> Result<Value, Error> {
+        self.send(reqwest::Method::POST, "/__sandbox/idocs/config", Some(config)).await
     }
 
     /// Arms a fault; returns its id.

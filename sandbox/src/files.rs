@@ -1,7 +1,9 @@
 //! Files the simulators hand out: unauthenticated download links (like a cloud-storage signed
-//! URL), their HTTP answer, and the small helpers every generated file needs (names, hashes).
+//! URL), their HTTP answer, and the small helpers every generated file needs (names, hashes,
+//! MIME types, ZIP archives).
 
 use std::collections::BTreeMap;
+use std::io::Write;
 
 use axum::body::Bytes;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -94,6 +96,39 @@ pub(crate) fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The MIME type of the file types the simulated providers deal in, by the name's extension
+/// (any casing); `None` for other extensions.
+pub(crate) fn mime_type(file_name: &str) -> Option<&'static str> {
+    let (_, extension) = file_name.rsplit_once('.')?;
+    Some(match extension.to_ascii_lowercase().as_str() {
+        "pdf" => "application/pdf",
+        "doc" => "application/msword",
+        "docx" => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "xls" => "application/vnd.ms-excel",
+        "xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "txt" => "text/plain",
+        "zip" => "application/zip",
+        "cms" | "p7m" => "application/pkcs7-mime",
+        "p7s" => "application/pkcs7-signature",
+        _ => return None,
+    })
+}
+
+/// A deflated ZIP of `(name, bytes)` entries. Every entry carries the same fixed timestamp, so
+/// the same entries always give the same bytes (a provider may hand out an archive to be signed
+/// and compare it later).
+pub(crate) fn zip(entries: &[(&str, &[u8])]) -> zip::result::ZipResult<Vec<u8>> {
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    // Set explicitly: with the crate's `time` feature the default would be "now".
+    let options =
+        zip::write::SimpleFileOptions::default().last_modified_time(zip::DateTime::default());
+    for (name, bytes) in entries {
+        writer.start_file(*name, options)?;
+        writer.write_all(bytes)?;
+    }
+    Ok(writer.finish()?.into_inner())
+}
+
 /// File name without its last extension.
 pub(crate) fn stem(name: &str) -> &str {
     match name.rsplit_once('.') {
@@ -152,6 +187,27 @@ mod tests {
             content_disposition("locação \"1\".pdf"),
             "attachment; filename=\"loca__o _1_.pdf\"; filename*=UTF-8''loca%C3%A7%C3%A3o%20%221%22.pdf"
         );
+    }
+
+    #[test]
+    fn mime_types_by_extension() {
+        assert_eq!(mime_type("a.PDF"), Some("application/pdf"));
+        assert_eq!(mime_type("plan.xlsx").map(|t| t.ends_with("spreadsheetml.sheet")), Some(true));
+        assert_eq!(mime_type("a.bin"), None);
+        assert_eq!(mime_type("noext"), None);
+    }
+
+    #[test]
+    fn zips_are_reproducible_and_readable() {
+        let entries: [(&str, &[u8]); 2] = [("a.txt", b"hello"), ("b/c.pdf", b"%PDF-1.7")];
+        let first = zip(&entries).unwrap();
+        assert!(first.starts_with(b"PK\x03\x04"));
+        assert_eq!(zip(&entries).unwrap(), first);
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(first)).unwrap();
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut archive.by_name("a.txt").unwrap(), &mut text).unwrap();
+        assert_eq!(text, "hello");
+        assert!(zip(&[("same", b"1"), ("same", b"2")]).is_err());
     }
 
     #[test]

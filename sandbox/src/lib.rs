@@ -9,6 +9,7 @@
 //! |---|---|---|
 //! | TOTVS Assinatura Eletrônica | [`tae`] | `/tae` (API), `/tae/identityintegration` (auth), `/tae-storage` (v2 download links) |
 //! | ArqSign (Arquivar) | [`arqsign`] | `/arqsign` (API), `/arqsign-storage` (download links), `/arqsign-app` (signing and share links) |
+//! | iDocs (idocs.kz) | [`idocs`] | `/idocs` (API), `/idocs-storage` (bulk-download links) |
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -17,7 +18,8 @@
 //! let auth_base = format!("{}/tae/identityintegration", sandbox.base_url());
 //! let api_base = format!("{}/tae", sandbox.base_url());
 //! let arqsign_base = format!("{}/arqsign", sandbox.base_url());
-//! # let _ = (auth_base, api_base, arqsign_base);
+//! let idocs_base = format!("{}/idocs", sandbox.base_url());
+//! # let _ = (auth_base, api_base, arqsign_base, idocs_base);
 //! sandbox.shutdown().await;
 //! # Ok(()) }
 //! ```
@@ -28,6 +30,7 @@
 pub mod arqsign;
 pub mod control;
 pub mod fixtures;
+pub mod idocs;
 pub mod tae;
 
 mod aspnet;
@@ -53,11 +56,16 @@ pub use control::{Control, Fault, RecordedRequest, Reset};
 pub struct SandboxConfig {
     pub tae: tae::TaeConfig,
     pub arqsign: arqsign::ArqSignConfig,
+    pub idocs: idocs::IDocsConfig,
 }
 
 /// The simulators this server hosts; a new provider adds its line here.
 fn simulators(config: SandboxConfig) -> Vec<Arc<dyn server::Simulator>> {
-    vec![Arc::new(tae::Tae::new(config.tae)), Arc::new(arqsign::ArqSign::new(config.arqsign))]
+    vec![
+        Arc::new(tae::Tae::new(config.tae)),
+        Arc::new(arqsign::ArqSign::new(config.arqsign)),
+        Arc::new(idocs::IDocs::new(config.idocs)),
+    ]
 }
 
 /// A running sandbox on the current tokio runtime. Dropping it stops the server.

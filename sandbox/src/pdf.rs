@@ -132,6 +132,75 @@ pub(crate) fn winansi(text: &str) -> Vec<u8> {
         .collect()
 }
 
+/// Russian and Kazakh Cyrillic spelled in Latin letters WinAnsiEncoding has (Russian as in
+/// passports, Kazakh letters as in the 2021 Latin alphabet where WinAnsi has the letter), so
+/// Cyrillic names stay readable in generated PDFs instead of turning into `?`. Other text is
+/// kept as it is.
+pub(crate) fn transliterate(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        let lower = c.to_lowercase().next().unwrap_or(c);
+        let latin = match lower {
+            'а' => "a",
+            'б' => "b",
+            'в' => "v",
+            'г' => "g",
+            'д' => "d",
+            'е' => "e",
+            'ё' => "yo",
+            'ж' => "zh",
+            'з' => "z",
+            'и' => "i",
+            'й' => "y",
+            'к' => "k",
+            'л' => "l",
+            'м' => "m",
+            'н' => "n",
+            'о' => "o",
+            'п' => "p",
+            'р' => "r",
+            'с' => "s",
+            'т' => "t",
+            'у' => "u",
+            'ф' => "f",
+            'х' => "kh",
+            'ц' => "ts",
+            'ч' => "ch",
+            'ш' => "sh",
+            'щ' => "shch",
+            'ъ' | 'ь' => "",
+            'ы' => "y",
+            'э' => "e",
+            'ю' => "yu",
+            'я' => "ya",
+            'ә' => "ä",
+            'ғ' => "g",
+            'қ' => "q",
+            'ң' => "ñ",
+            'ө' => "ö",
+            'ұ' => "u",
+            'ү' => "ü",
+            'һ' => "h",
+            'і' => "i",
+            // Not Cyrillic, but in every Russian document number and missing from WinAnsi.
+            '№' => "No.",
+            _ => {
+                out.push(c);
+                continue;
+            }
+        };
+        if c == lower {
+            out.push_str(latin);
+        } else {
+            // An uppercase letter: capitalise the first Latin letter only ("Щ" → "Shch").
+            let mut letters = latin.chars();
+            out.extend(letters.next().into_iter().flat_map(char::to_uppercase));
+            out.extend(letters);
+        }
+    }
+    out
+}
+
 /// A new PDF holding the given pages (as produced by [`layout`]).
 pub(crate) fn new_document(pages: &[Vec<Line>]) -> Result<Vec<u8>, String> {
     let mut doc = Document::with_version("1.7");
@@ -399,6 +468,14 @@ mod tests {
         assert_eq!(winansi("Ação"), vec![b'A', 0xe7, 0xe3, b'o']);
         assert_eq!(winansi("“ok” – €"), vec![0x93, b'o', b'k', 0x94, b' ', 0x96, b' ', 0x80]);
         assert_eq!(winansi("Жук 😀"), b"??? ?".to_vec());
+    }
+
+    #[test]
+    fn cyrillic_is_transliterated_into_winansi_letters() {
+        assert_eq!(transliterate("Договор поставки № 1"), "Dogovor postavki No. 1");
+        assert_eq!(transliterate("ЩИТ Өнім Қазақстан"), "ShchIT Önim Qazaqstan");
+        assert_eq!(transliterate("Ação"), "Ação");
+        assert!(!winansi(&transliterate("Құжат ӘЁЮЯ")).contains(&b'?'));
     }
 
     #[test]

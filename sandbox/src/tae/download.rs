@@ -5,12 +5,10 @@
 //! The protocol follows the sections of TAE's manifesto (Documento, Assinaturas, Pendentes)
 //! with the data the sandbox has; it is a readable simulation, not a signature.
 
-use std::io::Write;
-
 use chrono::{DateTime, Utc};
 
 use super::state::{Document, File, Progress, Refusal, action_label, status};
-use crate::files::{sha256_hex, stem};
+use crate::files::{sha256_hex, stem, zip};
 use crate::pdf::{self, Line};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,16 +197,6 @@ fn done_label(acao: i64, certificate: bool) -> &'static str {
         _ if certificate => "Assinado com certificado digital",
         _ => "Assinado eletronicamente",
     }
-}
-
-fn zip(entries: &[(&str, &[u8])]) -> zip::result::ZipResult<Vec<u8>> {
-    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-    let options = zip::write::SimpleFileOptions::default();
-    for (name, bytes) in entries {
-        writer.start_file(*name, options)?;
-        writer.write_all(bytes)?;
-    }
-    Ok(writer.finish()?.into_inner())
 }
 
 #[cfg(test)]

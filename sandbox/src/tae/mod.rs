@@ -53,7 +53,7 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::extract::multipart::{MultipartError, MultipartRejection};
 use axum::extract::{Multipart, Path, Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -62,8 +62,8 @@ use base64::Engine;
 use chrono::Utc;
 use serde::{Deserialize, Serialize};
 
-use crate::aspnet::{self, query_param, wire_time, wire_utc};
-use crate::files::{Blob, blob_response};
+use crate::aspnet::{self, bearer_challenge, bearer_token, query_param, wire_time, wire_utc};
+use crate::files::{Blob, blob_response, mime_type};
 use crate::server::Simulator;
 use download::Kind;
 use state::{Progress, Refusal};
@@ -315,23 +315,11 @@ fn query_number(uri: &Uri, name: &str, default: usize) -> Result<usize, Fail> {
 #[derive(Clone)]
 struct Caller(String);
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
-    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let (scheme, token) = value.trim().split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
-}
-
 fn caller(tae: &Tae, headers: &HeaderMap) -> Option<String> {
-    bearer(headers).and_then(|token| tae.lock().authenticate(token, Utc::now()))
+    bearer_token(headers).and_then(|token| tae.lock().authenticate(token, Utc::now()))
 }
 
 const UNAUTHORIZED: &str = "Token de acesso ausente, inválido ou expirado.";
-
-/// A 401 in the given wrapper, with the challenge ASP.NET's bearer handler sends.
-fn unauthorized(mut response: Response) -> Response {
-    response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    response
-}
 
 async fn require_bearer(State(tae): State<Tae>, mut request: Request, next: Next) -> Response {
     match caller(&tae, request.headers()) {
@@ -339,7 +327,7 @@ async fn require_bearer(State(tae): State<Tae>, mut request: Request, next: Next
             request.extensions_mut().insert(Caller(user));
             next.run(request).await
         }
-        None => unauthorized(failure(StatusCode::UNAUTHORIZED, UNAUTHORIZED)),
+        None => bearer_challenge(failure(StatusCode::UNAUTHORIZED, UNAUTHORIZED)),
     }
 }
 
@@ -388,7 +376,7 @@ async fn login_api(State(tae): State<Tae>, body: Bytes) -> Answer {
 
 async fn profile(State(tae): State<Tae>, headers: HeaderMap) -> Response {
     let Some(user) = caller(&tae, &headers) else {
-        return unauthorized(identity_failure(StatusCode::UNAUTHORIZED, UNAUTHORIZED));
+        return bearer_challenge(identity_failure(StatusCode::UNAUTHORIZED, UNAUTHORIZED));
     };
     Json(wire::IdentityResponse {
         succeeded: true,
@@ -449,14 +437,7 @@ fn content_type_for(file_name: &str, declared: Option<&str>) -> String {
     if let Some(declared) = declared.filter(|t| !t.is_empty() && *t != "application/octet-stream") {
         return declared.to_owned();
     }
-    let extension = file_name.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
-    match extension.as_deref() {
-        Some("pdf") => "application/pdf",
-        Some("doc") => "application/msword",
-        Some("docx") => "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-        _ => "application/octet-stream",
-    }
-    .into()
+    mime_type(file_name).unwrap_or("application/octet-stream").into()
 }
 
 async fn publish(

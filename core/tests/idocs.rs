@@ -1,0 +1,229 @@
+//! End to end: the real iDocs client, with a host signer in Rust, against the iDocs sandbox.
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use common::{Harness, count, fast_transport};
+use signbridge::signing::{HostSigner, SignRequest, SoftwareSigner};
+use signbridge::{
+    Document, DownloadKind, Envelope, ErrorKind, Party, PartyState, State, TransportConfig,
+};
+use signbridge_sandbox::{Fault, Reset, fixtures, idocs};
+
+fn settings(base: &str) -> serde_json::Value {
+    serde_json::json!({
+        "base_url": format!("{base}/idocs/"),
+        "token": idocs::DEFAULT_TOKEN,
+        "employee_id": idocs::SENDER_EMPLOYEE_ID,
+    })
+}
+
+async fn start_with(overrides: serde_json::Value, transport: TransportConfig) -> Harness {
+    let h = Harness::start("idocs", settings, overrides, transport).await;
+    h.client.set_host_signer(Some(software_signer()));
+    h
+}
+
+async fn start() -> Harness {
+    start_with(serde_json::json!({}), fast_transport()).await
+}
+
+fn software_signer() -> Arc<dyn HostSigner> {
+    let (cert, key) = signbridge_signer::testkeys::ecdsa_p256("ТОО Отправитель");
+    Arc::new(SoftwareSigner::from_pem(cert.as_bytes(), key.as_bytes()).unwrap())
+}
+
+fn envelope(reference: &str) -> Envelope {
+    let mut counterparty = Party::signer("ТОО Контрагент", "buh@kontragent.kz");
+    counterparty.tax_id = Some(idocs::COUNTERPARTY_BIN.into());
+    let pdf = Document::from_bytes("dogovor.pdf", fixtures::sample_pdf("Dogovor", 1));
+    Envelope::new(reference, "Договор поставки № 17", vec![pdf], vec![counterparty])
+}
+
+#[tokio::test]
+async fn host_signed_send_then_the_counterparty_signs() {
+    let h = start().await;
+    let handle = h.client.send(&envelope("ERP-K1")).await.unwrap();
+    assert_eq!(handle.provider, "idocs");
+    let s = h.client.status(&handle).await.unwrap();
+    assert_eq!((s.state, s.provider_status.as_str()), (State::Sent, "SENT_BY_SENDER"));
+    assert_eq!(s.parties[0].email.as_deref(), Some("buh@kontragent.kz"));
+    assert_eq!(s.parties[0].state, PartyState::Pending);
+
+    let doc = h.control.idocs_document(&handle.id).await.unwrap();
+    assert_eq!(doc["signature_count"], 1, "{doc}");
+    assert_eq!(doc["signatures"][0]["form"], "attached");
+    assert!(
+        doc["signatures"][0]["signer_subject"].as_str().unwrap().contains("ТОО Отправитель"),
+        "{doc}"
+    );
+
+    h.control.idocs_counterparty_sign(&handle.id).await.unwrap();
+    let s = h.client.status(&handle).await.unwrap();
+    assert_eq!(s.state, State::Completed);
+    assert_eq!(s.parties[0].state, PartyState::Signed);
+    let (print_form, _) = h.client.download_bytes(&handle, DownloadKind::Signed).await.unwrap();
+    assert!(fixtures::pdf_page_count(&print_form).unwrap() >= 1);
+    let (archive, _) = h.client.download_bytes(&handle, DownloadKind::Archive).await.unwrap();
+    assert_eq!(&archive[..2], b"PK");
+}
+
+#[tokio::test]
+async fn detached_signatures_are_accepted_too() {
+    let h = start_with(serde_json::json!({"cms_form": "detached"}), fast_transport()).await;
+    let handle = h.client.send(&envelope("ERP-K2")).await.unwrap();
+    let doc = h.control.idocs_document(&handle.id).await.unwrap();
+    assert_eq!(doc["signatures"][0]["form"], "detached", "{doc}");
+}
+
+#[tokio::test]
+async fn a_lost_save_answer_is_retried_with_the_same_ticket() {
+    let h = start().await;
+    h.control
+        .add_fault(Fault::reset(
+            "/idocs/api/v3/sync/external/outbox/signature/quick-sign/save",
+            Reset::After,
+        ))
+        .await
+        .unwrap();
+    let handle = h.client.send(&envelope("ERP-K3")).await.unwrap();
+    let reqs = h.control.requests().await.unwrap();
+    assert_eq!(count(&reqs, "POST", "quick-sign/save"), 2, "sent again after the lost answer");
+    let doc = h.control.idocs_document(&handle.id).await.unwrap();
+    assert_eq!(doc["signature_count"], 1, "one signature, not two: {doc}");
+    assert_eq!(h.client.status(&handle).await.unwrap().state, State::Sent);
+}
+
+/// Signs, but first lets every ticket the server issued expire.
+struct ExpiringSigner {
+    inner: Arc<dyn HostSigner>,
+    control: signbridge_sandbox::Control,
+    runtime: tokio::runtime::Handle,
+    calls: AtomicUsize,
+}
+
+impl HostSigner for ExpiringSigner {
+    fn sign(&self, request: &SignRequest) -> Result<Vec<u8>, String> {
+        if self.calls.fetch_add(1, Ordering::SeqCst) == 0 {
+            self.runtime
+                .block_on(self.control.idocs_expire_tickets())
+                .map_err(|e| e.to_string())?;
+        }
+        self.inner.sign(request)
+    }
+}
+
+#[tokio::test]
+async fn an_expired_ticket_gets_fresh_content_to_sign() {
+    let h = start().await;
+    let signer = Arc::new(ExpiringSigner {
+        inner: software_signer(),
+        control: h.control.clone(),
+        runtime: tokio::runtime::Handle::current(),
+        calls: AtomicUsize::new(0),
+    });
+    h.client.set_host_signer(Some(signer.clone()));
+    let handle = h.client.send(&envelope("ERP-K4")).await.unwrap();
+    assert_eq!(signer.calls.load(Ordering::SeqCst), 2, "signed again over fresh content");
+    let reqs = h.control.requests().await.unwrap();
+    assert_eq!(count(&reqs, "POST", "content-to-sign/generate"), 2);
+    let saves: Vec<_> =
+        reqs.iter().filter(|r| r.path.contains("quick-sign/save")).map(|r| r.status).collect();
+    assert_eq!(saves, [Some(400), Some(200)]);
+    assert_eq!(h.client.status(&handle).await.unwrap().state, State::Sent);
+}
+
+#[tokio::test]
+async fn files_too_big_or_of_the_wrong_type_fail_before_any_request() {
+    let h = start().await;
+    let mut big = envelope("ERP-K5");
+    big.documents = vec![Document::from_bytes("grande.pdf", vec![b'%'; 16 * 1024 * 1024])];
+    let err = h.client.send(&big).await.unwrap_err();
+    assert_eq!((err.kind(), err.field()), (ErrorKind::Validation, Some("documents[0].content")));
+    let mut exe = envelope("ERP-K6");
+    exe.documents = vec![Document::from_bytes("setup.exe", b"MZ".to_vec())];
+    let err = h.client.send(&exe).await.unwrap_err();
+    assert_eq!((err.kind(), err.field()), (ErrorKind::Validation, Some("documents[0].name")));
+    let mut no_bin = envelope("ERP-K7");
+    no_bin.parties[0].tax_id = None;
+    assert_eq!(h.client.send(&no_bin).await.unwrap_err().field(), Some("parties[0].tax_id"));
+    assert!(h.control.requests().await.unwrap().is_empty(), "the sandbox saw no request");
+}
+
+#[tokio::test]
+async fn a_bad_token_is_an_auth_error() {
+    let h = start_with(serde_json::json!({"token": "revoked"}), fast_transport()).await;
+    let err = h.client.send(&envelope("ERP-K8")).await.unwrap_err();
+    assert_eq!((err.kind(), err.http_status()), (ErrorKind::Auth, Some(401)));
+    assert_eq!(
+        count(&h.control.requests().await.unwrap(), "POST", "/blobs/"),
+        1,
+        "no re-login, no retry"
+    );
+}
+
+#[tokio::test]
+async fn the_counterparty_rejects_with_a_reason() {
+    let h = start().await;
+    let handle = h.client.send(&envelope("ERP-K9")).await.unwrap();
+    h.control.idocs_counterparty_reject(&handle.id, "Неверная сумма").await.unwrap();
+    let s = h.client.status(&handle).await.unwrap();
+    assert_eq!((s.state, s.reason.as_deref()), (State::Rejected, Some("Неверная сумма")));
+    assert_eq!(s.parties[0].state, PartyState::Rejected);
+}
+
+struct FailingSigner;
+
+impl HostSigner for FailingSigner {
+    fn sign(&self, _: &SignRequest) -> Result<Vec<u8>, String> {
+        Err("PIN заблокирован".into())
+    }
+}
+
+#[tokio::test]
+async fn a_failing_signer_reports_its_error_and_where_the_document_stopped() {
+    let h = start().await;
+    h.client.set_host_signer(Some(Arc::new(FailingSigner)));
+    let err = h.client.send(&envelope("ERP-K10")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Signing);
+    assert_eq!(err.code(), 700);
+    assert_eq!(err.provider_message(), Some("PIN заблокирован"));
+    let handle = err.handle().expect("the draft's handle").clone();
+    let s = h.client.status(&handle).await.unwrap();
+    assert_eq!(
+        (s.state, s.provider_status.as_str()),
+        (State::Draft, "DRAFT"),
+        "stopped before signing"
+    );
+    assert_eq!(count(&h.control.requests().await.unwrap(), "POST", "quick-sign/save"), 0);
+
+    h.client.set_host_signer(None);
+    let err = h.client.send(&envelope("ERP-K11")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Signing, "no signer set: {err}");
+}
+
+#[tokio::test]
+async fn inbox_and_bulk_calls() {
+    let h = start().await;
+    let page = h.client.call("inbox", serde_json::Value::Null).await.unwrap();
+    assert!(page["pageItems"].is_array(), "{page}");
+    let item = serde_json::json!({"documentMetadata": {"documentName": "Акт", "documentNumber": "A-1",
+        "documentDate": 1718780400, "documentGroup": "Accounting",
+        "documentAuthorEmployeeId": idocs::SENDER_EMPLOYEE_ID}, "documentBinaryContents": []});
+    let done = h
+        .client
+        .call("bulk", serde_json::json!({"operation": "bulk/external/outbox/document/create", "items": [item], "wait_secs": 20}))
+        .await
+        .unwrap();
+    let ops = done.as_array().unwrap();
+    assert_eq!(ops.len(), 1);
+    assert!(ops[0]["operationStatus"].as_str().unwrap().starts_with("Completed"), "{done}");
+    let err = h
+        .client
+        .call("bulk", serde_json::json!({"operation": "../x", "items": []}))
+        .await
+        .unwrap_err();
+    assert_eq!(err.field(), Some("args.operation"));
+}
