@@ -8,11 +8,12 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use futures::future::BoxFuture;
 use indicatif::{ProgressBar, ProgressStyle};
+use signbridge::signing::SoftwareSigner;
 use signbridge::{
     Client, ClientConfig, Document, DownloadKind, Envelope, Handle, Message, Party, PartyState,
     State, Status, TransportConfig,
 };
-use signbridge_sandbox::{Control, Sandbox, arqsign, fixtures, tae};
+use signbridge_sandbox::{Control, Sandbox, arqsign, fixtures, idocs, tae};
 
 use crate::Failure;
 
@@ -22,6 +23,7 @@ struct Signer {
     tax_id: &'static str,
 }
 
+/// Brazilian parties (TAE, ArqSign): CPF and CNPJ.
 const SIGNERS: [Signer; 2] = [
     Signer {
         name: "Maria da Conceição Silva",
@@ -34,6 +36,13 @@ const SIGNERS: [Signer; 2] = [
         tax_id: "11.222.333/0001-81",
     },
 ];
+
+/// iDocs routes to companies by BIN: the sandbox's counterparty.
+const IDOCS_SIGNERS: [Signer; 1] = [Signer {
+    name: "ТОО Контрагент",
+    email: "buh@kontragent.example",
+    tax_id: idocs::COUNTERPARTY_BIN,
+}];
 
 /// How long the demo waits for the sandbox to reflect a signature before giving up.
 const POLL_LIMIT: Duration = Duration::from_secs(30);
@@ -48,6 +57,7 @@ struct Flow {
     name: &'static str,
     client: Client,
     sign: SignAs,
+    signers: &'static [Signer],
     /// What to download once completed, and the file-name suffix for each.
     downloads: &'static [(DownloadKind, &'static str)],
 }
@@ -97,6 +107,7 @@ fn flows(base: &str) -> Result<Vec<Flow>, Failure> {
                     control.tae_sign(id, email).await.map(drop).map_err(|e| e.message().to_string())
                 })
             },
+            signers: &SIGNERS,
             downloads: &[(DownloadKind::Signed, "signed")],
         },
         Flow {
@@ -122,15 +133,47 @@ fn flows(base: &str) -> Result<Vec<Flow>, Failure> {
                         .map_err(|e| e.message().to_string())
                 })
             },
+            signers: &SIGNERS,
             downloads: &[(DownloadKind::Signed, "signed"), (DownloadKind::Evidence, "evidence")],
+        },
+        Flow {
+            name: "iDocs (the host signs with the reference software signer)",
+            client: {
+                let client = client(
+                    "idocs",
+                    serde_json::json!({
+                        "base_url": format!("{base}/idocs"),
+                        "token": idocs::DEFAULT_TOKEN,
+                        "employee_id": idocs::SENDER_EMPLOYEE_ID,
+                    }),
+                )?;
+                // A throwaway key made now; a real host signs with its own key (NCALayer, a
+                // PKCS#12 file given to SoftwareSigner::from_pkcs12, ...).
+                let (cert, key) = signbridge_signer::testkeys::ecdsa_p256("ТОО Отправитель (demo)");
+                let signer = SoftwareSigner::from_pem(cert.as_bytes(), key.as_bytes())
+                    .map_err(|e| Failure::Other(format!("demo signer: {e}")))?;
+                client.set_host_signer(Some(std::sync::Arc::new(signer)));
+                client
+            },
+            sign: |control, handle, _email| {
+                Box::pin(async move {
+                    control
+                        .idocs_counterparty_sign(&handle.id)
+                        .await
+                        .map(drop)
+                        .map_err(|e| e.message().to_string())
+                })
+            },
+            signers: &IDOCS_SIGNERS,
+            downloads: &[(DownloadKind::Signed, "print-form")],
         },
     ])
 }
 
-fn envelope() -> Envelope {
+fn envelope(signers: &[Signer]) -> Envelope {
     let title = "Contrato de prestação de serviços nº 000123";
     let pdf = fixtures::sample_pdf(title, ORIGINAL_PAGES);
-    let parties = SIGNERS
+    let parties = signers
         .iter()
         .enumerate()
         .map(|(i, s)| Party {
@@ -158,24 +201,27 @@ fn envelope() -> Envelope {
 
 async fn run_flow(flow: &Flow, control: &Control, out_dir: &Path) -> Result<(), Failure> {
     let started = Instant::now();
-    let envelope = envelope();
+    let envelope = envelope(flow.signers);
     println!("\n== {}", flow.name);
     let handle = flow.client.send(&envelope).await?;
     println!(
-        "sent {:?} as document {} to {} signers, in order",
+        "sent {:?} as document {} to {}",
         envelope.title,
         handle.id,
-        SIGNERS.len()
+        match flow.signers.len() {
+            1 => "its signer".to_string(),
+            n => format!("{n} signers, in order"),
+        }
     );
 
-    let bar = ProgressBar::new(SIGNERS.len() as u64);
+    let bar = ProgressBar::new(flow.signers.len() as u64);
     bar.set_style(
         ProgressStyle::with_template("{spinner} [{bar:24}] {pos}/{len} signed  {msg}")
             .map_err(|e| Failure::Other(e.to_string()))?
             .progress_chars("=> "),
     );
     bar.enable_steady_tick(Duration::from_millis(80));
-    for signer in &SIGNERS {
+    for signer in flow.signers {
         bar.set_message(format!("waiting for {}", signer.name));
         (flow.sign)(control, &handle, signer.email)
             .await
