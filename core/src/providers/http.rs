@@ -49,6 +49,22 @@ pub fn reply_error(
     err
 }
 
+/// Joins a base URL and a path, tolerating a trailing `/` on the base (RM and Protheus both
+/// store bases with and without one).
+pub fn join(base: &str, path: &str) -> String {
+    format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
+}
+
+/// Checks that setting `name` of `provider` is an http(s) URL.
+pub fn check_base_url(provider: &str, name: &str, value: &str) -> Result<()> {
+    match url::Url::parse(value) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => Ok(()),
+        _ => Err(Error::config(format!(
+            "settings.{name} for provider {provider} must be an http(s) URL, got {value:?}"
+        ))),
+    }
+}
+
 /// A bounded, single-line excerpt of a body that is not the expected JSON.
 pub fn body_excerpt(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
@@ -149,6 +165,26 @@ mod tests {
             (e.retry(), e.http_status(), e.provider_message()),
             (crate::Retry::Persistent, Some(503), Some("x"))
         );
+    }
+
+    #[test]
+    fn join_tolerates_slashes() {
+        assert_eq!(
+            join("https://h/identityintegration/", "/v3/auth/login"),
+            "https://h/identityintegration/v3/auth/login"
+        );
+        assert_eq!(join("https://h", "documents/v1/x"), "https://h/documents/v1/x");
+    }
+
+    #[test]
+    fn base_urls_must_be_http() {
+        check_base_url("p", "base_url", "https://h/x").unwrap();
+        check_base_url("p", "base_url", "http://127.0.0.1:8080").unwrap();
+        for bad in ["ftp://h", "h/x", ""] {
+            let e = check_base_url("p", "base_url", bad).unwrap_err();
+            assert_eq!(e.kind(), ErrorKind::Config);
+            assert!(e.to_string().contains("settings.base_url for provider p"), "{e}");
+        }
     }
 
     #[test]

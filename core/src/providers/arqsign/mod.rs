@@ -183,15 +183,7 @@ impl std::fmt::Debug for ArqSign {
 impl Build for ArqSign {
     fn build(ctx: BuildContext) -> Result<ArqSign> {
         let config: ArqSignConfig = super::settings("arqsign", &ctx)?;
-        match url::Url::parse(&config.base_url) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
-            _ => {
-                return Err(Error::config(format!(
-                    "settings.base_url for provider arqsign must be an http(s) URL, got {:?}",
-                    config.base_url
-                )));
-            }
-        }
+        http::check_base_url("arqsign", "base_url", &config.base_url)?;
         if !matches!(config.icp_brasil_code, 2 | 3) {
             return Err(Error::config("settings.icp_brasil_code for provider arqsign is 2 or 3"));
         }
@@ -221,7 +213,7 @@ impl Build for ArqSign {
 
 impl ArqSign {
     fn url(&self, path: &str) -> String {
-        format!("{}/{}", self.config.base_url.trim_end_matches('/'), path.trim_start_matches('/'))
+        http::join(&self.config.base_url, path)
     }
 
     fn options(&self, env: &Envelope) -> Result<(map::SendOptions, SendVersion)> {

@@ -128,15 +128,7 @@ impl std::fmt::Debug for IDocs {
 impl Build for IDocs {
     fn build(ctx: BuildContext) -> Result<IDocs> {
         let config: IDocsConfig = super::settings("idocs", &ctx)?;
-        match url::Url::parse(&config.base_url) {
-            Ok(u) if matches!(u.scheme(), "http" | "https") => {}
-            _ => {
-                return Err(Error::config(format!(
-                    "settings.base_url for provider idocs must be an http(s) URL, got {:?}",
-                    config.base_url
-                )));
-            }
-        }
+        http::check_base_url("idocs", "base_url", &config.base_url)?;
         if !GROUPS.contains(&config.document_group.as_str()) {
             return Err(Error::config(format!(
                 "settings.document_group for provider idocs is one of {}",
@@ -172,7 +164,7 @@ impl Authenticator for IDocs {
 
 impl IDocs {
     fn url(&self, path: &str) -> String {
-        format!("{}/{}", self.config.base_url.trim_end_matches('/'), path.trim_start_matches('/'))
+        http::join(&self.config.base_url, path)
     }
 
     fn options(&self, env: &Envelope) -> Result<EnvelopeOptions> {

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::Utc;
 
 use super::{Tae, map, wire};
-use crate::providers::lenient;
+use crate::providers::{http, lenient};
 use crate::error::{Error, ErrorKind, Result};
 use crate::transport::{Authenticator, Call, Idempotency, Secret, Token};
 
@@ -43,7 +43,7 @@ impl Tae {
             .with_context("provider", "tae"));
         };
         for route in &self.config.login_routes {
-            let url = super::join(&self.config.auth_base, route.path());
+            let url = http::join(&self.config.auth_base, route.path());
             let body = wire::LoginRequest { user_name: user, password: password.expose() };
             let reply = self
                 .transport

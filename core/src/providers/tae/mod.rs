@@ -161,16 +161,8 @@ impl std::fmt::Debug for Tae {
 impl Build for Tae {
     fn build(ctx: BuildContext) -> Result<Tae> {
         let config: TaeConfig = super::settings("tae", &ctx)?;
-        for (name, value) in [("auth_base", &config.auth_base), ("api_base", &config.api_base)] {
-            match url::Url::parse(value) {
-                Ok(u) if matches!(u.scheme(), "http" | "https") => {}
-                _ => {
-                    return Err(Error::config(format!(
-                        "settings.{name} for provider tae must be an http(s) URL, got {value:?}"
-                    )));
-                }
-            }
-        }
+        http::check_base_url("tae", "auth_base", &config.auth_base)?;
+        http::check_base_url("tae", "api_base", &config.api_base)?;
         if config.token.is_none() && (config.username.is_none() || config.password.is_none()) {
             return Err(Error::config(
                 "provider tae needs settings.username and settings.password (or settings.token)",
@@ -196,14 +188,10 @@ impl Build for Tae {
     }
 }
 
-/// Joins a base URL and a path, tolerating a trailing `/` on the base.
-fn join(base: &str, path: &str) -> String {
-    format!("{}/{}", base.trim_end_matches('/'), path.trim_start_matches('/'))
-}
 
 impl Tae {
     fn api(&self, path: &str) -> String {
-        join(&self.config.api_base, path)
+        http::join(&self.config.api_base, path)
     }
 
     fn document_id(handle: &Handle) -> Result<i64> {
@@ -464,12 +452,6 @@ impl Provider for Tae {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn join_tolerates_slashes() {
-        assert_eq!(join("https://h/identityintegration/", "/v3/auth/login"), "https://h/identityintegration/v3/auth/login");
-        assert_eq!(join("https://h", "documents/v1/x"), "https://h/documents/v1/x");
-    }
 
     fn build(settings: serde_json::Value) -> Result<Tae> {
         Tae::build(BuildContext {
