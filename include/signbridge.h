@@ -440,6 +440,38 @@ signbridge_result signbridge_set_host_signer(const struct signbridge_client *cli
                                              void *userdata);
 
 /**
+ * Makes the reference software signer the client's host signer, replacing any previous one:
+ * signatures are made inside the library with a key from PEM text, for hosts without a
+ * crypto provider of their own. `certificate_pem` holds the signer's certificate first, then
+ * optionally its chain; `private_key_pem` one unencrypted PKCS#8, PKCS#1 or SEC1 key. One
+ * text holding both may be passed twice. Both are copied: the host may wipe its buffers on
+ * return. A key that cannot be loaded (or does not match the certificate) fails with
+ * `SIGNBRIDGE_RESULT_SIGNING`, its reason in the provider message, and leaves the previous
+ * signer in place.
+ *
+ * # Safety
+ * `client` is NULL or a live client; `certificate_pem` and `private_key_pem` NULL or
+ * NUL-terminated strings.
+ */
+signbridge_result signbridge_set_software_signer_pem(const struct signbridge_client *client,
+                                                     const char *certificate_pem,
+                                                     const char *private_key_pem);
+
+/**
+ * As `signbridge_set_software_signer_pem`, the key and certificates coming from the `len`
+ * bytes of a PKCS#12 (`.p12` / `.pfx`) file at `pkcs12`, protected by `password` (UTF-8;
+ * "" for none). A wrong password fails with `SIGNBRIDGE_RESULT_SIGNING`.
+ *
+ * # Safety
+ * `client` is NULL or a live client; `pkcs12` NULL (only when `len` is 0) or `len` readable
+ * bytes; `password` NULL or a NUL-terminated string.
+ */
+signbridge_result signbridge_set_software_signer_pkcs12(const struct signbridge_client *client,
+                                                        const uint8_t *pkcs12,
+                                                        size_t len,
+                                                        const char *password);
+
+/**
  * Hands the signature to the library from inside the host signer: `len` bytes of DER CMS at
  * `cms`, copied (the host keeps ownership of its buffer). Calling it again replaces them.
  *

@@ -117,6 +117,10 @@ procedure signbridge_bytes_free(Bytes: Pointer; Len: TSignbridgeSize); cdecl; ex
 
 function signbridge_set_host_signer(Client: PSignbridgeClient; Callback: TSignbridgeSignCallback;
   UserData: Pointer): TSignbridgeResult; cdecl; external SignbridgeLib;
+function signbridge_set_software_signer_pem(Client: PSignbridgeClient; CertificatePem: PAnsiChar;
+  PrivateKeyPem: PAnsiChar): TSignbridgeResult; cdecl; external SignbridgeLib;
+function signbridge_set_software_signer_pkcs12(Client: PSignbridgeClient; Pkcs12: Pointer;
+  Len: TSignbridgeSize; Password: PAnsiChar): TSignbridgeResult; cdecl; external SignbridgeLib;
 function signbridge_sign_reply_set_cms(Reply: PSignbridgeSignReply; Cms: Pointer;
   Len: TSignbridgeSize): TSignbridgeResult; cdecl; external SignbridgeLib;
 function signbridge_sign_reply_set_error(Reply: PSignbridgeSignReply;

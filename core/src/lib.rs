@@ -38,7 +38,10 @@ pub use model::{
     Message, Party, PartyState, PartyStatus, Role, State, Status,
 };
 pub use provider::{Capability, EnvelopeRules, Provider};
-pub use signing::{CmsForm, HostSigner, SignRequest};
+pub use signing::{
+    CmsForm, HostSigner, SignRequest, SoftwareSigner, software_signer_from_pem,
+    software_signer_from_pkcs12,
+};
 pub use transport::{Secret, TransportConfig};
 
 /// How to build a [`Client`]: which provider, which account, its settings and network options.

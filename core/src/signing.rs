@@ -50,6 +50,27 @@ impl HostSigner for SoftwareSigner {
     }
 }
 
+/// Loads the reference software signer from PEM text: the certificate (then any chain) and
+/// an unencrypted private key (see [`SoftwareSigner::from_pem`]). A key that cannot be loaded
+/// is a [`ErrorKind::Signing`] error whose provider message says why.
+pub fn software_signer_from_pem(
+    certificate_pem: &[u8],
+    private_key_pem: &[u8],
+) -> Result<SoftwareSigner> {
+    SoftwareSigner::from_pem(certificate_pem, private_key_pem).map_err(key_error)
+}
+
+/// Loads the reference software signer from a PKCS#12 (`.p12` / `.pfx`) file (see
+/// [`SoftwareSigner::from_pkcs12`]); errors as for [`software_signer_from_pem`].
+pub fn software_signer_from_pkcs12(der: &[u8], password: &str) -> Result<SoftwareSigner> {
+    SoftwareSigner::from_pkcs12(der, password).map_err(key_error)
+}
+
+fn key_error(e: signbridge_signer::SignerError) -> Error {
+    Error::new(ErrorKind::Signing, "the signing key could not be loaded")
+        .with_provider_message(e.message())
+}
+
 /// Where a client keeps its signer; shared with its provider, settable after construction.
 #[derive(Clone, Default)]
 pub struct SignerSlot(Arc<RwLock<Option<Arc<dyn HostSigner>>>>);
@@ -125,6 +146,23 @@ mod tests {
         let verified = signbridge_signer::verify(&cms, Some(b"bytes")).unwrap();
         assert!(verified.attached_content.is_none(), "detached was asked for");
         assert!(verified.signer_subject.contains("signbridge test"), "{}", verified.signer_subject);
+    }
+
+    #[test]
+    fn a_key_that_does_not_load_is_a_signing_error() {
+        let (cert, key) = signbridge_signer::testkeys::rsa("signbridge test");
+        let (other_cert, _) = signbridge_signer::testkeys::rsa("someone else");
+        assert!(software_signer_from_pem(cert.as_bytes(), key.as_bytes()).is_ok());
+        let err = software_signer_from_pem(other_cert.as_bytes(), key.as_bytes()).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Signing);
+        assert!(err.provider_message().is_some_and(|m| !m.is_empty()), "{err}");
+
+        let p12 = signbridge_signer::testkeys::pkcs12(&cert, &key, "senha").unwrap();
+        assert!(software_signer_from_pkcs12(&p12, "senha").is_ok());
+        let err = software_signer_from_pkcs12(&p12, "errada").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Signing);
+        let err = software_signer_from_pkcs12(b"not a pfx", "").unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Signing);
     }
 
     #[tokio::test]

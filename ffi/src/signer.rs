@@ -8,7 +8,9 @@
 use std::ffi::{CString, c_char, c_void};
 use std::sync::Arc;
 
-use signbridge::{CmsForm, HostSigner, SignRequest};
+use signbridge::{
+    CmsForm, HostSigner, SignRequest, software_signer_from_pem, software_signer_from_pkcs12,
+};
 
 use crate::client::signbridge_client;
 use crate::error::{SIGNBRIDGE_RESULT_OK, signbridge_result};
@@ -133,6 +135,61 @@ pub unsafe extern "C" fn signbridge_set_host_signer(
         let signer = callback
             .map(|callback| Arc::new(CallbackSigner { callback, userdata }) as Arc<dyn HostSigner>);
         client.client.set_host_signer(signer);
+        Ok(())
+    })
+}
+
+/// Makes the reference software signer the client's host signer, replacing any previous one:
+/// signatures are made inside the library with a key from PEM text, for hosts without a
+/// crypto provider of their own. `certificate_pem` holds the signer's certificate first, then
+/// optionally its chain; `private_key_pem` one unencrypted PKCS#8, PKCS#1 or SEC1 key. One
+/// text holding both may be passed twice. Both are copied: the host may wipe its buffers on
+/// return. A key that cannot be loaded (or does not match the certificate) fails with
+/// `SIGNBRIDGE_RESULT_SIGNING`, its reason in the provider message, and leaves the previous
+/// signer in place.
+///
+/// # Safety
+/// `client` is NULL or a live client; `certificate_pem` and `private_key_pem` NULL or
+/// NUL-terminated strings.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn signbridge_set_software_signer_pem(
+    client: *const signbridge_client,
+    certificate_pem: *const c_char,
+    private_key_pem: *const c_char,
+) -> signbridge_result {
+    boundary(|| {
+        // SAFETY (these calls): pointers as the caller guaranteed above.
+        let client = unsafe { arg_ref(client, "client") }?;
+        let certificate_pem = unsafe { arg_str(certificate_pem, "certificate_pem") }?;
+        let private_key_pem = unsafe { arg_str(private_key_pem, "private_key_pem") }?;
+        let signer =
+            software_signer_from_pem(certificate_pem.as_bytes(), private_key_pem.as_bytes())?;
+        client.client.set_host_signer(Some(Arc::new(signer)));
+        Ok(())
+    })
+}
+
+/// As `signbridge_set_software_signer_pem`, the key and certificates coming from the `len`
+/// bytes of a PKCS#12 (`.p12` / `.pfx`) file at `pkcs12`, protected by `password` (UTF-8;
+/// "" for none). A wrong password fails with `SIGNBRIDGE_RESULT_SIGNING`.
+///
+/// # Safety
+/// `client` is NULL or a live client; `pkcs12` NULL (only when `len` is 0) or `len` readable
+/// bytes; `password` NULL or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn signbridge_set_software_signer_pkcs12(
+    client: *const signbridge_client,
+    pkcs12: *const u8,
+    len: usize,
+    password: *const c_char,
+) -> signbridge_result {
+    boundary(|| {
+        // SAFETY (these calls): pointers as the caller guaranteed above.
+        let client = unsafe { arg_ref(client, "client") }?;
+        let pkcs12 = unsafe { arg_bytes(pkcs12, len, "pkcs12") }?;
+        let password = unsafe { arg_str(password, "password") }?;
+        let signer = software_signer_from_pkcs12(pkcs12, password)?;
+        client.client.set_host_signer(Some(Arc::new(signer)));
         Ok(())
     })
 }
@@ -285,5 +342,75 @@ mod tests {
         let null_reply =
             unsafe { signbridge_sign_reply_set_error(std::ptr::null_mut(), c"x".as_ptr()) };
         assert_eq!(null_reply, SIGNBRIDGE_RESULT_NULL_ARGUMENT);
+    }
+
+    fn provider_message() -> String {
+        let message =
+            unsafe { CStr::from_ptr(crate::error::signbridge_last_error_provider_message()) };
+        message.to_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn a_software_signer_from_pem_or_pkcs12() {
+        let client = offline_client();
+        let has_signer = || unsafe { &*client }.client.has_host_signer();
+        let (cert, key) = signbridge_signer::testkeys::ecdsa_p256("signbridge ffi");
+        let (other_cert, _) = signbridge_signer::testkeys::ecdsa_p256("someone else");
+        let c = |text: &str| CString::new(text).unwrap();
+
+        let wrong_pair = unsafe {
+            signbridge_set_software_signer_pem(client, c(&other_cert).as_ptr(), c(&key).as_ptr())
+        };
+        assert_eq!(wrong_pair, SIGNBRIDGE_RESULT_SIGNING);
+        assert!(!provider_message().is_empty(), "the reason is the provider message");
+        assert!(!has_signer(), "a failed load sets nothing");
+
+        let both = c(&format!("{cert}{key}"));
+        let set =
+            unsafe { signbridge_set_software_signer_pem(client, both.as_ptr(), both.as_ptr()) };
+        assert_eq!(set, SIGNBRIDGE_RESULT_OK);
+        assert!(has_signer());
+
+        let p12 = signbridge_signer::testkeys::pkcs12(&cert, &key, "senha").unwrap();
+        let bad_password = unsafe {
+            signbridge_set_software_signer_pkcs12(
+                client,
+                p12.as_ptr(),
+                p12.len(),
+                c"errada".as_ptr(),
+            )
+        };
+        assert_eq!(bad_password, SIGNBRIDGE_RESULT_SIGNING);
+        assert!(has_signer(), "the previous signer stays");
+        let set = unsafe {
+            signbridge_set_software_signer_pkcs12(
+                client,
+                p12.as_ptr(),
+                p12.len(),
+                c"senha".as_ptr(),
+            )
+        };
+        assert_eq!(set, SIGNBRIDGE_RESULT_OK);
+
+        let nulls = [
+            unsafe {
+                signbridge_set_software_signer_pem(std::ptr::null(), both.as_ptr(), both.as_ptr())
+            },
+            unsafe { signbridge_set_software_signer_pem(client, std::ptr::null(), both.as_ptr()) },
+            unsafe { signbridge_set_software_signer_pem(client, both.as_ptr(), std::ptr::null()) },
+            unsafe {
+                signbridge_set_software_signer_pkcs12(client, std::ptr::null(), 3, c"".as_ptr())
+            },
+            unsafe {
+                signbridge_set_software_signer_pkcs12(
+                    client,
+                    p12.as_ptr(),
+                    p12.len(),
+                    std::ptr::null(),
+                )
+            },
+        ];
+        assert_eq!(nulls, [SIGNBRIDGE_RESULT_NULL_ARGUMENT; 5]);
+        unsafe { signbridge_client_free(client) };
     }
 }

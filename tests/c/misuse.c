@@ -246,6 +246,30 @@ static void events_and_signer_misuse(const signbridge_client *client) {
                 SIGNBRIDGE_RESULT_NULL_ARGUMENT, "reply is NULL");
     EXPECT_CODE(signbridge_sign_reply_set_error(NULL, "x"), SIGNBRIDGE_RESULT_NULL_ARGUMENT,
                 "reply is NULL");
+
+    EXPECT_CODE(signbridge_set_software_signer_pem(NULL, "", ""), SIGNBRIDGE_RESULT_NULL_ARGUMENT,
+                "client is NULL");
+    EXPECT_CODE(signbridge_set_software_signer_pem(client, NULL, ""),
+                SIGNBRIDGE_RESULT_NULL_ARGUMENT, "certificate_pem is NULL");
+    EXPECT_CODE(signbridge_set_software_signer_pem(client, "", NULL),
+                SIGNBRIDGE_RESULT_NULL_ARGUMENT, "private_key_pem is NULL");
+    EXPECT_CODE(signbridge_set_software_signer_pem(client, "\xff", "\xff"),
+                SIGNBRIDGE_RESULT_INVALID_UTF8, "certificate_pem is not UTF-8");
+    EXPECT_CODE(signbridge_set_software_signer_pem(client, "no PEM here", "nor here"),
+                SIGNBRIDGE_RESULT_SIGNING, "could not be loaded");
+    EXPECT(strstr(signbridge_last_error_provider_message(), "CERTIFICATE") != NULL,
+           "the reason should name the missing certificate: %s\n",
+           signbridge_last_error_provider_message());
+    EXPECT_CODE(signbridge_set_software_signer_pkcs12(NULL, (const uint8_t *)"0", 1, ""),
+                SIGNBRIDGE_RESULT_NULL_ARGUMENT, "client is NULL");
+    EXPECT_CODE(signbridge_set_software_signer_pkcs12(client, NULL, 1, ""),
+                SIGNBRIDGE_RESULT_NULL_ARGUMENT, "pkcs12 is NULL");
+    EXPECT_CODE(signbridge_set_software_signer_pkcs12(client, (const uint8_t *)"0", 1, NULL),
+                SIGNBRIDGE_RESULT_NULL_ARGUMENT, "password is NULL");
+    EXPECT_CODE(signbridge_set_software_signer_pkcs12(client, (const uint8_t *)"not a pfx", 9, ""),
+                SIGNBRIDGE_RESULT_SIGNING, "could not be loaded");
+    EXPECT_CODE(signbridge_set_software_signer_pkcs12(client, NULL, 0, ""),
+                SIGNBRIDGE_RESULT_SIGNING, "could not be loaded");
 }
 
 static signbridge_result never_called(void *userdata, const uint8_t *data, size_t len, int32_t form,
