@@ -42,10 +42,29 @@ def arguments() -> Tuple[str, str]:
     return provider, url.rstrip("/")
 
 
+#: The iDocs counterparty the sandbox knows: a company, by its BIN.
+IDOCS_COUNTERPARTY = {
+    "name": "ТОО «Қазақ Контрагент»",
+    "email": "buh@kontragent.example.kz",
+    "tax_id": "123456789012",
+}
+
+
 def config(provider: str, url: str) -> Dict[str, Any]:
     """An account of `provider` on the sandbox. With a real account keep the secrets out of
-    the file: SIGNBRIDGE_TAE_PASSWORD, SIGNBRIDGE_ARQSIGN_APP_KEY, … set them."""
-    if provider == "tae":
+    the file: SIGNBRIDGE_TAE_PASSWORD, SIGNBRIDGE_ARQSIGN_APP_KEY, SIGNBRIDGE_IDOCS_TOKEN, …
+    set them."""
+    if provider == "idocs":
+        settings = {
+            "base_url": f"{url}/idocs",
+            "token": (
+                "eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZDQkMtSFM1MTIiLCJ0eXAiOiJhdCtqd3QifQ"
+                ".c2lnbmJyaWRnZS1zYW5kYm94LWNvbXBhbnktYQ.aWRvY3Mtc2FuZGJveA"
+                ".QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE.c2VuZGVy"
+            ),
+            "employee_id": "7e2d8f3b-4c5a-4b7f-8d9e-2b3c4d5e6f01",
+        }
+    elif provider == "tae":
         settings = {
             "auth_base": f"{url}/tae/identityintegration",
             "api_base": f"{url}/tae",
@@ -66,14 +85,25 @@ def config(provider: str, url: str) -> Dict[str, Any]:
 def sign_in_sandbox(provider: str, url: str, document_id: str, email: str) -> None:
     """What the party would do on the provider's web page: sign (a sandbox control route)."""
     route = "tae/documents" if provider == "tae" else "arqsign/processes"
+    control(url, f"{route}/{document_id}/sign", {"email": email})
+
+
+def control(url: str, route: str, body: Dict[str, Any]) -> Any:
+    """POSTs `body` to a control route of the sandbox; returns its JSON answer."""
     request = urllib.request.Request(
-        f"{url}/__sandbox/{route}/{document_id}/sign",
-        data=json.dumps({"email": email}).encode(),
+        f"{url}/__sandbox/{route}",
+        data=json.dumps(body).encode(),
         headers={"Content-Type": "application/json"},
         method="POST",
     )
-    with urllib.request.urlopen(request, timeout=10):
-        pass
+    with urllib.request.urlopen(request, timeout=10) as response:
+        text = response.read()
+    return json.loads(text) if text else None
+
+
+def counterparty_signs_in_sandbox(url: str, document_id: str) -> None:
+    """What the iDocs counterparty would do in its own iDocs account: sign the document."""
+    control(url, f"idocs/documents/{document_id}/counterparty-sign", {})
 
 
 def sample_envelope(number: str) -> signbridge.Envelope:

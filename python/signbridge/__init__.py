@@ -7,7 +7,7 @@ per error kind, in ``signbridge.errors``. Core logs go to the ``signbridge`` log
 
 from . import _logging as _logging  # imported by the native module when it logs
 from ._client import AsyncClient, Client, HostSigner
-from ._native import __version__
+from ._native import SoftwareSigner, __version__
 from .errors import (
     AuthError,
     ConfigError,
@@ -46,6 +46,7 @@ __all__ = [
     "Client",
     "AsyncClient",
     "HostSigner",
+    "SoftwareSigner",
     "Envelope",
     "Document",
     "Party",

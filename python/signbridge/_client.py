@@ -36,6 +36,7 @@ StrPath = Union[str, "os.PathLike[str]"]
 #: Signs ``data`` for providers that need a signature only the host can make; returns a
 #: DER-encoded CMS ``ContentInfo``, embedding ``data`` when asked for ``CmsForm.ATTACHED``.
 #: It runs on a signbridge thread; raising makes the operation fail with ``SigningError``.
+#: :class:`SoftwareSigner` is one too, signing with a key file.
 HostSigner = Callable[[bytes, CmsForm], bytes]
 
 
@@ -92,9 +93,10 @@ class _Base:
         return self._native.closed
 
     def set_host_signer(self, signer: Optional[HostSigner]) -> None:
-        """Sets, or with None removes, the host signer (see :data:`HostSigner`)."""
-        if signer is None:
-            self._native.set_host_signer(None)
+        """Sets, or with None removes, the host signer: a :class:`SoftwareSigner`, which signs
+        inside signbridge without calling Python, or any :data:`HostSigner` callable."""
+        if signer is None or isinstance(signer, _native.SoftwareSigner):
+            self._native.set_host_signer(signer)
             return
 
         def sign(data: bytes, form: str) -> bytes:

@@ -11,6 +11,7 @@ __all__ = [
     "ERROR_KINDS",
     "DOWNLOAD_KINDS",
     "NativeClient",
+    "SoftwareSigner",
     "parse_handle",
     "_panic_for_test",
 ]
@@ -34,8 +35,9 @@ class NativeClient:
     @property
     def closed(self) -> bool: ...
     def close(self) -> None: ...
-    def set_host_signer(self, signer: Optional[Callable[[bytes, str], bytes]]) -> None: ...
-    def _sign_for_test(self, data: bytes, form: str) -> bytes: ...
+    def set_host_signer(
+        self, signer: Union[SoftwareSigner, Callable[[bytes, str], bytes], None]
+    ) -> None: ...
     def send(self, envelope: str) -> str: ...
     def send_async(self, envelope: str) -> asyncio.Future[str]: ...
     def status(self, handle: str) -> str: ...
@@ -58,3 +60,26 @@ class NativeClient:
     def cancel_async(self, handle: str) -> asyncio.Future[None]: ...
     def next_event(self, timeout: Optional[float] = None) -> Optional[str]: ...
     def next_event_async(self, timeout: Optional[float] = None) -> asyncio.Future[Optional[str]]: ...
+
+@final
+class SoftwareSigner:
+    """The reference software signer: an RSA or ECDSA P-256 key and its certificate, from PEM
+    or PKCS#12, signing inside signbridge (no Python call, no GIL) for hosts without a crypto
+    provider of their own. Hand it to ``Client.set_host_signer``. A key that does not load, a
+    wrong password or a certificate that is not the key's raise ``SigningError``."""
+
+    @staticmethod
+    def from_pem(
+        certificate_pem: Union[str, bytes], private_key_pem: Union[str, bytes, None] = None
+    ) -> SoftwareSigner:
+        """The certificate (then any chain) and an unencrypted PKCS#8, PKCS#1 or SEC1 key;
+        without ``private_key_pem`` the key is looked for in ``certificate_pem``."""
+    @staticmethod
+    def from_pkcs12(data: bytes, password: str = "") -> SoftwareSigner:
+        """A PKCS#12 (``.p12`` / ``.pfx``) file's bytes and its password."""
+    @property
+    def certificate_der(self) -> bytes:
+        """The signer's certificate, DER."""
+    def sign(self, data: bytes, form: str) -> bytes:
+        """A DER CMS over ``data``, embedding it when ``form`` is ``"attached"``."""
+    def __call__(self, data: bytes, form: str) -> bytes: ...

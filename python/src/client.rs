@@ -10,14 +10,11 @@ use std::time::Duration;
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyList};
-use signbridge::signing::SignerSlot;
-use signbridge::{
-    Client, ClientConfig, CmsForm, DownloadKind, Envelope, Error, Handle, HostSigner, SignRequest,
-};
+use signbridge::{Client, ClientConfig, DownloadKind, Envelope, Error, Handle, HostSigner};
 
 use crate::errors::{boundary, exception, to_pyerr};
 use crate::runtime::{block_on, forked_since, spawn_for_asyncio};
-use crate::signer::PySigner;
+use crate::signer::{NativeSoftwareSigner, PySigner};
 
 pub fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Error> {
     serde_json::to_string(value).map_err(|e| Error::internal(format!("cannot encode JSON: {e}")))
@@ -29,7 +26,7 @@ struct Open {
     /// The process the core client was built in (see [`NativeClient::client`]).
     pid: u32,
     client: Client,
-    signer: Option<Arc<PySigner>>,
+    signer: Option<Arc<dyn HostSigner>>,
 }
 
 #[pyclass(frozen, module = "signbridge._native")]
@@ -57,7 +54,7 @@ impl NativeClient {
             }
             Client::new(open.config.clone()).inspect(|client| {
                 if let Some(signer) = &open.signer {
-                    client.set_host_signer(Some(signer.clone() as Arc<dyn HostSigner>));
+                    client.set_host_signer(Some(signer.clone()));
                 }
                 std::mem::forget(std::mem::replace(&mut open.client, client.clone()));
                 open.pid = std::process::id();
@@ -235,51 +232,28 @@ impl NativeClient {
         drop(open);
     }
 
-    /// Sets, or with None removes, the host signer (see `signbridge.HostSigner`).
+    /// Sets, or with None removes, the host signer: a `SoftwareSigner`, which signs without
+    /// calling Python, or any callable (see `signbridge.HostSigner`).
     #[pyo3(signature = (signer))]
     fn set_host_signer(&self, py: Python<'_>, signer: Option<Bound<'_, PyAny>>) -> PyResult<()> {
         boundary(py, || {
-            if signer.as_ref().is_some_and(|s| !s.is_callable()) {
-                return Err(PyTypeError::new_err("the host signer must be callable"));
-            }
-            let signer = signer.map(|s| Arc::new(PySigner::new(s.unbind())));
+            let signer: Option<Arc<dyn HostSigner>> = match signer {
+                None => None,
+                Some(s) => match s.cast::<NativeSoftwareSigner>() {
+                    Ok(software) => Some(software.get().host_signer()),
+                    Err(_) if s.is_callable() => Some(Arc::new(PySigner::new(s.unbind()))),
+                    Err(_) => {
+                        return Err(PyTypeError::new_err("the host signer must be callable"));
+                    }
+                },
+            };
             let client = self.client(py)?;
             let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
             if let Some(open) = open.as_mut() {
                 open.signer = signer.clone();
             }
-            client.set_host_signer(signer.map(|s| s as Arc<dyn HostSigner>));
+            client.set_host_signer(signer);
             Ok(())
-        })
-    }
-
-    /// Test hook: asks this client's host signer to sign `data` the way a provider's `send`
-    /// does (on a blocking thread of the runtime, through the core's `SignerSlot`), since no
-    /// provider implemented yet asks for a host signature.
-    fn _sign_for_test(&self, py: Python<'_>, data: &[u8], form: &str) -> PyResult<Py<PyAny>> {
-        boundary(py, || {
-            let form = match form {
-                "attached" => CmsForm::Attached,
-                "detached" => CmsForm::Detached,
-                other => return Err(PyValueError::new_err(format!("unknown CMS form {other:?}"))),
-            };
-            let client = self.client(py)?;
-            let signer = self
-                .open
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .as_ref()
-                .and_then(|o| o.signer.clone());
-            let slot = SignerSlot::default();
-            slot.set(signer.map(|s| s as Arc<dyn HostSigner>));
-            let request = SignRequest {
-                provider: client.provider_id(),
-                document_id: None,
-                form,
-                data: data.to_vec(),
-            };
-            let cms = block_on(py, async move { slot.sign(request).await })?;
-            Ok(PyBytes::new(py, &cms).into_any().unbind())
         })
     }
 

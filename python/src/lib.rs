@@ -50,6 +50,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let downloads: Vec<&str> = signbridge::DownloadKind::ALL.iter().map(|k| k.as_str()).collect();
     m.add("DOWNLOAD_KINDS", downloads)?;
     m.add_class::<client::NativeClient>()?;
+    m.add_class::<signer::NativeSoftwareSigner>()?;
     m.add_function(wrap_pyfunction!(parse_handle, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_test, m)?)?;
     Ok(())

@@ -35,6 +35,32 @@ def test_the_example_runs(sandbox: Sandbox, tmp_path: Path, script: str, provide
         assert f.read_bytes().startswith(b"%PDF")
 
 
+@pytest.mark.parametrize("signer", ["python", "software"])
+def test_the_idocs_example_runs(sandbox: Sandbox, tmp_path: Path, signer: str) -> None:
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "idocs_signing.py"), sandbox.url, "--signer", signer],
+        env={**os.environ, "SIGNBRIDGE_OUT_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    sent, state, completed, print_form, archive = done.stdout.splitlines()
+    pattern = r"sent KZ-000123 as idocs:example:(\S+), signed by (.+) \((\w+) signer\)"
+    match = re.fullmatch(pattern, sent)
+    assert match and match.group(3) == signer, sent
+    assert state == "the document is sent"
+    assert completed.endswith("signed; the document is completed")
+    document = sandbox.call("GET", f"/__sandbox/idocs/documents/{match.group(1)}")
+    sender, counterparty = document["signatures"]
+    assert sender["side"] == "outbox" and not sender["simulated"]
+    assert match.group(2) in sender["signer_subject"]
+    assert counterparty["side"] == "inbox"
+    assert Path(print_form) == tmp_path / "KZ-000123-idocs-signed.pdf"
+    assert Path(print_form).read_bytes().startswith(b"%PDF")
+    assert Path(archive).read_bytes().startswith(b"PK\x03\x04")
+
+
 def test_the_readme_snippet_runs(sandbox: Sandbox, tmp_path: Path) -> None:
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     [snippet] = [
