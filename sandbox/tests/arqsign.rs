@@ -1,27 +1,23 @@
 //! Contract tests: the ArqSign simulator answers as `shared/contracts/arqsign.md` documents
 //! (§7.3 examples, §2 endpoints, §5 errors), driven with plain reqwest.
 
+mod common;
+
 use std::time::Instant;
 
 use base64::Engine;
+use common::Env;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use signbridge_sandbox::arqsign::{
     ArqSignConfig, DEFAULT_APP_KEY, DEFAULT_FOLDER_ID, DEFAULT_RESPONSIBLE_ID,
     DEFAULT_SUBSCRIPTION_KEY, DEFAULT_SUBSCRIPTION_KEY_2, DELETED_FOLDER_ID, ROOT_FOLDER_ID,
 };
-use signbridge_sandbox::control::Control;
 use signbridge_sandbox::fixtures::{pdf_page_count, sample_pdf};
-use signbridge_sandbox::{Fault, Sandbox, SandboxConfig};
+use signbridge_sandbox::{Fault, SandboxConfig};
 
 const SEND: &str = "/api/v2/processo/enviar-documento-para-assinar";
 const SEND_V3: &str = "/api/v3/processo/enviar-documento-para-assinar";
-
-struct Env {
-    sandbox: Sandbox,
-    http: reqwest::Client,
-    control: Control,
-}
 
 impl Env {
     async fn start() -> Env {
@@ -29,12 +25,7 @@ impl Env {
     }
 
     async fn with(arqsign: ArqSignConfig) -> Env {
-        let config = SandboxConfig { arqsign, ..SandboxConfig::default() };
-        let sandbox =
-            Sandbox::start(config, "127.0.0.1:0".parse().unwrap()).await.expect("sandbox starts");
-        let http = reqwest::Client::builder().no_proxy().build().unwrap();
-        let control = sandbox.control();
-        Env { sandbox, http, control }
+        Env::new(SandboxConfig { arqsign, ..SandboxConfig::default() }).await
     }
 
     fn url(&self, path: &str) -> String {

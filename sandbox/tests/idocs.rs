@@ -2,28 +2,24 @@
 //! examples, §2 endpoints, §4 signing rules), driven with plain reqwest. Signatures are real
 //! CMS made with `signbridge-signer` and a throw-away P-256 key.
 
+mod common;
+
 use std::io::Read;
 use std::sync::OnceLock;
 
+use common::Env;
 use reqwest::multipart::{Form, Part};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use signbridge_sandbox::control::Control;
 use signbridge_sandbox::fixtures::{pdf_page_count, sample_pdf};
 use signbridge_sandbox::idocs::{
     COUNTERPARTY_BIN, COUNTERPARTY_EMPLOYEE_ID, COUNTERPARTY_TOKEN, DEFAULT_TOKEN, IDocsConfig,
     SENDER_BIN, SENDER_EMPLOYEE_ID,
 };
-use signbridge_sandbox::{Fault, Sandbox, SandboxConfig};
+use signbridge_sandbox::{Fault, SandboxConfig};
 use signbridge_signer::{CmsForm, SoftwareSigner, testkeys};
 
 const V3: &str = "/api/v3";
-
-struct Env {
-    sandbox: Sandbox,
-    http: reqwest::Client,
-    control: Control,
-}
 
 /// A JSON answer: status, headers and body (`Value::Null` when empty, a string when not JSON).
 struct Answer {
@@ -38,12 +34,7 @@ impl Env {
     }
 
     async fn with(idocs: IDocsConfig) -> Env {
-        let config = SandboxConfig { idocs, ..SandboxConfig::default() };
-        let sandbox =
-            Sandbox::start(config, "127.0.0.1:0".parse().unwrap()).await.expect("sandbox starts");
-        let http = reqwest::Client::builder().no_proxy().build().unwrap();
-        let control = sandbox.control();
-        Env { sandbox, http, control }
+        Env::new(SandboxConfig { idocs, ..SandboxConfig::default() }).await
     }
 
     fn url(&self, path: &str) -> String {

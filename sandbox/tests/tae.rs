@@ -1,32 +1,23 @@
 //! Contract tests: the TAE simulator answers as `shared/contracts/tae.md` documents (§9
 //! examples), driven with plain reqwest.
 
+mod common;
+
 use std::time::{Duration, Instant};
 
 use base64::Engine;
 use chrono::{NaiveDateTime, Utc};
+use common::Env;
 use reqwest::StatusCode;
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
-use signbridge_sandbox::control::Control;
 use signbridge_sandbox::fixtures::{pdf_page_count, sample_pdf};
 use signbridge_sandbox::tae::{DEFAULT_PASSWORD, DEFAULT_USER};
-use signbridge_sandbox::{Fault, Reset, Sandbox, SandboxConfig, spawn_background};
-
-struct Env {
-    sandbox: Sandbox,
-    http: reqwest::Client,
-    control: Control,
-}
+use signbridge_sandbox::{Fault, Reset, SandboxConfig, spawn_background};
 
 impl Env {
     async fn start() -> Env {
-        let sandbox = Sandbox::start(SandboxConfig::default(), "127.0.0.1:0".parse().unwrap())
-            .await
-            .expect("sandbox starts");
-        let http = reqwest::Client::builder().no_proxy().build().unwrap();
-        let control = sandbox.control();
-        Env { sandbox, http, control }
+        Env::new(SandboxConfig::default()).await
     }
 
     fn auth(&self, path: &str) -> String {
