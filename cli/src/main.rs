@@ -46,7 +46,11 @@ enum Command {
         host: IpAddr,
     },
     /// Send an envelope (JSON file, or - for standard input); prints the handle as JSON.
-    Send { envelope: PathBuf },
+    Send {
+        envelope: PathBuf,
+        #[command(flatten)]
+        signer: SignerArgs,
+    },
     /// Print the status of a sent envelope as JSON.
     Status { handle: String },
     /// Print the status of several envelopes as a JSON array, one entry per handle.
@@ -69,6 +73,40 @@ enum Command {
     },
     /// Cancel a sent envelope.
     Cancel { handle: String },
+}
+
+/// The key the CLI signs with, for providers where the host signs (iDocs): the reference
+/// software signer.
+#[derive(clap::Args)]
+struct SignerArgs {
+    /// A PKCS#12 (.p12/.pfx) key file; its password comes from SIGNBRIDGE_SIGNER_PASSWORD.
+    #[arg(long, value_name = "FILE", conflicts_with = "signer_pem")]
+    signer_pkcs12: Option<PathBuf>,
+    /// A PEM file holding the certificate (then any chain) and the unencrypted private key.
+    #[arg(long, value_name = "FILE")]
+    signer_pem: Option<PathBuf>,
+}
+
+impl SignerArgs {
+    fn install(&self, client: &Client) -> Result<(), Failure> {
+        let read = |path: &PathBuf| {
+            std::fs::read(path)
+                .map_err(|e| Failure::Other(format!("reading {}: {e}", path.display())))
+        };
+        let signer = match (&self.signer_pkcs12, &self.signer_pem) {
+            (Some(path), _) => {
+                let password = std::env::var("SIGNBRIDGE_SIGNER_PASSWORD").unwrap_or_default();
+                signbridge::software_signer_from_pkcs12(&read(path)?, &password)?
+            }
+            (None, Some(path)) => {
+                let pem = read(path)?;
+                signbridge::software_signer_from_pem(&pem, &pem)?
+            }
+            (None, None) => return Ok(()),
+        };
+        client.set_host_signer(Some(std::sync::Arc::new(signer)));
+        Ok(())
+    }
 }
 
 fn main() -> ExitCode {
@@ -135,8 +173,9 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             .await
             .map_err(|e| Failure::Other(format!("sandbox: {e}")))
         }
-        Command::Send { envelope } => {
+        Command::Send { envelope, signer } => {
             let client = config::client(&cli.config)?;
+            signer.install(&client)?;
             let envelope = read_envelope(&envelope)?;
             print_json(&client.send(&envelope).await?)
         }

@@ -70,11 +70,20 @@ impl Drop for SandboxProcess {
 }
 
 fn signbridge(config: &std::path::Path, args: &[&str]) -> (bool, String, String) {
+    signbridge_with(config, args, &[])
+}
+
+fn signbridge_with(
+    config: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (bool, String, String) {
     let output = Command::new(BIN)
         .arg("--config")
         .arg(config)
         .args(args)
         .env("SIGNBRIDGE_TAE_PASSWORD", signbridge_sandbox::tae::DEFAULT_PASSWORD)
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     (
@@ -148,6 +157,67 @@ fn account_commands_against_a_sandbox_process() {
     assert!(!ok);
     assert!(err.contains("[301 not_found]"), "{err}");
     assert!(!err.contains(signbridge_sandbox::tae::DEFAULT_PASSWORD));
+}
+
+#[test]
+fn idocs_send_signs_with_a_key_file() {
+    use signbridge_sandbox::idocs;
+    let sandbox = SandboxProcess::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("signbridge.json");
+    let settings = serde_json::json!({
+        "base_url": format!("{}/idocs", sandbox.url),
+        "token": idocs::DEFAULT_TOKEN,
+        "employee_id": idocs::SENDER_EMPLOYEE_ID,
+    });
+    let account = serde_json::json!({"provider": "idocs", "settings": settings});
+    std::fs::write(&config, account.to_string()).unwrap();
+    let pdf = dir.path().join("dogovor.pdf");
+    std::fs::write(&pdf, signbridge_sandbox::fixtures::sample_pdf("Dogovor", 1)).unwrap();
+    let envelope = dir.path().join("envelope.json");
+    let parties = [serde_json::json!({
+        "name": "ТОО Контрагент", "email": "buh@kontragent.example.kz",
+        "tax_id": idocs::COUNTERPARTY_BIN
+    })];
+    let body = serde_json::json!({"reference": "CLI-KZ-1", "title": "Договор", "documents": [{"path": pdf}], "parties": parties});
+    std::fs::write(&envelope, body.to_string()).unwrap();
+    let envelope = envelope.to_str().unwrap();
+
+    let (cert, key) = signbridge_signer::testkeys::ecdsa_p256("ТОО Отправитель (CLI)");
+    let pem = dir.path().join("signer.pem");
+    std::fs::write(&pem, format!("{cert}{key}")).unwrap();
+    let p12 = dir.path().join("signer.p12");
+    std::fs::write(&p12, signbridge_signer::testkeys::pkcs12(&cert, &key, "senha").unwrap())
+        .unwrap();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let control = signbridge_sandbox::control::Control::new(&sandbox.url);
+    let document = |id: &str| runtime.block_on(control.idocs_document(id)).unwrap();
+
+    let (ok, _, err) = signbridge(&config, &["send", envelope]);
+    assert!(!ok);
+    assert!(err.contains("[700 signing]") && err.contains("handle:"), "{err}");
+
+    for (args, password) in [
+        (["--signer-pem", pem.to_str().unwrap()], ""),
+        (["--signer-pkcs12", p12.to_str().unwrap()], "senha"),
+    ] {
+        let env = [("SIGNBRIDGE_SIGNER_PASSWORD", password)];
+        let (ok, out, err) =
+            signbridge_with(&config, &[&["send", envelope][..], &args].concat(), &env);
+        assert!(ok, "{args:?}: {err}");
+        let handle: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let document = document(handle["id"].as_str().unwrap());
+        assert_eq!(document["signature_count"], 1, "{document}");
+        let subject = document["signatures"][0]["signer_subject"].as_str().unwrap();
+        assert!(subject.contains("ТОО Отправитель (CLI)"), "{subject}");
+    }
+
+    let env = [("SIGNBRIDGE_SIGNER_PASSWORD", "errada")];
+    let args = ["send", envelope, "--signer-pkcs12", p12.to_str().unwrap()];
+    let (ok, _, err) = signbridge_with(&config, &args, &env);
+    assert!(!ok);
+    assert!(err.contains("[700 signing]") && err.contains("could not be loaded"), "{err}");
+    assert!(!err.contains("handle:"), "nothing was sent: {err}");
 }
 
 #[test]
