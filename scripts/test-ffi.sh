@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
 # Every check of the C ABI, from a fresh Debian machine (as root, for the packages):
-#   - installs what is missing (gcc, fpc, valgrind, libcurl headers, pkg-config; pinned cbindgen);
+#   - installs what is missing (gcc, fpc, valgrind, libcurl and OpenSSL headers, the openssl CLI,
+#     pkg-config; pinned cbindgen);
 #   - regenerates the header and fails on any difference from include/signbridge.h;
 #   - checks that include/signbridge.pas declares what the header does, and that the library
 #     exports exactly the header's functions;
-#   - builds and runs the C and Free Pascal examples (the whole TAE flow) against a sandbox it
-#     starts, and checks the Portuguese text the sandbox received;
+#   - builds and runs the C and Free Pascal examples (the whole TAE flow; the C one also ArqSign,
+#     and iDocs with its OpenSSL host signer, attached and detached, and with the library's
+#     software signer, all with a throw-away key) against
+#     a sandbox it starts, and checks the text and the signatures the sandbox received;
 #   - runs the C misuse suite under valgrind (with the test-panic build);
 #   - installs under a temporary prefix and builds a program with pkg-config.
 # Leaves no process and no file behind (the test-panic build stays in its target directory).
@@ -38,7 +41,7 @@ trap 'exit 130' INT TERM
 
 step "system packages"
 missing=()
-for package in gcc libc6-dev binutils fpc valgrind libcurl4-openssl-dev pkg-config; do
+for package in gcc libc6-dev binutils fpc valgrind libcurl4-openssl-dev libssl-dev openssl pkg-config; do
     if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed"; then
         missing+=("$package")
     fi
@@ -79,7 +82,7 @@ step "sandbox"
 "$lib_dir/signbridge" sandbox --port 0 >"$work/sandbox.out" 2>"$work/sandbox.err" &
 sandbox_pid=$!
 for _ in $(seq 100); do
-    grep -q '^SIGNBRIDGE_SANDBOX_URL=' "$work/sandbox.out" && break
+    grep -qs '^SIGNBRIDGE_SANDBOX_URL=' "$work/sandbox.out" && break
     kill -0 "$sandbox_pid" 2>/dev/null || { cat "$work/sandbox.err" >&2; fail "the sandbox exited"; }
     sleep 0.1
 done
@@ -116,14 +119,75 @@ print(f"{host} ({provider}): the sandbox received the title {titles[0]!r} and na
 PY
 }
 
+# What the sandbox kept of an iDocs document the C example sent: the exact title, exactly one
+# signature from the sender (the host's: a real CMS of the expected form, which the sandbox
+# verified over the content it handed out, made with the throw-away certificate), and the
+# counterparty's.
+check_idocs() {
+    python3 - "$url" "$1" "$2" "$3" <<'PY'
+import json, sys, urllib.request
+
+url, document_id, form, cn = sys.argv[1:]
+def get(path):
+    return json.load(urllib.request.urlopen(url + path))
+
+if not get("/__sandbox/idocs/config")["verify_signatures"]:
+    sys.exit("the iDocs sandbox does not verify signatures: the check below would prove little")
+document = get(f"/__sandbox/idocs/documents/{document_id}")
+where = f"C example (idocs, {form}), document {document_id}"
+title = "Договор поставки № 17 / Жеткізу шарты № 17"
+if document["name"] != title:
+    sys.exit(f"{where}: the sandbox received the title {document['name']!r}, expected {title!r}")
+signatures = document["signatures"]
+host = [s for s in signatures if s["side"] == "outbox"]
+counterparty = [s for s in signatures if s["side"] == "inbox"]
+if document["signature_count"] != 2 or len(host) != 1 or len(counterparty) != 1:
+    sys.exit(f"{where}: expected one signature by the host and one by the counterparty, got {signatures!r}")
+signature = host[0]
+if signature["simulated"] or signature["form"] != form:
+    sys.exit(f"{where}: the host's signature is {signature!r}, expected a {form} CMS")
+if cn not in (signature["signer_subject"] or ""):
+    sys.exit(f"{where}: signed by {signature['signer_subject']!r}, expected {cn!r} in the subject")
+if document["stage"] != "finished":
+    sys.exit(f"{where}: stage {document['stage']!r}, expected 'finished'")
+print(f"{where}: one {form} CMS signature by {signature['signer_subject']!r}, "
+      f"then the counterparty's; title {document['name']!r}")
+PY
+}
+
 step "C example"
 gcc -Wall -Wextra -Werror -Iinclude examples/c/signing_flow.c -o "$work/signing_flow_c" \
-    -L"$lib_dir" -lsignbridge -lcurl -Wl,-rpath,"$lib_dir"
+    -L"$lib_dir" -lsignbridge -lcurl -lcrypto -Wl,-rpath,"$lib_dir"
 for provider in tae arqsign; do
     clear_requests
     "$work/signing_flow_c" "$provider" "$url" "$work"
     check_received "C example" "$provider"
 done
+# iDocs: the host signs, with OpenSSL in C. A throw-away key and certificate, made here and
+# removed with $work; the sandbox checks the signature, not the certificate.
+signer_cn="C host signer"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -utf8 \
+    -subj "/CN=$signer_cn/O=ТОО Отправитель" \
+    -keyout "$work/host-key.pem" -out "$work/host-cert.pem" 2>"$work/openssl.log" || {
+    cat "$work/openssl.log" >&2
+    fail "openssl req failed"
+}
+for form in attached detached; do
+    # The form is the account setting cms_form, here from the environment as any setting can be.
+    SIGNBRIDGE_IDOCS_CMS_FORM=$form "$work/signing_flow_c" idocs "$url" "$work" \
+        "$work/host-key.pem" "$work/host-cert.pem" | tee "$work/idocs-$form.out"
+    document_id=$(sed -n 's/^sent .* as idocs document \([^ ]*\)$/\1/p' "$work/idocs-$form.out")
+    [[ -n $document_id ]] || fail "the C example (idocs, $form) printed no document id"
+    check_idocs "$document_id" "$form" "$signer_cn"
+done
+# The same key handed to the library's software signer (signbridge_set_software_signer_pem).
+SIGNBRIDGE_EXAMPLE_SIGNER=software "$work/signing_flow_c" idocs "$url" "$work" \
+    "$work/host-key.pem" "$work/host-cert.pem" | tee "$work/idocs-software.out"
+grep -q "^host signer: signbridge's software signer" "$work/idocs-software.out" ||
+    fail "the C example did not use the software signer"
+document_id=$(sed -n 's/^sent .* as idocs document \([^ ]*\)$/\1/p' "$work/idocs-software.out")
+[[ -n $document_id ]] || fail "the C example (idocs, software signer) printed no document id"
+check_idocs "$document_id" attached "$signer_cn"
 
 step "Free Pascal example"
 mkdir "$work/fpc"

@@ -1,19 +1,44 @@
 /*
  * The whole signing flow through signbridge's C ABI, against the sandbox, for TOTVS Assinatura
- * Eletrônica (tae) or ArqSign (arqsign): send a contract to two signers in order, make them
- * sign through the sandbox's control routes (libcurl, the only thing curl is used for), poll
- * the status, take the events, download a second file into memory (TAE: the original, which
- * must come back byte for byte; ArqSign: the evidence report) and the signed PDF to a file, and
- * print the file's path. Only the configuration and the sandbox's sign route differ by provider:
- * the rest is the same code, which is the point of a provider-neutral API.
+ * Eletrônica (tae), ArqSign (arqsign) or iDocs (idocs, Kazakhstan): send a contract, make the
+ * parties sign through the sandbox's control routes (libcurl, the only thing curl is used for),
+ * poll the status, take the events, download a second file into memory (TAE: the original,
+ * which must come back byte for byte; ArqSign: the evidence report; iDocs: the archive) and the
+ * signed PDF to a file, and print the file's path. Only the configuration (account and
+ * parties), the host signer and the sandbox's sign route differ by provider: the rest is the
+ * same code, which is the point of a provider-neutral API.
  *
  *   signing_flow tae|arqsign SANDBOX_URL OUT_DIR
+ *   signing_flow idocs SANDBOX_URL OUT_DIR KEY_PEM CERT_PEM
  *
- * SANDBOX_URL is what `signbridge sandbox --port 0` prints (SIGNBRIDGE_SANDBOX_URL=...).
- * Build: gcc -Wall -Wextra -Werror -Iinclude examples/c/signing_flow.c -Ltarget/debug -lsignbridge -lcurl
+ * TAE and ArqSign send to two signers in order, who sign by e-mail link. iDocs needs the HOST
+ * to sign: during signbridge_send the library calls the host signer registered here, written
+ * with OpenSSL (CMS_sign) and the unencrypted PEM private key KEY_PEM (RSA or EC P-256) and its
+ * PEM certificate CERT_PEM; then one counterparty, named by its BIN, signs in iDocs. The CMS
+ * form (attached, the default, or detached) is the account setting `cms_form`; like every
+ * setting it can come from the environment: SIGNBRIDGE_IDOCS_CMS_FORM=detached. A throw-away
+ * key and certificate for the sandbox (which checks the signature, not the certificate):
+ *
+ *   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+ *       -subj "/CN=C host signer" -keyout key.pem -out cert.pem
+ *
+ * With SIGNBRIDGE_EXAMPLE_SIGNER=software the example does not sign itself: it hands the two
+ * PEM files to signbridge_set_software_signer_pem and the library signs with them, as a host
+ * without a crypto provider of its own would.
+ *
+ * SANDBOX_URL is what `signbridge sandbox --port 0` prints (SIGNBRIDGE_SANDBOX_URL=...). The
+ * document's id ends the line "sent ... as PROVIDER document ID".
+ * Build: gcc -Wall -Wextra -Werror -Iinclude examples/c/signing_flow.c -Ltarget/debug -lsignbridge \
+ *        -lcurl -lcrypto
  */
 #include <curl/curl.h>
+#include <limits.h>
+#include <openssl/cms.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,13 +46,6 @@
 #include <unistd.h>
 
 #include "signbridge.h"
-
-/* Portuguese on purpose: the test script checks that the sandbox received these exact
- * characters. This file is UTF-8, as signbridge expects every string to be. */
-#define TITLE "Contrato de prestação de serviços"
-static const char *const SIGNER_NAMES[2] = {"João Araújo", "Maria da Conceição Souza"};
-static const char *const SIGNER_EMAILS[2] = {"joao.araujo@cliente.example",
-                                             "maria.souza@empresa.example"};
 
 static void fail(const char *fmt, ...) {
     va_list args;
@@ -96,36 +114,192 @@ static size_t discard(char *data, size_t size, size_t count, void *userdata) {
     return size * count;
 }
 
-/* What differs between providers: the account configuration (credentials for the sandbox's
- * accounts), the sandbox route that makes a party sign, and the second file to fetch. */
+/* ---- The host signer: OpenSSL's CMS_sign with a key and certificate from PEM files ---- */
+
+struct host_signer {
+    EVP_PKEY *key;
+    X509 *certificate;
+    atomic_int signatures; /* the callback may run on several library threads at once */
+};
+
+/* Fails the signature: `what`, then OpenSSL's first error on this thread (its error queue is
+ * per thread), as the message signbridge reports. Returns the non-zero code to return. */
+static signbridge_result refuse(signbridge_sign_reply *reply, const char *what) {
+    char detail[256] = "", message[512];
+    unsigned long error = ERR_get_error();
+    if (error) ERR_error_string_n(error, detail, sizeof detail);
+    ERR_clear_error(); /* leave nothing behind for the thread's next signature */
+    snprintf(message, sizeof message, "%s%s%s", what, error ? ": " : "", detail);
+    signbridge_sign_reply_set_error(reply, message);
+    return 1;
+}
+
+/* The signbridge_sign_callback. Runs on a library thread while signbridge_send waits; it must
+ * not unwind (plain C: it only has to return), and frees everything it allocates whatever
+ * happens: the reply copies the DER. */
+static signbridge_result openssl_sign(void *userdata, const uint8_t *data, size_t len,
+                                      int32_t form, const char *document_id,
+                                      signbridge_sign_reply *reply) {
+    struct host_signer *signer = userdata;
+    if (form != SIGNBRIDGE_CMS_ATTACHED && form != SIGNBRIDGE_CMS_DETACHED)
+        return refuse(reply, "unknown CMS form");
+    if (len > INT_MAX) return refuse(reply, "content too large for a memory BIO");
+
+    /* CMS_BINARY: sign the bytes as they are (no MIME canonical line endings). Signed
+     * attributes (contentType, messageDigest, signingTime) and the certificate are included,
+     * the digest is SHA-256. CMS_DETACHED leaves eContent out. */
+    unsigned int flags = CMS_BINARY | (form == SIGNBRIDGE_CMS_DETACHED ? CMS_DETACHED : 0);
+    BIO *content = BIO_new_mem_buf(len ? (const void *)data : "", (int)len);
+    CMS_ContentInfo *cms =
+        content ? CMS_sign(signer->certificate, signer->key, NULL, content, flags) : NULL;
+    unsigned char *der = NULL;
+    int der_len = cms ? i2d_CMS_ContentInfo(cms, &der) : -1;
+
+    signbridge_result rc;
+    if (!content) rc = refuse(reply, "BIO_new_mem_buf failed");
+    else if (!cms) rc = refuse(reply, "CMS_sign failed");
+    else if (der_len <= 0) rc = refuse(reply, "i2d_CMS_ContentInfo failed");
+    else if (signbridge_sign_reply_set_cms(reply, der, (size_t)der_len) != SIGNBRIDGE_RESULT_OK)
+        rc = refuse(reply, "signbridge_sign_reply_set_cms failed");
+    else rc = SIGNBRIDGE_RESULT_OK;
+
+    OPENSSL_free(der);
+    CMS_ContentInfo_free(cms);
+    BIO_free(content);
+    if (rc == SIGNBRIDGE_RESULT_OK) {
+        atomic_fetch_add(&signer->signatures, 1);
+        printf("host signer (OpenSSL): %s CMS of %d bytes over %zu bytes of document %s\n",
+               form == SIGNBRIDGE_CMS_DETACHED ? "detached" : "attached", der_len, len,
+               document_id ? document_id : "(no id)");
+    }
+    return rc;
+}
+
+static void openssl_fail(const char *what, const char *path) {
+    char detail[256] = "";
+    ERR_error_string_n(ERR_get_error(), detail, sizeof detail);
+    fail("%s %s: %s", what, path, detail);
+}
+
+static void load_signer(struct host_signer *signer, const char *key_path, const char *cert_path) {
+    FILE *file = fopen(key_path, "r");
+    if (!file) fail("cannot open %s", key_path);
+    signer->key = PEM_read_PrivateKey(file, NULL, NULL, NULL);
+    fclose(file);
+    if (!signer->key) openssl_fail("no private key in", key_path);
+    file = fopen(cert_path, "r");
+    if (!file) fail("cannot open %s", cert_path);
+    signer->certificate = PEM_read_X509(file, NULL, NULL, NULL);
+    fclose(file);
+    if (!signer->certificate) openssl_fail("no certificate in", cert_path);
+    if (X509_check_private_key(signer->certificate, signer->key) != 1)
+        openssl_fail("the private key does not match the certificate", cert_path);
+    atomic_init(&signer->signatures, 0);
+    fputs("host signer certificate: ", stdout);
+    X509_NAME_print_ex_fp(stdout, X509_get_subject_name(signer->certificate), 0,
+                          XN_FLAG_ONELINE & ~ASN1_STRFLGS_ESC_MSB); /* UTF-8 as is */
+    fputc('\n', stdout);
+}
+
+/* A whole text file, NUL-terminated, in a buffer the caller frees. */
+static char *read_text(const char *path) {
+    FILE *file = fopen(path, "rb");
+    if (!file) fail("cannot open %s", path);
+    fseek(file, 0, SEEK_END);
+    long size = ftell(file);
+    rewind(file);
+    char *text = size >= 0 ? malloc((size_t)size + 1) : NULL;
+    if (!text || fread(text, 1, (size_t)size, file) != (size_t)size) fail("cannot read %s", path);
+    text[size] = '\0';
+    fclose(file);
+    return text;
+}
+
+/* The library's own signer instead of the callback: it copies the PEM text, so the key can be
+ * wiped and freed at once. */
+static void use_software_signer(const signbridge_client *client, const char *key_path,
+                                const char *cert_path) {
+    char *key = read_text(key_path), *certificate = read_text(cert_path);
+    signbridge_result rc = signbridge_set_software_signer_pem(client, certificate, key);
+    memset(key, 0, strlen(key));
+    free(key);
+    free(certificate);
+    check(rc, "signbridge_set_software_signer_pem");
+    printf("host signer: signbridge's software signer with %s\n", cert_path);
+}
+
+static void free_signer(struct host_signer *signer) {
+    X509_free(signer->certificate);
+    EVP_PKEY_free(signer->key);
+}
+
+/* ---- What differs between providers ---- */
+
+struct party {
+    const char *name;
+    const char *email;
+    const char *tax_id; /* NULL: none */
+    const char *state_after; /* the document's state once this party has signed */
+};
+
 struct provider {
     const char *id;
     const char *config; /* printf format; each %1$s is the sandbox URL */
-    const char *sign_route; /* printf format: sandbox URL, document id */
+    int host_signs; /* the provider needs the host signer during send */
+    const char *title;
+    const char *message;
+    struct party parties[2]; /* in signing order; a NULL name ends the list */
+    /* In production a party signs in the provider's site or app; here a sandbox route plays
+     * that part. printf formats: sandbox URL and document id; the party's tax id when it has
+     * one (the sandbox names iDocs counterparties by BIN), else its e-mail. */
+    const char *sign_route;
+    const char *sign_body;
     const char *second_kind;
+    const char *second_magic;
+    const char *signed_file; /* printf format: document id */
 };
 
-/* The sandbox's default accounts (see signbridge_sandbox::tae and ::arqsign). */
+/* The sandbox's default accounts (see signbridge_sandbox::tae, ::arqsign and ::idocs).
+ * Non-ASCII on purpose: the test script checks that the sandbox received these exact
+ * characters. This file is UTF-8, as signbridge expects every string to be. */
 static const struct provider PROVIDERS[] = {
     {"tae",
      "{\"provider\":\"tae\",\"settings\":{\"auth_base\":\"%1$s/tae/identityintegration\","
      "\"api_base\":\"%1$s/tae\",\"username\":\"svc@signbridge.test\","
      "\"password\":\"sandbox-password\"}}",
-     "%s/__sandbox/tae/documents/%s/sign", "original"},
+     0, "Contrato de prestação de serviços", "Segue o contrato para assinatura.",
+     {{"João Araújo", "joao.araujo@cliente.example", NULL, "partially_signed"},
+      {"Maria da Conceição Souza", "maria.souza@empresa.example", NULL, "completed"}},
+     "%s/__sandbox/tae/documents/%s/sign", "{\"email\":\"%s\"}",
+     "original", "%PDF-", "contrato-%s-assinado.pdf"},
     {"arqsign",
      "{\"provider\":\"arqsign\",\"settings\":{\"base_url\":\"%1$s/arqsign\","
      "\"app_key\":\"a7c3e9f1b5d24680ace13579bdf02468\",\"subscription_key\":\"0f1e2d3c4b5a69788796a5b4c3d2e1f0\","
      "\"responsible_id\":\"6b1f0d8e-2c3a-4e5f-8a9b-0c1d2e3f4a51\","
      "\"folder_id\":\"9c4d2e1f-7b6a-4c5d-8e9f-0a1b2c3d4e62\"}}",
-     "%s/__sandbox/arqsign/processes/%s/sign", "evidence"},
+     0, "Contrato de prestação de serviços", "Segue o contrato para assinatura.",
+     {{"João Araújo", "joao.araujo@cliente.example", NULL, "partially_signed"},
+      {"Maria da Conceição Souza", "maria.souza@empresa.example", NULL, "completed"}},
+     "%s/__sandbox/arqsign/processes/%s/sign", "{\"email\":\"%s\"}",
+     "evidence", "%PDF-", "contrato-%s-assinado.pdf"},
+    /* The sender's token and employee; the counterparty is the sandbox's other company. */
+    {"idocs",
+     "{\"provider\":\"idocs\",\"account\":\"sandbox\",\"settings\":{\"base_url\":\"%1$s/idocs\","
+     "\"token\":\"eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZDQkMtSFM1MTIiLCJ0eXAiOiJhdCtqd3QifQ"
+     ".c2lnbmJyaWRnZS1zYW5kYm94LWNvbXBhbnktYQ.aWRvY3Mtc2FuZGJveA"
+     ".QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFBQUE.c2VuZGVy\","
+     "\"employee_id\":\"7e2d8f3b-4c5a-4b7f-8d9e-2b3c4d5e6f01\"}}",
+     1, "Договор поставки № 17 / Жеткізу шарты № 17", "Просим подписать договор.",
+     {{"ТОО «Көктем Сауда»", "buh@koktem.example", "123456789012", "completed"}},
+     "%s/__sandbox/idocs/documents/%s/counterparty-sign", "{\"bin\":\"%s\"}",
+     "archive", "PK\x03\x04", "dogovor-%s-podpisan.pdf"},
 };
 
-/* In production the signer clicks a link in an e-mail; here the sandbox plays that part. */
 static void sandbox_sign(const struct provider *p, const char *base, const char *id,
-                         const char *email) {
+                         const struct party *party) {
     char url[512], body[256];
     snprintf(url, sizeof url, p->sign_route, base, id);
-    snprintf(body, sizeof body, "{\"email\":\"%s\"}", email);
+    snprintf(body, sizeof body, p->sign_body, party->tax_id ? party->tax_id : party->email);
     CURL *curl = curl_easy_init();
     if (!curl) fail("curl_easy_init failed");
     struct curl_slist *headers = curl_slist_append(NULL, "Content-Type: application/json");
@@ -162,10 +336,13 @@ static void wait_for_state(const signbridge_client *client, const char *handle, 
 
 int main(int argc, char **argv) {
     const struct provider *p = NULL;
-    for (size_t i = 0; argc == 4 && i < sizeof PROVIDERS / sizeof PROVIDERS[0]; i++)
+    for (size_t i = 0; argc >= 4 && i < sizeof PROVIDERS / sizeof PROVIDERS[0]; i++)
         if (strcmp(argv[1], PROVIDERS[i].id) == 0) p = &PROVIDERS[i];
-    if (!p) {
-        fprintf(stderr, "usage: %s tae|arqsign SANDBOX_URL OUT_DIR\n", argv[0]);
+    if (!p || argc != (p->host_signs ? 6 : 4)) {
+        fprintf(stderr,
+                "usage: %s tae|arqsign SANDBOX_URL OUT_DIR\n"
+                "       %s idocs SANDBOX_URL OUT_DIR KEY_PEM CERT_PEM\n",
+                argv[0], argv[0]);
         return 2;
     }
     const char *base = argv[2], *out_dir = argv[3];
@@ -180,14 +357,35 @@ int main(int argc, char **argv) {
     signbridge_client *client = NULL;
     check(signbridge_client_new(config, &client), "signbridge_client_new");
 
+    /* The signer (and its key) must outlive every call on the client: freed after it. */
+    struct host_signer signer = {0};
+    const char *signer_kind = getenv("SIGNBRIDGE_EXAMPLE_SIGNER");
+    int software = signer_kind && strcmp(signer_kind, "software") == 0;
+    if (p->host_signs && software) {
+        use_software_signer(client, argv[4], argv[5]);
+    } else if (p->host_signs) {
+        load_signer(&signer, argv[4], argv[5]);
+        check(signbridge_set_host_signer(client, openssl_sign, &signer),
+              "signbridge_set_host_signer");
+    }
+
+    char parties[1024] = "";
+    size_t used = 0;
+    for (int i = 0; i < 2 && p->parties[i].name; i++) {
+        const struct party *party = &p->parties[i];
+        char tax_id[64] = "";
+        if (party->tax_id) snprintf(tax_id, sizeof tax_id, ",\"tax_id\":\"%s\"", party->tax_id);
+        used += (size_t)snprintf(parties + used, sizeof parties - used,
+                                 "%s{\"name\":\"%s\",\"email\":\"%s\"%s,\"role\":\"sign\",\"order\":%d}",
+                                 i ? "," : "", party->name, party->email, tax_id, i + 1);
+        if (used >= sizeof parties) fail("parties buffer too small");
+    }
     char envelope[2048];
     snprintf(envelope, sizeof envelope,
-             "{\"reference\":\"C-EXAMPLE-%ld\",\"title\":\"" TITLE "\",\"documents\":[],"
-             "\"parties\":[{\"name\":\"%s\",\"email\":\"%s\",\"role\":\"sign\",\"order\":1},"
-             "{\"name\":\"%s\",\"email\":\"%s\",\"role\":\"sign\",\"order\":2}],"
-             "\"message\":{\"subject\":\"" TITLE "\",\"body\":\"Segue o contrato para assinatura.\"},"
+             "{\"reference\":\"C-EXAMPLE-%ld\",\"title\":\"%s\",\"documents\":[],"
+             "\"parties\":[%s],\"message\":{\"subject\":\"%s\",\"body\":\"%s\"},"
              "\"sequential\":true}",
-             (long)getpid(), SIGNER_NAMES[0], SIGNER_EMAILS[0], SIGNER_NAMES[1], SIGNER_EMAILS[1]);
+             (long)getpid(), p->title, parties, p->title, p->message);
     static char pdf[4096];
     size_t pdf_len = make_pdf(pdf, sizeof pdf);
     char *handle = NULL;
@@ -196,13 +394,15 @@ int main(int argc, char **argv) {
           "signbridge_send_with_document");
     char id[64];
     json_string(handle, "id", id, sizeof id);
-    printf("sent \"%s\" as %s document %s\n", TITLE, p->id, id);
+    printf("sent \"%s\" as %s document %s\n", p->title, p->id, id);
+    if (p->host_signs && !software && atomic_load(&signer.signatures) != 1)
+        fail("the host signer signed %d times, expected once", atomic_load(&signer.signatures));
+    wait_for_state(client, handle, "sent");
 
-    const char *states[2] = {"partially_signed", "completed"};
-    for (int i = 0; i < 2; i++) {
-        sandbox_sign(p, base, id, SIGNER_EMAILS[i]);
-        wait_for_state(client, handle, states[i]);
-        printf("%s signed: %s\n", SIGNER_NAMES[i], states[i]);
+    for (int i = 0; i < 2 && p->parties[i].name; i++) {
+        sandbox_sign(p, base, id, &p->parties[i]);
+        wait_for_state(client, handle, p->parties[i].state_after);
+        printf("%s signed: %s\n", p->parties[i].name, p->parties[i].state_after);
     }
 
     /* The polls above saw the changes; hosts take them as events. */
@@ -228,18 +428,20 @@ int main(int argc, char **argv) {
     signbridge_string_free(refreshed);
 
     uint8_t *second = NULL;
-    size_t second_len = 0;
+    size_t second_len = 0, magic_len = strlen(p->second_magic);
     check(signbridge_download(client, handle, p->second_kind, &second, &second_len),
           "signbridge_download");
     if (strcmp(p->second_kind, "original") == 0 &&
         (second_len != pdf_len || memcmp(second, pdf, pdf_len) != 0))
         fail("the original came back different (%zu bytes, sent %zu)", second_len, pdf_len);
-    if (second_len < 5 || memcmp(second, "%PDF-", 5) != 0) fail("the %s is not a PDF", p->second_kind);
+    if (second_len < magic_len || memcmp(second, p->second_magic, magic_len) != 0)
+        fail("the %s is not what it should be (%zu bytes)", p->second_kind, second_len);
     printf("%s: %zu bytes in memory\n", p->second_kind, second_len);
     signbridge_bytes_free(second, second_len);
 
-    char path[1024];
-    snprintf(path, sizeof path, "%s/contrato-%s-assinado.pdf", out_dir, id);
+    char name[128], path[1024];
+    snprintf(name, sizeof name, p->signed_file, id);
+    snprintf(path, sizeof path, "%s/%s", out_dir, name);
     check(signbridge_download_to_file(client, handle, "signed", path), "signbridge_download_to_file");
     FILE *file = fopen(path, "rb");
     if (!file) fail("cannot open %s", path);
@@ -254,6 +456,7 @@ int main(int argc, char **argv) {
     printf("signed PDF: %s (%ld bytes)\n", path, size);
     signbridge_string_free(handle);
     signbridge_client_free(client);
+    if (p->host_signs) free_signer(&signer);
     curl_global_cleanup();
     return 0;
 }
