@@ -89,8 +89,10 @@ struct SignerArgs {
 
 impl SignerArgs {
     fn install(&self, client: &Client) -> Result<(), Failure> {
+        // The key's bytes are wiped once loaded (the signer keeps its own, wiped on drop).
         let read = |path: &PathBuf| {
             std::fs::read(path)
+                .map(zeroize::Zeroizing::new)
                 .map_err(|e| Failure::Other(format!("reading {}: {e}", path.display())))
         };
         let signer = match (&self.signer_pkcs12, &self.signer_pem) {

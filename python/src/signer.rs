@@ -12,6 +12,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::{PyBytes, PyString};
 use signbridge::{CmsForm, Error, ErrorKind, HostSigner, SignRequest};
+use zeroize::Zeroizing;
 
 use crate::errors::{boundary, to_pyerr};
 
@@ -142,12 +143,13 @@ impl NativeSoftwareSigner {
     }
 }
 
-fn pem_bytes(value: &Bound<'_, PyAny>, name: &str) -> PyResult<Vec<u8>> {
+/// The PEM text as bytes, in a copy wiped on drop (the caller's object is the caller's).
+fn pem_bytes(value: &Bound<'_, PyAny>, name: &str) -> PyResult<Zeroizing<Vec<u8>>> {
     if let Ok(bytes) = value.cast::<PyBytes>() {
-        return Ok(bytes.as_bytes().to_vec());
+        return Ok(Zeroizing::new(bytes.as_bytes().to_vec()));
     }
     if let Ok(text) = value.cast::<PyString>() {
-        return Ok(text.to_cow()?.as_bytes().to_vec());
+        return Ok(Zeroizing::new(text.to_cow()?.as_bytes().to_vec()));
     }
     Err(PyTypeError::new_err(format!("{name} must be str or bytes")))
 }
