@@ -37,10 +37,10 @@ from signbridge import CmsForm, DownloadKind, State
 SENDER = "ТОО «Жіберуші» — бухгалтерия"
 
 
-def throwaway_key() -> Tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    """A P-256 key and a self-signed certificate for SENDER, valid for a day."""
+def throwaway_key(common_name: str = SENDER) -> Tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
+    """A P-256 key and a self-signed certificate for `common_name`, valid for a day."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, SENDER)])
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
     now = datetime.datetime.now(datetime.timezone.utc)
     certificate = (
         x509.CertificateBuilder()
@@ -55,6 +55,18 @@ def throwaway_key() -> Tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
     return key, certificate
 
 
+def cms_sign(
+    key: ec.EllipticCurvePrivateKey, certificate: x509.Certificate, data: bytes, form: CmsForm
+) -> bytes:
+    """A DER CMS over `data` made by `cryptography`, embedding it unless `form` is detached."""
+    options = [pkcs7.PKCS7Options.Binary]
+    if form is CmsForm.DETACHED:
+        options.append(pkcs7.PKCS7Options.DetachedSignature)
+    builder = pkcs7.PKCS7SignatureBuilder().set_data(data)
+    builder = builder.add_signer(certificate, key, hashes.SHA256())
+    return builder.sign(serialization.Encoding.DER, options)
+
+
 def python_signer(
     key: ec.EllipticCurvePrivateKey, certificate: x509.Certificate
 ) -> signbridge.HostSigner:
@@ -62,14 +74,18 @@ def python_signer(
     SigningError, and the document stays a draft (its handle is on the error)."""
 
     def sign(data: bytes, form: CmsForm) -> bytes:
-        options = [pkcs7.PKCS7Options.Binary]
-        if form is CmsForm.DETACHED:
-            options.append(pkcs7.PKCS7Options.DetachedSignature)
-        builder = pkcs7.PKCS7SignatureBuilder().set_data(data)
-        builder = builder.add_signer(certificate, key, hashes.SHA256())
-        return builder.sign(serialization.Encoding.DER, options)
+        return cms_sign(key, certificate, data, form)
 
     return sign
+
+
+def key_file_pem(key: ec.EllipticCurvePrivateKey, certificate: x509.Certificate) -> bytes:
+    """The certificate and the unencrypted PKCS#8 key, in one PEM text (a key file)."""
+    return certificate.public_bytes(serialization.Encoding.PEM) + key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    )
 
 
 def software_signer(
@@ -77,12 +93,7 @@ def software_signer(
 ) -> signbridge.SoftwareSigner:
     """The key file signbridge signs with. From a .p12/.pfx file it would be
     SoftwareSigner.from_pkcs12(Path("company.p12").read_bytes(), password)."""
-    pem = certificate.public_bytes(serialization.Encoding.PEM) + key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    )
-    return signbridge.SoftwareSigner.from_pem(pem)
+    return signbridge.SoftwareSigner.from_pem(key_file_pem(key, certificate))
 
 
 def main() -> None:

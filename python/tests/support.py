@@ -2,24 +2,20 @@
 
 from __future__ import annotations
 
-import datetime
 import json
 import sys
 import urllib.request
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
-
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.hazmat.primitives.serialization import pkcs7
-from cryptography.x509.oid import NameOID
+from typing import Any, Dict, List, Optional
 
 import signbridge
-from signbridge import CmsForm
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "examples" / "python"))
-# The examples' own helpers.
+# The examples' own helpers; the iDocs example's throw-away key and Python signer too.
+from idocs_signing import cms_sign as cms_sign  # noqa: E402
+from idocs_signing import key_file_pem as key_file_pem  # noqa: E402
+from idocs_signing import software_signer as software_signer  # noqa: E402
+from idocs_signing import throwaway_key as throwaway_key  # noqa: E402
 from sandbox_helpers import IDOCS_COUNTERPARTY, contract_pdf  # noqa: E402
 from sandbox_helpers import config as example_config  # noqa: E402
 
@@ -137,45 +133,4 @@ def idocs_envelope(reference: str) -> signbridge.Envelope:
                 tax_id=IDOCS_COUNTERPARTY["tax_id"],
             )
         ],
-    )
-
-
-def key_and_certificate(
-    common_name: str,
-) -> Tuple[ec.EllipticCurvePrivateKey, x509.Certificate]:
-    """A throw-away P-256 key and its self-signed certificate."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=1))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    return key, certificate
-
-
-def pkcs7_sign(
-    key: ec.EllipticCurvePrivateKey, certificate: x509.Certificate, data: bytes, form: CmsForm
-) -> bytes:
-    """A DER CMS made by `cryptography`: a host signer written in Python."""
-    options = [pkcs7.PKCS7Options.Binary]
-    if form is CmsForm.DETACHED:
-        options.append(pkcs7.PKCS7Options.DetachedSignature)
-    builder = pkcs7.PKCS7SignatureBuilder().set_data(data)
-    builder = builder.add_signer(certificate, key, hashes.SHA256())
-    return builder.sign(serialization.Encoding.DER, options)
-
-
-def pem(key: ec.EllipticCurvePrivateKey, certificate: x509.Certificate) -> bytes:
-    """The certificate and the unencrypted PKCS#8 key, in one PEM text."""
-    return certificate.public_bytes(serialization.Encoding.PEM) + key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
     )

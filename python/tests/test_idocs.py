@@ -7,7 +7,14 @@ from __future__ import annotations
 from typing import List
 
 import pytest
-from support import Sandbox, idocs_config, idocs_envelope, key_and_certificate, pem, pkcs7_sign
+from support import (
+    Sandbox,
+    cms_sign,
+    idocs_config,
+    idocs_envelope,
+    software_signer,
+    throwaway_key,
+)
 
 import signbridge
 from signbridge import CmsForm, DownloadKind, State
@@ -34,12 +41,12 @@ def sent_and_completed(
 
 @pytest.mark.parametrize("form", ["attached", "detached"])
 def test_a_python_signer_sends_through_idocs(sandbox: Sandbox, form: str) -> None:
-    key, certificate = key_and_certificate("ТОО Отправитель (Python)")
+    key, certificate = throwaway_key("ТОО Отправитель (Python)")
     forms: List[CmsForm] = []
 
     def sign(data: bytes, form: CmsForm) -> bytes:
         forms.append(form)
-        return pkcs7_sign(key, certificate, data, form)
+        return cms_sign(key, certificate, data, form)
 
     with signbridge.Client(idocs_config(sandbox, cms_form=form)) as client:
         client.set_host_signer(sign)
@@ -49,9 +56,9 @@ def test_a_python_signer_sends_through_idocs(sandbox: Sandbox, form: str) -> Non
 
 @pytest.mark.parametrize("form", ["attached", "detached"])
 def test_the_software_signer_sends_through_idocs(sandbox: Sandbox, form: str) -> None:
-    key, certificate = key_and_certificate("ТОО Отправитель (software)")
+    key, certificate = throwaway_key("ТОО Отправитель (software)")
     with signbridge.Client(idocs_config(sandbox, cms_form=form)) as client:
-        client.set_host_signer(signbridge.SoftwareSigner.from_pem(pem(key, certificate)))
+        client.set_host_signer(software_signer(key, certificate))
         sent_and_completed(sandbox, client, f"SW-IDOCS-{form}", form, "ТОО Отправитель (software)")
 
 

@@ -10,19 +10,26 @@ from typing import List, Tuple
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs7, pkcs12
-from support import Sandbox, idocs_config, idocs_envelope, key_and_certificate, pem, pkcs7_sign
+from support import (
+    Sandbox,
+    cms_sign,
+    idocs_config,
+    idocs_envelope,
+    key_file_pem,
+    throwaway_key,
+)
 
 import signbridge
 from signbridge import CmsForm
 
 
 def test_the_signer_gets_the_bytes_and_the_form(sandbox: Sandbox) -> None:
-    key, certificate = key_and_certificate("signer test")
+    key, certificate = throwaway_key("signer test")
     calls: List[Tuple[bytes, CmsForm, str]] = []
 
     def sign(data: bytes, form: CmsForm) -> bytes:
         calls.append((data, form, threading.current_thread().name))
-        return pkcs7_sign(key, certificate, data, form)
+        return cms_sign(key, certificate, data, form)
 
     with signbridge.Client(idocs_config(sandbox, cms_form="detached")) as client:
         client.set_host_signer(sign)
@@ -63,9 +70,9 @@ def test_a_signer_must_be_callable(sandbox: Sandbox) -> None:
 
 
 def test_the_software_signer_loads_pem_and_pkcs12() -> None:
-    key, certificate = key_and_certificate("Программный подписант")
+    key, certificate = throwaway_key("Программный подписант")
     der = certificate.public_bytes(serialization.Encoding.DER)
-    both = pem(key, certificate)
+    both = key_file_pem(key, certificate)
     from_bytes = signbridge.SoftwareSigner.from_pem(both)
     assert from_bytes.certificate_der == der
     assert signbridge.SoftwareSigner.from_pem(both.decode(), both.decode()).certificate_der == der
@@ -78,9 +85,9 @@ def test_the_software_signer_loads_pem_and_pkcs12() -> None:
         signbridge.SoftwareSigner.from_pkcs12(p12, "errada")
     assert wrong_password.value.code == 700 and wrong_password.value.provider_message
 
-    _, other_certificate = key_and_certificate("someone else")
+    _, other_certificate = throwaway_key("someone else")
     with pytest.raises(signbridge.SigningError, match="could not be loaded"):
-        signbridge.SoftwareSigner.from_pem(pem(key, other_certificate)[: len(both) // 2])
+        signbridge.SoftwareSigner.from_pem(key_file_pem(key, other_certificate)[: len(both) // 2])
     mismatched = other_certificate.public_bytes(serialization.Encoding.PEM)
     with pytest.raises(signbridge.SigningError):
         signbridge.SoftwareSigner.from_pem(mismatched, both)
@@ -89,8 +96,8 @@ def test_the_software_signer_loads_pem_and_pkcs12() -> None:
 
 
 def test_the_software_signer_signs_by_itself() -> None:
-    key, certificate = key_and_certificate("signer test")
-    signer = signbridge.SoftwareSigner.from_pem(pem(key, certificate))
+    key, certificate = throwaway_key("signer test")
+    signer = signbridge.SoftwareSigner.from_pem(key_file_pem(key, certificate))
     content = b"conteudo " * 100
     attached = signer.sign(content, "attached")
     detached = signer(content, CmsForm.DETACHED)
