@@ -6,6 +6,7 @@
 //! (a smart card asking for its PIN).
 
 use std::fmt;
+use std::str::FromStr;
 use std::sync::{Arc, RwLock};
 
 use crate::error::{Error, ErrorKind, Result};
@@ -18,6 +19,29 @@ pub enum CmsForm {
     Attached,
     /// The CMS holds only the signature.
     Detached,
+}
+
+impl CmsForm {
+    pub const ALL: [CmsForm; 2] = [CmsForm::Attached, CmsForm::Detached];
+
+    /// The name hosts see, as serialized.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CmsForm::Attached => "attached",
+            CmsForm::Detached => "detached",
+        }
+    }
+}
+
+impl FromStr for CmsForm {
+    type Err = Error;
+
+    fn from_str(s: &str) -> Result<Self> {
+        CmsForm::ALL.into_iter().find(|f| f.as_str() == s).ok_or_else(|| {
+            let known: Vec<_> = CmsForm::ALL.iter().map(|f| f.as_str()).collect();
+            Error::validation("form", format!("unknown CMS form {s:?}; one of {known:?}"))
+        })
+    }
 }
 
 /// What the host is asked to sign.
@@ -146,6 +170,15 @@ mod tests {
         let verified = signbridge_signer::verify(&cms, Some(b"bytes")).unwrap();
         assert!(verified.attached_content.is_none(), "detached was asked for");
         assert!(verified.signer_subject.contains("signbridge test"), "{}", verified.signer_subject);
+    }
+
+    #[test]
+    fn form_names_are_the_serialized_ones() {
+        for form in CmsForm::ALL {
+            assert_eq!(serde_json::to_value(form).unwrap(), form.as_str());
+            assert_eq!(form.as_str().parse::<CmsForm>().unwrap(), form);
+        }
+        assert_eq!("embedded".parse::<CmsForm>().unwrap_err().kind(), ErrorKind::Validation);
     }
 
     #[test]

@@ -28,10 +28,7 @@ impl PySigner {
 
 impl HostSigner for PySigner {
     fn sign(&self, request: &SignRequest) -> Result<Vec<u8>, String> {
-        let form = match request.form {
-            CmsForm::Attached => "attached",
-            CmsForm::Detached => "detached",
-        };
+        let form = request.form.as_str();
         Python::attach(|py| {
             let result = self
                 .callable
@@ -80,11 +77,10 @@ impl NativeSoftwareSigner {
     ) -> PyResult<NativeSoftwareSigner> {
         boundary(py, || {
             let certificate_pem = pem_bytes(certificate_pem, "certificate_pem")?;
-            let private_key_pem = match private_key_pem {
-                Some(key) => pem_bytes(key, "private_key_pem")?,
-                None => certificate_pem.clone(),
-            };
-            let signer = signbridge::software_signer_from_pem(&certificate_pem, &private_key_pem)
+            let private_key_pem =
+                private_key_pem.map(|key| pem_bytes(key, "private_key_pem")).transpose()?;
+            let private_key_pem = private_key_pem.as_deref().unwrap_or(&certificate_pem);
+            let signer = signbridge::software_signer_from_pem(&certificate_pem, private_key_pem)
                 .map_err(|e| to_pyerr(py, &e))?;
             Ok(NativeSoftwareSigner { signer: Arc::new(signer) })
         })
@@ -110,11 +106,8 @@ impl NativeSoftwareSigner {
     /// Signs `data` as a DER CMS, embedding it when `form` is `"attached"`; without the GIL.
     fn sign<'py>(&self, py: Python<'py>, data: &[u8], form: &str) -> PyResult<Bound<'py, PyBytes>> {
         boundary(py, || {
-            let form = match form {
-                "attached" => CmsForm::Attached,
-                "detached" => CmsForm::Detached,
-                other => return Err(PyValueError::new_err(format!("unknown CMS form {other:?}"))),
-            };
+            let form: CmsForm =
+                form.parse().map_err(|e: Error| PyValueError::new_err(e.to_string()))?;
             let request =
                 SignRequest { provider: "software", document_id: None, form, data: data.to_vec() };
             let signer = self.signer.clone();
