@@ -69,7 +69,7 @@ typedef struct signbridge_sign_reply signbridge_sign_reply;
  * Codes come in append-only blocks and are never reused: 1-99 belong to the C ABI itself
  * (misuse, a caught panic, no event); every other code is a signbridge error kind, the same
  * number the CLI and the Python package report (100s configuration, 200s authentication,
- * 300s refused, 400s rate limit and transport, 500s provider, 700s host signing, 900s
+ * 300s refused, 400s rate limit and transport, 500s provider, 600s journal, 700s host signing, 900s
  * internal).
  */
 typedef int32_t signbridge_result;
@@ -191,6 +191,12 @@ typedef signbridge_result (*signbridge_sign_callback)(void *userdata,
  * The provider failed or answered something unexpected.
  */
 #define SIGNBRIDGE_RESULT_PROVIDER 500
+
+/**
+ * The journal (the local store of intents, sessions and budgets) cannot be opened, read or
+ * written; the message names its file.
+ */
+#define SIGNBRIDGE_RESULT_JOURNAL 600
 
 /**
  * The host signer is missing or failed; its message is the provider message.

@@ -14,7 +14,7 @@ use crate::model::Handle;
 ///
 /// Codes come in append-only blocks (1–99 are reserved for ABI misuse in the bindings):
 /// 100s configuration, 200s authentication, 300s refused by the provider or by local validation,
-/// 400s rate limiting and transport, 500s provider misbehaviour, 600s journal (reserved),
+/// 400s rate limiting and transport, 500s provider misbehaviour, 600s journal,
 /// 700s host signing, 900s internal.
 /// A number is never reused; new kinds are appended at the end of their block.
 ///
@@ -48,11 +48,14 @@ pub enum ErrorKind {
     Internal,
     /// The host's signer is missing or failed (its message is the provider message).
     Signing,
+    /// The journal (the local store of intents, sessions and budgets) cannot be opened, read or
+    /// written; the message names its file.
+    Journal,
 }
 
 impl ErrorKind {
     /// Every kind, in code order: bindings use it to check that each kind is mapped.
-    pub const ALL: [ErrorKind; 13] = [
+    pub const ALL: [ErrorKind; 14] = [
         ErrorKind::Config,
         ErrorKind::Unsupported,
         ErrorKind::Auth,
@@ -64,8 +67,9 @@ impl ErrorKind {
         ErrorKind::Timeout,
         ErrorKind::OutcomeUnknown,
         ErrorKind::Provider,
-        ErrorKind::Internal,
+        ErrorKind::Journal,
         ErrorKind::Signing,
+        ErrorKind::Internal,
     ];
 
     /// The stable numeric code.
@@ -82,8 +86,9 @@ impl ErrorKind {
             ErrorKind::Timeout => 402,
             ErrorKind::OutcomeUnknown => 403,
             ErrorKind::Provider => 500,
-            ErrorKind::Internal => 900,
+            ErrorKind::Journal => 600,
             ErrorKind::Signing => 700,
+            ErrorKind::Internal => 900,
         }
     }
 
@@ -106,8 +111,9 @@ impl ErrorKind {
             ErrorKind::Timeout => "timeout",
             ErrorKind::OutcomeUnknown => "outcome_unknown",
             ErrorKind::Provider => "provider",
-            ErrorKind::Internal => "internal",
+            ErrorKind::Journal => "journal",
             ErrorKind::Signing => "signing",
+            ErrorKind::Internal => "internal",
         }
     }
 }

@@ -18,7 +18,7 @@ use crate::panic::boundary_or;
 /// Codes come in append-only blocks and are never reused: 1-99 belong to the C ABI itself
 /// (misuse, a caught panic, no event); every other code is a signbridge error kind, the same
 /// number the CLI and the Python package report (100s configuration, 200s authentication,
-/// 300s refused, 400s rate limit and transport, 500s provider, 700s host signing, 900s
+/// 300s refused, 400s rate limit and transport, 500s provider, 600s journal, 700s host signing, 900s
 /// internal).
 #[allow(non_camel_case_types, reason = "C naming: the header exposes this typedef as is")]
 pub type signbridge_result = i32;
@@ -62,6 +62,9 @@ pub const SIGNBRIDGE_RESULT_TIMEOUT: signbridge_result = 402;
 pub const SIGNBRIDGE_RESULT_OUTCOME_UNKNOWN: signbridge_result = 403;
 /// The provider failed or answered something unexpected.
 pub const SIGNBRIDGE_RESULT_PROVIDER: signbridge_result = 500;
+/// The journal (the local store of intents, sessions and budgets) cannot be opened, read or
+/// written; the message names its file.
+pub const SIGNBRIDGE_RESULT_JOURNAL: signbridge_result = 600;
 /// The host signer is missing or failed; its message is the provider message.
 pub const SIGNBRIDGE_RESULT_SIGNING: signbridge_result = 700;
 /// A bug in signbridge.
@@ -81,6 +84,7 @@ pub(crate) const fn result_for(kind: ErrorKind) -> signbridge_result {
         ErrorKind::Timeout => SIGNBRIDGE_RESULT_TIMEOUT,
         ErrorKind::OutcomeUnknown => SIGNBRIDGE_RESULT_OUTCOME_UNKNOWN,
         ErrorKind::Provider => SIGNBRIDGE_RESULT_PROVIDER,
+        ErrorKind::Journal => SIGNBRIDGE_RESULT_JOURNAL,
         ErrorKind::Signing => SIGNBRIDGE_RESULT_SIGNING,
         ErrorKind::Internal => SIGNBRIDGE_RESULT_INTERNAL,
     }
@@ -236,7 +240,7 @@ mod tests {
 
     use super::*;
 
-    const KIND_CONSTANTS: [signbridge_result; 13] = [
+    const KIND_CONSTANTS: [signbridge_result; 14] = [
         SIGNBRIDGE_RESULT_CONFIG,
         SIGNBRIDGE_RESULT_UNSUPPORTED,
         SIGNBRIDGE_RESULT_AUTH,
@@ -248,6 +252,7 @@ mod tests {
         SIGNBRIDGE_RESULT_TIMEOUT,
         SIGNBRIDGE_RESULT_OUTCOME_UNKNOWN,
         SIGNBRIDGE_RESULT_PROVIDER,
+        SIGNBRIDGE_RESULT_JOURNAL,
         SIGNBRIDGE_RESULT_SIGNING,
         SIGNBRIDGE_RESULT_INTERNAL,
     ];

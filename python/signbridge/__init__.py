@@ -18,6 +18,7 @@ from .errors import (
     ProviderError,
     RateLimited,
     SignbridgeError,
+    JournalError,
     SigningError,
     Timeout,
     TransportError,
@@ -73,6 +74,7 @@ __all__ = [
     "Timeout",
     "OutcomeUnknown",
     "ProviderError",
+    "JournalError",
     "SigningError",
     "InternalError",
 ]

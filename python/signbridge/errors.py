@@ -25,6 +25,7 @@ __all__ = [
     "Timeout",
     "OutcomeUnknown",
     "ProviderError",
+    "JournalError",
     "SigningError",
     "InternalError",
 ]
@@ -148,6 +149,14 @@ class ProviderError(SignbridgeError):
     kind = "provider"
 
 
+class JournalError(SignbridgeError):
+    """The journal (the local store of intents, sessions and budgets) cannot be opened, read
+    or written; the message names its file."""
+
+    code = 600
+    kind = "journal"
+
+
 class SigningError(SignbridgeError):
     """The host signer is missing or failed; ``provider_message`` holds its own message."""
 
@@ -176,6 +185,7 @@ _BY_KIND: dict[str, type[SignbridgeError]] = {
         Timeout,
         OutcomeUnknown,
         ProviderError,
+        JournalError,
         SigningError,
         InternalError,
     )
