@@ -10,6 +10,12 @@ use crate::transport::TransportConfig;
 pub(crate) mod http;
 pub(crate) mod lenient;
 
+// Declared here, not inside `declare_providers!`: rustfmt does not format modules declared
+// inside a macro.
+pub mod arqsign;
+pub mod idocs;
+pub mod tae;
+
 /// What a provider needs to build one account's instance.
 pub struct BuildContext {
     pub account: String,
@@ -33,8 +39,6 @@ pub(crate) fn settings<T: serde::de::DeserializeOwned>(id: &str, ctx: &BuildCont
 
 macro_rules! declare_providers {
     ($($id:ident => $ty:ty),* $(,)?) => {
-        $(pub mod $id;)*
-
         /// Every provider id, in registry order.
         pub const PROVIDERS: &[&str] = &[$(stringify!($id)),*];
 

@@ -41,7 +41,10 @@ pub fn build(head: &wire::EnviarProcesso, files: Vec<File>) -> (reqwest::Body, u
     let mut length = open.len() as u64;
     let mut pieces = vec![Piece::Text(open.into())];
     for (i, file) in files.into_iter().enumerate() {
-        let header = json(&wire::DocumentoCabecalho { ordem_documento: i + 1, nome_com_extensao: &file.name });
+        let header = json(&wire::DocumentoCabecalho {
+            ordem_documento: i + 1,
+            nome_com_extensao: &file.name,
+        });
         let separator = if i == 0 { "" } else { "," };
         let before = format!("{separator}{},\"arquivo\":\"", &header[..header.len() - 1]);
         length += before.len() as u64 + base64_len(file.len) + 2;
@@ -69,8 +72,10 @@ fn encode(chunk: &[u8]) -> Bytes {
 fn base64_stream(source: Source) -> BoxStream<'static, std::io::Result<Bytes>> {
     match source {
         Source::Bytes(bytes) => {
-            let chunks: Vec<Bytes> =
-                (0..bytes.len()).step_by(CHUNK).map(|i| bytes.slice(i..(i + CHUNK).min(bytes.len()))).collect();
+            let chunks: Vec<Bytes> = (0..bytes.len())
+                .step_by(CHUNK)
+                .map(|i| bytes.slice(i..(i + CHUNK).min(bytes.len())))
+                .collect();
             stream::iter(chunks).map(|c| Ok(encode(&c))).boxed()
         }
         Source::Path(path) => stream::unfold(Some((path, None)), |state| async move {
@@ -135,8 +140,10 @@ mod tests {
     async fn the_streamed_body_is_the_json_it_stands_for() {
         let dir = tempfile::tempdir().unwrap();
         // Sizes around the chunk boundary, so padding and partial chunks are exercised.
-        let contents: Vec<Vec<u8>> =
-            [0usize, 1, 2, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 7].iter().map(|&n| (0..n).map(|i| (i * 7 % 251) as u8).collect()).collect();
+        let contents: Vec<Vec<u8>> = [0usize, 1, 2, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 7]
+            .iter()
+            .map(|&n| (0..n).map(|i| (i * 7 % 251) as u8).collect())
+            .collect();
         let mut files = Vec::new();
         for (i, c) in contents.iter().enumerate() {
             let source = if i % 2 == 0 {
@@ -167,7 +174,11 @@ mod tests {
 
     #[tokio::test]
     async fn a_vanished_file_fails_the_stream() {
-        let files = vec![File { name: "a.pdf".into(), source: Source::Path("/nonexistent/a.pdf".into()), len: 4 }];
+        let files = vec![File {
+            name: "a.pdf".into(),
+            source: Source::Path("/nonexistent/a.pdf".into()),
+            len: 4,
+        }];
         let (body, _) = build(&head(), files);
         let stream = http_body_util::BodyDataStream::new(body);
         assert!(stream.try_collect::<Vec<Bytes>>().await.is_err());

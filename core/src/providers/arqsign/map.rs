@@ -138,7 +138,10 @@ pub fn check(env: &Envelope, opts: &SendOptions) -> Result<(), Error> {
     for (i, doc) in env.documents.iter().enumerate() {
         too_long(format!("documents[{i}].name"), &doc.name, MAX_FILE_NAME)?;
         if !names.insert(doc.name.to_lowercase()) {
-            return Err(Error::validation(format!("documents[{i}].name"), "two documents have this name"));
+            return Err(Error::validation(
+                format!("documents[{i}].name"),
+                "two documents have this name",
+            ));
         }
     }
     let mut orders = std::collections::HashMap::new();
@@ -157,8 +160,12 @@ pub fn check(env: &Envelope, opts: &SendOptions) -> Result<(), Error> {
             (None, Some(phone)) => {
                 too_long(field("phone"), &phone, MAX_PHONE)?;
                 let digits = phone.chars().filter(char::is_ascii_digit).count();
-                if digits < 8 || phone.chars().any(|c| !(c.is_ascii_digit() || "+ ()-".contains(c))) {
-                    return Err(Error::validation(field("phone"), format!("{phone:?} is not a phone number")));
+                if digits < 8 || phone.chars().any(|c| !(c.is_ascii_digit() || "+ ()-".contains(c)))
+                {
+                    return Err(Error::validation(
+                        field("phone"),
+                        format!("{phone:?} is not a phone number"),
+                    ));
                 }
                 if party.role != Role::Observe && opts.signature_type != SignatureType::Electronic {
                     return Err(Error::validation(
@@ -171,10 +178,16 @@ pub fn check(env: &Envelope, opts: &SendOptions) -> Result<(), Error> {
         }
         if let Some(code) = &party.access_code {
             if code.len() != 4 || !code.chars().all(|c| c.is_ascii_digit()) {
-                return Err(Error::validation(field("access_code"), "ArqSign access codes are 4 digits"));
+                return Err(Error::validation(
+                    field("access_code"),
+                    "ArqSign access codes are 4 digits",
+                ));
             }
             if party.email.is_none() {
-                return Err(Error::validation(field("access_code"), "the access code is sent by e-mail, so an e-mail is required"));
+                return Err(Error::validation(
+                    field("access_code"),
+                    "the access code is sent by e-mail, so an e-mail is required",
+                ));
             }
         }
         if let Some(tax_id) = &party.tax_id {
@@ -191,10 +204,16 @@ pub fn check(env: &Envelope, opts: &SendOptions) -> Result<(), Error> {
         }
     }
     if opts.responsible_id.trim().is_empty() {
-        return Err(Error::validation("provider_options.arqsign.responsible_id", "no responsible user id (idResponsavel) configured"));
+        return Err(Error::validation(
+            "provider_options.arqsign.responsible_id",
+            "no responsible user id (idResponsavel) configured",
+        ));
     }
     if opts.folder_id.trim().is_empty() {
-        return Err(Error::validation("provider_options.arqsign.folder_id", "no folder id (idPasta) configured"));
+        return Err(Error::validation(
+            "provider_options.arqsign.folder_id",
+            "no folder id (idPasta) configured",
+        ));
     }
     Ok(())
 }
@@ -221,7 +240,9 @@ pub fn document_number(tax_id: &str) -> Result<(bool, String), String> {
 
 /// The send body (all but the documents). The envelope has been checked.
 pub fn enviar(env: &Envelope, opts: &SendOptions, now: DateTime<Utc>) -> wire::EnviarProcesso {
-    let expiry_days = env.deadline.map(|d| ((d - now).num_seconds().max(0) as u64).div_ceil(86_400).clamp(1, 999) as u32);
+    let expiry_days = env
+        .deadline
+        .map(|d| ((d - now).num_seconds().max(0) as u64).div_ceil(86_400).clamp(1, 999) as u32);
     let advanced = (expiry_days.is_some() || env.reminder_days.is_some_and(|d| d > 0)).then(|| {
         wire::ConfiguracoesAvancadas {
             tempo_expiracao_documento_dias: expiry_days,
@@ -241,7 +262,8 @@ pub fn enviar(env: &Envelope, opts: &SendOptions, now: DateTime<Utc>) -> wire::E
             let signer = p.role != Role::Observe;
             wire::Destinatario {
                 id_tipo_acao: if signer { 1 } else { 2 },
-                ordem_assinatura: signer.then(|| if env.sequential { signing_order(env, i) } else { 1 }),
+                ordem_assinatura: signer
+                    .then(|| if env.sequential { signing_order(env, i) } else { 1 }),
                 nome: p.name.clone().unwrap_or_default(),
                 email,
                 telefone,
@@ -311,7 +333,11 @@ pub fn error(op: &'static str, reply: &Reply) -> Error {
     // "Documento excluído." and "O(s) id(s) listado(s) não existe(m)" are 400s meaning gone.
     let gone = message.contains("Documento excluído") || message.contains("não existe(m)");
     let err = http::reply_error("arqsign", op, reply, ErrorKind::Validation, message);
-    if gone && err.kind() == ErrorKind::Validation { err.with_kind(ErrorKind::NotFound) } else { err }
+    if gone && err.kind() == ErrorKind::Validation {
+        err.with_kind(ErrorKind::NotFound)
+    } else {
+        err
+    }
 }
 
 fn message_of(v: &serde_json::Value) -> Option<String> {
@@ -321,13 +347,21 @@ fn message_of(v: &serde_json::Value) -> Option<String> {
             let texts: Vec<String> = items.iter().filter_map(message_of).collect();
             (!texts.is_empty()).then(|| texts.join("; "))
         }
-        serde_json::Value::Object(map) => {
-            ["mensagem", "message", "mensagens", "errors", "erros", "error", "erro", "detail", "title"]
-                .iter()
-                .find_map(|key| {
-                    map.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).and_then(|(_, v)| message_of(v))
-                })
-        }
+        serde_json::Value::Object(map) => [
+            "mensagem",
+            "message",
+            "mensagens",
+            "errors",
+            "erros",
+            "error",
+            "erro",
+            "detail",
+            "title",
+        ]
+        .iter()
+        .find_map(|key| {
+            map.iter().find(|(k, _)| k.eq_ignore_ascii_case(key)).and_then(|(_, v)| message_of(v))
+        }),
         _ => None,
     }
 }
@@ -366,7 +400,10 @@ mod tests {
         .unwrap();
         let s = status(poll, Some(signers), serde_json::Value::Null);
         assert_eq!((s.state, s.reason.as_deref()), (State::Rejected, Some("valor errado")));
-        assert_eq!(s.parties.iter().map(|p| p.state).collect::<Vec<_>>(), [PartyState::Signed, PartyState::Rejected]);
+        assert_eq!(
+            s.parties.iter().map(|p| p.state).collect::<Vec<_>>(),
+            [PartyState::Signed, PartyState::Rejected]
+        );
         assert_eq!(s.updated_at.unwrap().to_rfc3339(), "2025-06-02T10:00:00+00:00");
     }
 
@@ -382,7 +419,11 @@ mod tests {
     }
 
     fn party(name: &str, email: Option<&str>, phone: Option<&str>, role: Role) -> Party {
-        Party { email: email.map(Into::into), phone: phone.map(Into::into), ..Party::with_role(name, "", role) }
+        Party {
+            email: email.map(Into::into),
+            phone: phone.map(Into::into),
+            ..Party::with_role(name, "", role)
+        }
     }
 
     fn envelope(parties: Vec<Party>) -> Envelope {
@@ -395,7 +436,8 @@ mod tests {
         let mut ana = party("Ana", Some("ana@example.com"), None, Role::Sign);
         ana.tax_id = Some("111.444.777-35".into());
         ana.access_code = Some("1234".into());
-        let mut acme = party("Acme", Some("acme@example.com"), Some("+55 11 99999-0000"), Role::Sign);
+        let mut acme =
+            party("Acme", Some("acme@example.com"), Some("+55 11 99999-0000"), Role::Sign);
         acme.tax_id = Some("11.222.333/0001-81".into());
         let copy = party("Jurídico", None, Some("+5511988887777"), Role::Observe);
         let mut env = envelope(vec![ana, acme, copy]);
@@ -406,18 +448,33 @@ mod tests {
         env.deadline = Some(now + chrono::Duration::hours(36));
         check(&env, &options()).unwrap();
         let body = serde_json::to_value(enviar(&env, &options(), now)).unwrap();
-        assert_eq!(body["configuracoesAvancadas"], serde_json::json!({"tempoExpiracaoDocumentoDias": 2, "frequenciaLembretesDias": 2}));
+        assert_eq!(
+            body["configuracoesAvancadas"],
+            serde_json::json!({"tempoExpiracaoDocumentoDias": 2, "frequenciaLembretesDias": 2})
+        );
         assert_eq!(body["mensagemPadrao"], serde_json::json!({"titulo": "Assine", "texto": "Olá"}));
         assert_eq!(body["usarOrdemAssinatura"], true);
         let d = &body["destinatarios"];
-        assert_eq!((d[0]["ordemAssinatura"].clone(), d[1]["ordemAssinatura"].clone()), (1.into(), 2.into()));
+        assert_eq!(
+            (d[0]["ordemAssinatura"].clone(), d[1]["ordemAssinatura"].clone()),
+            (1.into(), 2.into())
+        );
         assert_eq!(d[0]["assinarOnline"]["assinarComo"], 1);
-        assert_eq!(d[0]["assinarOnline"]["dadosAssinatura"], serde_json::json!({"signatario": {"nome": "Ana", "numeroDocumento": "11144477735", "validarDocumento": true}}));
-        assert_eq!(d[0]["assinarOnline"]["seguranca"], serde_json::json!({"codigoSeguranca": "1234", "idMeioEnvio": 3, "codigoSegurancaEmail": "ana@example.com"}));
+        assert_eq!(
+            d[0]["assinarOnline"]["dadosAssinatura"],
+            serde_json::json!({"signatario": {"nome": "Ana", "numeroDocumento": "11144477735", "validarDocumento": true}})
+        );
+        assert_eq!(
+            d[0]["assinarOnline"]["seguranca"],
+            serde_json::json!({"codigoSeguranca": "1234", "idMeioEnvio": 3, "codigoSegurancaEmail": "ana@example.com"})
+        );
         assert_eq!(d[1]["email"], "acme@example.com", "e-mail wins unless WhatsApp is asked for");
         assert!(d[1].get("telefone").is_none());
         assert_eq!(d[1]["assinarOnline"]["assinarComo"], 2);
-        assert_eq!(d[1]["assinarOnline"]["dadosAssinatura"]["empresa"]["numeroDocumento"], "11222333000181");
+        assert_eq!(
+            d[1]["assinarOnline"]["dadosAssinatura"]["empresa"]["numeroDocumento"],
+            "11222333000181"
+        );
         assert_eq!(d[2]["idTipoAcao"], 2);
         assert_eq!(d[2]["telefone"], "+5511988887777");
         assert!(d[2].get("assinarOnline").is_none() && d[2].get("ordemAssinatura").is_none());
@@ -428,10 +485,17 @@ mod tests {
         // The manual gives ICP-Brasil as 3 on the v2 send page and as 2 elsewhere ([X]).
         let env = envelope(vec![party("Ana", Some("a@x.com"), None, Role::Sign)]);
         let code = |icp_brasil_code| {
-            let opts = SendOptions { signature_type: SignatureType::IcpBrasil, icp_brasil_code, ..options() };
+            let opts = SendOptions {
+                signature_type: SignatureType::IcpBrasil,
+                icp_brasil_code,
+                ..options()
+            };
             let body = serde_json::to_value(enviar(&env, &opts, Utc::now())).unwrap();
             let online = body["destinatarios"][0]["assinarOnline"].clone();
-            assert!(online.get("assinaturaEletronica").is_none() && online.get("dadosAssinatura").is_none());
+            assert!(
+                online.get("assinaturaEletronica").is_none()
+                    && online.get("dadosAssinatura").is_none()
+            );
             online["idTipoAssinatura"].clone()
         };
         assert_eq!(code(3), 3);
@@ -443,15 +507,29 @@ mod tests {
 
     #[test]
     fn local_rules_name_the_field() {
-        let field = |env: &Envelope, opts: &SendOptions| check(env, opts).unwrap_err().field().unwrap().to_string();
+        let field = |env: &Envelope, opts: &SendOptions| {
+            check(env, opts).unwrap_err().field().unwrap().to_string()
+        };
         let o = options();
-        assert_eq!(field(&envelope(vec![party("Ana", None, None, Role::Sign)]), &o), "parties[0].email");
-        assert_eq!(field(&envelope(vec![party("", Some("a@x.com"), None, Role::Sign)]), &o), "parties[0].name");
-        assert_eq!(field(&envelope(vec![party("Ana", None, Some("12ab"), Role::Sign)]), &o), "parties[0].phone");
+        assert_eq!(
+            field(&envelope(vec![party("Ana", None, None, Role::Sign)]), &o),
+            "parties[0].email"
+        );
+        assert_eq!(
+            field(&envelope(vec![party("", Some("a@x.com"), None, Role::Sign)]), &o),
+            "parties[0].name"
+        );
+        assert_eq!(
+            field(&envelope(vec![party("Ana", None, Some("12ab"), Role::Sign)]), &o),
+            "parties[0].phone"
+        );
         let mut coded = party("Ana", Some("a@x.com"), None, Role::Sign);
         coded.access_code = Some("12345".into());
         assert_eq!(field(&envelope(vec![coded]), &o), "parties[0].access_code");
-        let mut env = envelope(vec![party("Ana", Some("a@x.com"), None, Role::Sign), party("Bia", Some("b@x.com"), None, Role::Sign)]);
+        let mut env = envelope(vec![
+            party("Ana", Some("a@x.com"), None, Role::Sign),
+            party("Bia", Some("b@x.com"), None, Role::Sign),
+        ]);
         env.sequential = true;
         env.parties[1].order = Some(1);
         assert_eq!(field(&env, &o), "parties[1].order");
@@ -461,11 +539,18 @@ mod tests {
         env.title = "t".into();
         env.documents.push(Document::from_bytes("CONTRATO.pdf", b"%PDF".to_vec()));
         assert_eq!(field(&env, &o), "documents[1].name");
-        let whatsapp_icp = SendOptions { signature_type: SignatureType::IcpBrasil, delivery: Delivery::Whatsapp, ..options() };
+        let whatsapp_icp = SendOptions {
+            signature_type: SignatureType::IcpBrasil,
+            delivery: Delivery::Whatsapp,
+            ..options()
+        };
         let env = envelope(vec![party("Ana", Some("a@x.com"), Some("+5511999990000"), Role::Sign)]);
         assert_eq!(field(&env, &whatsapp_icp), "parties[0].phone");
         let no_folder = SendOptions { folder_id: String::new(), ..options() };
-        assert_eq!(field(&envelope(vec![party("Ana", Some("a@x.com"), None, Role::Sign)]), &no_folder), "provider_options.arqsign.folder_id");
+        assert_eq!(
+            field(&envelope(vec![party("Ana", Some("a@x.com"), None, Role::Sign)]), &no_folder),
+            "provider_options.arqsign.folder_id"
+        );
     }
 
     #[test]
@@ -476,15 +561,27 @@ mod tests {
             body: body.as_bytes().to_vec().into(),
         };
         let e = error("send", &reply(400, r#"{"codigo": 400, "mensagem": "E-mail inválido."}"#));
-        assert_eq!((e.kind(), e.provider_message()), (ErrorKind::Validation, Some("E-mail inválido.")));
+        assert_eq!(
+            (e.kind(), e.provider_message()),
+            (ErrorKind::Validation, Some("E-mail inválido."))
+        );
         let e = error("status", &reply(400, r#"["Documento excluído."]"#));
         assert_eq!(e.kind(), ErrorKind::NotFound);
-        let e = error("status", &reply(400, r#"{"Errors": ["O(s) id(s) listado(s) não existe(m): x"]}"#));
+        let e = error(
+            "status",
+            &reply(400, r#"{"Errors": ["O(s) id(s) listado(s) não existe(m): x"]}"#),
+        );
         assert_eq!(e.kind(), ErrorKind::NotFound);
         let e = error("cancel", &reply(422, "\"Processo não pode ser cancelado\""));
-        assert_eq!((e.kind(), e.provider_message()), (ErrorKind::Conflict, Some("Processo não pode ser cancelado")));
+        assert_eq!(
+            (e.kind(), e.provider_message()),
+            (ErrorKind::Conflict, Some("Processo não pode ser cancelado"))
+        );
         let e = error("send", &reply(500, "Formato do JSON incorreto"));
-        assert_eq!((e.kind(), e.provider_message()), (ErrorKind::Provider, Some("Formato do JSON incorreto")));
+        assert_eq!(
+            (e.kind(), e.provider_message()),
+            (ErrorKind::Provider, Some("Formato do JSON incorreto"))
+        );
         assert_eq!(error("send", &reply(401, "")).kind(), ErrorKind::Auth);
     }
 }

@@ -176,7 +176,10 @@ pub struct ArqSign {
 
 impl std::fmt::Debug for ArqSign {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ArqSign").field("account", &self.account).field("config", &self.config).finish()
+        f.debug_struct("ArqSign")
+            .field("account", &self.account)
+            .field("config", &self.config)
+            .finish()
     }
 }
 
@@ -189,7 +192,9 @@ impl Build for ArqSign {
         }
         let header = |setting: &str, name: &str, value: &Secret| {
             let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-                Error::config(format!("settings.{setting} for provider arqsign is not a header name"))
+                Error::config(format!(
+                    "settings.{setting} for provider arqsign is not a header name"
+                ))
             })?;
             let mut value = HeaderValue::from_str(value.expose()).map_err(|_| {
                 Error::config(format!("the value for settings.{setting} cannot go in a header"))
@@ -199,7 +204,11 @@ impl Build for ArqSign {
         };
         let credentials = [
             header("app_key_header", &config.app_key_header, &config.app_key)?,
-            header("subscription_key_header", &config.subscription_key_header, &config.subscription_key)?,
+            header(
+                "subscription_key_header",
+                &config.subscription_key_header,
+                &config.subscription_key,
+            )?,
         ];
         Ok(ArqSign {
             account: ctx.account,
@@ -223,7 +232,10 @@ impl ArqSign {
                 .map_err(|e| Error::validation("provider_options.arqsign", e))?,
         };
         let opts = map::SendOptions {
-            responsible_id: o.responsible_id.or_else(|| self.config.responsible_id.clone()).unwrap_or_default(),
+            responsible_id: o
+                .responsible_id
+                .or_else(|| self.config.responsible_id.clone())
+                .unwrap_or_default(),
             folder_id: o.folder_id.or_else(|| self.config.folder_id.clone()).unwrap_or_default(),
             signature_type: o.signature_type.unwrap_or(self.config.signature_type),
             icp_brasil_code: self.config.icp_brasil_code as u8,
@@ -257,20 +269,26 @@ impl ArqSign {
         }
         let value: serde_json::Value =
             serde_json::from_slice(&reply.body).map_err(|e| http::unexpected("arqsign", op, e))?;
-        serde_json::from_value(lenient::camel_keys(value)).map_err(|e| http::unexpected("arqsign", op, e))
+        serde_json::from_value(lenient::camel_keys(value))
+            .map_err(|e| http::unexpected("arqsign", op, e))
     }
 
     fn process_id(handle: &Handle) -> Result<&str> {
         let id = handle.id.as_str();
         let guid_like = !id.is_empty() && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
-        if guid_like { Ok(id) } else { Err(Error::validation("handle.id", format!("{id:?} is not an ArqSign process id"))) }
+        if guid_like {
+            Ok(id)
+        } else {
+            Err(Error::validation("handle.id", format!("{id:?} is not an ArqSign process id")))
+        }
     }
 
     async fn poll(&self, id: &str) -> Result<(wire::StatusProcesso, serde_json::Value)> {
         let url = self.url(&format!("api/v1/processo/{id}/status-do-processo"));
         let reply = self.call("status", Idempotency::Read, &|http| http.get(&url)).await?;
         let raw: serde_json::Value = Self::decode("status", &reply)?;
-        let poll = serde_json::from_value(raw.clone()).map_err(|e| http::unexpected("arqsign", "status", e))?;
+        let poll = serde_json::from_value(raw.clone())
+            .map_err(|e| http::unexpected("arqsign", "status", e))?;
         Ok((poll, raw))
     }
 
@@ -278,19 +296,25 @@ impl ArqSign {
         let url = self.url(&format!("api/v1/processo/{id}/dados-signatarios"));
         let reply = self.call("signer_data", Idempotency::Read, &|http| http.get(&url)).await?;
         let raw: serde_json::Value = Self::decode("signer_data", &reply)?;
-        let data = serde_json::from_value(raw.clone()).map_err(|e| http::unexpected("arqsign", "signer_data", e))?;
+        let data = serde_json::from_value(raw.clone())
+            .map_err(|e| http::unexpected("arqsign", "signer_data", e))?;
         Ok((data, raw))
     }
 
     /// The v2 process fetch: documents in base64 or as links, without the evidence reports.
-    async fn documents(&self, id: &str, form: DownloadForm) -> Result<Vec<wire::DocumentoProcesso>> {
+    async fn documents(
+        &self,
+        id: &str,
+        form: DownloadForm,
+    ) -> Result<Vec<wire::DocumentoProcesso>> {
         let url = self.url(&format!("api/v2/processo/{id}"));
         let tipo = match form {
             DownloadForm::Base64 => "1",
             DownloadForm::Link => "2",
         };
         let query = [("arquivoTipo", tipo), ("retornarRegistroAssinatura", "false")];
-        let reply = self.call("download", Idempotency::Read, &|http| http.get(&url).query(&query)).await?;
+        let reply =
+            self.call("download", Idempotency::Read, &|http| http.get(&url).query(&query)).await?;
         let process: wire::Processo = Self::decode("download", &reply)?;
         if process.documentos.is_empty() {
             return Err(http::unexpected("arqsign", "download", "the process lists no documents"));
@@ -302,22 +326,35 @@ impl ArqSign {
         let url = self.url(&format!("api/v1/processo/{document_id}/registro-assinaturas"));
         let reply = self.call("download", Idempotency::Read, &|http| http.get(&url)).await?;
         let report: wire::RegistroAssinaturas = Self::decode("download", &reply)?;
-        let name = report.nome.unwrap_or_else(|| format!("{document_id}_Registro de Assinaturas.pdf"));
+        let name =
+            report.nome.unwrap_or_else(|| format!("{document_id}_Registro de Assinaturas.pdf"));
         Ok((name, decode_base64(&report.base64)?))
     }
 
     /// One document's signed bytes, into `sink`.
-    async fn document_into(&self, doc: &wire::DocumentoProcesso, sink: Sink<'_>) -> Result<DownloadInfo> {
+    async fn document_into(
+        &self,
+        doc: &wire::DocumentoProcesso,
+        sink: Sink<'_>,
+    ) -> Result<DownloadInfo> {
         let file_name = doc.nome_documento.clone();
         if let Some(link) = &doc.link_para_baixar_documento {
             return http::stream_link("arqsign", &self.transport, link, file_name, sink).await;
         }
         let b64 = doc.base64_documento.as_deref().ok_or_else(|| {
-            http::unexpected("arqsign", "download", "a document came with neither base64 nor a link")
+            http::unexpected(
+                "arqsign",
+                "download",
+                "a document came with neither base64 nor a link",
+            )
         })?;
         let bytes = decode_base64(b64)?;
         sink.write_all(&bytes).await.map_err(http::sink_error)?;
-        Ok(DownloadInfo { file_name, media_type: Some("application/pdf".into()), size: bytes.len() as u64 })
+        Ok(DownloadInfo {
+            file_name,
+            media_type: Some("application/pdf".into()),
+            size: bytes.len() as u64,
+        })
     }
 
     /// The signed files, and/or evidence reports, of a multi-file process as one zip.
@@ -333,7 +370,10 @@ impl ArqSign {
             if signed {
                 let mut bytes = Vec::new();
                 let info = self.document_into(doc, &mut bytes).await?;
-                entries.push((info.file_name.unwrap_or_else(|| format!("documento-{}.pdf", i + 1)), bytes));
+                entries.push((
+                    info.file_name.unwrap_or_else(|| format!("documento-{}.pdf", i + 1)),
+                    bytes,
+                ));
             }
             if evidence {
                 entries.push(self.evidence(&doc.id).await?);
@@ -341,14 +381,19 @@ impl ArqSign {
         }
         let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
         let options = zip::write::SimpleFileOptions::default();
-        let zip_error = |e: &dyn std::fmt::Display| Error::internal(format!("building the zip: {e}"));
+        let zip_error =
+            |e: &dyn std::fmt::Display| Error::internal(format!("building the zip: {e}"));
         for (name, bytes) in &entries {
             zip.start_file(name.as_str(), options).map_err(|e| zip_error(&e))?;
             zip.write_all(bytes).map_err(|e| zip_error(&e))?;
         }
         let bytes = zip.finish().map_err(|e| zip_error(&e))?.into_inner();
         sink.write_all(&bytes).await.map_err(http::sink_error)?;
-        Ok(DownloadInfo { file_name: None, media_type: Some("application/zip".into()), size: bytes.len() as u64 })
+        Ok(DownloadInfo {
+            file_name: None,
+            media_type: Some("application/zip".into()),
+            size: bytes.len() as u64,
+        })
     }
 
     fn remember(&self, id: &str, status: &Status) {
@@ -359,10 +404,15 @@ impl ArqSign {
     fn recent(&self, id: &str) -> Option<Status> {
         let polled = self.polled.lock().unwrap_or_else(|p| p.into_inner());
         let (at, status) = polled.get(id)?;
-        (at.elapsed() < Duration::from_secs(self.config.min_poll_interval_secs)).then(|| status.clone())
+        (at.elapsed() < Duration::from_secs(self.config.min_poll_interval_secs))
+            .then(|| status.clone())
     }
 
-    async fn provider_call(&self, name: &str, args: serde_json::Value) -> Result<serde_json::Value> {
+    async fn provider_call(
+        &self,
+        name: &str,
+        args: serde_json::Value,
+    ) -> Result<serde_json::Value> {
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
         struct HandleArgs {
@@ -371,10 +421,12 @@ impl ArqSign {
             recipients: Vec<serde_json::Value>,
         }
         let handle_of = |args: &serde_json::Value| -> Result<(Handle, Vec<serde_json::Value>)> {
-            let a: HandleArgs = serde_json::from_value(args.clone()).map_err(|e| Error::validation("args", e))?;
+            let a: HandleArgs =
+                serde_json::from_value(args.clone()).map_err(|e| Error::validation("args", e))?;
             let handle = match &a.handle {
                 serde_json::Value::String(s) => Handle::parse(s)?,
-                v => serde_json::from_value(v.clone()).map_err(|e| Error::validation("args.handle", e))?,
+                v => serde_json::from_value(v.clone())
+                    .map_err(|e| Error::validation("args.handle", e))?,
             };
             Ok((handle, a.recipients))
         };
@@ -384,7 +436,9 @@ impl ArqSign {
                 let id = Self::process_id(&handle)?;
                 let url = self.url(&format!("api/v2/processo/{id}/reenviar-processo"));
                 // Resending refreshes signing links and restarts expiry: never repeated blindly.
-                let reply = self.call("resend", Idempotency::Write, &|http| http.patch(&url).json(&recipients)).await?;
+                let reply = self
+                    .call("resend", Idempotency::Write, &|http| http.patch(&url).json(&recipients))
+                    .await?;
                 Self::decode("resend", &reply)
             }
             "signer_data" => {
@@ -400,10 +454,13 @@ impl ArqSign {
                     #[serde(default)]
                     ids: Vec<String>,
                 }
-                let a: Users = serde_json::from_value(args).map_err(|e| Error::validation("args", e))?;
+                let a: Users =
+                    serde_json::from_value(args).map_err(|e| Error::validation("args", e))?;
                 let body = serde_json::json!({"ativos": a.active, "usuarios": a.ids});
                 let url = self.url("api/v1/usuarios/buscar-usuarios");
-                let reply = self.call("users", Idempotency::Read, &|http| http.post(&url).json(&body)).await?;
+                let reply = self
+                    .call("users", Idempotency::Read, &|http| http.post(&url).json(&body))
+                    .await?;
                 Self::decode("users", &reply)
             }
             "folders" => {
@@ -416,18 +473,24 @@ impl ArqSign {
                     #[serde(default)]
                     active: bool,
                 }
-                let a: Folders = serde_json::from_value(args).map_err(|e| Error::validation("args", e))?;
+                let a: Folders =
+                    serde_json::from_value(args).map_err(|e| Error::validation("args", e))?;
                 let buscar_por = match a.search.as_str() {
                     "full_path" => 1,
                     "children" => 2,
                     "root" => 3,
                     other => {
-                        return Err(Error::validation("args.search", format!("{other:?}: one of root, children, full_path")));
+                        return Err(Error::validation(
+                            "args.search",
+                            format!("{other:?}: one of root, children, full_path"),
+                        ));
                     }
                 };
                 let body = serde_json::json!({"buscarPor": buscar_por, "ativas": a.active, "pastas": a.folders});
                 let url = self.url("api/v1/diretorio/buscar-pastas");
-                let reply = self.call("folders", Idempotency::Read, &|http| http.post(&url).json(&body)).await?;
+                let reply = self
+                    .call("folders", Idempotency::Read, &|http| http.post(&url).json(&body))
+                    .await?;
                 Self::decode("folders", &reply)
             }
             other => Err(self.unsupported(other)),
@@ -440,9 +503,9 @@ fn yes() -> bool {
 }
 
 fn decode_base64(text: &str) -> Result<Vec<u8>> {
-    base64::engine::general_purpose::STANDARD
-        .decode(text.trim())
-        .map_err(|e| http::unexpected("arqsign", "download", format!("the file is not base64: {e}")))
+    base64::engine::general_purpose::STANDARD.decode(text.trim()).map_err(|e| {
+        http::unexpected("arqsign", "download", format!("the file is not base64: {e}"))
+    })
 }
 
 /// Reads the first bytes of a document: ArqSign takes PDFs only and says so after the upload.
@@ -493,12 +556,20 @@ impl Provider for ArqSign {
             let field = format!("documents[{i}].content");
             let is_pdf = pdf_magic(&doc.content).await.map_err(|e| Error::validation(&field, e))?;
             if !is_pdf {
-                return Err(Error::validation(field, format!("{:?} is not a PDF (ArqSign takes PDFs only)", doc.name)));
+                return Err(Error::validation(
+                    field,
+                    format!("{:?} is not a PDF (ArqSign takes PDFs only)", doc.name),
+                ));
             }
             let (source, len) = match &doc.content {
-                DocumentContent::Bytes(b) => (body::Source::Bytes(Bytes::from(b.clone())), b.len() as u64),
+                DocumentContent::Bytes(b) => {
+                    (body::Source::Bytes(Bytes::from(b.clone())), b.len() as u64)
+                }
                 DocumentContent::Path(p) => {
-                    let len = tokio::fs::metadata(p).await.map_err(|e| Error::validation(&field, e))?.len();
+                    let len = tokio::fs::metadata(p)
+                        .await
+                        .map_err(|e| Error::validation(&field, e))?
+                        .len();
                     (body::Source::Path(p.clone()), len)
                 }
             };
@@ -528,8 +599,8 @@ impl Provider for ArqSign {
             .call("send", Idempotency::Write, &body)
             .await
             .map_err(|e| e.with_context("reference", &env.reference))?;
-        let sent: wire::ProcessoEnviado =
-            Self::decode("send", &reply).map_err(|e| e.with_context("reference", &env.reference))?;
+        let sent: wire::ProcessoEnviado = Self::decode("send", &reply)
+            .map_err(|e| e.with_context("reference", &env.reference))?;
         Ok(Handle {
             provider: "arqsign".into(),
             account: self.account.clone(),
@@ -552,11 +623,20 @@ impl Provider for ArqSign {
         Ok(status)
     }
 
-    async fn statuses(&self, handles: &[Handle], concurrency: usize, force: bool) -> Vec<Result<Status>> {
+    async fn statuses(
+        &self,
+        handles: &[Handle],
+        concurrency: usize,
+        force: bool,
+    ) -> Vec<Result<Status>> {
         let calls: Vec<_> = handles
             .iter()
             .map(|h| async move {
-                let recent = if force { None } else { Self::process_id(h).ok().and_then(|id| self.recent(id)) };
+                let recent = if force {
+                    None
+                } else {
+                    Self::process_id(h).ok().and_then(|id| self.recent(id))
+                };
                 match recent {
                     Some(status) => Ok(status),
                     None => self.status(h).await,
@@ -567,7 +647,12 @@ impl Provider for ArqSign {
         futures::stream::iter(calls).buffered(concurrency.max(1)).collect().await
     }
 
-    async fn download(&self, handle: &Handle, kind: DownloadKind, sink: Sink<'_>) -> Result<DownloadInfo> {
+    async fn download(
+        &self,
+        handle: &Handle,
+        kind: DownloadKind,
+        sink: Sink<'_>,
+    ) -> Result<DownloadInfo> {
         let id = Self::process_id(handle)?;
         match kind {
             DownloadKind::Signed => {
@@ -584,7 +669,11 @@ impl Provider for ArqSign {
                     [one] => {
                         let (name, bytes) = self.evidence(&one.id).await?;
                         sink.write_all(&bytes).await.map_err(http::sink_error)?;
-                        Ok(DownloadInfo { file_name: Some(name), media_type: Some("application/pdf".into()), size: bytes.len() as u64 })
+                        Ok(DownloadInfo {
+                            file_name: Some(name),
+                            media_type: Some("application/pdf".into()),
+                            size: bytes.len() as u64,
+                        })
                     }
                     many => self.zip_into(many, false, true, sink).await,
                 }
@@ -593,7 +682,9 @@ impl Provider for ArqSign {
                 let docs = self.documents(id, self.config.download_form).await?;
                 self.zip_into(&docs, true, true, sink).await
             }
-            DownloadKind::Original | DownloadKind::DigitallySigned => Err(self.unsupported(&format!("download of {kind}"))),
+            DownloadKind::Original | DownloadKind::DigitallySigned => {
+                Err(self.unsupported(&format!("download of {kind}")))
+            }
         }
     }
 
@@ -642,8 +733,15 @@ mod tests {
         let mut bad = ok.clone();
         bad["icp_brasil_code"] = "5".into();
         assert_eq!(build(bad).unwrap_err().kind(), ErrorKind::Config);
-        assert_eq!(build(serde_json::json!({"app_key": "k"})).unwrap_err().kind(), ErrorKind::Config);
-        let dbg = format!("{:?}", build(serde_json::json!({"app_key": "k-secret", "subscription_key": "s-secret"})).unwrap());
+        assert_eq!(
+            build(serde_json::json!({"app_key": "k"})).unwrap_err().kind(),
+            ErrorKind::Config
+        );
+        let dbg = format!(
+            "{:?}",
+            build(serde_json::json!({"app_key": "k-secret", "subscription_key": "s-secret"}))
+                .unwrap()
+        );
         assert!(!dbg.contains("k-secret") && !dbg.contains("s-secret"), "{dbg}");
     }
 

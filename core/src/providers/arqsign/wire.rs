@@ -95,7 +95,10 @@ pub struct AssinaturaEletronica {
     /// 1 CPF, 2 CNH, 3 RG, 4 Outro.
     #[serde(rename = "tipoDocumentoAInformar")]
     pub tipo_documento_a_informar: u8,
-    #[serde(rename = "obrigarSignatarioInformarNomeEmpresa", skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "obrigarSignatarioInformarNomeEmpresa",
+        skip_serializing_if = "Option::is_none"
+    )]
     pub obrigar_signatario_informar_nome_empresa: Option<bool>,
     #[serde(
         rename = "obrigarSignatarioInformarNumeroDocumentoEmpresa",

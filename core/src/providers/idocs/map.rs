@@ -89,7 +89,11 @@ pub fn status(detail: wire::DocumentExtended, raw: serde_json::Value) -> Status 
             PartyStatus {
                 email: node.counterparty_company_emails.and_then(|e| e.into_iter().next()),
                 name: node.counterparty_company_bin,
-                role: Some(if node.is_sign_required == Some(false) { Role::Approve } else { Role::Sign }),
+                role: Some(if node.is_sign_required == Some(false) {
+                    Role::Approve
+                } else {
+                    Role::Sign
+                }),
                 state: party_state,
                 acted_at: state.completed_on.and_then(|t| DateTime::<Utc>::from_timestamp(t, 0)),
             }
@@ -142,7 +146,8 @@ pub fn quick_route(env: &Envelope, individual: bool) -> wire::ExternalRoute {
 
 /// A failed reply as an error, by `errorCode` when the envelope carries one.
 pub fn error(op: &'static str, reply: &Reply) -> Error {
-    let envelope: Option<wire::SyncResponse<serde_json::Value>> = serde_json::from_slice(&reply.body).ok();
+    let envelope: Option<wire::SyncResponse<serde_json::Value>> =
+        serde_json::from_slice(&reply.body).ok();
     let first = envelope.as_ref().and_then(|e| e.errors.as_ref()).and_then(|e| e.first().cloned());
     let message = match &first {
         Some(e) => [e.error_code.as_deref(), e.error_description.as_deref()]
@@ -183,7 +188,12 @@ fn problem_message(body: &[u8]) -> Option<String> {
         .errors
         .iter()
         .flatten()
-        .map(|(field, v)| format!("{field}: {}", v.as_array().and_then(|a| a.first()).and_then(|m| m.as_str()).unwrap_or("invalid")))
+        .map(|(field, v)| {
+            format!(
+                "{field}: {}",
+                v.as_array().and_then(|a| a.first()).and_then(|m| m.as_str()).unwrap_or("invalid")
+            )
+        })
         .collect();
     match (p.title, details.is_empty()) {
         (Some(t), true) => Some(t),
@@ -255,7 +265,12 @@ mod tests {
         let mut c = Party::with_role("Согласующий", "c@x.kz", Role::Approve);
         c.tax_id = Some("210987654321".into());
         let observer = Party::with_role("Наблюдатель", "o@x.kz", Role::Observe);
-        let mut env = Envelope::new("r", "Договор", vec![Document::from_bytes("a.pdf", vec![1])], vec![b, c, observer]);
+        let mut env = Envelope::new(
+            "r",
+            "Договор",
+            vec![Document::from_bytes("a.pdf", vec![1])],
+            vec![b, c, observer],
+        );
         env.sequential = true;
         let route = serde_json::to_value(quick_route(&env, false)).unwrap();
         assert_eq!(route["routeOrderType"], "SEQUENTIAL");
@@ -273,18 +288,40 @@ mod tests {
             headers: HeaderMap::new(),
             body: body.as_bytes().to_vec().into(),
         };
-        let e = error("save", &reply(400, r#"{"response": null, "errors": [{"errorCode": "VALIDATION_ERROR", "errorDescription": "ticket expired"}]}"#));
-        assert_eq!((e.kind(), e.provider_message()), (ErrorKind::Validation, Some("VALIDATION_ERROR: ticket expired")));
+        let e = error(
+            "save",
+            &reply(
+                400,
+                r#"{"response": null, "errors": [{"errorCode": "VALIDATION_ERROR", "errorDescription": "ticket expired"}]}"#,
+            ),
+        );
+        assert_eq!(
+            (e.kind(), e.provider_message()),
+            (ErrorKind::Validation, Some("VALIDATION_ERROR: ticket expired"))
+        );
         assert!(is_ticket_refusal(&e));
-        let e = error("status", &reply(400, r#"{"errors": [{"errorCode": "RESOURCE_NOT_FOUND"}]}"#));
+        let e =
+            error("status", &reply(400, r#"{"errors": [{"errorCode": "RESOURCE_NOT_FOUND"}]}"#));
         assert_eq!(e.kind(), ErrorKind::NotFound);
         assert!(!is_ticket_refusal(&e));
-        let e = error("create", &reply(400, r#"{"type": "x", "title": "One or more validation errors occurred.", "status": 400,
-            "errors": {"documentMetadata.documentGroup": ["The documentGroup field is required."]}}"#));
-        assert_eq!(e.provider_message(), Some("One or more validation errors occurred. documentMetadata.documentGroup: The documentGroup field is required."));
+        let e = error(
+            "create",
+            &reply(
+                400,
+                r#"{"type": "x", "title": "One or more validation errors occurred.", "status": 400,
+            "errors": {"documentMetadata.documentGroup": ["The documentGroup field is required."]}}"#,
+            ),
+        );
+        assert_eq!(
+            e.provider_message(),
+            Some(
+                "One or more validation errors occurred. documentMetadata.documentGroup: The documentGroup field is required."
+            )
+        );
         assert_eq!(error("status", &reply(404, "{}")).kind(), ErrorKind::NotFound);
         assert_eq!(error("status", &reply(401, "")).kind(), ErrorKind::Auth);
-        let e = error("send", &reply(500, r#"<div class="titleerror">NullReferenceException</div>"#));
+        let e =
+            error("send", &reply(500, r#"<div class="titleerror">NullReferenceException</div>"#));
         assert_eq!(e.kind(), ErrorKind::Provider);
     }
 }

@@ -121,7 +121,10 @@ pub struct IDocs {
 
 impl std::fmt::Debug for IDocs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IDocs").field("account", &self.account).field("config", &self.config).finish()
+        f.debug_struct("IDocs")
+            .field("account", &self.account)
+            .field("config", &self.config)
+            .finish()
     }
 }
 
@@ -170,7 +173,8 @@ impl IDocs {
     fn options(&self, env: &Envelope) -> Result<EnvelopeOptions> {
         let o: EnvelopeOptions = match env.options_for("idocs") {
             serde_json::Value::Null => EnvelopeOptions::default(),
-            v => serde_json::from_value(v.clone()).map_err(|e| Error::validation("provider_options.idocs", e))?,
+            v => serde_json::from_value(v.clone())
+                .map_err(|e| Error::validation("provider_options.idocs", e))?,
         };
         if let Some(group) = &o.document_group {
             if !GROUPS.contains(&group.as_str()) {
@@ -189,7 +193,8 @@ impl IDocs {
         idempotency: Idempotency,
         build: &(dyn Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync),
     ) -> Result<Reply> {
-        let reply = self.transport.execute(Call { op, idempotency, auth: Some(self), build }).await?;
+        let reply =
+            self.transport.execute(Call { op, idempotency, auth: Some(self), build }).await?;
         if reply.status.is_success() { Ok(reply) } else { Err(map::error(op, &reply)) }
     }
 
@@ -204,10 +209,19 @@ impl IDocs {
         if envelope.errors.as_ref().is_some_and(|e| !e.is_empty()) {
             return Err(map::error(op, reply));
         }
-        envelope.response.ok_or_else(|| http::unexpected("idocs", op, "no response in the envelope"))
+        envelope
+            .response
+            .ok_or_else(|| http::unexpected("idocs", op, "no response in the envelope"))
     }
 
-    async fn upload(&self, op: &'static str, path: &str, part: &'static str, name: String, bytes: Vec<u8>) -> Result<String> {
+    async fn upload(
+        &self,
+        op: &'static str,
+        path: &str,
+        part: &'static str,
+        name: String,
+        bytes: Vec<u8>,
+    ) -> Result<String> {
         let url = self.url(path);
         let bytes = bytes::Bytes::from(bytes);
         // The extension iDocs checks is the part's file name's: it must always be there.
@@ -229,17 +243,36 @@ impl IDocs {
                 signed_by_employee_id: self.config.employee_id.clone(),
             };
             let url = self.url("api/v3/sync/external/outbox/signature/content-to-sign/generate");
-            let reply = self.request("content_to_sign", Idempotency::KeyedWrite, &|http| http.post(&url).json(&body)).await?;
+            let reply = self
+                .request("content_to_sign", Idempotency::KeyedWrite, &|http| {
+                    http.post(&url).json(&body)
+                })
+                .await?;
             let content: wire::SignContent = Self::bare("content_to_sign", &reply)?;
             // The link is fetched verbatim: sources saw it with a double slash that must stay.
             let link = content.download_link.clone();
-            let zip = self.request("content_to_sign", Idempotency::Read, &|http| http.get(&link)).await?.body.to_vec();
+            let zip = self
+                .request("content_to_sign", Idempotency::Read, &|http| http.get(&link))
+                .await?
+                .body
+                .to_vec();
             let cms = self
                 .signer
-                .sign(SignRequest { provider: "idocs", document_id: Some(document_id.into()), form: self.config.cms_form, data: zip })
+                .sign(SignRequest {
+                    provider: "idocs",
+                    document_id: Some(document_id.into()),
+                    form: self.config.cms_form,
+                    data: zip,
+                })
                 .await?;
             let blob = self
-                .upload("upload_signature", "api/v3/sync/blobs/document-signature-content", "signatureContent", "signature.cms".into(), cms)
+                .upload(
+                    "upload_signature",
+                    "api/v3/sync/blobs/document-signature-content",
+                    "signatureContent",
+                    "signature.cms".into(),
+                    cms,
+                )
                 .await?;
             let save = wire::QuickSignSave {
                 document_id: document_id.into(),
@@ -250,8 +283,15 @@ impl IDocs {
             let url = self.url("api/v3/sync/external/outbox/signature/quick-sign/save");
             // With a ticket, a save whose answer was lost is sent again: the same ticket and
             // blob cannot sign twice. Without one there is no such guarantee.
-            let idempotency = if save.idempotency_ticket.is_some() { Idempotency::KeyedWrite } else { Idempotency::Write };
-            match self.request("quick_sign_save", idempotency, &|http| http.post(&url).json(&save)).await {
+            let idempotency = if save.idempotency_ticket.is_some() {
+                Idempotency::KeyedWrite
+            } else {
+                Idempotency::Write
+            };
+            match self
+                .request("quick_sign_save", idempotency, &|http| http.post(&url).json(&save))
+                .await
+            {
                 Ok(_) => return Ok(()),
                 Err(e) if fresh_ticket_allowed && map::is_ticket_refusal(&e) => {
                     fresh_ticket_allowed = false;
@@ -276,27 +316,50 @@ impl IDocs {
             300
         }
         let a: Bulk = serde_json::from_value(args).map_err(|e| Error::validation("args", e))?;
-        if a.operation.contains("..") || !a.operation.chars().all(|c| c.is_ascii_alphanumeric() || "/-_".contains(c)) {
-            return Err(Error::validation("args.operation", format!("{:?} is not an operation path", a.operation)));
+        if a.operation.contains("..")
+            || !a.operation.chars().all(|c| c.is_ascii_alphanumeric() || "/-_".contains(c))
+        {
+            return Err(Error::validation(
+                "args.operation",
+                format!("{:?} is not an operation path", a.operation),
+            ));
         }
         let push_url = self.url(&format!("api/v3/async/{}", a.operation));
         let push = serde_json::json!({"operations": a.items.iter().map(|d| serde_json::json!({"data": d})).collect::<Vec<_>>()});
         // Each push starts new operations: never repeated blindly.
-        let reply = self.request("bulk", Idempotency::Write, &|http| http.post(&push_url).json(&push)).await?;
+        let reply = self
+            .request("bulk", Idempotency::Write, &|http| http.post(&push_url).json(&push))
+            .await?;
         let mut operations = Self::bare::<wire::BulkOperations>("bulk", &reply)?.operations;
         let status_url = format!("{push_url}/status");
         let give_up = tokio::time::Instant::now() + Duration::from_secs(a.wait_secs);
         let mut pause = Duration::from_millis(250);
-        while operations.iter().any(|o| matches!(o.operation_status.as_str(), "Created" | "InProcessing")) {
+        while operations
+            .iter()
+            .any(|o| matches!(o.operation_status.as_str(), "Created" | "InProcessing"))
+        {
             if tokio::time::Instant::now() + pause > give_up {
-                return Err(Error::new(ErrorKind::Timeout, format!("bulk {}: operations still running after {}s", a.operation, a.wait_secs))
-                    .with_context("provider", "idocs")
-                    .with_context("operations", serde_json::to_string(&operations).unwrap_or_default()));
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "bulk {}: operations still running after {}s",
+                        a.operation, a.wait_secs
+                    ),
+                )
+                .with_context("provider", "idocs")
+                .with_context(
+                    "operations",
+                    serde_json::to_string(&operations).unwrap_or_default(),
+                ));
             }
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_secs(10));
             let ask = serde_json::json!({"operations": operations.iter().map(|o| serde_json::json!({"operationId": o.operation_id})).collect::<Vec<_>>()});
-            let reply = self.request("bulk_status", Idempotency::Read, &|http| http.post(&status_url).json(&ask)).await?;
+            let reply = self
+                .request("bulk_status", Idempotency::Read, &|http| {
+                    http.post(&status_url).json(&ask)
+                })
+                .await?;
             operations = Self::bare::<wire::BulkOperations>("bulk_status", &reply)?.operations;
         }
         serde_json::to_value(&operations).map_err(|e| Error::internal(e.to_string()))
@@ -326,11 +389,17 @@ impl Provider for IDocs {
             }
             counterparties += 1;
             let tax_id = p.tax_id.as_deref().ok_or_else(|| {
-                Error::validation(format!("parties[{i}].tax_id"), "iDocs routes to counterparties by BIN/IIN")
+                Error::validation(
+                    format!("parties[{i}].tax_id"),
+                    "iDocs routes to counterparties by BIN/IIN",
+                )
             })?;
             map::bin(tax_id).map_err(|e| Error::validation(format!("parties[{i}].tax_id"), e))?;
             if p.access_code.is_some() {
-                return Err(Error::validation(format!("parties[{i}].access_code"), "iDocs has no access codes"));
+                return Err(Error::validation(
+                    format!("parties[{i}].access_code"),
+                    "iDocs has no access codes",
+                ));
             }
         }
         if counterparties == 0 {
@@ -350,7 +419,13 @@ impl Provider for IDocs {
                     .map_err(|e| Error::validation(format!("documents[{i}].content"), e))?,
             };
             let blob = self
-                .upload("upload", "api/v3/sync/blobs/document-content", "documentContent", doc.name.clone(), bytes)
+                .upload(
+                    "upload",
+                    "api/v3/sync/blobs/document-content",
+                    "documentContent",
+                    doc.name.clone(),
+                    bytes,
+                )
                 .await
                 .map_err(|e| e.with_context("reference", &env.reference))?;
             blobs.push(wire::BlobRef { blob_id: blob });
@@ -358,9 +433,15 @@ impl Provider for IDocs {
         let create = wire::CreateDocument {
             document_metadata: wire::DocumentMetadata {
                 document_name: env.title.clone(),
-                document_number: opts.document_number.clone().unwrap_or_else(|| env.reference.clone()),
+                document_number: opts
+                    .document_number
+                    .clone()
+                    .unwrap_or_else(|| env.reference.clone()),
                 document_date: opts.document_date.unwrap_or_else(|| Utc::now().timestamp()),
-                document_group: opts.document_group.clone().unwrap_or_else(|| self.config.document_group.clone()),
+                document_group: opts
+                    .document_group
+                    .clone()
+                    .unwrap_or_else(|| self.config.document_group.clone()),
                 document_author_employee_id: self.config.employee_id.clone(),
             },
             document_binary_contents: blobs,
@@ -383,11 +464,16 @@ impl Provider for IDocs {
                 document_id: handle.id.clone(),
                 employee_id: self.config.employee_id.clone(),
                 route: wire::QuickRoute {
-                    external: map::quick_route(env, opts.individual_counterparties.unwrap_or(self.config.individual_counterparties)),
+                    external: map::quick_route(
+                        env,
+                        opts.individual_counterparties
+                            .unwrap_or(self.config.individual_counterparties),
+                    ),
                 },
             };
             let url = self.url("api/v3/sync/external/outbox/route/quick-route/create");
-            self.request("quick_route", Idempotency::Write, &|http| http.post(&url).json(&route)).await?;
+            self.request("quick_route", Idempotency::Write, &|http| http.post(&url).json(&route))
+                .await?;
             self.sign_and_send(&handle.id).await
         }
         .await
@@ -396,15 +482,21 @@ impl Provider for IDocs {
     }
 
     async fn status(&self, handle: &Handle) -> Result<Status> {
-        let url = self.url(&format!("api/v3/sync/external/documents-query/single/outbox/{}", handle.id));
+        let url =
+            self.url(&format!("api/v3/sync/external/documents-query/single/outbox/{}", handle.id));
         let reply = self.request("status", Idempotency::Read, &|http| http.get(&url)).await?;
         let raw: serde_json::Value = Self::enveloped("status", &reply)?;
-        let detail: wire::DocumentExtended =
-            serde_json::from_value(raw.clone()).map_err(|e| http::unexpected("idocs", "status", e))?;
+        let detail: wire::DocumentExtended = serde_json::from_value(raw.clone())
+            .map_err(|e| http::unexpected("idocs", "status", e))?;
         Ok(map::status(detail, raw))
     }
 
-    async fn download(&self, handle: &Handle, kind: DownloadKind, sink: Sink<'_>) -> Result<DownloadInfo> {
+    async fn download(
+        &self,
+        handle: &Handle,
+        kind: DownloadKind,
+        sink: Sink<'_>,
+    ) -> Result<DownloadInfo> {
         let (path, media_type) = match kind {
             DownloadKind::Signed => ("GetDocumentPrintFormByDocumentId", "application/pdf"),
             DownloadKind::Archive => ("GetDocumentArchiveByDocumentId", "application/zip"),
@@ -413,7 +505,11 @@ impl Provider for IDocs {
         let url = self.url(&format!("api/v3/sync/single/document/{path}/{}", handle.id));
         let reply = self.request("download", Idempotency::Read, &|http| http.get(&url)).await?;
         sink.write_all(&reply.body).await.map_err(http::sink_error)?;
-        Ok(DownloadInfo { file_name: None, media_type: Some(media_type.into()), size: reply.body.len() as u64 })
+        Ok(DownloadInfo {
+            file_name: None,
+            media_type: Some(media_type.into()),
+            size: reply.body.len() as u64,
+        })
     }
 
     async fn cancel(&self, _handle: &Handle) -> Result<()> {
@@ -425,8 +521,11 @@ impl Provider for IDocs {
         match name {
             "inbox" => {
                 let url = self.url("api/v3/sync/external/documents-query/inbox");
-                let body = if args.is_null() { serde_json::json!({"skip": 0, "top": 10}) } else { args };
-                let reply = self.request("inbox", Idempotency::Read, &|http| http.post(&url).json(&body)).await?;
+                let body =
+                    if args.is_null() { serde_json::json!({"skip": 0, "top": 10}) } else { args };
+                let reply = self
+                    .request("inbox", Idempotency::Read, &|http| http.post(&url).json(&body))
+                    .await?;
                 Self::enveloped("inbox", &reply)
             }
             "bulk" => self.bulk(args).await,

@@ -239,7 +239,10 @@ mod tests {
             r#"{"documentId": "d", "downloadLink": "https://x/api/v3/sync/sign-content/download//u", "disposeOn": 1718780400, "idempotencyTicket": "t-1"}"#,
         )
         .unwrap();
-        assert_eq!(c.download_link, "https://x/api/v3/sync/sign-content/download//u", "kept verbatim");
+        assert_eq!(
+            c.download_link, "https://x/api/v3/sync/sign-content/download//u",
+            "kept verbatim"
+        );
         assert_eq!(c.idempotency_ticket.as_deref(), Some("t-1"));
     }
 
@@ -286,6 +289,9 @@ mod tests {
         let node = &d.document_route.unwrap().external.unwrap().nodes[0];
         let state = node.state.as_ref().unwrap();
         assert_eq!(state.status.as_deref(), Some("CompletedWithFail"));
-        assert_eq!(state.reject_metadata.as_ref().unwrap().reject_reason.as_deref(), Some("Неверная сумма"));
+        assert_eq!(
+            state.reject_metadata.as_ref().unwrap().reject_reason.as_deref(),
+            Some("Неверная сумма")
+        );
     }
 }

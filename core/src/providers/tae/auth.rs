@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use chrono::Utc;
 
 use super::{Tae, map, wire};
-use crate::providers::{http, lenient};
 use crate::error::{Error, ErrorKind, Result};
+use crate::providers::{http, lenient};
 use crate::transport::{Authenticator, Call, Idempotency, Secret, Token};
 
 /// TDN: "esse token tem uma validade de 12h a partir do horário da sua geração".

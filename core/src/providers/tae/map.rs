@@ -5,9 +5,9 @@ use std::collections::HashMap;
 use chrono::{DateTime, SecondsFormat, Utc};
 
 use super::wire;
-use crate::providers::{http, lenient};
 use crate::error::{Error, ErrorKind};
 use crate::model::{Envelope, Party, PartyState, PartyStatus, Role, State, Status};
+use crate::providers::{http, lenient};
 use crate::transport::Reply;
 
 /// TAE document status (`status`) → neutral state. The table is also in the README.
@@ -66,7 +66,11 @@ fn papel(role: Role) -> &'static str {
     }
 }
 
-pub fn status(detail: wire::PublicacaoDetalhe, raw: serde_json::Value, now: DateTime<Utc>) -> Status {
+pub fn status(
+    detail: wire::PublicacaoDetalhe,
+    raw: serde_json::Value,
+    now: DateTime<Utc>,
+) -> Status {
     let expires_at = detail
         .publicacao_opcoes
         .as_ref()
@@ -307,10 +311,7 @@ mod tests {
         assert_eq!(s.parties.len(), 2, "{:?}", s.parties);
         assert_eq!(s.parties[0].state, PartyState::Signed);
         assert_eq!(s.parties[0].role, Some(Role::Sign));
-        assert_eq!(
-            s.parties[0].acted_at.unwrap().to_rfc3339(),
-            "2025-06-02T09:30:00.500+00:00"
-        );
+        assert_eq!(s.parties[0].acted_at.unwrap().to_rfc3339(), "2025-06-02T09:30:00.500+00:00");
         assert_eq!(s.parties[1].email.as_deref(), Some("gestor@empresa.com.br"));
         assert_eq!(s.parties[1].state, PartyState::Pending, "listed in pendentes, so not done");
         assert_eq!(s.parties[1].role, Some(Role::Approve));
@@ -353,7 +354,10 @@ mod tests {
     fn errors_keep_status_and_provider_message() {
         let e = documents_error(
             "status",
-            &reply(404, r#"{"success": false, "message": "Documento não encontrado.", "errors": ["Documento não encontrado."]}"#),
+            &reply(
+                404,
+                r#"{"success": false, "message": "Documento não encontrado.", "errors": ["Documento não encontrado."]}"#,
+            ),
             ErrorKind::Validation,
         );
         assert_eq!(e.kind(), ErrorKind::NotFound);
@@ -362,7 +366,10 @@ mod tests {
 
         let e = documents_error(
             "publish",
-            &reply(400, r#"{"success": false, "errors": ["Existem destinatários repetidos: a@b.com"], "code": 400}"#),
+            &reply(
+                400,
+                r#"{"success": false, "errors": ["Existem destinatários repetidos: a@b.com"], "code": 400}"#,
+            ),
             ErrorKind::Validation,
         );
         assert_eq!(e.kind(), ErrorKind::Validation);
@@ -378,17 +385,27 @@ mod tests {
         assert_eq!(e.retry_after(), Some(std::time::Duration::from_secs(7)));
         assert_eq!(e.retry(), crate::error::Retry::Persistent);
 
-        let e = documents_error("status", &reply(503, "<html>Service\n Unavailable</html>"), ErrorKind::Validation);
+        let e = documents_error(
+            "status",
+            &reply(503, "<html>Service\n Unavailable</html>"),
+            ErrorKind::Validation,
+        );
         assert_eq!(e.kind(), ErrorKind::Provider);
         assert_eq!(e.provider_message(), Some("<html>Service Unavailable</html>"));
     }
 
     #[test]
     fn login_errors_read_description_or_messages() {
-        let e = identity_error(&reply(400, r#"{"succeeded": false, "description": "Usuário ou senha inválidos.", "data": null}"#));
+        let e = identity_error(&reply(
+            400,
+            r#"{"succeeded": false, "description": "Usuário ou senha inválidos.", "data": null}"#,
+        ));
         assert_eq!(e.kind(), ErrorKind::Auth);
         assert_eq!(e.provider_message(), Some("Usuário ou senha inválidos."));
-        let e = identity_error(&reply(401, r#"{"succeeded": false, "description": "", "messages": [{"description": "Bloqueado"}]}"#));
+        let e = identity_error(&reply(
+            401,
+            r#"{"succeeded": false, "description": "", "messages": [{"description": "Bloqueado"}]}"#,
+        ));
         assert_eq!(e.provider_message(), Some("Bloqueado"));
         assert_eq!(identity_error(&reply(502, "")).kind(), ErrorKind::Provider);
         assert_eq!(identity_error(&reply(404, "")).kind(), ErrorKind::Auth);

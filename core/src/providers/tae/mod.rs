@@ -45,9 +45,7 @@ pub use map::Authentication;
 
 use super::{Build, BuildContext, http, lenient};
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{
-    DocumentContent, DownloadInfo, DownloadKind, Envelope, Handle, Role, Status,
-};
+use crate::model::{DocumentContent, DownloadInfo, DownloadKind, Envelope, Handle, Role, Status};
 use crate::provider::{Capability, EnvelopeRules, Provider, Sink};
 use crate::transport::{Call, Idempotency, Reply, Secret, Token, TokenCache, Transport};
 
@@ -173,10 +171,9 @@ impl Build for Tae {
         }
         let tokens = match &config.token {
             // The host vouches for it; it is used until TAE refuses it.
-            Some(token) => TokenCache::seeded(Token {
-                value: token.clone(),
-                valid_for: auth::TOKEN_LIFETIME,
-            }),
+            Some(token) => {
+                TokenCache::seeded(Token { value: token.clone(), valid_for: auth::TOKEN_LIFETIME })
+            }
             None => TokenCache::default(),
         };
         Ok(Tae {
@@ -187,7 +184,6 @@ impl Build for Tae {
         })
     }
 }
-
 
 impl Tae {
     fn api(&self, path: &str) -> String {
@@ -225,15 +221,20 @@ impl Tae {
     }
 
     /// Decodes a `{success, data}` reply, or maps the failure.
-    fn data<T: DeserializeOwned>(op: &'static str, reply: &Reply, bad_request: ErrorKind) -> Result<Option<T>> {
+    fn data<T: DeserializeOwned>(
+        op: &'static str,
+        reply: &Reply,
+        bad_request: ErrorKind,
+    ) -> Result<Option<T>> {
         if !reply.status.is_success() {
             return Err(map::documents_error(op, reply, bad_request));
         }
-        let parsed: wire::DocumentsResponse<T> = serde_json::from_slice(&reply.body).map_err(|e| {
-            Error::new(ErrorKind::Provider, format!("{op}: unexpected response from TAE: {e}"))
-                .with_http_status(reply.status.as_u16())
-                .with_context("provider", "tae")
-        })?;
+        let parsed: wire::DocumentsResponse<T> =
+            serde_json::from_slice(&reply.body).map_err(|e| {
+                Error::new(ErrorKind::Provider, format!("{op}: unexpected response from TAE: {e}"))
+                    .with_http_status(reply.status.as_u16())
+                    .with_context("provider", "tae")
+            })?;
         if !parsed.success {
             return Err(map::documents_error(op, reply, bad_request));
         }
@@ -288,9 +289,10 @@ impl Tae {
             }
             http.post(&url).multipart(form)
         };
-        let reply = self.call("upload", Idempotency::Write, &build).await.map_err(|e| {
-            e.with_context("reference", &env.reference)
-        })?;
+        let reply = self
+            .call("upload", Idempotency::Write, &build)
+            .await
+            .map_err(|e| e.with_context("reference", &env.reference))?;
         Self::required("upload", Self::data::<i64>("upload", &reply, ErrorKind::Validation)?)
     }
 
@@ -348,9 +350,8 @@ impl Tae {
 
 fn file_body(path: PathBuf) -> reqwest::Body {
     // Opened lazily, once per attempt, and streamed: the file is never held whole in memory.
-    let stream = futures::stream::once(tokio::fs::File::open(path))
-        .map_ok(ReaderStream::new)
-        .try_flatten();
+    let stream =
+        futures::stream::once(tokio::fs::File::open(path)).map_ok(ReaderStream::new).try_flatten();
     reqwest::Body::wrap_stream(stream)
 }
 
@@ -421,7 +422,12 @@ impl Provider for Tae {
         Ok(map::status(detail, raw, Utc::now()))
     }
 
-    async fn download(&self, handle: &Handle, kind: DownloadKind, sink: Sink<'_>) -> Result<DownloadInfo> {
+    async fn download(
+        &self,
+        handle: &Handle,
+        kind: DownloadKind,
+        sink: Sink<'_>,
+    ) -> Result<DownloadInfo> {
         let id = Self::document_id(handle)?;
         // tipoDownload: 1 original, 2 signed + protocol, 3 signed with certificate, 4 zip.
         let tipo = match kind {

@@ -292,7 +292,10 @@ mod tests {
         assert_eq!(d.status, 1);
         assert_eq!(d.assinantes.unwrap()[0].email.as_deref(), Some("cliente@exemplo.com"));
         assert_eq!(d.pendentes.unwrap()[0].acao, Some(1));
-        assert_eq!(d.publicacao_opcoes.unwrap().data_expiracao.as_deref(), Some("2025-07-01T23:59:59"));
+        assert_eq!(
+            d.publicacao_opcoes.unwrap().data_expiracao.as_deref(),
+            Some("2025-07-01T23:59:59")
+        );
     }
 
     #[test]
