@@ -21,6 +21,8 @@ cargo --version
 
 step "format"
 cargo fmt --all --check
+# cargo fmt skips modules declared inside macros; rustfmt on every file does not.
+git ls-files -z '*.rs' | xargs -0 rustfmt --check --edition 2024 --config-path rustfmt.toml
 
 step "clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
