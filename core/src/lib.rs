@@ -37,7 +37,9 @@ pub use model::{
     Document, DocumentContent, DownloadInfo, DownloadKind, Envelope, Event, EventKind, Handle,
     Message, Party, PartyState, PartyStatus, Role, State, Status,
 };
-pub use provider::{Capability, EnvelopeRules, Provider};
+pub use provider::{
+    Capability, DownloadCapability, EnvelopeRules, Provider, SendCapability, StatusCapability,
+};
 pub use signing::{
     CmsForm, HostSigner, SignRequest, SoftwareSigner, software_signer_from_pem,
     software_signer_from_pkcs12,
@@ -146,7 +148,11 @@ impl Client {
 
     /// Every check `send` makes before its first request.
     pub fn validate(&self, envelope: &Envelope) -> Result<()> {
-        validate::envelope(envelope, &self.capability().envelope)?;
+        let send = &self.capability().send;
+        if envelope.sequential {
+            self.require(send.sequential, "sequential signing")?;
+        }
+        validate::envelope(envelope, &send.envelope)?;
         self.provider.validate(envelope)
     }
 
@@ -157,6 +163,13 @@ impl Client {
     pub async fn send(&self, envelope: &Envelope) -> Result<Handle> {
         self.traced("send", Some(&envelope.reference), async {
             self.validate(envelope)?;
+            if self.capability().send.host_signature && !self.has_host_signer() {
+                return Err(Error::new(
+                    ErrorKind::Signing,
+                    "this provider needs a host signer and none is set",
+                )
+                .with_context("provider", self.provider_id()));
+            }
             let handle = self.provider.send(envelope).await?;
             tracing::debug!(target: "signbridge", id = %handle.id, "sent");
             let emails = envelope.parties.iter().filter(|p| p.role != Role::Observe);
@@ -241,9 +254,10 @@ impl Client {
     ) -> Result<DownloadInfo> {
         self.traced("download", handle.reference.as_deref(), async {
             self.check_handle(handle)?;
-            if !self.capability().downloads.contains(&kind) {
-                return Err(self.provider.unsupported(&format!("download of {kind}")));
-            }
+            self.require(
+                self.capability().download.kinds.contains(&kind),
+                &format!("download of {kind}"),
+            )?;
             let info = self.provider.download(handle, kind, sink).await?;
             sink.flush().await.map_err(|e| Error::internal(format!("flushing download: {e}")))?;
             Ok(info)
@@ -299,17 +313,35 @@ impl Client {
     pub async fn cancel(&self, handle: &Handle) -> Result<()> {
         self.traced("cancel", handle.reference.as_deref(), async {
             self.check_handle(handle)?;
-            if !self.capability().cancel {
-                return Err(self.provider.unsupported("cancel"));
-            }
+            self.require(self.capability().cancel, "cancel")?;
             self.provider.cancel(handle).await
         })
         .await
     }
 
-    /// A provider-specific operation (see the provider's documentation).
+    /// A provider-specific operation (see the provider's documentation); the names are in
+    /// the capability record's `calls`.
     pub async fn call(&self, name: &str, args: serde_json::Value) -> Result<serde_json::Value> {
-        self.traced("call", None, self.provider.call(name, args)).await
+        self.traced("call", None, async {
+            self.require(self.capability().calls.contains(&name), name)?;
+            self.provider.call(name, args).await
+        })
+        .await
+    }
+
+    /// Events since `cursor` (None: from the provider's beginning), and the cursor to pass
+    /// next time; for providers that keep a change list (capability `changes`).
+    pub async fn changes(&self, cursor: Option<&str>) -> Result<(Vec<Event>, Option<String>)> {
+        self.traced("changes", None, async {
+            self.require(self.capability().changes, "changes")?;
+            self.provider.changes(cursor).await
+        })
+        .await
+    }
+
+    /// Fails as [`ErrorKind::Unsupported`] unless the capability record declares `op`.
+    fn require(&self, supported: bool, op: &str) -> Result<()> {
+        if supported { Ok(()) } else { Err(self.provider.unsupported(op)) }
     }
 
     /// Runs one operation inside its span (provider, account, op, reference), so that what it
@@ -376,6 +408,19 @@ mod tests {
         );
         assert_eq!(c.settings, serde_json::json!({"username": "u", "password": "p"}));
         assert_eq!(c.account, "default");
+    }
+
+    #[test]
+    fn every_provider_has_a_capability_record_in_json() {
+        for id in providers::PROVIDERS {
+            let record = providers::capability(id).unwrap().to_json(id);
+            assert_eq!(record["provider"], *id);
+            for group in ["send", "status", "download", "cancel", "changes", "webhooks", "calls"] {
+                assert!(!record[group].is_null(), "{id}: no {group} in {record}");
+            }
+            assert!(record["download"]["kinds"].is_array(), "{record}");
+        }
+        assert!(providers::capability("nope").is_none());
     }
 
     #[test]

@@ -2,30 +2,57 @@
 
 use async_trait::async_trait;
 use futures::StreamExt as _;
+use serde::Serialize;
 use tokio::io::AsyncWrite;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{DownloadInfo, DownloadKind, Envelope, Event, Handle, Status};
 
-/// What a provider can do, declared once so hosts can ask instead of guess, and so that
-/// envelopes are checked before any request is made.
-#[derive(Debug, Clone, Copy)]
+/// What a provider can do, declared once per provider and grouped by operation. It is a
+/// contract: [`crate::Client`] checks every operation against it before any request (an
+/// undeclared one fails as [`ErrorKind::Unsupported`], or [`ErrorKind::Signing`] when a host
+/// signature is needed and no signer is set), hosts read it as JSON
+/// ([`Capability::to_json`]), and the behaviour suite proves each declared flag true.
+#[derive(Debug, Clone, Copy, Serialize)]
 pub struct Capability {
-    /// The host must sign bytes (CMS) during `send`.
-    pub host_signature: bool,
-    pub webhooks: bool,
-    /// `changes(cursor)` lists events since a cursor.
-    pub change_cursor: bool,
-    /// The provider can read many statuses in one call (otherwise batches fan out `status`).
-    pub batch_status: bool,
+    pub send: SendCapability,
+    pub status: StatusCapability,
+    pub download: DownloadCapability,
+    /// `cancel` withdraws a sent envelope.
     pub cancel: bool,
-    pub sequential_signing: bool,
-    pub downloads: &'static [DownloadKind],
+    /// `changes(cursor)` lists events since a cursor.
+    pub changes: bool,
+    /// The provider pushes status changes to a receiver (see the webhook sources).
+    pub webhooks: bool,
+    /// Provider-specific operations reachable through `call(name, args)`.
+    pub calls: &'static [&'static str],
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct SendCapability {
+    /// The host signs bytes (CMS) during `send`, through its host signer.
+    pub host_signature: bool,
+    /// Parties can be made to act one after the other (`Envelope::sequential`).
+    pub sequential: bool,
+    /// What an envelope must meet, checked before any request.
     pub envelope: EnvelopeRules,
 }
 
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct StatusCapability {
+    /// One request lists the status of many envelopes, so a batch refresh needs fewer
+    /// requests than envelopes. Otherwise a batch fans out one status call per envelope.
+    pub batch: bool,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct DownloadCapability {
+    /// The kinds `download` can fetch.
+    pub kinds: &'static [DownloadKind],
+}
+
 /// Rules an envelope must meet for this provider, checked locally before any request.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, Serialize)]
 pub struct EnvelopeRules {
     pub max_documents: Option<usize>,
     pub max_document_bytes: Option<u64>,
@@ -39,21 +66,35 @@ pub struct EnvelopeRules {
 impl Capability {
     /// A provider that declares nothing; providers start from it with `..Capability::NONE`.
     pub const NONE: Capability = Capability {
-        host_signature: false,
-        webhooks: false,
-        change_cursor: false,
-        batch_status: false,
-        cancel: false,
-        sequential_signing: false,
-        downloads: &[],
-        envelope: EnvelopeRules {
-            max_documents: None,
-            max_document_bytes: None,
-            document_extensions: None,
-            party_email_required: false,
-            max_title_chars: None,
+        send: SendCapability {
+            host_signature: false,
+            sequential: false,
+            envelope: EnvelopeRules {
+                max_documents: None,
+                max_document_bytes: None,
+                document_extensions: None,
+                party_email_required: false,
+                max_title_chars: None,
+            },
         },
+        status: StatusCapability { batch: false },
+        download: DownloadCapability { kinds: &[] },
+        cancel: false,
+        changes: false,
+        webhooks: false,
+        calls: &[],
     };
+
+    /// The record as hosts read it (C, Python and the CLI print this same JSON), with the
+    /// provider id first.
+    pub fn to_json(&self, provider: &str) -> serde_json::Value {
+        let mut record = serde_json::Map::new();
+        record.insert("provider".into(), provider.into());
+        if let Ok(serde_json::Value::Object(fields)) = serde_json::to_value(self) {
+            record.extend(fields);
+        }
+        serde_json::Value::Object(record)
+    }
 }
 
 /// A sink for downloaded bytes.
@@ -104,7 +145,9 @@ pub trait Provider: Send + Sync + 'static {
         sink: Sink<'_>,
     ) -> Result<DownloadInfo>;
 
-    async fn cancel(&self, handle: &Handle) -> Result<()>;
+    async fn cancel(&self, _handle: &Handle) -> Result<()> {
+        Err(self.unsupported("cancel"))
+    }
 
     /// Events since `cursor`, and the cursor to pass next time.
     async fn changes(&self, _cursor: Option<&str>) -> Result<(Vec<Event>, Option<String>)> {

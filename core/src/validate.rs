@@ -145,7 +145,7 @@ mod tests {
         EnvelopeRules {
             party_email_required: true,
             document_extensions: Some(&["pdf"]),
-            ..Capability::NONE.envelope
+            ..Capability::NONE.send.envelope
         }
     }
 

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::provider::Provider;
+use crate::provider::{Capability, Provider};
 use crate::signing::SignerSlot;
 use crate::transport::TransportConfig;
 
@@ -41,6 +41,14 @@ macro_rules! declare_providers {
     ($($id:ident => $ty:ty),* $(,)?) => {
         /// Every provider id, in registry order.
         pub const PROVIDERS: &[&str] = &[$(stringify!($id)),*];
+
+        /// The capability record of provider `id`, without building an account.
+        pub fn capability(id: &str) -> Option<&'static Capability> {
+            match id {
+                $(stringify!($id) => Some(&$id::CAPABILITY),)*
+                _ => None,
+            }
+        }
 
         pub(crate) fn build(id: &str, ctx: BuildContext) -> Result<Arc<dyn Provider>> {
             match id {

@@ -60,23 +60,32 @@ pub use map::{Delivery, SignatureType};
 use super::{Build, BuildContext, http, lenient};
 use crate::error::{Error, Result};
 use crate::model::{DocumentContent, DownloadInfo, DownloadKind, Envelope, Handle, Status};
-use crate::provider::{Capability, EnvelopeRules, Provider, Sink};
+use crate::provider::{
+    Capability, DownloadCapability, EnvelopeRules, Provider, SendCapability, Sink,
+};
 use crate::transport::{Call, Idempotency, Reply, Secret, Transport};
 
 pub const CAPABILITY: Capability = Capability {
-    cancel: true,
-    sequential_signing: true,
-    // The signed files, the evidence report ("Registro de Assinaturas"), or both in a zip.
-    downloads: &[DownloadKind::Signed, DownloadKind::Evidence, DownloadKind::Archive],
-    envelope: EnvelopeRules {
-        // "É permitido enviar até 25 arquivos por processo, cujo tamanho não ultrapasse a soma de 100MB."
-        max_documents: Some(25),
-        max_document_bytes: Some(map::MAX_TOTAL_BYTES),
-        document_extensions: Some(&["pdf"]),
-        // A party may be reached by WhatsApp instead.
-        party_email_required: false,
-        max_title_chars: Some(map::MAX_PROCESS_NAME),
+    send: SendCapability {
+        // `usarOrdemAssinatura` with an `ordemAssinatura` per signer (contract §2.1).
+        sequential: true,
+        envelope: EnvelopeRules {
+            // "É permitido enviar até 25 arquivos por processo, cujo tamanho não ultrapasse a soma de 100MB."
+            max_documents: Some(25),
+            max_document_bytes: Some(map::MAX_TOTAL_BYTES),
+            document_extensions: Some(&["pdf"]),
+            // A party may be reached by WhatsApp instead.
+            party_email_required: false,
+            max_title_chars: Some(map::MAX_PROCESS_NAME),
+        },
+        ..Capability::NONE.send
     },
+    download: DownloadCapability {
+        // The signed files, the evidence report ("Registro de Assinaturas"), or both in a zip.
+        kinds: &[DownloadKind::Signed, DownloadKind::Evidence, DownloadKind::Archive],
+    },
+    cancel: true,
+    calls: &["resend", "signer_data", "users", "folders"],
     ..Capability::NONE
 };
 

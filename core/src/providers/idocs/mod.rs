@@ -44,23 +44,33 @@ use tokio::io::AsyncWriteExt as _;
 use super::{Build, BuildContext, http, lenient};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{DocumentContent, DownloadInfo, DownloadKind, Envelope, Handle, Role, Status};
-use crate::provider::{Capability, EnvelopeRules, Provider, Sink};
+use crate::provider::{
+    Capability, DownloadCapability, EnvelopeRules, Provider, SendCapability, Sink,
+};
 use crate::signing::{CmsForm, SignRequest, SignerSlot};
 use crate::transport::{Authenticator, Call, Idempotency, Reply, Secret, Transport};
 
 pub const CAPABILITY: Capability = Capability {
-    host_signature: true,
-    // The print form carries the signatures; the archive holds originals, print form and CMS.
-    downloads: &[DownloadKind::Signed, DownloadKind::Archive],
-    envelope: EnvelopeRules {
-        // "ограничение по размеру = 15MB", formats .doc, .docx, .xls, .xlsx, .pdf, .txt.
-        max_document_bytes: Some(15 * 1024 * 1024),
-        document_extensions: Some(&["doc", "docx", "xls", "xlsx", "pdf", "txt"]),
-        // Route nodes name companies by BIN; e-mails are optional.
-        party_email_required: false,
-        max_title_chars: Some(256),
-        max_documents: None,
+    send: SendCapability {
+        host_signature: true,
+        // A quick route's `routeOrderType` is SEQUENTIAL or PARALLEL, nodes carry their `order`.
+        sequential: true,
+        envelope: EnvelopeRules {
+            // "ограничение по размеру = 15MB", formats .doc, .docx, .xls, .xlsx, .pdf, .txt.
+            max_document_bytes: Some(15 * 1024 * 1024),
+            document_extensions: Some(&["doc", "docx", "xls", "xlsx", "pdf", "txt"]),
+            // Route nodes name companies by BIN; e-mails are optional.
+            party_email_required: false,
+            max_title_chars: Some(256),
+            max_documents: None,
+        },
     },
+    download: DownloadCapability {
+        // The print form carries the signatures; the archive holds originals, print form and CMS.
+        kinds: &[DownloadKind::Signed, DownloadKind::Archive],
+    },
+    calls: &["inbox", "bulk"],
+    // V3 has no recall endpoint: recalls happen in the iDocs web UI, so no `cancel`.
     ..Capability::NONE
 };
 
@@ -510,11 +520,6 @@ impl Provider for IDocs {
             media_type: Some(media_type.into()),
             size: reply.body.len() as u64,
         })
-    }
-
-    async fn cancel(&self, _handle: &Handle) -> Result<()> {
-        // V3 has no recall endpoint: recalls happen in the iDocs web UI.
-        Err(self.unsupported("cancel"))
     }
 
     async fn call(&self, name: &str, args: serde_json::Value) -> Result<serde_json::Value> {

@@ -46,26 +46,34 @@ pub use map::Authentication;
 use super::{Build, BuildContext, http, lenient};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{DocumentContent, DownloadInfo, DownloadKind, Envelope, Handle, Role, Status};
-use crate::provider::{Capability, EnvelopeRules, Provider, Sink};
+use crate::provider::{
+    Capability, DownloadCapability, EnvelopeRules, Provider, SendCapability, Sink,
+};
 use crate::transport::{Call, Idempotency, Reply, Secret, Token, TokenCache, Transport};
 
 pub const CAPABILITY: Capability = Capability {
-    cancel: true,
-    sequential_signing: true,
-    // Evidence is not separate: TAE appends its signature protocol to the signed file.
-    downloads: &[
-        DownloadKind::Original,
-        DownloadKind::Signed,
-        DownloadKind::DigitallySigned,
-        DownloadKind::Archive,
-    ],
-    envelope: EnvelopeRules {
-        // TecTAE (TOTVS): "pdf, doc, docx" are accepted.
-        document_extensions: Some(&["pdf", "doc", "docx"]),
-        // RM's GlbTotvsSignAssinante: `email` is Required.Always.
-        party_email_required: true,
-        ..Capability::NONE.envelope
+    send: SendCapability {
+        // Each recipient's `workflow` is its place in the signing order (contract §4.2).
+        sequential: true,
+        envelope: EnvelopeRules {
+            // TecTAE (TOTVS): "pdf, doc, docx" are accepted.
+            document_extensions: Some(&["pdf", "doc", "docx"]),
+            // RM's GlbTotvsSignAssinante: `email` is Required.Always.
+            party_email_required: true,
+            ..Capability::NONE.send.envelope
+        },
+        ..Capability::NONE.send
     },
+    download: DownloadCapability {
+        // Evidence is not separate: TAE appends its signature protocol to the signed file.
+        kinds: &[
+            DownloadKind::Original,
+            DownloadKind::Signed,
+            DownloadKind::DigitallySigned,
+            DownloadKind::Archive,
+        ],
+    },
+    cancel: true,
     ..Capability::NONE
 };
 
