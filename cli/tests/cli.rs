@@ -193,9 +193,11 @@ fn idocs_send_signs_with_a_key_file() {
     let control = signbridge_sandbox::control::Control::new(&sandbox.url);
     let document = |id: &str| runtime.block_on(control.idocs_document(id)).unwrap();
 
+    // Without a signer the send fails before any request: no draft is left behind.
     let (ok, _, err) = signbridge(&config, &["send", envelope]);
     assert!(!ok);
-    assert!(err.contains("[700 signing]") && err.contains("handle:"), "{err}");
+    assert!(err.contains("[700 signing]") && !err.contains("handle:"), "{err}");
+    assert_eq!(runtime.block_on(control.requests()).unwrap().len(), 0, "no request was made");
 
     for (args, password) in [
         (["--signer-pem", pem.to_str().unwrap()], ""),

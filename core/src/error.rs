@@ -143,6 +143,9 @@ pub struct Error {
     http_status: Option<u16>,
     provider_message: Option<String>,
     retry_after: Option<Duration>,
+    /// The provider refused the session or token itself (it expired, was revoked): a new
+    /// login may cure it. Set by the provider's reply classification.
+    session_refused: bool,
     handle: Option<Box<Handle>>,
     context: Vec<(&'static str, String)>,
     source: Option<Box<dyn std::error::Error + Send + Sync>>,
@@ -159,6 +162,7 @@ impl Error {
             http_status: None,
             provider_message: None,
             retry_after: None,
+            session_refused: false,
             handle: None,
             context: Vec::new(),
             source: None,
@@ -208,6 +212,29 @@ impl Error {
 
     pub fn with_retry_after(mut self, wait: Duration) -> Self {
         self.retry_after = Some(wait);
+        self
+    }
+
+    /// Marks the error as the provider refusing the session or token: the transport then logs
+    /// in again once and retries, where the provider allows a new login.
+    pub fn session_refused(mut self) -> Self {
+        self.session_refused = true;
+        self
+    }
+
+    pub fn is_session_refused(&self) -> bool {
+        self.session_refused
+    }
+
+    /// The error of a write whose request may have reached the provider and whose answer was
+    /// neither a clear success nor a clear refusal: [`ErrorKind::OutcomeUnknown`], keeping the
+    /// status, the provider's message, the context and any handle.
+    pub fn outcome_unknown(mut self) -> Self {
+        if self.kind != ErrorKind::OutcomeUnknown {
+            self.kind = ErrorKind::OutcomeUnknown;
+            self.message.push_str("; the write may have taken effect");
+        }
+        self.retry = Retry::Permanent;
         self
     }
 
@@ -333,6 +360,7 @@ impl fmt::Debug for Error {
             .field("http_status", &self.http_status)
             .field("provider_message", &self.provider_message)
             .field("retry_after", &self.retry_after)
+            .field("session_refused", &self.session_refused)
             .field("handle", &self.handle)
             .field("context", &self.context)
             .field("source", &self.source)

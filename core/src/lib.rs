@@ -17,7 +17,9 @@
 
 pub mod error;
 mod events;
+pub mod host;
 pub mod model;
+mod outgoing;
 pub mod provider;
 pub mod providers;
 pub mod signing;
@@ -148,12 +150,26 @@ impl Client {
 
     /// Every check `send` makes before its first request.
     pub fn validate(&self, envelope: &Envelope) -> Result<()> {
+        self.check(envelope)?;
+        self.provider.validate(envelope)
+    }
+
+    /// The checks every provider shares, against the capability record: the envelope's
+    /// documents as the provider's `send` takes them.
+    fn check(&self, envelope: &Envelope) -> Result<Vec<provider::OutgoingDocument>> {
         let send = &self.capability().send;
         if envelope.sequential {
             self.require(send.sequential, "sequential signing")?;
         }
-        validate::envelope(envelope, &send.envelope)?;
-        self.provider.validate(envelope)
+        let documents = validate::envelope(envelope, &send.envelope)?;
+        if send.host_signature && !self.has_host_signer() {
+            return Err(Error::new(
+                ErrorKind::Signing,
+                "this provider needs a host signer and none is set",
+            )
+            .with_context("provider", self.provider_id()));
+        }
+        Ok(documents)
     }
 
     /// Validates the envelope, creates it at the provider and sends it to the parties.
@@ -162,15 +178,14 @@ impl Client {
     /// [`ErrorKind::OutcomeUnknown`], carrying the handle when the document was already created.
     pub async fn send(&self, envelope: &Envelope) -> Result<Handle> {
         self.traced("send", Some(&envelope.reference), async {
-            self.validate(envelope)?;
-            if self.capability().send.host_signature && !self.has_host_signer() {
-                return Err(Error::new(
-                    ErrorKind::Signing,
-                    "this provider needs a host signer and none is set",
-                )
-                .with_context("provider", self.provider_id()));
-            }
-            let handle = self.provider.send(envelope).await?;
+            let documents = self.check(envelope)?;
+            // The provider makes its own checks as it plans the send (decoding its options
+            // once), before its first request.
+            let handle = self
+                .provider
+                .send(envelope, &documents)
+                .await
+                .map_err(|e| e.with_context("reference", &envelope.reference))?;
             tracing::debug!(target: "signbridge", id = %handle.id, "sent");
             let emails = envelope.parties.iter().filter(|p| p.role != Role::Observe);
             self.events.sent(&handle, emails.filter_map(|p| p.email.as_deref()));

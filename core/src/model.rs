@@ -9,6 +9,7 @@ use std::path::PathBuf;
 use std::str::FromStr;
 
 use base64::Engine as _;
+use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -100,7 +101,8 @@ pub struct Document {
 pub enum DocumentContent {
     /// Read from this file when the envelope is sent.
     Path(PathBuf),
-    Bytes(Vec<u8>),
+    /// Held in memory; clones share the buffer, so retries never copy it.
+    Bytes(Bytes),
 }
 
 impl Document {
@@ -110,8 +112,12 @@ impl Document {
         Document { name, content: DocumentContent::Path(path), media_type: None }
     }
 
-    pub fn from_bytes(name: impl Into<String>, bytes: Vec<u8>) -> Document {
-        Document { name: name.into(), content: DocumentContent::Bytes(bytes), media_type: None }
+    pub fn from_bytes(name: impl Into<String>, bytes: impl Into<Bytes>) -> Document {
+        Document {
+            name: name.into(),
+            content: DocumentContent::Bytes(bytes.into()),
+            media_type: None,
+        }
     }
 
     /// The file extension of `name`, lowercased.
@@ -181,7 +187,8 @@ impl TryFrom<DocumentJson> for Document {
             (None, Some(b64)) => DocumentContent::Bytes(
                 base64::engine::general_purpose::STANDARD
                     .decode(b64.trim())
-                    .map_err(|e| format!("content_base64 is not valid base64: {e}"))?,
+                    .map_err(|e| format!("content_base64 is not valid base64: {e}"))?
+                    .into(),
             ),
             _ => return Err("a document needs exactly one of `path` and `content_base64`".into()),
         };
@@ -505,7 +512,7 @@ mod tests {
     fn document_json_takes_exactly_one_source() {
         let d: Document =
             serde_json::from_str(r#"{"name":"a.pdf","content_base64":"JVBERg=="}"#).unwrap();
-        assert_eq!(d.content, DocumentContent::Bytes(b"%PDF".to_vec()));
+        assert_eq!(d.content, DocumentContent::Bytes(Bytes::from_static(b"%PDF")));
         let d: Document = serde_json::from_str(r#"{"path":"/tmp/x/contrato.pdf"}"#).unwrap();
         assert_eq!(d.name, "contrato.pdf");
         let both = r#"{"name":"a.pdf","path":"/a","content_base64":"JVBERg=="}"#;

@@ -7,6 +7,8 @@ use tokio::io::AsyncWrite;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{DownloadInfo, DownloadKind, Envelope, Event, Handle, Status};
+pub use crate::outgoing::OutgoingDocument;
+pub use crate::providers::Base;
 
 /// What a provider can do, declared once per provider and grouped by operation. It is a
 /// contract: [`crate::Client`] checks every operation against it before any request (an
@@ -102,24 +104,37 @@ pub type Sink<'a> = &'a mut (dyn AsyncWrite + Send + Unpin);
 
 /// One provider account. Implementations are `Send + Sync` and shared by threads.
 ///
-/// Providers never retry on their own: the transport decides (see `transport`).
+/// Providers never retry on their own: they classify each reply and the transport decides
+/// (see `transport`).
 #[async_trait]
 pub trait Provider: Send + Sync + 'static {
+    /// What every provider account shares: ids, capability record, transport.
+    fn base(&self) -> &Base;
+
     /// The provider id (`tae`): registry key, folder name, log target and env prefix.
-    fn id(&self) -> &'static str;
+    fn id(&self) -> &'static str {
+        self.base().provider
+    }
 
     /// The account name this instance was configured with.
-    fn account(&self) -> &str;
+    fn account(&self) -> &str {
+        &self.base().account
+    }
 
-    fn capability(&self) -> &Capability;
+    fn capability(&self) -> &Capability {
+        self.base().capability
+    }
 
-    /// Provider-specific checks beyond [`EnvelopeRules`]; run before any request.
+    /// Provider-specific checks beyond [`EnvelopeRules`]; run before any request. `send`
+    /// makes them too (decoding `provider_options` once), so the client calls this only when
+    /// the host asks to validate without sending.
     fn validate(&self, _envelope: &Envelope) -> Result<()> {
         Ok(())
     }
 
-    /// Creates the envelope at the provider and sends it to the parties.
-    async fn send(&self, envelope: &Envelope) -> Result<Handle>;
+    /// Creates the envelope at the provider and sends it to the parties. `documents` are the
+    /// envelope's documents as checked against [`EnvelopeRules`], in order.
+    async fn send(&self, envelope: &Envelope, documents: &[OutgoingDocument]) -> Result<Handle>;
 
     async fn status(&self, handle: &Handle) -> Result<Status>;
 

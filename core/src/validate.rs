@@ -1,14 +1,19 @@
 //! Envelope checks shared by every provider, run before any request so that a bad envelope
-//! costs nothing at the provider and the error names the field to fix.
+//! costs nothing at the provider and the error names the field to fix. Each document's size
+//! and first bytes are read here, once, and handed to the provider with it.
 
 use std::collections::HashMap;
 use std::fs::File;
+use std::io::Read as _;
 
 use crate::error::{Error, Result};
 use crate::model::{DocumentContent, Envelope, Role};
+use crate::outgoing::{HEAD_BYTES, OutgoingDocument};
 use crate::provider::EnvelopeRules;
 
-pub fn envelope(env: &Envelope, rules: &EnvelopeRules) -> Result<()> {
+/// Checks `env` against the rules every provider shares and `rules`; returns its documents
+/// as the provider's `send` takes them.
+pub fn envelope(env: &Envelope, rules: &EnvelopeRules) -> Result<Vec<OutgoingDocument>> {
     if env.reference.trim().is_empty() {
         return Err(Error::validation("reference", "must not be empty"));
     }
@@ -21,11 +26,12 @@ pub fn envelope(env: &Envelope, rules: &EnvelopeRules) -> Result<()> {
             return Err(Error::validation("title", format!("{len} characters, at most {max}")));
         }
     }
-    documents(env, rules)?;
-    parties(env, rules)
+    let documents = documents(env, rules)?;
+    parties(env, rules)?;
+    Ok(documents)
 }
 
-fn documents(env: &Envelope, rules: &EnvelopeRules) -> Result<()> {
+fn documents(env: &Envelope, rules: &EnvelopeRules) -> Result<Vec<OutgoingDocument>> {
     if env.documents.is_empty() {
         return Err(Error::validation("documents", "at least one document is required"));
     }
@@ -35,6 +41,7 @@ fn documents(env: &Envelope, rules: &EnvelopeRules) -> Result<()> {
             return Err(Error::validation("documents", format!("{n} documents, at most {max}")));
         }
     }
+    let mut checked = Vec::with_capacity(env.documents.len());
     for (i, doc) in env.documents.iter().enumerate() {
         if doc.name.trim().is_empty() {
             return Err(Error::validation(format!("documents[{i}].name"), "must not be empty"));
@@ -53,8 +60,8 @@ fn documents(env: &Envelope, rules: &EnvelopeRules) -> Result<()> {
             }
         }
         let field = || format!("documents[{i}].content");
-        let size = match &doc.content {
-            DocumentContent::Bytes(b) => b.len() as u64,
+        let (size, head) = match &doc.content {
+            DocumentContent::Bytes(b) => (b.len() as u64, b[..b.len().min(HEAD_BYTES)].to_vec()),
             DocumentContent::Path(path) => {
                 let unreadable = |e: std::io::Error| {
                     Error::validation(field(), format!("cannot read {}: {e}", path.display()))
@@ -66,8 +73,11 @@ fn documents(env: &Envelope, rules: &EnvelopeRules) -> Result<()> {
                         format!("{} is not a file", path.display()),
                     ));
                 }
-                File::open(path).map_err(unreadable)?;
-                meta.len()
+                let mut head = Vec::with_capacity(HEAD_BYTES);
+                File::open(path)
+                    .and_then(|f| f.take(HEAD_BYTES as u64).read_to_end(&mut head))
+                    .map_err(unreadable)?;
+                (meta.len(), head)
             }
         };
         if size == 0 {
@@ -78,8 +88,16 @@ fn documents(env: &Envelope, rules: &EnvelopeRules) -> Result<()> {
                 return Err(Error::validation(field(), format!("{size} bytes, at most {max}")));
             }
         }
+        checked.push(OutgoingDocument {
+            index: i,
+            name: doc.name.clone(),
+            media_type: doc.media_type().to_string(),
+            len: size,
+            head,
+            content: doc.content.clone(),
+        });
     }
-    Ok(())
+    Ok(checked)
 }
 
 fn parties(env: &Envelope, rules: &EnvelopeRules) -> Result<()> {
@@ -169,7 +187,8 @@ mod tests {
             vec![Document::from_bytes("a.pdf", b"%PDF".to_vec())],
             vec![party("a@x.com"), party("b@x.com")],
         );
-        envelope(&env, &rules()).unwrap();
+        let docs = envelope(&env, &rules()).unwrap();
+        assert_eq!((docs[0].len, docs[0].head.as_slice()), (4, &b"%PDF"[..]));
     }
 
     #[test]

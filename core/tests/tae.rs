@@ -334,11 +334,12 @@ async fn a_reset_after_publish_committed_is_not_resent() {
 }
 
 #[tokio::test]
-async fn a_server_error_on_publish_is_not_retried() {
+async fn a_server_error_on_publish_is_not_retried_and_its_outcome_unknown() {
     let h = start().await;
     h.control.add_fault(Fault::status("/tae/signintegration/v2/Publicacoes", 503)).await.unwrap();
     let err = h.client.send(&envelope("ERP-503")).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Provider);
+    // A 503 is neither a clear success nor a clear refusal: the publish may have taken effect.
+    assert_eq!(err.kind(), ErrorKind::OutcomeUnknown, "{err}");
     assert_eq!(err.http_status(), Some(503));
     assert!(err.handle().is_some(), "the draft's handle is reported");
     assert_eq!(count(&requests(&h.control).await, "POST", "/publicacoes"), 1);

@@ -1,5 +1,5 @@
-//! HTTP pieces every provider shares: turning a failed reply into an [`Error`] by its status,
-//! and streaming a file link into a download sink.
+//! HTTP pieces every provider shares: turning a failed reply into a classified [`Error`] by
+//! its status, and streaming a file link into a download sink.
 
 use futures::StreamExt as _;
 use reqwest::StatusCode;
@@ -9,12 +9,12 @@ use tokio::io::AsyncWriteExt as _;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::DownloadInfo;
 use crate::provider::Sink;
-use crate::transport::{Call, Idempotency, Reply, Transport};
+use crate::transport::{Call, Classify, Idempotency, Reply, Transport};
 
 /// The error for a failed reply, its kind read from the HTTP status: 400 is `bad_request`
-/// (what a 400 means differs by operation), 401/403 auth, 404 not found, 409/422 conflict, 429
-/// rate limited, 5xx provider (temporary: retries, if any, were spent). Carries the status, the
-/// provider's message and any `Retry-After`.
+/// (what a 400 means differs by operation), 401 a refused session, 403 auth, 404 not found,
+/// 409/422 conflict, 429 rate limited (with any `Retry-After`), 408 and 5xx but 501 a
+/// temporary provider failure. Carries the status and the provider's message.
 pub fn reply_error(
     provider: &'static str,
     op: &'static str,
@@ -33,6 +33,7 @@ pub fn reply_error(
         }
         StatusCode::TOO_MANY_REQUESTS => (ErrorKind::RateLimited, "asked to slow down"),
         s if s.is_success() => (ErrorKind::Provider, "reported a failure"),
+        s if s.is_redirection() => (ErrorKind::Provider, "redirected to another origin"),
         _ => (ErrorKind::Provider, "failed"),
     };
     let mut err = Error::new(kind, format!("{op}: {provider} {what}"))
@@ -40,13 +41,44 @@ pub fn reply_error(
         .with_provider_message(provider_message)
         .with_context("provider", provider)
         .with_context("op", op);
-    if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
-        err = err.temporary().persistent();
+    let temporary = status == StatusCode::TOO_MANY_REQUESTS
+        || status == StatusCode::REQUEST_TIMEOUT
+        || (status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED);
+    if temporary {
+        err = err.temporary();
+    }
+    if status == StatusCode::UNAUTHORIZED {
+        err = err.session_refused();
     }
     if let Some(wait) = reply.retry_after() {
         err = err.with_retry_after(wait);
     }
     err
+}
+
+/// Keeps what a reply's status says about retrying (rate limit, refused session, temporary)
+/// when a provider reads a more precise kind from its body: a 429 stays rate limited whatever
+/// error code its body carries.
+pub fn refine(err: Error, kind: ErrorKind) -> Error {
+    if err.kind() == ErrorKind::RateLimited || err.is_session_refused() {
+        err
+    } else {
+        err.with_kind(kind)
+    }
+}
+
+/// Reads replies by their status alone: for pre-signed file links, whose bodies belong to a
+/// storage service rather than the provider's API.
+pub struct ByStatus(pub &'static str);
+
+impl Classify for ByStatus {
+    fn classify(&self, op: &'static str, reply: &Reply) -> Result<()> {
+        if reply.status.is_success() {
+            Ok(())
+        } else {
+            Err(reply_error(self.0, op, reply, ErrorKind::Provider, body_excerpt(&reply.body)))
+        }
+    }
 }
 
 /// Joins a base URL and a path, tolerating a trailing `/` on the base (RM and Protheus both
@@ -79,6 +111,12 @@ pub fn unexpected(provider: &'static str, op: &'static str, e: impl std::fmt::Di
         .with_context("op", op)
 }
 
+/// Decodes a JSON reply the provider classified as a success; a body that does not fit is
+/// [`Reply::malformed`] (for a write: the outcome is unknown).
+pub fn decode<T: serde::de::DeserializeOwned>(reply: &Reply) -> Result<T> {
+    serde_json::from_slice(&reply.body).map_err(|e| reply.malformed(e))
+}
+
 /// Streams the file at `url` (a pre-signed storage link: no credentials go with it) into `sink`.
 pub async fn stream_link(
     provider: &'static str,
@@ -88,18 +126,10 @@ pub async fn stream_link(
     sink: Sink<'_>,
 ) -> Result<DownloadInfo> {
     let response = transport
-        .execute_streaming(Call {
-            op: "download",
-            idempotency: Idempotency::Read,
-            auth: None,
-            build: &|http| http.get(url),
-        })
+        .execute_streaming(Call::new("download", Idempotency::Read, &ByStatus(provider), &|http| {
+            http.get(url)
+        }))
         .await?;
-    if !response.status().is_success() {
-        return Err(Error::new(ErrorKind::Provider, "download: the file link failed")
-            .with_http_status(response.status().as_u16())
-            .with_context("provider", provider));
-    }
     let media_type = header_text(response.headers(), CONTENT_TYPE);
     if let Some(name) = header_text(response.headers(), CONTENT_DISPOSITION)
         .as_deref()
@@ -146,6 +176,9 @@ mod tests {
             status: StatusCode::from_u16(status).unwrap(),
             headers: HeaderMap::new(),
             body: Default::default(),
+            provider: "p",
+            op: "op",
+            idempotency: crate::transport::Idempotency::Read,
         }
     }
 
@@ -163,8 +196,14 @@ mod tests {
         let e = reply_error("p", "op", &reply(503), ErrorKind::Validation, "x".into());
         assert_eq!(
             (e.retry(), e.http_status(), e.provider_message()),
-            (crate::Retry::Persistent, Some(503), Some("x"))
+            (crate::Retry::Temporary, Some(503), Some("x"))
         );
+        let classify = |s| reply_error("p", "op", &reply(s), ErrorKind::Validation, String::new());
+        assert!(classify(401).is_session_refused() && !classify(403).is_session_refused());
+        assert!(classify(429).is_temporary() && classify(408).is_temporary());
+        assert!(!classify(501).is_temporary() && !classify(400).is_temporary());
+        let rate_limited = refine(classify(429), ErrorKind::Provider);
+        assert_eq!(rate_limited.kind(), ErrorKind::RateLimited, "a body code never hides a 429");
     }
 
     #[test]

@@ -2,10 +2,13 @@
 
 use std::sync::Arc;
 
+use serde::de::DeserializeOwned;
+
 use crate::error::{Error, Result};
+use crate::model::{Envelope, Handle};
 use crate::provider::{Capability, Provider};
 use crate::signing::SignerSlot;
-use crate::transport::TransportConfig;
+use crate::transport::{Transport, TransportConfig};
 
 pub(crate) mod http;
 pub(crate) mod lenient;
@@ -24,6 +27,54 @@ pub struct BuildContext {
     pub transport: TransportConfig,
     /// The client's host signer, for providers whose flow needs the host to sign.
     pub signer: SignerSlot,
+}
+
+/// What every provider account has and does the same way: its ids, its capability record, its
+/// transport, the handles it gives out, and its envelopes' `provider_options`.
+#[derive(Debug)]
+pub struct Base {
+    pub provider: &'static str,
+    pub account: String,
+    pub capability: &'static Capability,
+    pub transport: Transport,
+}
+
+impl Base {
+    /// `base_urls` are the account's configured endpoints: the only origins its credentials
+    /// go to.
+    pub fn new(
+        provider: &'static str,
+        capability: &'static Capability,
+        ctx: &BuildContext,
+        base_urls: &[&str],
+    ) -> Result<Base> {
+        Ok(Base {
+            provider,
+            account: ctx.account.clone(),
+            capability,
+            transport: Transport::new(provider, &ctx.transport, base_urls)?,
+        })
+    }
+
+    /// The handle of the provider's document `id`, sent for `env`.
+    pub fn handle(&self, id: impl Into<String>, env: &Envelope) -> Handle {
+        Handle {
+            provider: self.provider.into(),
+            account: self.account.clone(),
+            id: id.into(),
+            reference: Some(env.reference.clone()),
+        }
+    }
+
+    /// The envelope's `provider_options.<provider>`, or the default when absent; a field that
+    /// does not fit is a validation error naming it.
+    pub fn options<T: DeserializeOwned + Default>(&self, env: &Envelope) -> Result<T> {
+        match env.options_for(self.provider) {
+            serde_json::Value::Null => Ok(T::default()),
+            v => T::deserialize(v)
+                .map_err(|e| Error::validation(format!("provider_options.{}", self.provider), e)),
+        }
+    }
 }
 
 /// Implemented by every provider type; the registry calls it.

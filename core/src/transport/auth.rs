@@ -1,5 +1,8 @@
-//! Bearer tokens: cached until shortly before they expire, refreshed single-flight, and dropped
-//! when the server refuses them so the next call logs in again.
+//! Credentials on requests: the [`Authenticator`] each provider gives the transport (a bearer
+//! token, a header pair, a session header…), fixed ones ([`FixedHeaders`]), and the cache of
+//! tokens and sessions obtained by logging in: kept until shortly before they expire,
+//! refreshed single-flight, and dropped when the server refuses them so the next call logs in
+//! again.
 
 use std::fmt;
 use std::future::Future;
@@ -10,22 +13,39 @@ use async_trait::async_trait;
 use serde::Deserialize;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
+use zeroize::Zeroizing;
 
-use crate::error::Result;
+use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue};
 
-/// A secret string (password, token, key). Its `Debug` and `Display` never show it.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
-#[serde(transparent)]
-pub struct Secret(Arc<str>);
+use crate::error::{Error, Result};
+
+/// A secret string (password, token, key). Its `Debug` and `Display` never show it, and its
+/// text is wiped from memory when the last clone is dropped.
+#[derive(Clone)]
+pub struct Secret(Arc<Zeroizing<String>>);
 
 impl Secret {
-    pub fn new(value: impl Into<Arc<str>>) -> Secret {
-        Secret(value.into())
+    pub fn new(value: impl Into<String>) -> Secret {
+        Secret(Arc::new(Zeroizing::new(value.into())))
     }
 
     /// The secret itself: only for putting it on the wire.
     pub fn expose(&self) -> &str {
         &self.0
+    }
+}
+
+impl PartialEq for Secret {
+    fn eq(&self, other: &Secret) -> bool {
+        self.expose() == other.expose()
+    }
+}
+
+impl Eq for Secret {}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Secret, D::Error> {
+        String::deserialize(d).map(Secret::new)
     }
 }
 
@@ -41,15 +61,96 @@ impl fmt::Display for Secret {
     }
 }
 
-/// Gives the transport a bearer token and takes back refused ones.
+/// Puts an account's credential on its requests and takes back refused ones.
 #[async_trait]
 pub trait Authenticator: Send + Sync {
-    /// A token believed valid, logging in first if needed.
-    async fn token(&self) -> Result<Secret>;
-    /// The server refused `token` (HTTP 401): forget it, unless a newer one already replaced it.
-    async fn invalidate(&self, token: &Secret);
-    /// Whether a refused token can be replaced by logging in again.
+    /// Puts the credential on `request`, logging in first when needed. Returns the token or
+    /// session it used (None for fixed keys), which [`Authenticator::refused`] gets back.
+    async fn authorize(&self, request: &mut reqwest::Request) -> Result<Option<Secret>>;
+    /// The provider refused the credential `used` (its reply was classified as a refused
+    /// session): forget it, unless a newer one already replaced it.
+    async fn refused(&self, used: Option<&Secret>);
+    /// Whether a refused credential can be replaced by logging in again.
     fn can_relogin(&self) -> bool;
+}
+
+/// `Authorization: Bearer <token>`, marked sensitive so it never shows in debug output.
+pub fn put_bearer(request: &mut reqwest::Request, token: &Secret) -> Result<()> {
+    put_header(request, AUTHORIZATION, &format!("Bearer {}", token.expose()))
+}
+
+/// A credential header, marked sensitive.
+pub fn put_header(request: &mut reqwest::Request, name: HeaderName, value: &str) -> Result<()> {
+    let mut value = HeaderValue::from_str(value).map_err(|_| {
+        Error::config(format!("the credential for header {name} cannot go in a header"))
+    })?;
+    value.set_sensitive(true);
+    request.headers_mut().insert(name, value);
+    Ok(())
+}
+
+/// Credentials that never change and cannot be renewed (API keys, a long-lived token issued
+/// in the provider's web console): the same headers on every request.
+pub struct FixedHeaders {
+    headers: Vec<(HeaderName, HeaderValue)>,
+}
+
+impl FixedHeaders {
+    /// Each `(setting, header name, secret)`; a name or value that cannot be a header is a
+    /// configuration error naming the setting.
+    pub fn new(provider: &str, headers: &[(&str, &str, &Secret)]) -> Result<FixedHeaders> {
+        let headers = headers
+            .iter()
+            .map(|(setting, name, value)| {
+                let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
+                    Error::config(format!(
+                        "settings.{setting} for provider {provider}: {name:?} is not a header name"
+                    ))
+                })?;
+                let mut value = HeaderValue::from_str(value.expose()).map_err(|_| {
+                    Error::config(format!(
+                        "settings.{setting} for provider {provider} cannot go in a header"
+                    ))
+                })?;
+                value.set_sensitive(true);
+                Ok((name, value))
+            })
+            .collect::<Result<_>>()?;
+        Ok(FixedHeaders { headers })
+    }
+
+    /// `Authorization: Bearer <token>` from setting `setting`.
+    pub fn bearer(provider: &str, setting: &str, token: &Secret) -> Result<FixedHeaders> {
+        let value = Secret::new(format!("Bearer {}", token.expose()));
+        FixedHeaders::new(provider, &[(setting, AUTHORIZATION.as_str(), &value)])
+    }
+
+    /// The header names, for tests and diagnostics (never the values).
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.headers.iter().map(|(n, _)| n.as_str())
+    }
+}
+
+impl fmt::Debug for FixedHeaders {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.names()).finish()
+    }
+}
+
+#[async_trait]
+impl Authenticator for FixedHeaders {
+    async fn authorize(&self, request: &mut reqwest::Request) -> Result<Option<Secret>> {
+        for (name, value) in &self.headers {
+            request.headers_mut().insert(name.clone(), value.clone());
+        }
+        Ok(None)
+    }
+
+    async fn refused(&self, _used: Option<&Secret>) {}
+
+    fn can_relogin(&self) -> bool {
+        false
+    }
 }
 
 /// A token and how long it may be used.

@@ -370,8 +370,6 @@ fn message_of(v: &serde_json::Value) -> Option<String> {
 mod tests {
     use super::*;
     use crate::model::{Document, Message};
-    use reqwest::StatusCode;
-    use reqwest::header::HeaderMap;
 
     #[test]
     fn every_documented_code_maps_to_one_state() {
@@ -555,11 +553,7 @@ mod tests {
 
     #[test]
     fn error_messages_come_from_any_shape() {
-        let reply = |status: u16, body: &str| Reply {
-            status: StatusCode::from_u16(status).unwrap(),
-            headers: HeaderMap::new(),
-            body: body.as_bytes().to_vec().into(),
-        };
+        let reply = Reply::for_test;
         let e = error("send", &reply(400, r#"{"codigo": 400, "mensagem": "E-mail inválido."}"#));
         assert_eq!(
             (e.kind(), e.provider_message()),

@@ -47,9 +47,8 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use base64::Engine as _;
-use bytes::Bytes;
 use chrono::Utc;
-use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderName, HeaderValue};
+use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use tokio::io::AsyncWriteExt as _;
@@ -57,13 +56,14 @@ use tokio::time::Instant;
 
 pub use map::{Delivery, SignatureType};
 
-use super::{Build, BuildContext, http, lenient};
+use super::{Base, Build, BuildContext, http, lenient};
 use crate::error::{Error, Result};
-use crate::model::{DocumentContent, DownloadInfo, DownloadKind, Envelope, Handle, Status};
+use crate::host;
+use crate::model::{DownloadInfo, DownloadKind, Envelope, Handle, Status};
 use crate::provider::{
-    Capability, DownloadCapability, EnvelopeRules, Provider, SendCapability, Sink,
+    Capability, DownloadCapability, EnvelopeRules, OutgoingDocument, Provider, SendCapability, Sink,
 };
-use crate::transport::{Call, Idempotency, Reply, Secret, Transport};
+use crate::transport::{Call, Classify, FixedHeaders, Idempotency, Reply, Secret};
 
 pub const CAPABILITY: Capability = Capability {
     send: SendCapability {
@@ -175,20 +175,17 @@ struct EnvelopeOptions {
 }
 
 pub struct ArqSign {
-    account: String,
+    base: Base,
     config: ArqSignConfig,
-    credentials: [(HeaderName, HeaderValue); 2],
-    transport: Transport,
+    /// The AppKey and SubscriptionKey headers.
+    keys: FixedHeaders,
     /// The last status read of each process, for the batch refresh's minimum interval.
     polled: Mutex<HashMap<String, (Instant, Status)>>,
 }
 
 impl std::fmt::Debug for ArqSign {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ArqSign")
-            .field("account", &self.account)
-            .field("config", &self.config)
-            .finish()
+        f.debug_struct("ArqSign").field("base", &self.base).field("config", &self.config).finish()
     }
 }
 
@@ -199,34 +196,32 @@ impl Build for ArqSign {
         if !matches!(config.icp_brasil_code, 2 | 3) {
             return Err(Error::config("settings.icp_brasil_code for provider arqsign is 2 or 3"));
         }
-        let header = |setting: &str, name: &str, value: &Secret| {
-            let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| {
-                Error::config(format!(
-                    "settings.{setting} for provider arqsign is not a header name"
-                ))
-            })?;
-            let mut value = HeaderValue::from_str(value.expose()).map_err(|_| {
-                Error::config(format!("the value for settings.{setting} cannot go in a header"))
-            })?;
-            value.set_sensitive(true);
-            Ok::<_, Error>((name, value))
-        };
-        let credentials = [
-            header("app_key_header", &config.app_key_header, &config.app_key)?,
-            header(
-                "subscription_key_header",
-                &config.subscription_key_header,
-                &config.subscription_key,
-            )?,
-        ];
-        Ok(ArqSign {
-            account: ctx.account,
-            transport: Transport::new("arqsign", &ctx.transport)?,
-            credentials,
-            config,
-            polled: Mutex::default(),
-        })
+        let keys = FixedHeaders::new(
+            "arqsign",
+            &[
+                ("app_key_header", &config.app_key_header, &config.app_key),
+                (
+                    "subscription_key_header",
+                    &config.subscription_key_header,
+                    &config.subscription_key,
+                ),
+            ],
+        )?;
+        let base = Base::new("arqsign", &CAPABILITY, &ctx, &[&config.base_url])?;
+        Ok(ArqSign { base, config, keys, polled: Mutex::default() })
     }
+}
+
+impl Classify for ArqSign {
+    fn classify(&self, op: &'static str, reply: &Reply) -> Result<()> {
+        if reply.status.is_success() { Ok(()) } else { Err(map::error(op, reply)) }
+    }
+}
+
+/// What `send` and `validate` decide about an envelope, once.
+struct Plan {
+    options: map::SendOptions,
+    version: SendVersion,
 }
 
 impl ArqSign {
@@ -234,13 +229,9 @@ impl ArqSign {
         http::join(&self.config.base_url, path)
     }
 
-    fn options(&self, env: &Envelope) -> Result<(map::SendOptions, SendVersion)> {
-        let o: EnvelopeOptions = match env.options_for("arqsign") {
-            serde_json::Value::Null => EnvelopeOptions::default(),
-            v => serde_json::from_value(v.clone())
-                .map_err(|e| Error::validation("provider_options.arqsign", e))?,
-        };
-        let opts = map::SendOptions {
+    fn plan(&self, env: &Envelope) -> Result<Plan> {
+        let o: EnvelopeOptions = self.base.options(env)?;
+        let options = map::SendOptions {
             responsible_id: o
                 .responsible_id
                 .or_else(|| self.config.responsible_id.clone())
@@ -251,35 +242,30 @@ impl ArqSign {
             validate_tax_id: o.validate_tax_id.unwrap_or(self.config.validate_tax_id),
             delivery: o.delivery.unwrap_or(self.config.delivery),
         };
-        Ok((opts, o.send_version.unwrap_or(self.config.send_version)))
+        map::check(env, &options)?;
+        Ok(Plan { options, version: o.send_version.unwrap_or(self.config.send_version) })
     }
 
-    /// One call with the credentials; the body is read whole.
-    async fn call(
-        &self,
-        op: &'static str,
-        idempotency: Idempotency,
-        build: &(dyn Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync),
-    ) -> Result<Reply> {
-        let with_keys = |http: &reqwest::Client| {
-            let mut request = build(http);
-            for (name, value) in &self.credentials {
-                request = request.header(name.clone(), value.clone());
-            }
-            request
-        };
-        self.transport.execute(Call { op, idempotency, auth: None, build: &with_keys }).await
+    /// One call with the keys; the body is read whole.
+    async fn request(&self, call: Call<'_>) -> Result<Reply> {
+        self.base.transport.execute(call.auth(&self.keys)).await
     }
 
-    /// Decodes a success reply (keys camel-cased first), or maps the failure.
-    fn decode<T: DeserializeOwned>(op: &'static str, reply: &Reply) -> Result<T> {
-        if !reply.status.is_success() {
-            return Err(map::error(op, reply));
-        }
-        let value: serde_json::Value =
-            serde_json::from_slice(&reply.body).map_err(|e| http::unexpected("arqsign", op, e))?;
-        serde_json::from_value(lenient::camel_keys(value))
-            .map_err(|e| http::unexpected("arqsign", op, e))
+    async fn get_json(&self, op: &'static str, url: &str) -> Result<(Reply, serde_json::Value)> {
+        let build = |http: &reqwest::Client| http.get(url);
+        let reply = self.request(Call::new(op, Idempotency::Read, self, &build)).await?;
+        let value = Self::camel(&reply)?;
+        Ok((reply, value))
+    }
+
+    /// A success reply's JSON with its keys camel-cased (ArqSign mixes `IdProcesso` and
+    /// `idProcesso` between endpoints).
+    fn camel(reply: &Reply) -> Result<serde_json::Value> {
+        http::decode::<serde_json::Value>(reply).map(lenient::camel_keys)
+    }
+
+    fn decode<T: DeserializeOwned>(reply: &Reply) -> Result<T> {
+        T::deserialize(Self::camel(reply)?).map_err(|e| reply.malformed(e))
     }
 
     fn process_id(handle: &Handle) -> Result<&str> {
@@ -294,19 +280,15 @@ impl ArqSign {
 
     async fn poll(&self, id: &str) -> Result<(wire::StatusProcesso, serde_json::Value)> {
         let url = self.url(&format!("api/v1/processo/{id}/status-do-processo"));
-        let reply = self.call("status", Idempotency::Read, &|http| http.get(&url)).await?;
-        let raw: serde_json::Value = Self::decode("status", &reply)?;
-        let poll = serde_json::from_value(raw.clone())
-            .map_err(|e| http::unexpected("arqsign", "status", e))?;
+        let (reply, raw) = self.get_json("status", &url).await?;
+        let poll = wire::StatusProcesso::deserialize(&raw).map_err(|e| reply.malformed(e))?;
         Ok((poll, raw))
     }
 
     async fn signer_data(&self, id: &str) -> Result<(wire::DadosSignatarios, serde_json::Value)> {
         let url = self.url(&format!("api/v1/processo/{id}/dados-signatarios"));
-        let reply = self.call("signer_data", Idempotency::Read, &|http| http.get(&url)).await?;
-        let raw: serde_json::Value = Self::decode("signer_data", &reply)?;
-        let data = serde_json::from_value(raw.clone())
-            .map_err(|e| http::unexpected("arqsign", "signer_data", e))?;
+        let (reply, raw) = self.get_json("signer_data", &url).await?;
+        let data = wire::DadosSignatarios::deserialize(&raw).map_err(|e| reply.malformed(e))?;
         Ok((data, raw))
     }
 
@@ -322,22 +304,28 @@ impl ArqSign {
             DownloadForm::Link => "2",
         };
         let query = [("arquivoTipo", tipo), ("retornarRegistroAssinatura", "false")];
-        let reply =
-            self.call("download", Idempotency::Read, &|http| http.get(&url).query(&query)).await?;
-        let process: wire::Processo = Self::decode("download", &reply)?;
+        let build = |http: &reqwest::Client| http.get(&url).query(&query);
+        let mut call = Call::new("download", Idempotency::Read, self, &build);
+        if form == DownloadForm::Base64 {
+            call = call.carrying_file();
+        }
+        let reply = self.request(call).await?;
+        let process: wire::Processo = Self::decode(&reply)?;
         if process.documentos.is_empty() {
-            return Err(http::unexpected("arqsign", "download", "the process lists no documents"));
+            return Err(reply.malformed("the process lists no documents"));
         }
         Ok(process.documentos)
     }
 
     async fn evidence(&self, document_id: &str) -> Result<(String, Vec<u8>)> {
         let url = self.url(&format!("api/v1/processo/{document_id}/registro-assinaturas"));
-        let reply = self.call("download", Idempotency::Read, &|http| http.get(&url)).await?;
-        let report: wire::RegistroAssinaturas = Self::decode("download", &reply)?;
+        let build = |http: &reqwest::Client| http.get(&url);
+        let call = Call::new("download", Idempotency::Read, self, &build).carrying_file();
+        let reply = self.request(call).await?;
+        let report: wire::RegistroAssinaturas = Self::decode(&reply)?;
         let name =
             report.nome.unwrap_or_else(|| format!("{document_id}_Registro de Assinaturas.pdf"));
-        Ok((name, decode_base64(&report.base64)?))
+        Ok((name, decode_base64(&reply, &report.base64)?))
     }
 
     /// One document's signed bytes, into `sink`.
@@ -348,7 +336,7 @@ impl ArqSign {
     ) -> Result<DownloadInfo> {
         let file_name = doc.nome_documento.clone();
         if let Some(link) = &doc.link_para_baixar_documento {
-            return http::stream_link("arqsign", &self.transport, link, file_name, sink).await;
+            return http::stream_link("arqsign", &self.base.transport, link, file_name, sink).await;
         }
         let b64 = doc.base64_documento.as_deref().ok_or_else(|| {
             http::unexpected(
@@ -357,7 +345,9 @@ impl ArqSign {
                 "a document came with neither base64 nor a link",
             )
         })?;
-        let bytes = decode_base64(b64)?;
+        let bytes = base64::engine::general_purpose::STANDARD.decode(b64.trim()).map_err(|e| {
+            http::unexpected("arqsign", "download", format!("the file is not base64: {e}"))
+        })?;
         sink.write_all(&bytes).await.map_err(http::sink_error)?;
         Ok(DownloadInfo {
             file_name,
@@ -417,11 +407,8 @@ impl ArqSign {
             .then(|| status.clone())
     }
 
-    async fn provider_call(
-        &self,
-        name: &str,
-        args: serde_json::Value,
-    ) -> Result<serde_json::Value> {
+    /// The `handle` (and `recipients`) of a call's arguments.
+    fn handle_args(&self, args: &serde_json::Value) -> Result<(Handle, Vec<serde_json::Value>)> {
         #[derive(Deserialize)]
         #[serde(deny_unknown_fields)]
         struct HandleArgs {
@@ -429,29 +416,42 @@ impl ArqSign {
             #[serde(default)]
             recipients: Vec<serde_json::Value>,
         }
-        let handle_of = |args: &serde_json::Value| -> Result<(Handle, Vec<serde_json::Value>)> {
-            let a: HandleArgs =
-                serde_json::from_value(args.clone()).map_err(|e| Error::validation("args", e))?;
-            let handle = match &a.handle {
-                serde_json::Value::String(s) => Handle::parse(s)?,
-                v => serde_json::from_value(v.clone())
-                    .map_err(|e| Error::validation("args.handle", e))?,
-            };
-            Ok((handle, a.recipients))
-        };
+        let a = HandleArgs::deserialize(args).map_err(|e| Error::validation("args", e))?;
+        let handle = host::handle_value(&a.handle, "args.handle", "arqsign", &self.base.account)?;
+        Ok((handle, a.recipients))
+    }
+
+    async fn post_json(
+        &self,
+        op: &'static str,
+        idempotency: Idempotency,
+        path: &str,
+        body: &serde_json::Value,
+    ) -> Result<serde_json::Value> {
+        let url = self.url(path);
+        let build = |http: &reqwest::Client| http.post(&url).json(body);
+        let reply = self.request(Call::new(op, idempotency, self, &build)).await?;
+        Self::decode(&reply)
+    }
+
+    async fn provider_call(
+        &self,
+        name: &str,
+        args: serde_json::Value,
+    ) -> Result<serde_json::Value> {
         match name {
             "resend" => {
-                let (handle, recipients) = handle_of(&args)?;
+                let (handle, recipients) = self.handle_args(&args)?;
                 let id = Self::process_id(&handle)?;
                 let url = self.url(&format!("api/v2/processo/{id}/reenviar-processo"));
+                let build = |http: &reqwest::Client| http.patch(&url).json(&recipients);
                 // Resending refreshes signing links and restarts expiry: never repeated blindly.
-                let reply = self
-                    .call("resend", Idempotency::Write, &|http| http.patch(&url).json(&recipients))
-                    .await?;
-                Self::decode("resend", &reply)
+                let reply =
+                    self.request(Call::new("resend", Idempotency::Write, self, &build)).await?;
+                Self::decode(&reply)
             }
             "signer_data" => {
-                let (handle, _) = handle_of(&args)?;
+                let (handle, _) = self.handle_args(&args)?;
                 Ok(self.signer_data(Self::process_id(&handle)?).await?.1)
             }
             "users" => {
@@ -463,14 +463,10 @@ impl ArqSign {
                     #[serde(default)]
                     ids: Vec<String>,
                 }
-                let a: Users =
-                    serde_json::from_value(args).map_err(|e| Error::validation("args", e))?;
+                let a = Users::deserialize(&args).map_err(|e| Error::validation("args", e))?;
                 let body = serde_json::json!({"ativos": a.active, "usuarios": a.ids});
-                let url = self.url("api/v1/usuarios/buscar-usuarios");
-                let reply = self
-                    .call("users", Idempotency::Read, &|http| http.post(&url).json(&body))
-                    .await?;
-                Self::decode("users", &reply)
+                self.post_json("users", Idempotency::Read, "api/v1/usuarios/buscar-usuarios", &body)
+                    .await
             }
             "folders" => {
                 #[derive(Deserialize)]
@@ -482,8 +478,7 @@ impl ArqSign {
                     #[serde(default)]
                     active: bool,
                 }
-                let a: Folders =
-                    serde_json::from_value(args).map_err(|e| Error::validation("args", e))?;
+                let a = Folders::deserialize(&args).map_err(|e| Error::validation("args", e))?;
                 let buscar_por = match a.search.as_str() {
                     "full_path" => 1,
                     "children" => 2,
@@ -495,12 +490,15 @@ impl ArqSign {
                         ));
                     }
                 };
-                let body = serde_json::json!({"buscarPor": buscar_por, "ativas": a.active, "pastas": a.folders});
-                let url = self.url("api/v1/diretorio/buscar-pastas");
-                let reply = self
-                    .call("folders", Idempotency::Read, &|http| http.post(&url).json(&body))
-                    .await?;
-                Self::decode("folders", &reply)
+                let body = serde_json::json!({"buscarPor": buscar_por, "ativas": a.active,
+                    "pastas": a.folders});
+                self.post_json(
+                    "folders",
+                    Idempotency::Read,
+                    "api/v1/diretorio/buscar-pastas",
+                    &body,
+                )
+                .await
             }
             other => Err(self.unsupported(other)),
         }
@@ -511,79 +509,34 @@ fn yes() -> bool {
     true
 }
 
-fn decode_base64(text: &str) -> Result<Vec<u8>> {
-    base64::engine::general_purpose::STANDARD.decode(text.trim()).map_err(|e| {
-        http::unexpected("arqsign", "download", format!("the file is not base64: {e}"))
-    })
-}
-
-/// Reads the first bytes of a document: ArqSign takes PDFs only and says so after the upload.
-async fn pdf_magic(content: &DocumentContent) -> std::io::Result<bool> {
-    const MAGIC: &[u8] = b"%PDF-";
-    match content {
-        DocumentContent::Bytes(b) => Ok(b.starts_with(MAGIC)),
-        DocumentContent::Path(p) => {
-            use tokio::io::AsyncReadExt as _;
-            let mut head = [0u8; 5];
-            let mut file = tokio::fs::File::open(p).await?;
-            let mut filled = 0;
-            while filled < head.len() {
-                match file.read(&mut head[filled..]).await? {
-                    0 => break,
-                    n => filled += n,
-                }
-            }
-            Ok(&head[..filled] == MAGIC)
-        }
-    }
+fn decode_base64(reply: &Reply, text: &str) -> Result<Vec<u8>> {
+    base64::engine::general_purpose::STANDARD
+        .decode(text.trim())
+        .map_err(|e| reply.malformed(format!("the file is not base64: {e}")))
 }
 
 #[async_trait]
 impl Provider for ArqSign {
-    fn id(&self) -> &'static str {
-        "arqsign"
-    }
-
-    fn account(&self) -> &str {
-        &self.account
-    }
-
-    fn capability(&self) -> &Capability {
-        &CAPABILITY
+    fn base(&self) -> &Base {
+        &self.base
     }
 
     fn validate(&self, env: &Envelope) -> Result<()> {
-        let (opts, _) = self.options(env)?;
-        map::check(env, &opts)
+        self.plan(env).map(drop)
     }
 
-    async fn send(&self, env: &Envelope) -> Result<Handle> {
-        let (opts, version) = self.options(env)?;
-        let mut files = Vec::with_capacity(env.documents.len());
+    async fn send(&self, env: &Envelope, documents: &[OutgoingDocument]) -> Result<Handle> {
+        let plan = self.plan(env)?;
         let mut total = 0u64;
-        for (i, doc) in env.documents.iter().enumerate() {
-            let field = format!("documents[{i}].content");
-            let is_pdf = pdf_magic(&doc.content).await.map_err(|e| Error::validation(&field, e))?;
-            if !is_pdf {
+        for doc in documents {
+            // ArqSign takes PDFs only, and would say so only after the whole upload.
+            if !doc.starts_with(b"%PDF-") {
                 return Err(Error::validation(
-                    field,
+                    doc.field(),
                     format!("{:?} is not a PDF (ArqSign takes PDFs only)", doc.name),
                 ));
             }
-            let (source, len) = match &doc.content {
-                DocumentContent::Bytes(b) => {
-                    (body::Source::Bytes(Bytes::from(b.clone())), b.len() as u64)
-                }
-                DocumentContent::Path(p) => {
-                    let len = tokio::fs::metadata(p)
-                        .await
-                        .map_err(|e| Error::validation(&field, e))?
-                        .len();
-                    (body::Source::Path(p.clone()), len)
-                }
-            };
-            total += len;
-            files.push(body::File { name: doc.name.clone(), source, len });
+            total += doc.len;
         }
         if total > map::MAX_TOTAL_BYTES {
             return Err(Error::validation(
@@ -591,31 +544,22 @@ impl Provider for ArqSign {
                 format!("{total} bytes in all, at most {} (100 MB)", map::MAX_TOTAL_BYTES),
             ));
         }
-        let head = map::enviar(env, &opts, Utc::now());
-        let path = match version {
+        let head = map::enviar(env, &plan.options, Utc::now());
+        let path = match plan.version {
             SendVersion::V2 => "api/v2/processo/enviar-documento-para-assinar",
             SendVersion::V3 => "api/v3/processo/enviar-documento-para-assinar",
         };
         let url = self.url(path);
         // The body is a stream, so each attempt rebuilds it (re-opening the files). Attempts
         // beyond the first happen only when the server provably did not take the request.
-        let body = |http: &reqwest::Client| {
+        let build = |http: &reqwest::Client| {
             let request = http.post(&url).header(CONTENT_TYPE, "application/json");
-            let (body, length) = body::build(&head, files.clone());
+            let (body, length) = body::build(&head, documents);
             request.header(CONTENT_LENGTH, length).body(body)
         };
-        let reply = self
-            .call("send", Idempotency::Write, &body)
-            .await
-            .map_err(|e| e.with_context("reference", &env.reference))?;
-        let sent: wire::ProcessoEnviado = Self::decode("send", &reply)
-            .map_err(|e| e.with_context("reference", &env.reference))?;
-        Ok(Handle {
-            provider: "arqsign".into(),
-            account: self.account.clone(),
-            id: sent.id_processo,
-            reference: Some(env.reference.clone()),
-        })
+        let reply = self.request(Call::new("send", Idempotency::Write, self, &build)).await?;
+        let sent: wire::ProcessoEnviado = Self::decode(&reply)?;
+        Ok(self.base.handle(sent.id_processo, env))
     }
 
     async fn status(&self, handle: &Handle) -> Result<Status> {
@@ -700,10 +644,8 @@ impl Provider for ArqSign {
     async fn cancel(&self, handle: &Handle) -> Result<()> {
         let id = Self::process_id(handle)?;
         let url = self.url(&format!("api/v1/processo/{id}/cancelar-processo"));
-        let reply = self.call("cancel", Idempotency::Write, &|http| http.patch(&url)).await?;
-        if !reply.status.is_success() {
-            return Err(map::error("cancel", &reply));
-        }
+        let build = |http: &reqwest::Client| http.patch(&url);
+        self.request(Call::new("cancel", Idempotency::Write, self, &build)).await?;
         self.polled.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
         Ok(())
     }
@@ -732,7 +674,7 @@ mod tests {
         let ok = serde_json::json!({"app_key": "k", "subscription_key": "s"});
         let a = build(ok.clone()).unwrap();
         assert_eq!(a.config.base_url, "https://api-rest.arqsign.com");
-        assert_eq!(a.credentials[1].0.as_str(), "subscriptionkey");
+        assert_eq!(a.keys.names().collect::<Vec<_>>(), ["appkey", "subscriptionkey"]);
         let mut apim = ok.clone();
         apim["subscription_key_header"] = "Ocp-Apim-Subscription-Key".into();
         build(apim).unwrap();
@@ -752,16 +694,5 @@ mod tests {
                 .unwrap()
         );
         assert!(!dbg.contains("k-secret") && !dbg.contains("s-secret"), "{dbg}");
-    }
-
-    #[tokio::test]
-    async fn only_pdf_bytes_are_pdfs() {
-        assert!(pdf_magic(&DocumentContent::Bytes(b"%PDF-1.7\n".to_vec())).await.unwrap());
-        assert!(!pdf_magic(&DocumentContent::Bytes(b"PK\x03\x04".to_vec())).await.unwrap());
-        assert!(!pdf_magic(&DocumentContent::Bytes(b"%PD".to_vec())).await.unwrap());
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("x.pdf");
-        std::fs::write(&path, b"%PDF-1.4 ...").unwrap();
-        assert!(pdf_magic(&DocumentContent::Path(path)).await.unwrap());
     }
 }

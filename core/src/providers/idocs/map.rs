@@ -172,7 +172,7 @@ pub fn error(op: &'static str, reply: &Reply) -> Error {
         Some("UNKNOWN" | "INTERNAL_SERVER_ERROR") => ErrorKind::Provider,
         _ => return err,
     };
-    err.with_kind(kind)
+    http::refine(err, kind)
 }
 
 /// Whether `error` says the idempotency ticket is no longer good (so a fresh one may help).
@@ -207,8 +207,6 @@ fn problem_message(body: &[u8]) -> Option<String> {
 mod tests {
     use super::*;
     use crate::model::{Document, Party};
-    use reqwest::StatusCode;
-    use reqwest::header::HeaderMap;
 
     #[test]
     fn each_of_the_18_statuses_maps_to_one_state() {
@@ -283,11 +281,7 @@ mod tests {
 
     #[test]
     fn error_codes_decide_the_kind() {
-        let reply = |status: u16, body: &str| Reply {
-            status: StatusCode::from_u16(status).unwrap(),
-            headers: HeaderMap::new(),
-            body: body.as_bytes().to_vec().into(),
-        };
+        let reply = Reply::for_test;
         let e = error(
             "save",
             &reply(

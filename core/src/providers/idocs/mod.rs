@@ -22,6 +22,7 @@
 //! | `document_group` | `DocumentGroupType` of new documents | `General` |
 //! | `cms_form` | `attached` or `detached` CMS | `attached` |
 //! | `individual_counterparties` | route nodes are individuals (IIN), not companies (BIN) | `false` |
+//! | `link_origins` | other origins (`https://host[:port]`) whose content-to-sign links are fetched, without the token | `[]` |
 //!
 //! Per envelope, `provider_options.idocs` may set `document_number` (default: the reference),
 //! `document_date` (Unix seconds; default now), `document_group` and `individual_counterparties`.
@@ -35,20 +36,21 @@ mod wire;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use bytes::Bytes;
 use chrono::Utc;
 use reqwest::multipart::{Form, Part};
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, IgnoredAny};
 use tokio::io::AsyncWriteExt as _;
 
-use super::{Build, BuildContext, http, lenient};
+use super::{Base, Build, BuildContext, http, lenient};
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{DocumentContent, DownloadInfo, DownloadKind, Envelope, Handle, Role, Status};
+use crate::model::{DownloadInfo, DownloadKind, Envelope, Handle, Role, Status};
 use crate::provider::{
-    Capability, DownloadCapability, EnvelopeRules, Provider, SendCapability, Sink,
+    Capability, DownloadCapability, EnvelopeRules, OutgoingDocument, Provider, SendCapability, Sink,
 };
 use crate::signing::{CmsForm, SignRequest, SignerSlot};
-use crate::transport::{Authenticator, Call, Idempotency, Reply, Secret, Transport};
+use crate::transport::{Call, Classify, FixedHeaders, Idempotency, Reply, Secret};
 
 pub const CAPABILITY: Capability = Capability {
     send: SendCapability {
@@ -87,6 +89,10 @@ pub struct IDocsConfig {
     pub cms_form: CmsForm,
     #[serde(default, deserialize_with = "lenient::bool")]
     pub individual_counterparties: bool,
+    /// Origins besides `base_url`'s whose links (the content to sign) may be fetched, without
+    /// the token; a link anywhere else is refused.
+    #[serde(default)]
+    pub link_origins: Vec<String>,
 }
 
 fn default_base_url() -> String {
@@ -123,18 +129,17 @@ struct EnvelopeOptions {
 }
 
 pub struct IDocs {
-    account: String,
+    base: Base,
     config: IDocsConfig,
-    transport: Transport,
+    /// The long-lived bearer token from the iDocs manager: nothing to refresh, and a 401
+    /// means it was revoked or has expired.
+    token: FixedHeaders,
     signer: SignerSlot,
 }
 
 impl std::fmt::Debug for IDocs {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("IDocs")
-            .field("account", &self.account)
-            .field("config", &self.config)
-            .finish()
+        f.debug_struct("IDocs").field("base", &self.base).field("config", &self.config).finish()
     }
 }
 
@@ -142,6 +147,9 @@ impl Build for IDocs {
     fn build(ctx: BuildContext) -> Result<IDocs> {
         let config: IDocsConfig = super::settings("idocs", &ctx)?;
         http::check_base_url("idocs", "base_url", &config.base_url)?;
+        for origin in &config.link_origins {
+            http::check_base_url("idocs", "link_origins", origin)?;
+        }
         if !GROUPS.contains(&config.document_group.as_str()) {
             return Err(Error::config(format!(
                 "settings.document_group for provider idocs is one of {}",
@@ -151,27 +159,24 @@ impl Build for IDocs {
         if config.employee_id.trim().is_empty() {
             return Err(Error::config("settings.employee_id for provider idocs is empty"));
         }
-        Ok(IDocs {
-            account: ctx.account,
-            transport: Transport::new("idocs", &ctx.transport)?,
-            config,
-            signer: ctx.signer,
-        })
+        let token = FixedHeaders::bearer("idocs", "token", &config.token)?;
+        let base = Base::new("idocs", &CAPABILITY, &ctx, &[&config.base_url])?;
+        Ok(IDocs { base, config, token, signer: ctx.signer })
     }
 }
 
-/// The token is long-lived and issued by the iDocs manager: there is nothing to refresh, and a
-/// 401 means it was revoked or has expired.
-#[async_trait]
-impl Authenticator for IDocs {
-    async fn token(&self) -> Result<Secret> {
-        Ok(self.config.token.clone())
-    }
-
-    async fn invalidate(&self, _token: &Secret) {}
-
-    fn can_relogin(&self) -> bool {
-        false
+/// Failures come as an HTTP error status, or as a non-empty `errors` array in a 2xx envelope.
+impl Classify for IDocs {
+    fn classify(&self, op: &'static str, reply: &Reply) -> Result<()> {
+        #[derive(Deserialize)]
+        struct Errors {
+            #[serde(default)]
+            errors: Option<Vec<IgnoredAny>>,
+        }
+        let failed = !reply.status.is_success()
+            || serde_json::from_slice::<Errors>(&reply.body)
+                .is_ok_and(|e| e.errors.is_some_and(|e| !e.is_empty()));
+        if failed { Err(map::error(op, reply)) } else { Ok(()) }
     }
 }
 
@@ -180,12 +185,9 @@ impl IDocs {
         http::join(&self.config.base_url, path)
     }
 
-    fn options(&self, env: &Envelope) -> Result<EnvelopeOptions> {
-        let o: EnvelopeOptions = match env.options_for("idocs") {
-            serde_json::Value::Null => EnvelopeOptions::default(),
-            v => serde_json::from_value(v.clone())
-                .map_err(|e| Error::validation("provider_options.idocs", e))?,
-        };
+    /// The per-envelope options and iDocs' checks of the parties, once per send.
+    fn plan(&self, env: &Envelope) -> Result<EnvelopeOptions> {
+        let o: EnvelopeOptions = self.base.options(env)?;
         if let Some(group) = &o.document_group {
             if !GROUPS.contains(&group.as_str()) {
                 return Err(Error::validation(
@@ -194,204 +196,6 @@ impl IDocs {
                 ));
             }
         }
-        Ok(o)
-    }
-
-    async fn request(
-        &self,
-        op: &'static str,
-        idempotency: Idempotency,
-        build: &(dyn Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync),
-    ) -> Result<Reply> {
-        let reply =
-            self.transport.execute(Call { op, idempotency, auth: Some(self), build }).await?;
-        if reply.status.is_success() { Ok(reply) } else { Err(map::error(op, &reply)) }
-    }
-
-    /// A bare JSON body.
-    fn bare<T: DeserializeOwned>(op: &'static str, reply: &Reply) -> Result<T> {
-        serde_json::from_slice(&reply.body).map_err(|e| http::unexpected("idocs", op, e))
-    }
-
-    /// The payload of the `{response, errors}` envelope; errors in a 2xx are failures too.
-    fn enveloped<T: DeserializeOwned>(op: &'static str, reply: &Reply) -> Result<T> {
-        let envelope: wire::SyncResponse<T> = Self::bare(op, reply)?;
-        if envelope.errors.as_ref().is_some_and(|e| !e.is_empty()) {
-            return Err(map::error(op, reply));
-        }
-        envelope
-            .response
-            .ok_or_else(|| http::unexpected("idocs", op, "no response in the envelope"))
-    }
-
-    async fn upload(
-        &self,
-        op: &'static str,
-        path: &str,
-        part: &'static str,
-        name: String,
-        bytes: Vec<u8>,
-    ) -> Result<String> {
-        let url = self.url(path);
-        let bytes = bytes::Bytes::from(bytes);
-        // The extension iDocs checks is the part's file name's: it must always be there.
-        let build = |http: &reqwest::Client| {
-            let file = Part::stream(reqwest::Body::from(bytes.clone())).file_name(name.clone());
-            http.post(&url).multipart(Form::new().part(part, file))
-        };
-        // A lost upload only leaves an unused blob behind: safe to repeat.
-        let reply = self.request(op, Idempotency::KeyedWrite, &build).await?;
-        Ok(Self::enveloped::<wire::UploadedBlob>(op, &reply)?.blob_id)
-    }
-
-    /// Content to sign → host signature → `.cms` blob → save with the ticket.
-    async fn sign_and_send(&self, document_id: &str) -> Result<()> {
-        let mut fresh_ticket_allowed = true;
-        loop {
-            let body = wire::GenerateSignContent {
-                document_id: document_id.into(),
-                signed_by_employee_id: self.config.employee_id.clone(),
-            };
-            let url = self.url("api/v3/sync/external/outbox/signature/content-to-sign/generate");
-            let reply = self
-                .request("content_to_sign", Idempotency::KeyedWrite, &|http| {
-                    http.post(&url).json(&body)
-                })
-                .await?;
-            let content: wire::SignContent = Self::bare("content_to_sign", &reply)?;
-            // The link is fetched verbatim: sources saw it with a double slash that must stay.
-            let link = content.download_link.clone();
-            let zip = self
-                .request("content_to_sign", Idempotency::Read, &|http| http.get(&link))
-                .await?
-                .body
-                .to_vec();
-            let cms = self
-                .signer
-                .sign(SignRequest {
-                    provider: "idocs",
-                    document_id: Some(document_id.into()),
-                    form: self.config.cms_form,
-                    data: zip,
-                })
-                .await?;
-            let blob = self
-                .upload(
-                    "upload_signature",
-                    "api/v3/sync/blobs/document-signature-content",
-                    "signatureContent",
-                    "signature.cms".into(),
-                    cms,
-                )
-                .await?;
-            let save = wire::QuickSignSave {
-                document_id: document_id.into(),
-                signed_by_employee_id: self.config.employee_id.clone(),
-                signature_binary_content: wire::BlobRef { blob_id: blob },
-                idempotency_ticket: content.idempotency_ticket,
-            };
-            let url = self.url("api/v3/sync/external/outbox/signature/quick-sign/save");
-            // With a ticket, a save whose answer was lost is sent again: the same ticket and
-            // blob cannot sign twice. Without one there is no such guarantee.
-            let idempotency = if save.idempotency_ticket.is_some() {
-                Idempotency::KeyedWrite
-            } else {
-                Idempotency::Write
-            };
-            match self
-                .request("quick_sign_save", idempotency, &|http| http.post(&url).json(&save))
-                .await
-            {
-                Ok(_) => return Ok(()),
-                Err(e) if fresh_ticket_allowed && map::is_ticket_refusal(&e) => {
-                    fresh_ticket_allowed = false;
-                    tracing::info!(target: "signbridge::providers::idocs", error = %e, "ticket refused; asking for fresh content to sign");
-                }
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    async fn bulk(&self, args: serde_json::Value) -> Result<serde_json::Value> {
-        #[derive(Deserialize)]
-        #[serde(deny_unknown_fields)]
-        struct Bulk {
-            /// The path after `/api/v3/async/`, e.g. `bulk/external/outbox/document/create`.
-            operation: String,
-            items: Vec<serde_json::Value>,
-            #[serde(default = "default_wait")]
-            wait_secs: u64,
-        }
-        fn default_wait() -> u64 {
-            300
-        }
-        let a: Bulk = serde_json::from_value(args).map_err(|e| Error::validation("args", e))?;
-        if a.operation.contains("..")
-            || !a.operation.chars().all(|c| c.is_ascii_alphanumeric() || "/-_".contains(c))
-        {
-            return Err(Error::validation(
-                "args.operation",
-                format!("{:?} is not an operation path", a.operation),
-            ));
-        }
-        let push_url = self.url(&format!("api/v3/async/{}", a.operation));
-        let push = serde_json::json!({"operations": a.items.iter().map(|d| serde_json::json!({"data": d})).collect::<Vec<_>>()});
-        // Each push starts new operations: never repeated blindly.
-        let reply = self
-            .request("bulk", Idempotency::Write, &|http| http.post(&push_url).json(&push))
-            .await?;
-        let mut operations = Self::bare::<wire::BulkOperations>("bulk", &reply)?.operations;
-        let status_url = format!("{push_url}/status");
-        let give_up = tokio::time::Instant::now() + Duration::from_secs(a.wait_secs);
-        let mut pause = Duration::from_millis(250);
-        while operations
-            .iter()
-            .any(|o| matches!(o.operation_status.as_str(), "Created" | "InProcessing"))
-        {
-            if tokio::time::Instant::now() + pause > give_up {
-                return Err(Error::new(
-                    ErrorKind::Timeout,
-                    format!(
-                        "bulk {}: operations still running after {}s",
-                        a.operation, a.wait_secs
-                    ),
-                )
-                .with_context("provider", "idocs")
-                .with_context(
-                    "operations",
-                    serde_json::to_string(&operations).unwrap_or_default(),
-                ));
-            }
-            tokio::time::sleep(pause).await;
-            pause = (pause * 2).min(Duration::from_secs(10));
-            let ask = serde_json::json!({"operations": operations.iter().map(|o| serde_json::json!({"operationId": o.operation_id})).collect::<Vec<_>>()});
-            let reply = self
-                .request("bulk_status", Idempotency::Read, &|http| {
-                    http.post(&status_url).json(&ask)
-                })
-                .await?;
-            operations = Self::bare::<wire::BulkOperations>("bulk_status", &reply)?.operations;
-        }
-        serde_json::to_value(&operations).map_err(|e| Error::internal(e.to_string()))
-    }
-}
-
-#[async_trait]
-impl Provider for IDocs {
-    fn id(&self) -> &'static str {
-        "idocs"
-    }
-
-    fn account(&self) -> &str {
-        &self.account
-    }
-
-    fn capability(&self) -> &Capability {
-        &CAPABILITY
-    }
-
-    fn validate(&self, env: &Envelope) -> Result<()> {
-        self.options(env)?;
         let mut counterparties = 0;
         for (i, p) in env.parties.iter().enumerate() {
             if p.role == Role::Observe {
@@ -415,29 +219,223 @@ impl Provider for IDocs {
         if counterparties == 0 {
             return Err(Error::validation("parties", "at least one counterparty is required"));
         }
-        Ok(())
+        Ok(o)
     }
 
-    async fn send(&self, env: &Envelope) -> Result<Handle> {
-        let opts = self.options(env)?;
-        let mut blobs = Vec::with_capacity(env.documents.len());
-        for (i, doc) in env.documents.iter().enumerate() {
-            let bytes = match &doc.content {
-                DocumentContent::Bytes(b) => b.clone(),
-                DocumentContent::Path(p) => tokio::fs::read(p)
-                    .await
-                    .map_err(|e| Error::validation(format!("documents[{i}].content"), e))?,
+    async fn request(&self, call: Call<'_>) -> Result<Reply> {
+        self.base.transport.execute(call.auth(&self.token)).await
+    }
+
+    async fn post<B: serde::Serialize + Sync>(
+        &self,
+        op: &'static str,
+        idempotency: Idempotency,
+        path: &str,
+        body: &B,
+    ) -> Result<Reply> {
+        let url = self.url(path);
+        let build = |http: &reqwest::Client| http.post(&url).json(body);
+        self.request(Call::new(op, idempotency, self, &build)).await
+    }
+
+    /// The payload of the `{response, errors}` envelope (errors were classified already).
+    fn enveloped<T: DeserializeOwned>(reply: &Reply) -> Result<T> {
+        http::decode::<wire::SyncResponse<T>>(reply)?
+            .response
+            .ok_or_else(|| reply.malformed("no response in the envelope"))
+    }
+
+    async fn upload(
+        &self,
+        op: &'static str,
+        path: &str,
+        part: &'static str,
+        name: String,
+        body: impl Fn() -> (reqwest::Body, u64) + Send + Sync,
+    ) -> Result<String> {
+        let url = self.url(path);
+        // The extension iDocs checks is the part's file name's: it must always be there.
+        let build = |http: &reqwest::Client| {
+            let (body, len) = body();
+            let file = Part::stream_with_length(body, len).file_name(name.clone());
+            http.post(&url).multipart(Form::new().part(part, file))
+        };
+        // A lost upload only leaves an unused blob behind: safe to repeat.
+        let reply = self.request(Call::new(op, Idempotency::KeyedWrite, self, &build)).await?;
+        Ok(Self::enveloped::<wire::UploadedBlob>(&reply)?.blob_id)
+    }
+
+    /// The content to sign from `link`: with the account's token when it is on the configured
+    /// origin, without any credential when it is on an origin the account allows for links,
+    /// refused otherwise, so that the host never signs bytes from an unknown host.
+    async fn content_to_sign(&self, link: &str) -> Result<Bytes> {
+        // Sources saw the link with a double slash that must stay: it is used verbatim.
+        let link = if link.starts_with('/') {
+            format!("{}{link}", self.config.base_url.trim_end_matches('/'))
+        } else {
+            link.to_string()
+        };
+        let build = |http: &reqwest::Client| http.get(&link);
+        let call = Call::new("content_to_sign", Idempotency::Read, self, &build);
+        let reply = if self.base.transport.is_configured_origin(&link) {
+            self.request(call).await?
+        } else if url::Url::parse(&link).is_ok_and(|u| {
+            self.config
+                .link_origins
+                .iter()
+                .any(|o| url::Url::parse(o).is_ok_and(|allowed| allowed.origin() == u.origin()))
+        }) {
+            self.base.transport.execute(call).await?
+        } else {
+            return Err(Error::new(
+                ErrorKind::Provider,
+                "content_to_sign: iDocs gave a link to an origin that is neither settings.base_url's \
+                 nor one of settings.link_origins; refused, nothing was signed",
+            )
+            .with_context("provider", "idocs"));
+        };
+        Ok(reply.body)
+    }
+
+    /// Content to sign → host signature → `.cms` blob → save with the ticket.
+    async fn sign_and_send(&self, document_id: &str) -> Result<()> {
+        let mut fresh_ticket_allowed = true;
+        loop {
+            let body = wire::GenerateSignContent {
+                document_id: document_id.into(),
+                signed_by_employee_id: self.config.employee_id.clone(),
             };
+            let path = "api/v3/sync/external/outbox/signature/content-to-sign/generate";
+            let reply = self.post("content_to_sign", Idempotency::KeyedWrite, path, &body).await?;
+            let content: wire::SignContent = http::decode(&reply)?;
+            let zip = self.content_to_sign(&content.download_link).await?;
+            let cms = self
+                .signer
+                .sign(SignRequest {
+                    provider: "idocs",
+                    document_id: Some(document_id.into()),
+                    form: self.config.cms_form,
+                    data: zip.to_vec(),
+                })
+                .await?;
+            let cms = Bytes::from(cms);
+            let blob = self
+                .upload(
+                    "upload_signature",
+                    "api/v3/sync/blobs/document-signature-content",
+                    "signatureContent",
+                    "signature.cms".into(),
+                    || (reqwest::Body::from(cms.clone()), cms.len() as u64),
+                )
+                .await?;
+            let save = wire::QuickSignSave {
+                document_id: document_id.into(),
+                signed_by_employee_id: self.config.employee_id.clone(),
+                signature_binary_content: wire::BlobRef { blob_id: blob },
+                idempotency_ticket: content.idempotency_ticket,
+            };
+            // With a ticket, a save whose answer was lost is sent again: the same ticket and
+            // blob cannot sign twice. Without one there is no such guarantee.
+            let idempotency = if save.idempotency_ticket.is_some() {
+                Idempotency::KeyedWrite
+            } else {
+                Idempotency::Write
+            };
+            let path = "api/v3/sync/external/outbox/signature/quick-sign/save";
+            match self.post("quick_sign_save", idempotency, path, &save).await {
+                Ok(_) => return Ok(()),
+                Err(e) if fresh_ticket_allowed && map::is_ticket_refusal(&e) => {
+                    fresh_ticket_allowed = false;
+                    tracing::info!(target: "signbridge::providers::idocs", error = %e, "ticket refused; asking for fresh content to sign");
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    async fn bulk(&self, args: serde_json::Value) -> Result<serde_json::Value> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Bulk {
+            /// The path after `/api/v3/async/`, e.g. `bulk/external/outbox/document/create`.
+            operation: String,
+            items: Vec<serde_json::Value>,
+            #[serde(default = "default_wait")]
+            wait_secs: u64,
+        }
+        fn default_wait() -> u64 {
+            300
+        }
+        let a = Bulk::deserialize(&args).map_err(|e| Error::validation("args", e))?;
+        if a.operation.contains("..")
+            || !a.operation.chars().all(|c| c.is_ascii_alphanumeric() || "/-_".contains(c))
+        {
+            return Err(Error::validation(
+                "args.operation",
+                format!("{:?} is not an operation path", a.operation),
+            ));
+        }
+        let push_path = format!("api/v3/async/{}", a.operation);
+        let push = serde_json::json!({"operations": a.items.iter()
+            .map(|d| serde_json::json!({"data": d})).collect::<Vec<_>>()});
+        // Each push starts new operations: never repeated blindly.
+        let reply = self.post("bulk", Idempotency::Write, &push_path, &push).await?;
+        let mut operations = http::decode::<wire::BulkOperations>(&reply)?.operations;
+        let status_path = format!("{push_path}/status");
+        let give_up = tokio::time::Instant::now() + Duration::from_secs(a.wait_secs);
+        let mut pause = Duration::from_millis(250);
+        while operations
+            .iter()
+            .any(|o| matches!(o.operation_status.as_str(), "Created" | "InProcessing"))
+        {
+            if tokio::time::Instant::now() + pause > give_up {
+                return Err(Error::new(
+                    ErrorKind::Timeout,
+                    format!(
+                        "bulk {}: operations still running after {}s",
+                        a.operation, a.wait_secs
+                    ),
+                )
+                .with_context("provider", "idocs")
+                .with_context(
+                    "operations",
+                    serde_json::to_string(&operations).unwrap_or_default(),
+                ));
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_secs(10));
+            let ask = serde_json::json!({"operations": operations.iter()
+                .map(|o| serde_json::json!({"operationId": o.operation_id})).collect::<Vec<_>>()});
+            let reply = self.post("bulk_status", Idempotency::Read, &status_path, &ask).await?;
+            operations = http::decode::<wire::BulkOperations>(&reply)?.operations;
+        }
+        serde_json::to_value(&operations).map_err(|e| Error::internal(e.to_string()))
+    }
+}
+
+#[async_trait]
+impl Provider for IDocs {
+    fn base(&self) -> &Base {
+        &self.base
+    }
+
+    fn validate(&self, env: &Envelope) -> Result<()> {
+        self.plan(env).map(drop)
+    }
+
+    async fn send(&self, env: &Envelope, documents: &[OutgoingDocument]) -> Result<Handle> {
+        let opts = self.plan(env)?;
+        let mut blobs = Vec::with_capacity(documents.len());
+        for doc in documents {
             let blob = self
                 .upload(
                     "upload",
                     "api/v3/sync/blobs/document-content",
                     "documentContent",
                     doc.name.clone(),
-                    bytes,
+                    || (doc.body(), doc.len),
                 )
-                .await
-                .map_err(|e| e.with_context("reference", &env.reference))?;
+                .await?;
             blobs.push(wire::BlobRef { blob_id: blob });
         }
         let create = wire::CreateDocument {
@@ -456,34 +454,21 @@ impl Provider for IDocs {
             },
             document_binary_contents: blobs,
         };
-        let url = self.url("api/v3/sync/external/outbox/document/create");
-        let reply = self
-            .request("create", Idempotency::Write, &|http| http.post(&url).json(&create))
-            .await
-            .map_err(|e| e.with_context("reference", &env.reference))?;
-        let document: wire::DocumentBase = Self::bare("create", &reply)?;
-        let handle = Handle {
-            provider: "idocs".into(),
-            account: self.account.clone(),
-            id: document.id,
-            reference: Some(env.reference.clone()),
-        };
+        let path = "api/v3/sync/external/outbox/document/create";
+        let reply = self.post("create", Idempotency::Write, path, &create).await?;
+        let document: wire::DocumentBase = http::decode(&reply)?;
+        let handle = self.base.handle(document.id, env);
         // From here the draft exists at iDocs: every error carries its handle.
         async {
+            let individual =
+                opts.individual_counterparties.unwrap_or(self.config.individual_counterparties);
             let route = wire::CreateQuickRoute {
                 document_id: handle.id.clone(),
                 employee_id: self.config.employee_id.clone(),
-                route: wire::QuickRoute {
-                    external: map::quick_route(
-                        env,
-                        opts.individual_counterparties
-                            .unwrap_or(self.config.individual_counterparties),
-                    ),
-                },
+                route: wire::QuickRoute { external: map::quick_route(env, individual) },
             };
-            let url = self.url("api/v3/sync/external/outbox/route/quick-route/create");
-            self.request("quick_route", Idempotency::Write, &|http| http.post(&url).json(&route))
-                .await?;
+            let path = "api/v3/sync/external/outbox/route/quick-route/create";
+            self.post("quick_route", Idempotency::Write, path, &route).await?;
             self.sign_and_send(&handle.id).await
         }
         .await
@@ -494,10 +479,10 @@ impl Provider for IDocs {
     async fn status(&self, handle: &Handle) -> Result<Status> {
         let url =
             self.url(&format!("api/v3/sync/external/documents-query/single/outbox/{}", handle.id));
-        let reply = self.request("status", Idempotency::Read, &|http| http.get(&url)).await?;
-        let raw: serde_json::Value = Self::enveloped("status", &reply)?;
-        let detail: wire::DocumentExtended = serde_json::from_value(raw.clone())
-            .map_err(|e| http::unexpected("idocs", "status", e))?;
+        let build = |http: &reqwest::Client| http.get(&url);
+        let reply = self.request(Call::new("status", Idempotency::Read, self, &build)).await?;
+        let raw: serde_json::Value = Self::enveloped(&reply)?;
+        let detail = wire::DocumentExtended::deserialize(&raw).map_err(|e| reply.malformed(e))?;
         Ok(map::status(detail, raw))
     }
 
@@ -513,7 +498,8 @@ impl Provider for IDocs {
             other => return Err(self.unsupported(&format!("download of {other}"))),
         };
         let url = self.url(&format!("api/v3/sync/single/document/{path}/{}", handle.id));
-        let reply = self.request("download", Idempotency::Read, &|http| http.get(&url)).await?;
+        let build = |http: &reqwest::Client| http.get(&url);
+        let reply = self.request(Call::new("download", Idempotency::Read, self, &build)).await?;
         sink.write_all(&reply.body).await.map_err(http::sink_error)?;
         Ok(DownloadInfo {
             file_name: None,
@@ -525,13 +511,11 @@ impl Provider for IDocs {
     async fn call(&self, name: &str, args: serde_json::Value) -> Result<serde_json::Value> {
         match name {
             "inbox" => {
-                let url = self.url("api/v3/sync/external/documents-query/inbox");
                 let body =
                     if args.is_null() { serde_json::json!({"skip": 0, "top": 10}) } else { args };
-                let reply = self
-                    .request("inbox", Idempotency::Read, &|http| http.post(&url).json(&body))
-                    .await?;
-                Self::enveloped("inbox", &reply)
+                let path = "api/v3/sync/external/documents-query/inbox";
+                let reply = self.post("inbox", Idempotency::Read, path, &body).await?;
+                Self::enveloped(&reply)
             }
             "bulk" => self.bulk(args).await,
             other => Err(self.unsupported(other)),

@@ -6,10 +6,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::Utc;
 
+use serde::de::IgnoredAny;
+
 use super::{Tae, map, wire};
 use crate::error::{Error, ErrorKind, Result};
 use crate::providers::{http, lenient};
-use crate::transport::{Authenticator, Call, Idempotency, Secret, Token};
+use crate::transport::{
+    Authenticator, Call, Classify, Idempotency, Reply, Secret, Token, put_bearer,
+};
 
 /// TDN: "esse token tem uma validade de 12h a partir do horário da sua geração".
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(12 * 3600);
@@ -33,6 +37,21 @@ impl LoginRoute {
     }
 }
 
+/// The identity service answers `{succeeded, data, description}`; anything else is a refusal
+/// (or, for a 404, a route this deployment lacks).
+struct Identity;
+
+impl Classify for Identity {
+    fn classify(&self, _op: &'static str, reply: &Reply) -> Result<()> {
+        let parsed: Option<wire::IdentityResponse<IgnoredAny>> =
+            serde_json::from_slice(&reply.body).ok();
+        match parsed {
+            Some(r) if r.succeeded && reply.status.is_success() => Ok(()),
+            _ => Err(map::identity_error(reply)),
+        }
+    }
+}
+
 impl Tae {
     async fn login(&self) -> Result<Token> {
         let (Some(user), Some(password)) = (&self.config.username, &self.config.password) else {
@@ -45,33 +64,23 @@ impl Tae {
         for route in &self.config.login_routes {
             let url = http::join(&self.config.auth_base, route.path());
             let body = wire::LoginRequest { user_name: user, password: password.expose() };
-            let reply = self
-                .transport
-                .execute(Call {
-                    op: "login",
-                    // Logging in twice only issues two tokens: safe to retry.
-                    idempotency: Idempotency::Read,
-                    auth: None,
-                    build: &|http| http.post(&url).json(&body),
-                })
-                .await?;
-            if reply.status == reqwest::StatusCode::NOT_FOUND {
-                tracing::debug!(target: "signbridge::providers::tae", route = route.path(), "login route absent, trying the next");
-                continue;
-            }
-            let parsed: Option<wire::IdentityResponse<wire::LoginData>> =
-                serde_json::from_slice(&reply.body).ok();
-            return match parsed {
-                Some(wire::IdentityResponse { succeeded: true, data: Some(data), .. })
-                    if reply.status.is_success() =>
-                {
-                    Ok(Token {
-                        value: Secret::new(data.token),
-                        valid_for: self.token_validity(data.expiration_date.as_deref()),
-                    })
+            let build = |http: &reqwest::Client| http.post(&url).json(&body);
+            // Logging in twice only issues two tokens: safe to retry.
+            let call = Call::new("login", Idempotency::Read, &Identity, &build);
+            let reply = match self.base.transport.execute(call).await {
+                Err(e) if e.http_status() == Some(404) => {
+                    tracing::debug!(target: "signbridge::providers::tae", route = route.path(), "login route absent, trying the next");
+                    continue;
                 }
-                _ => Err(map::identity_error(&reply)),
+                other => other?,
             };
+            let data = http::decode::<wire::IdentityResponse<wire::LoginData>>(&reply)?
+                .data
+                .ok_or_else(|| reply.malformed("login succeeded without data"))?;
+            return Ok(Token {
+                value: Secret::new(data.token),
+                valid_for: self.token_validity(data.expiration_date.as_deref()),
+            });
         }
         Err(Error::config(format!(
             "no TAE login route answered under auth_base {} (tried {:?})",
@@ -91,14 +100,19 @@ impl Tae {
     }
 }
 
+/// A bearer token from the login, cached until it expires and replaced once TAE refuses it.
 #[async_trait]
 impl Authenticator for Tae {
-    async fn token(&self) -> Result<Secret> {
-        self.tokens.get(|| self.login()).await
+    async fn authorize(&self, request: &mut reqwest::Request) -> Result<Option<Secret>> {
+        let token = self.tokens.get(|| self.login()).await?;
+        put_bearer(request, &token)?;
+        Ok(Some(token))
     }
 
-    async fn invalidate(&self, token: &Secret) {
-        self.tokens.invalidate(token).await;
+    async fn refused(&self, used: Option<&Secret>) {
+        if let Some(token) = used {
+            self.tokens.invalidate(token).await;
+        }
     }
 
     fn can_relogin(&self) -> bool {

@@ -238,7 +238,7 @@ pub fn documents_error(op: &'static str, reply: &Reply, bad_request: ErrorKind) 
     // TAE says "not found" in words, whatever the status.
     let not_found = provider_message.contains(NOT_FOUND);
     let err = http::reply_error("tae", op, reply, bad_request, provider_message);
-    if not_found { err.with_kind(ErrorKind::NotFound) } else { err }
+    if not_found { http::refine(err, ErrorKind::NotFound) } else { err }
 }
 
 /// A failed identity reply (login) as an error: a refusal is an auth error.
@@ -262,15 +262,10 @@ pub fn identity_error(reply: &Reply) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use reqwest::StatusCode;
-    use reqwest::header::{HeaderMap, HeaderValue, RETRY_AFTER};
+    use reqwest::header::{HeaderValue, RETRY_AFTER};
 
     fn reply(status: u16, body: &str) -> Reply {
-        Reply {
-            status: StatusCode::from_u16(status).unwrap(),
-            headers: HeaderMap::new(),
-            body: body.as_bytes().to_vec().into(),
-        }
+        Reply::for_test(status, body)
     }
 
     #[test]
@@ -383,7 +378,11 @@ mod tests {
         let e = documents_error("status", &r, ErrorKind::Validation);
         assert_eq!(e.kind(), ErrorKind::RateLimited);
         assert_eq!(e.retry_after(), Some(std::time::Duration::from_secs(7)));
-        assert_eq!(e.retry(), crate::error::Retry::Persistent);
+        assert_eq!(
+            e.retry(),
+            crate::error::Retry::Temporary,
+            "the transport decides whether to wait"
+        );
 
         let e = documents_error(
             "status",

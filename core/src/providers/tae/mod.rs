@@ -27,29 +27,25 @@ mod auth;
 mod map;
 mod wire;
 
-use std::path::PathBuf;
-
 use async_trait::async_trait;
 use base64::Engine as _;
 use chrono::Utc;
-use futures::TryStreamExt as _;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use reqwest::multipart::{Form, Part};
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, IgnoredAny};
 use tokio::io::AsyncWriteExt as _;
-use tokio_util::io::ReaderStream;
 
 pub use auth::LoginRoute;
 pub use map::Authentication;
 
-use super::{Build, BuildContext, http, lenient};
+use super::{Base, Build, BuildContext, http, lenient};
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{DocumentContent, DownloadInfo, DownloadKind, Envelope, Handle, Role, Status};
+use crate::model::{DownloadInfo, DownloadKind, Envelope, Handle, Role, Status};
 use crate::provider::{
-    Capability, DownloadCapability, EnvelopeRules, Provider, SendCapability, Sink,
+    Capability, DownloadCapability, EnvelopeRules, OutgoingDocument, Provider, SendCapability, Sink,
 };
-use crate::transport::{Call, Idempotency, Reply, Secret, Token, TokenCache, Transport};
+use crate::transport::{Call, Classify, Idempotency, Reply, Secret, Token, TokenCache};
 
 pub const CAPABILITY: Capability = Capability {
     send: SendCapability {
@@ -152,15 +148,14 @@ struct EnvelopeOptions {
 }
 
 pub struct Tae {
-    account: String,
+    base: Base,
     config: TaeConfig,
-    transport: Transport,
     tokens: TokenCache,
 }
 
 impl std::fmt::Debug for Tae {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Tae").field("account", &self.account).field("config", &self.config).finish()
+        f.debug_struct("Tae").field("base", &self.base).field("config", &self.config).finish()
     }
 }
 
@@ -184,12 +179,31 @@ impl Build for Tae {
             }
             None => TokenCache::default(),
         };
-        Ok(Tae {
-            account: ctx.account,
-            transport: Transport::new("tae", &ctx.transport)?,
-            config,
-            tokens,
-        })
+        let base = Base::new("tae", &CAPABILITY, &ctx, &[&config.auth_base, &config.api_base])?;
+        Ok(Tae { base, config, tokens })
+    }
+}
+
+/// The documents and signintegration services answer `{success, data}`; `success: false` in
+/// a 2xx is a failure too. What a 400 means depends on the operation.
+impl Classify for Tae {
+    fn classify(&self, op: &'static str, reply: &Reply) -> Result<()> {
+        if reply.status.is_success() {
+            // Some deployments answer a cancel with an empty body.
+            if reply.body.iter().all(u8::is_ascii_whitespace) {
+                return Ok(());
+            }
+            match serde_json::from_slice::<wire::DocumentsResponse<IgnoredAny>>(&reply.body) {
+                Ok(outcome) if !outcome.success => {}
+                // A body that is not the wrapper is the decoder's to report.
+                _ => return Ok(()),
+            }
+        }
+        let bad_request = match op {
+            "download" | "cancel" => ErrorKind::Conflict,
+            _ => ErrorKind::Validation,
+        };
+        Err(map::documents_error(op, reply, bad_request))
     }
 }
 
@@ -204,181 +218,16 @@ impl Tae {
         })
     }
 
-    fn publish_options(&self, env: &Envelope) -> Result<map::PublishOptions> {
-        let o: EnvelopeOptions = match env.options_for("tae") {
-            serde_json::Value::Null => EnvelopeOptions::default(),
-            v => serde_json::from_value(v.clone())
-                .map_err(|e| Error::validation("provider_options.tae", e))?,
-        };
-        Ok(map::PublishOptions {
+    /// The publish options of `env` and TAE's checks of its parties: what `send` and
+    /// `validate` share, computed once per send.
+    fn plan(&self, env: &Envelope) -> Result<map::PublishOptions> {
+        let o: EnvelopeOptions = self.base.options(env)?;
+        let opts = map::PublishOptions {
             authentication: o.authentication.unwrap_or(self.config.authentication),
             allow_reject: o.allow_reject.unwrap_or(self.config.allow_reject),
             notify: o.notify.unwrap_or(self.config.notify),
             handwritten: o.handwritten.unwrap_or(self.config.handwritten),
-        })
-    }
-
-    /// An authenticated call to the documents/signintegration services.
-    async fn call(
-        &self,
-        op: &'static str,
-        idempotency: Idempotency,
-        build: &(dyn Fn(&reqwest::Client) -> reqwest::RequestBuilder + Send + Sync),
-    ) -> Result<Reply> {
-        self.transport.execute(Call { op, idempotency, auth: Some(self), build }).await
-    }
-
-    /// Decodes a `{success, data}` reply, or maps the failure.
-    fn data<T: DeserializeOwned>(
-        op: &'static str,
-        reply: &Reply,
-        bad_request: ErrorKind,
-    ) -> Result<Option<T>> {
-        if !reply.status.is_success() {
-            return Err(map::documents_error(op, reply, bad_request));
-        }
-        let parsed: wire::DocumentsResponse<T> =
-            serde_json::from_slice(&reply.body).map_err(|e| {
-                Error::new(ErrorKind::Provider, format!("{op}: unexpected response from TAE: {e}"))
-                    .with_http_status(reply.status.as_u16())
-                    .with_context("provider", "tae")
-            })?;
-        if !parsed.success {
-            return Err(map::documents_error(op, reply, bad_request));
-        }
-        Ok(parsed.data)
-    }
-
-    fn required<T>(op: &'static str, data: Option<T>) -> Result<T> {
-        data.ok_or_else(|| {
-            Error::new(ErrorKind::Provider, format!("{op}: TAE answered success without data"))
-                .with_context("provider", "tae")
-        })
-    }
-
-    async fn upload(&self, env: &Envelope) -> Result<i64> {
-        struct FilePart {
-            name: String,
-            headers: HeaderMap,
-            content: DocumentContent,
-            len: u64,
-        }
-        let mut files = Vec::with_capacity(env.documents.len());
-        for (i, doc) in env.documents.iter().enumerate() {
-            let mime = HeaderValue::from_str(doc.media_type()).map_err(|_| {
-                Error::validation(format!("documents[{i}].media_type"), "not a valid MIME type")
-            })?;
-            let len = match &doc.content {
-                DocumentContent::Bytes(b) => b.len() as u64,
-                DocumentContent::Path(p) => tokio::fs::metadata(p)
-                    .await
-                    .map_err(|e| Error::validation(format!("documents[{i}].content"), e))?
-                    .len(),
-            };
-            files.push(FilePart {
-                name: doc.name.clone(),
-                headers: HeaderMap::from_iter([(CONTENT_TYPE, mime)]),
-                content: doc.content.clone(),
-                len,
-            });
-        }
-        let url = self.api("documents/v1/envelopes/upload");
-        let build = |http: &reqwest::Client| {
-            let mut form = Form::new().text("NomeEnvelope", env.title.clone());
-            for f in &files {
-                let body = match &f.content {
-                    DocumentContent::Bytes(b) => reqwest::Body::from(b.clone()),
-                    DocumentContent::Path(p) => file_body(p.clone()),
-                };
-                let part = Part::stream_with_length(body, f.len)
-                    .file_name(f.name.clone())
-                    .headers(f.headers.clone());
-                form = form.part("Envelope", part);
-            }
-            http.post(&url).multipart(form)
         };
-        let reply = self
-            .call("upload", Idempotency::Write, &build)
-            .await
-            .map_err(|e| e.with_context("reference", &env.reference))?;
-        Self::required("upload", Self::data::<i64>("upload", &reply, ErrorKind::Validation)?)
-    }
-
-    async fn publish(&self, id: i64, env: &Envelope) -> Result<()> {
-        let body = map::publicacao(id, env, &self.publish_options(env)?);
-        let url = match self.config.publish_route {
-            PublishRoute::SignintegrationV2 => self.api("signintegration/v2/Publicacoes"),
-            PublishRoute::DocumentsV1 => self.api("documents/v1/publicacoes"),
-        };
-        let reply =
-            self.call("publish", Idempotency::Write, &|http| http.post(&url).json(&body)).await?;
-        Self::data::<serde_json::Value>("publish", &reply, ErrorKind::Validation).map(drop)
-    }
-
-    async fn download_base64(&self, id: i64, tipo: u8, sink: Sink<'_>) -> Result<DownloadInfo> {
-        let url = self.api(&format!("documents/v1/publicacoes/{id}/download"));
-        let query = [("tipoDownload", tipo)];
-        let reply =
-            self.call("download", Idempotency::Read, &|http| http.get(&url).query(&query)).await?;
-        let file = Self::required(
-            "download",
-            Self::data::<wire::Arquivo>("download", &reply, ErrorKind::Conflict)?,
-        )?;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(file.file_bytes.trim())
-            .map_err(|e| {
-                Error::new(ErrorKind::Provider, format!("download: fileBytes is not base64: {e}"))
-                    .with_context("provider", "tae")
-            })?;
-        sink.write_all(&bytes).await.map_err(http::sink_error)?;
-        Ok(DownloadInfo { file_name: file.file_name, media_type: None, size: bytes.len() as u64 })
-    }
-
-    async fn download_link(&self, id: i64, tipo: u8, sink: Sink<'_>) -> Result<DownloadInfo> {
-        let url = self.api(&format!("documents/v2/publicacoes/{id}/download"));
-        let query = [("tipoDownload", tipo)];
-        let reply =
-            self.call("download", Idempotency::Read, &|http| http.get(&url).query(&query)).await?;
-        let link = Self::required(
-            "download",
-            Self::data::<wire::LinkArquivo>("download", &reply, ErrorKind::Conflict)?,
-        )?;
-        let (file_url, file_name) = match link {
-            wire::LinkArquivo::Url(u) => (u, None),
-            wire::LinkArquivo::Object { file_url, url, signed_url, file_name } => {
-                let u = file_url.or(url).or(signed_url).ok_or_else(|| {
-                    http::unexpected("tae", "download", "no file URL in the reply")
-                })?;
-                (u, file_name)
-            }
-        };
-        http::stream_link("tae", &self.transport, &file_url, file_name, sink).await
-    }
-}
-
-fn file_body(path: PathBuf) -> reqwest::Body {
-    // Opened lazily, once per attempt, and streamed: the file is never held whole in memory.
-    let stream =
-        futures::stream::once(tokio::fs::File::open(path)).map_ok(ReaderStream::new).try_flatten();
-    reqwest::Body::wrap_stream(stream)
-}
-
-#[async_trait]
-impl Provider for Tae {
-    fn id(&self) -> &'static str {
-        "tae"
-    }
-
-    fn account(&self) -> &str {
-        &self.account
-    }
-
-    fn capability(&self) -> &Capability {
-        &CAPABILITY
-    }
-
-    fn validate(&self, env: &Envelope) -> Result<()> {
-        let opts = self.publish_options(env)?;
         for (i, p) in env.parties.iter().enumerate() {
             if p.role == Role::Observe {
                 continue;
@@ -399,34 +248,116 @@ impl Provider for Tae {
                 ));
             }
         }
-        Ok(())
+        Ok(opts)
     }
 
-    async fn send(&self, env: &Envelope) -> Result<Handle> {
-        let id = self.upload(env).await?;
-        let handle = Handle {
-            provider: "tae".into(),
-            account: self.account.clone(),
-            id: id.to_string(),
-            reference: Some(env.reference.clone()),
+    /// An authenticated call to the documents/signintegration services.
+    async fn request(&self, call: Call<'_>) -> Result<Reply> {
+        self.base.transport.execute(call.auth(self)).await
+    }
+
+    /// The `data` of a `{success, data}` reply already classified as a success.
+    fn data<T: DeserializeOwned>(reply: &Reply) -> Result<T> {
+        http::decode::<wire::DocumentsResponse<T>>(reply)?
+            .data
+            .ok_or_else(|| reply.malformed("success without data"))
+    }
+
+    async fn upload(&self, env: &Envelope, documents: &[OutgoingDocument]) -> Result<i64> {
+        let mut parts = Vec::with_capacity(documents.len());
+        for doc in documents {
+            let mime = HeaderValue::from_str(&doc.media_type).map_err(|_| {
+                Error::validation(
+                    format!("documents[{}].media_type", doc.index),
+                    "not a valid MIME type",
+                )
+            })?;
+            parts.push(HeaderMap::from_iter([(CONTENT_TYPE, mime)]));
+        }
+        let url = self.api("documents/v1/envelopes/upload");
+        let build = |http: &reqwest::Client| {
+            let mut form = Form::new().text("NomeEnvelope", env.title.clone());
+            for (doc, headers) in documents.iter().zip(&parts) {
+                let part = Part::stream_with_length(doc.body(), doc.len)
+                    .file_name(doc.name.clone())
+                    .headers(headers.clone());
+                form = form.part("Envelope", part);
+            }
+            http.post(&url).multipart(form)
         };
+        let reply = self.request(Call::new("upload", Idempotency::Write, self, &build)).await?;
+        Self::data(&reply)
+    }
+
+    async fn publish(&self, id: i64, env: &Envelope, opts: &map::PublishOptions) -> Result<()> {
+        let body = map::publicacao(id, env, opts);
+        let url = match self.config.publish_route {
+            PublishRoute::SignintegrationV2 => self.api("signintegration/v2/Publicacoes"),
+            PublishRoute::DocumentsV1 => self.api("documents/v1/publicacoes"),
+        };
+        let build = |http: &reqwest::Client| http.post(&url).json(&body);
+        self.request(Call::new("publish", Idempotency::Write, self, &build)).await.map(drop)
+    }
+
+    async fn download_base64(&self, id: i64, tipo: u8, sink: Sink<'_>) -> Result<DownloadInfo> {
+        let url = self.api(&format!("documents/v1/publicacoes/{id}/download"));
+        let query = [("tipoDownload", tipo)];
+        let build = |http: &reqwest::Client| http.get(&url).query(&query);
+        let call = Call::new("download", Idempotency::Read, self, &build).carrying_file();
+        let reply = self.request(call).await?;
+        let file: wire::Arquivo = Self::data(&reply)?;
+        let bytes = base64::engine::general_purpose::STANDARD
+            .decode(file.file_bytes.trim())
+            .map_err(|e| reply.malformed(format!("fileBytes is not base64: {e}")))?;
+        sink.write_all(&bytes).await.map_err(http::sink_error)?;
+        Ok(DownloadInfo { file_name: file.file_name, media_type: None, size: bytes.len() as u64 })
+    }
+
+    async fn download_link(&self, id: i64, tipo: u8, sink: Sink<'_>) -> Result<DownloadInfo> {
+        let url = self.api(&format!("documents/v2/publicacoes/{id}/download"));
+        let query = [("tipoDownload", tipo)];
+        let build = |http: &reqwest::Client| http.get(&url).query(&query);
+        let reply = self.request(Call::new("download", Idempotency::Read, self, &build)).await?;
+        let (file_url, file_name) = match Self::data::<wire::LinkArquivo>(&reply)? {
+            wire::LinkArquivo::Url(u) => (u, None),
+            wire::LinkArquivo::Object { file_url, url, signed_url, file_name } => {
+                let u = file_url
+                    .or(url)
+                    .or(signed_url)
+                    .ok_or_else(|| reply.malformed("no file URL in the reply"))?;
+                (u, file_name)
+            }
+        };
+        http::stream_link("tae", &self.base.transport, &file_url, file_name, sink).await
+    }
+}
+
+#[async_trait]
+impl Provider for Tae {
+    fn base(&self) -> &Base {
+        &self.base
+    }
+
+    fn validate(&self, env: &Envelope) -> Result<()> {
+        self.plan(env).map(drop)
+    }
+
+    async fn send(&self, env: &Envelope, documents: &[OutgoingDocument]) -> Result<Handle> {
+        let opts = self.plan(env)?;
+        let id = self.upload(env, documents).await?;
+        let handle = self.base.handle(id.to_string(), env);
         // From here on the draft exists at TAE: every error carries its handle.
-        self.publish(id, env).await.map_err(|e| e.with_handle(handle.clone()))?;
+        self.publish(id, env, &opts).await.map_err(|e| e.with_handle(handle.clone()))?;
         Ok(handle)
     }
 
     async fn status(&self, handle: &Handle) -> Result<Status> {
         let id = Self::document_id(handle)?;
         let url = self.api(&format!("documents/v2/publicacoes/{id}"));
-        let reply = self.call("status", Idempotency::Read, &|http| http.get(&url)).await?;
-        let raw = Self::required(
-            "status",
-            Self::data::<serde_json::Value>("status", &reply, ErrorKind::Validation)?,
-        )?;
-        let detail: wire::PublicacaoDetalhe = serde_json::from_value(raw.clone()).map_err(|e| {
-            Error::new(ErrorKind::Provider, format!("status: unexpected document from TAE: {e}"))
-                .with_context("provider", "tae")
-        })?;
+        let build = |http: &reqwest::Client| http.get(&url);
+        let reply = self.request(Call::new("status", Idempotency::Read, self, &build)).await?;
+        let raw: serde_json::Value = Self::data(&reply)?;
+        let detail = wire::PublicacaoDetalhe::deserialize(&raw).map_err(|e| reply.malformed(e))?;
         Ok(map::status(detail, raw, Utc::now()))
     }
 
@@ -454,12 +385,8 @@ impl Provider for Tae {
     async fn cancel(&self, handle: &Handle) -> Result<()> {
         let id = Self::document_id(handle)?;
         let url = self.api(&format!("documents/v1/publicacoes/{id}/cancelar"));
-        let reply = self.call("cancel", Idempotency::Write, &|http| http.post(&url)).await?;
-        // Some deployments answer 200/204 with an empty body.
-        if reply.status.is_success() && reply.body.iter().all(u8::is_ascii_whitespace) {
-            return Ok(());
-        }
-        Self::data::<serde_json::Value>("cancel", &reply, ErrorKind::Conflict).map(drop)
+        let build = |http: &reqwest::Client| http.post(&url);
+        self.request(Call::new("cancel", Idempotency::Write, self, &build)).await.map(drop)
     }
 }
 
