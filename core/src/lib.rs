@@ -15,10 +15,12 @@
 //! # Ok(()) }
 //! ```
 
+mod download;
 pub mod error;
 mod events;
 pub mod host;
 pub mod model;
+pub mod names;
 mod outgoing;
 pub mod provider;
 pub mod providers;
@@ -273,8 +275,12 @@ impl Client {
                 self.capability().download.kinds.contains(&kind),
                 &format!("download of {kind}"),
             )?;
-            let info = self.provider.download(handle, kind, sink).await?;
-            sink.flush().await.map_err(|e| Error::internal(format!("flushing download: {e}")))?;
+            // The bytes reach `sink` only once they show the kind asked for.
+            let mut checked = download::Checked::new(sink, self.provider_id(), kind);
+            let mut info = self.provider.download(handle, kind, &mut checked).await?;
+            checked.flush().await.map_err(download::sink_error)?;
+            // The provider names the file: never trusted as a path.
+            info.file_name = info.file_name.map(|n| names::file_name(&n, kind.as_str()));
             Ok(info)
         })
         .await

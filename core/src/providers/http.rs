@@ -6,6 +6,7 @@ use reqwest::StatusCode;
 use reqwest::header::{CONTENT_DISPOSITION, CONTENT_TYPE, HeaderMap, HeaderName};
 use tokio::io::AsyncWriteExt as _;
 
+pub use crate::download::sink_error;
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::DownloadInfo;
 use crate::provider::Sink;
@@ -149,10 +150,6 @@ pub async fn stream_link(
         size += chunk.len() as u64;
     }
     Ok(DownloadInfo { file_name, media_type, size })
-}
-
-pub fn sink_error(e: std::io::Error) -> Error {
-    Error::new(ErrorKind::Internal, format!("writing the download: {e}"))
 }
 
 fn header_text(headers: &HeaderMap, name: HeaderName) -> Option<String> {

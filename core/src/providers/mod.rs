@@ -10,6 +10,7 @@ use crate::provider::{Capability, Provider};
 use crate::signing::SignerSlot;
 use crate::transport::{Transport, TransportConfig};
 
+pub(crate) mod base64_json;
 pub(crate) mod http;
 pub(crate) mod lenient;
 

@@ -58,12 +58,12 @@ pub use map::{Delivery, SignatureType};
 
 use super::{Base, Build, BuildContext, http, lenient};
 use crate::error::{Error, Result};
-use crate::host;
 use crate::model::{DownloadInfo, DownloadKind, Envelope, Handle, Status};
 use crate::provider::{
     Capability, DownloadCapability, EnvelopeRules, OutgoingDocument, Provider, SendCapability, Sink,
 };
 use crate::transport::{Call, Classify, FixedHeaders, Idempotency, Reply, Secret};
+use crate::{host, names};
 
 pub const CAPABILITY: Capability = Capability {
     send: SendCapability {
@@ -382,8 +382,11 @@ impl ArqSign {
         let options = zip::write::SimpleFileOptions::default();
         let zip_error =
             |e: &dyn std::fmt::Display| Error::internal(format!("building the zip: {e}"));
-        for (name, bytes) in &entries {
-            zip.start_file(name.as_str(), options).map_err(|e| zip_error(&e))?;
+        // The names are ArqSign's: made plain and unique before they name entries.
+        let mut unique = names::Unique::default();
+        for (i, (name, bytes)) in entries.iter().enumerate() {
+            let name = unique.name(names::file_name(name, &format!("documento-{}.pdf", i + 1)));
+            zip.start_file(name, options).map_err(|e| zip_error(&e))?;
             zip.write_all(bytes).map_err(|e| zip_error(&e))?;
         }
         let bytes = zip.finish().map_err(|e| zip_error(&e))?.into_inner();

@@ -28,18 +28,16 @@ mod map;
 mod wire;
 
 use async_trait::async_trait;
-use base64::Engine as _;
 use chrono::Utc;
 use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use reqwest::multipart::{Form, Part};
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
-use tokio::io::AsyncWriteExt as _;
 
 pub use auth::LoginRoute;
 pub use map::Authentication;
 
-use super::{Base, Build, BuildContext, http, lenient};
+use super::{Base, Build, BuildContext, base64_json, http, lenient};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{DownloadInfo, DownloadKind, Envelope, Handle, Role, Status};
 use crate::provider::{
@@ -299,18 +297,33 @@ impl Tae {
         self.request(Call::new("publish", Idempotency::Write, self, &build)).await.map(drop)
     }
 
+    /// The v1 download: the file is base64 inside the JSON reply, decoded into `sink` as the
+    /// reply is read, so memory stays bounded whatever its size.
     async fn download_base64(&self, id: i64, tipo: u8, sink: Sink<'_>) -> Result<DownloadInfo> {
         let url = self.api(&format!("documents/v1/publicacoes/{id}/download"));
         let query = [("tipoDownload", tipo)];
         let build = |http: &reqwest::Client| http.get(&url).query(&query);
-        let call = Call::new("download", Idempotency::Read, self, &build).carrying_file();
-        let reply = self.request(call).await?;
+        let call = Call::new("download", Idempotency::Read, self, &build).auth(self);
+        let response = self.base.transport.execute_streaming(call).await?;
+        let (status, headers) = (response.status(), response.headers().clone());
+        let max_rest = self.base.transport.config().max_reply_bytes;
+        let decoded =
+            base64_json::stream_field("tae", response, "fileBytes", max_rest, sink).await?;
+        // What surrounds the file is an ordinary reply: `success: false` is still a failure.
+        let reply = Reply {
+            status,
+            headers,
+            body: decoded.rest.into(),
+            provider: "tae",
+            op: "download",
+            idempotency: Idempotency::Read,
+        };
+        self.classify("download", &reply)?;
         let file: wire::Arquivo = Self::data(&reply)?;
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(file.file_bytes.trim())
-            .map_err(|e| reply.malformed(format!("fileBytes is not base64: {e}")))?;
-        sink.write_all(&bytes).await.map_err(http::sink_error)?;
-        Ok(DownloadInfo { file_name: file.file_name, media_type: None, size: bytes.len() as u64 })
+        if !decoded.found {
+            return Err(reply.malformed("no fileBytes in the reply"));
+        }
+        Ok(DownloadInfo { file_name: file.file_name, media_type: None, size: decoded.size })
     }
 
     async fn download_link(&self, id: i64, tipo: u8, sink: Sink<'_>) -> Result<DownloadInfo> {

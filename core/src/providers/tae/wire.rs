@@ -173,8 +173,8 @@ pub struct Pendente {
 pub struct Arquivo {
     #[serde(rename = "fileName", default)]
     pub file_name: Option<String>,
-    #[serde(rename = "fileBytes")]
-    pub file_bytes: String,
+    // `fileBytes` is decoded into the sink as the reply streams in (see
+    // `providers::base64_json`), and so is not read here.
 }
 
 /// `data` of the v2 download: a URL, bare or under one of several keys (sources disagree).
@@ -319,7 +319,7 @@ mod tests {
             r#"{"success": true, "data": {"fileName": "contrato.pdf", "fileBytes": "JVBERi0xLjcK"}}"#,
         )
         .unwrap();
-        assert_eq!(r.data.unwrap().file_bytes, "JVBERi0xLjcK");
+        assert_eq!(r.data.unwrap().file_name.as_deref(), Some("contrato.pdf"));
         for body in [
             r#"{"success":true,"data":"https://x/f"}"#,
             r#"{"success":true,"data":{"fileUrl":"https://x/f"}}"#,
