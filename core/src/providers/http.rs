@@ -123,7 +123,7 @@ pub async fn stream_link(
     provider: &'static str,
     transport: &Transport,
     url: &str,
-    mut file_name: Option<String>,
+    file_name: Option<String>,
     sink: Sink<'_>,
 ) -> Result<DownloadInfo> {
     let response = transport
@@ -131,6 +131,17 @@ pub async fn stream_link(
             http.get(url)
         }))
         .await?;
+    stream_into(provider, response, file_name, sink).await
+}
+
+/// Streams a successful response's body into `sink`; the name comes from its
+/// `Content-Disposition` when it has one, else `file_name`.
+pub async fn stream_into(
+    provider: &'static str,
+    response: reqwest::Response,
+    mut file_name: Option<String>,
+    sink: Sink<'_>,
+) -> Result<DownloadInfo> {
     let media_type = header_text(response.headers(), CONTENT_TYPE);
     if let Some(name) = header_text(response.headers(), CONTENT_DISPOSITION)
         .as_deref()

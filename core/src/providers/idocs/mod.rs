@@ -41,7 +41,6 @@ use chrono::Utc;
 use reqwest::multipart::{Form, Part};
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
-use tokio::io::AsyncWriteExt as _;
 
 use super::{Base, Build, BuildContext, http, lenient};
 use crate::error::{Error, ErrorKind, Result};
@@ -499,13 +498,10 @@ impl Provider for IDocs {
         };
         let url = self.url(&format!("api/v3/sync/single/document/{path}/{}", handle.id));
         let build = |http: &reqwest::Client| http.get(&url);
-        let reply = self.request(Call::new("download", Idempotency::Read, self, &build)).await?;
-        sink.write_all(&reply.body).await.map_err(http::sink_error)?;
-        Ok(DownloadInfo {
-            file_name: None,
-            media_type: Some(media_type.into()),
-            size: reply.body.len() as u64,
-        })
+        let call = Call::new("download", Idempotency::Read, self, &build).auth(&self.token);
+        let response = self.base.transport.execute_streaming(call).await?;
+        let info = http::stream_into("idocs", response, None, sink).await?;
+        Ok(DownloadInfo { media_type: Some(media_type.into()), ..info })
     }
 
     async fn call(&self, name: &str, args: serde_json::Value) -> Result<serde_json::Value> {
