@@ -12,6 +12,7 @@ mod client;
 mod error;
 mod panic;
 mod ptr;
+mod runtime;
 mod signer;
 
 use std::ffi::{CStr, c_char};
