@@ -14,6 +14,8 @@ mod panic;
 mod ptr;
 mod runtime;
 mod signer;
+#[cfg(unix)]
+mod sigpipe;
 
 use std::ffi::{CStr, c_char};
 
