@@ -207,8 +207,7 @@ check_received "Pascal example" tae
 step "misuse suite (valgrind)"
 gcc -Wall -Wextra -Werror -Iinclude tests/c/misuse.c -o "$work/misuse" -pthread \
     -L"$panic_target_dir/debug" -lsignbridge -Wl,-rpath,"$panic_target_dir/debug"
-# The forced panic prints its message on stderr, as Rust's default hook does; that is expected.
-RUST_BACKTRACE=0 valgrind -q --error-exitcode=1 --leak-check=full \
+valgrind -q --error-exitcode=1 --leak-check=full \
     --errors-for-leak-kinds=definite --show-leak-kinds=definite "$work/misuse" "$url"
 
 step "SIGPIPE"

@@ -24,10 +24,12 @@ fn builder() -> Builder {
     builder
         .enable_all()
         .thread_name("signbridge")
-        // Workers and the blocking pool alike (the host signer runs there).
+        // Workers and the blocking pool alike (the host signer runs there): SIGPIPE stays
+        // off them, and their panics are the library's.
         .on_thread_start(|| {
             #[cfg(unix)]
             crate::sigpipe::block_for_good();
+            crate::panic::mark_library_thread();
         });
     builder
 }
