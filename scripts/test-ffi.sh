@@ -10,6 +10,8 @@
 #     software signer, all with a throw-away key) against
 #     a sandbox it starts, and checks the text and the signatures the sandbox received;
 #   - runs the C misuse suite under valgrind (with the test-panic build);
+#   - checks that a C program with the default SIGPIPE disposition survives a server that hangs
+#     up during a large upload;
 #   - installs under a temporary prefix and builds a program with pkg-config.
 # Leaves no process and no file behind (the test-panic build stays in its target directory).
 # Run from anywhere: ./scripts/test-ffi.sh
@@ -29,11 +31,12 @@ lib_dir="$target_dir/debug"
 panic_target_dir="$target_dir/ffi-test-panic"
 work=$(mktemp -d)
 sandbox_pid=
+hangup_pid=
 cleanup() {
-    if [[ -n $sandbox_pid ]]; then
-        kill "$sandbox_pid" 2>/dev/null || true
-        wait "$sandbox_pid" 2>/dev/null || true
-    fi
+    for pid in $sandbox_pid $hangup_pid; do
+        kill "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null || true
+    done
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -204,9 +207,60 @@ check_received "Pascal example" tae
 step "misuse suite (valgrind)"
 gcc -Wall -Wextra -Werror -Iinclude tests/c/misuse.c -o "$work/misuse" -pthread \
     -L"$panic_target_dir/debug" -lsignbridge -Wl,-rpath,"$panic_target_dir/debug"
-# The forced panic prints its message on stderr, as Rust's default hook does; that is expected.
-RUST_BACKTRACE=0 valgrind -q --error-exitcode=1 --leak-check=full \
+valgrind -q --error-exitcode=1 --leak-check=full \
     --errors-for-leak-kinds=definite --show-leak-kinds=definite "$work/misuse" "$url"
+
+step "SIGPIPE"
+# A server that reads each request's head and at most 256 KiB of its body, then closes the
+# connection with the rest unread, while the client is still writing.
+python3 - >"$work/hangup.out" <<'PY' &
+import socket, threading
+
+listener = socket.create_server(("127.0.0.1", 0))
+print(f"HANGUP_URL=http://127.0.0.1:{listener.getsockname()[1]}", flush=True)
+
+def hang_up(conn):
+    with conn:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            chunk = conn.recv(65536)
+            if not chunk or len(data) > 65536:
+                return
+            data += chunk
+        head, body = data.split(b"\r\n\r\n", 1)
+        received = len(body)
+        while received < 256 * 1024:
+            chunk = conn.recv(65536)
+            if not chunk:
+                break
+            received += len(chunk)
+        request_line = head.split(b"\r\n", 1)[0].decode()
+        print(f"hung up on {request_line} after {received} body bytes", flush=True)
+
+while True:
+    conn, _ = listener.accept()
+    threading.Thread(target=hang_up, args=(conn,), daemon=True).start()
+PY
+hangup_pid=$!
+for _ in $(seq 100); do
+    grep -qs '^HANGUP_URL=' "$work/hangup.out" && break
+    kill -0 "$hangup_pid" 2>/dev/null || fail "the hang-up server exited"
+    sleep 0.1
+done
+hangup_url=$(sed -n 's/^HANGUP_URL=//p' "$work/hangup.out")
+[[ -n $hangup_url ]] || fail "the hang-up server printed no URL"
+gcc -Wall -Wextra -Werror -Iinclude tests/c/sigpipe.c -o "$work/sigpipe" -pthread \
+    -L"$lib_dir" -lsignbridge -Wl,-rpath,"$lib_dir"
+# The default disposition, whatever this script inherited: the one that kills a host.
+status=0
+env --default-signal=PIPE "$work/sigpipe" "$hangup_url" || status=$?
+if ((status > 128)); then
+    fail "the SIGPIPE test was killed by signal $((status - 128)) (13 is SIGPIPE)"
+fi
+((status == 0)) || fail "the SIGPIPE test failed (exit status $status)"
+cat "$work/hangup.out"
+uploads=$(grep -c '^hung up on POST /documents/v1/envelopes/upload ' "$work/hangup.out" || true)
+((uploads >= 2)) || fail "the hang-up server saw $uploads uploads, expected one from each thread"
 
 step "install"
 CARGO_TARGET_DIR="$target_dir" scripts/install.sh --prefix "$work/prefix" --debug

@@ -4,18 +4,16 @@
 //! runtime while the caller's thread waits, and converts the result. Behaviour belongs to core.
 
 use std::ffi::c_char;
-use std::future::Future;
 use std::path::Path;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use serde_json::{Value, json};
 use signbridge::{Client, ClientConfig, Document, DownloadKind, Envelope, Handle};
-use tokio::runtime::{Builder, Runtime};
 
 use crate::error::{Failure, signbridge_result};
 use crate::panic::boundary;
 use crate::ptr::{Out, arg_bytes, arg_json, arg_ref, arg_str, into_raw_bytes};
+use crate::runtime::block_on;
 
 /// One provider account (a configured signbridge client).
 ///
@@ -27,28 +25,6 @@ use crate::ptr::{Out, arg_bytes, arg_json, arg_ref, arg_str, into_raw_bytes};
 #[allow(non_camel_case_types, reason = "C naming: the header exposes this type as is")]
 pub struct signbridge_client {
     pub(crate) client: Client,
-}
-
-/// The one runtime every call runs on, started by the first call that needs it. It is never
-/// shut down: hosts unload the library, if at all, at process exit.
-static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
-
-fn runtime() -> Result<&'static Runtime, Failure> {
-    RUNTIME
-        .get_or_init(|| {
-            Builder::new_multi_thread()
-                .enable_all()
-                .thread_name("signbridge")
-                .build()
-                .map_err(|e| e.to_string())
-        })
-        .as_ref()
-        .map_err(|e| Failure::internal(format!("cannot start the signbridge runtime: {e}")))
-}
-
-/// Runs `future` to completion, blocking the caller's thread.
-pub(crate) fn block_on<F: Future>(future: F) -> Result<F::Output, Failure> {
-    Ok(runtime()?.block_on(future))
 }
 
 /// A handle argument: the handle JSON, or `provider:account:id`.

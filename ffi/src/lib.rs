@@ -12,7 +12,10 @@ mod client;
 mod error;
 mod panic;
 mod ptr;
+mod runtime;
 mod signer;
+#[cfg(unix)]
+mod sigpipe;
 
 use std::ffi::{CStr, c_char};
 

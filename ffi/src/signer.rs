@@ -245,10 +245,10 @@ mod tests {
     use signbridge::signing::SignerSlot;
 
     use super::*;
-    use crate::client::block_on;
     use crate::client::signbridge_client_free;
     use crate::client::tests::offline_client;
     use crate::error::{SIGNBRIDGE_RESULT_NULL_ARGUMENT, SIGNBRIDGE_RESULT_SIGNING};
+    use crate::runtime::block_on;
 
     /// What the test callback answers, and what it saw.
     struct Host {

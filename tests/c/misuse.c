@@ -1,8 +1,9 @@
 /*
  * The C ABI under misuse: NULL in every pointer position, invalid UTF-8, malformed and
- * wrong-typed JSON, unknown handles, very long strings, _free(NULL), a forced panic, and one
- * client shared by several threads. Every call must return its documented code, write no
- * output on failure, and leave the process alive. Run under valgrind by scripts/test-ffi.sh.
+ * wrong-typed JSON, unknown handles, very long strings, _free(NULL), a forced panic (which must
+ * print nothing on stderr), and one client shared by several threads. Every call must return
+ * its documented code, write no output on failure, and leave the process alive. Run under
+ * valgrind by scripts/test-ffi.sh.
  *
  *   misuse SANDBOX_URL
  *
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "signbridge.h"
 
@@ -293,8 +295,31 @@ static void frees_accept_null(void) {
     passed++;
 }
 
+/* Calls signbridge_test_panic with stderr sent to a temporary file, and puts the start of what
+ * it wrote there into `printed` ("" when nothing). */
+static signbridge_result test_panic_capturing_stderr(char *printed, size_t size) {
+    FILE *capture = tmpfile();
+    int saved = dup(STDERR_FILENO);
+    if (!capture || saved < 0 || dup2(fileno(capture), STDERR_FILENO) < 0) {
+        perror("capturing stderr");
+        exit(2);
+    }
+    signbridge_result rc = signbridge_test_panic();
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+    rewind(capture);
+    size_t n = fread(printed, 1, size - 1, capture);
+    printed[n] = '\0';
+    fclose(capture);
+    return rc;
+}
+
 static void panic_is_caught(const signbridge_client *client) {
-    EXPECT_CODE(signbridge_test_panic(), SIGNBRIDGE_RESULT_PANIC, "signbridge_test_panic was called");
+    char printed[512];
+    EXPECT_CODE(test_panic_capturing_stderr(printed, sizeof printed), SIGNBRIDGE_RESULT_PANIC,
+                "signbridge_test_panic was called");
+    /* The host's stderr is the host's: the message reaches it as the last error only. */
+    EXPECT(printed[0] == '\0', "the panic printed on stderr: %s\n", printed);
     /* Still usable afterwards. */
     char *out = UNTOUCHED;
     EXPECT_CODE(signbridge_refresh(client, "[]", &out), SIGNBRIDGE_RESULT_OK, "");
