@@ -10,6 +10,7 @@
 #     software signer, all with a throw-away key) against
 #     a sandbox it starts, and checks the text and the signatures the sandbox received;
 #   - runs the C misuse suite under valgrind (with the test-panic build);
+#   - checks that no copy of the password or the token outlives a freed client;
 #   - checks that a C program with the default SIGPIPE disposition survives a server that hangs
 #     up during a large upload;
 #   - installs under a temporary prefix and builds a program with pkg-config.
@@ -209,6 +210,12 @@ gcc -Wall -Wextra -Werror -Iinclude tests/c/misuse.c -o "$work/misuse" -pthread 
     -L"$panic_target_dir/debug" -lsignbridge -Wl,-rpath,"$panic_target_dir/debug"
 valgrind -q --error-exitcode=1 --leak-check=full \
     --errors-for-leak-kinds=definite --show-leak-kinds=definite "$work/misuse" "$url"
+
+step "secrets wiped"
+# The password and the token must be gone from memory once the client is freed.
+gcc -Wall -Wextra -Werror -Iinclude tests/c/secrets.c -o "$work/secrets" \
+    -L"$lib_dir" -lsignbridge -Wl,-rpath,"$lib_dir"
+printf 'sandbox-password' | "$work/secrets" "$url" || fail "a secret outlived its client"
 
 step "SIGPIPE"
 # A server that reads each request's head and at most 256 KiB of its body, then closes the

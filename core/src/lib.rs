@@ -70,6 +70,25 @@ fn default_account() -> String {
     "default".into()
 }
 
+/// The settings hold passwords and keys: their text is overwritten when the configuration is
+/// dropped (the provider keeps its own copies as [`Secret`]s, wiped in turn).
+impl Drop for ClientConfig {
+    fn drop(&mut self) {
+        wipe_strings(&mut self.settings);
+    }
+}
+
+/// Overwrites every string in `value` (settings that may hold secrets) before it is freed.
+pub(crate) fn wipe_strings(value: &mut serde_json::Value) {
+    use zeroize::Zeroize as _;
+    match value {
+        serde_json::Value::String(s) => s.zeroize(),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(wipe_strings),
+        serde_json::Value::Object(map) => map.values_mut().for_each(wipe_strings),
+        _ => {}
+    }
+}
+
 impl ClientConfig {
     pub fn from_json(text: &str) -> Result<ClientConfig> {
         let value: serde_json::Value = serde_json::from_str(text)
@@ -123,15 +142,15 @@ impl std::fmt::Debug for Client {
 }
 
 impl Client {
-    pub fn new(config: ClientConfig) -> Result<Client> {
+    pub fn new(mut config: ClientConfig) -> Result<Client> {
         let batch_concurrency = config.transport.batch_concurrency.max(1);
         let signer = signing::SignerSlot::default();
         let provider = providers::build(
             &config.provider,
             providers::BuildContext {
-                account: config.account,
-                settings: config.settings,
-                transport: config.transport,
+                account: std::mem::take(&mut config.account),
+                settings: std::mem::take(&mut config.settings),
+                transport: config.transport.clone(),
                 signer: signer.clone(),
             },
         )?;

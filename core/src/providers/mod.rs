@@ -83,9 +83,15 @@ pub trait Build: Provider + Sized {
     fn build(ctx: BuildContext) -> Result<Self>;
 }
 
+impl Drop for BuildContext {
+    fn drop(&mut self) {
+        crate::wipe_strings(&mut self.settings);
+    }
+}
+
 /// Decodes a provider's settings, naming the provider when a field is wrong or missing.
 pub(crate) fn settings<T: serde::de::DeserializeOwned>(id: &str, ctx: &BuildContext) -> Result<T> {
-    serde_json::from_value(ctx.settings.clone())
+    T::deserialize(&ctx.settings)
         .map_err(|e| Error::config(format!("settings for provider {id}: {e}")))
 }
 

@@ -15,6 +15,7 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 use zeroize::Zeroizing;
 
+use bytes::Bytes;
 use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue};
 
 use crate::error::{Error, Result};
@@ -76,17 +77,44 @@ pub trait Authenticator: Send + Sync {
 
 /// `Authorization: Bearer <token>`, marked sensitive so it never shows in debug output.
 pub fn put_bearer(request: &mut reqwest::Request, token: &Secret) -> Result<()> {
-    put_header(request, AUTHORIZATION, &format!("Bearer {}", token.expose()))
+    let value = secret_header(&["Bearer ", token.expose()]).ok_or_else(|| {
+        Error::config(format!("the credential for header {AUTHORIZATION} cannot go in a header"))
+    })?;
+    request.headers_mut().insert(AUTHORIZATION, value);
+    Ok(())
 }
 
 /// A credential header, marked sensitive.
-pub fn put_header(request: &mut reqwest::Request, name: HeaderName, value: &str) -> Result<()> {
-    let mut value = HeaderValue::from_str(value).map_err(|_| {
+pub fn put_header(request: &mut reqwest::Request, name: HeaderName, value: &Secret) -> Result<()> {
+    let value = secret_header(&[value.expose()]).ok_or_else(|| {
         Error::config(format!("the credential for header {name} cannot go in a header"))
     })?;
-    value.set_sensitive(true);
     request.headers_mut().insert(name, value);
     Ok(())
+}
+
+/// A sensitive header value made of `parts`, whose bytes are wiped when the request (and every
+/// clone of the header) is dropped: they live in one exactly-sized buffer owned by a
+/// [`Zeroizing`], which the header shares instead of copying. None if it cannot be a header.
+fn secret_header(parts: &[&str]) -> Option<HeaderValue> {
+    let mut buf = Zeroizing::new(Vec::with_capacity(parts.iter().map(|p| p.len()).sum()));
+    for part in parts {
+        buf.extend_from_slice(part.as_bytes());
+    }
+    let mut value = HeaderValue::from_maybe_shared(Bytes::from_owner(buf)).ok()?;
+    value.set_sensitive(true);
+    Some(value)
+}
+
+/// A request body of secret bytes (a login) as the JSON of `value`, wiped once the request is
+/// dropped. `capacity` should hold the whole text, so that no smaller copy is left behind when
+/// the buffer grows.
+pub fn secret_json_body(value: &impl serde::Serialize, capacity: usize) -> reqwest::Body {
+    let mut buf = Zeroizing::new(Vec::with_capacity(capacity));
+    // Writing plain strings into a Vec cannot fail; were it to, the provider would refuse the
+    // truncated body.
+    let _ = serde_json::to_writer(&mut *buf, value);
+    reqwest::Body::from(Bytes::from_owner(buf))
 }
 
 /// Credentials that never change and cannot be renewed (API keys, a long-lived token issued
@@ -107,12 +135,11 @@ impl FixedHeaders {
                         "settings.{setting} for provider {provider}: {name:?} is not a header name"
                     ))
                 })?;
-                let mut value = HeaderValue::from_str(value.expose()).map_err(|_| {
+                let value = secret_header(&[value.expose()]).ok_or_else(|| {
                     Error::config(format!(
                         "settings.{setting} for provider {provider} cannot go in a header"
                     ))
                 })?;
-                value.set_sensitive(true);
                 Ok((name, value))
             })
             .collect::<Result<_>>()?;
@@ -121,8 +148,12 @@ impl FixedHeaders {
 
     /// `Authorization: Bearer <token>` from setting `setting`.
     pub fn bearer(provider: &str, setting: &str, token: &Secret) -> Result<FixedHeaders> {
-        let value = Secret::new(format!("Bearer {}", token.expose()));
-        FixedHeaders::new(provider, &[(setting, AUTHORIZATION.as_str(), &value)])
+        let value = secret_header(&["Bearer ", token.expose()]).ok_or_else(|| {
+            Error::config(format!(
+                "settings.{setting} for provider {provider} cannot go in a header"
+            ))
+        })?;
+        Ok(FixedHeaders { headers: vec![(AUTHORIZATION, value)] })
     }
 
     /// The header names, for tests and diagnostics (never the values).

@@ -34,8 +34,12 @@ use reqwest::StatusCode;
 use reqwest::header::{CONTENT_LENGTH, HeaderMap, RETRY_AFTER};
 use serde::Deserialize;
 use tokio::time::Instant;
+use zeroize::Zeroize as _;
 
-pub use auth::{Authenticator, FixedHeaders, Secret, Token, TokenCache, put_bearer, put_header};
+pub use auth::{
+    Authenticator, FixedHeaders, Secret, Token, TokenCache, put_bearer, put_header,
+    secret_json_body,
+};
 pub use ratelimit::RateLimiter;
 
 use crate::error::{Error, ErrorKind, Result};
@@ -244,6 +248,13 @@ pub struct Reply {
 impl Reply {
     pub fn retry_after(&self) -> Option<Duration> {
         retry_after(&self.headers)
+    }
+
+    /// Overwrites the body (a login's reply, which holds a token) before it is freed.
+    pub fn wipe(self) {
+        if let Ok(mut body) = self.body.try_into_mut() {
+            body.zeroize();
+        }
     }
 
     /// The error for a reply that is not what the provider documents: [`ErrorKind::Provider`],

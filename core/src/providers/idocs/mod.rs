@@ -160,7 +160,7 @@ impl Build for IDocs {
         }
         let token = FixedHeaders::bearer("idocs", "token", &config.token)?;
         let base = Base::new("idocs", &CAPABILITY, &ctx, &[&config.base_url])?;
-        Ok(IDocs { base, config, token, signer: ctx.signer })
+        Ok(IDocs { base, config, token, signer: ctx.signer.clone() })
     }
 }
 

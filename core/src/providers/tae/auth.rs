@@ -6,13 +6,14 @@ use std::time::Duration;
 use async_trait::async_trait;
 use chrono::Utc;
 
+use reqwest::header::CONTENT_TYPE;
 use serde::de::IgnoredAny;
 
 use super::{Tae, map, wire};
 use crate::error::{Error, ErrorKind, Result};
 use crate::providers::{http, lenient};
 use crate::transport::{
-    Authenticator, Call, Classify, Idempotency, Reply, Secret, Token, put_bearer,
+    Authenticator, Call, Classify, Idempotency, Reply, Secret, Token, put_bearer, secret_json_body,
 };
 
 /// TDN: "esse token tem uma validade de 12h a partir do horário da sua geração".
@@ -64,7 +65,13 @@ impl Tae {
         for route in &self.config.login_routes {
             let url = http::join(&self.config.auth_base, route.path());
             let body = wire::LoginRequest { user_name: user, password: password.expose() };
-            let build = |http: &reqwest::Client| http.post(&url).json(&body);
+            // JSON escapes a character in at most 6 bytes.
+            let capacity = 64 + 6 * (user.len() + password.expose().len());
+            let build = |http: &reqwest::Client| {
+                http.post(&url)
+                    .header(CONTENT_TYPE, "application/json")
+                    .body(secret_json_body(&body, capacity))
+            };
             // Logging in twice only issues two tokens: safe to retry.
             let call = Call::new("login", Idempotency::Read, &Identity, &build);
             let reply = match self.base.transport.execute(call).await {
@@ -76,7 +83,10 @@ impl Tae {
             };
             let data = http::decode::<wire::IdentityResponse<wire::LoginData>>(&reply)?
                 .data
-                .ok_or_else(|| reply.malformed("login succeeded without data"))?;
+                .ok_or_else(|| reply.malformed("login succeeded without data"));
+            // The reply holds the token: overwritten before it is freed.
+            reply.wipe();
+            let data = data?;
             return Ok(Token {
                 value: Secret::new(data.token),
                 valid_for: self.token_validity(data.expiration_date.as_deref()),
