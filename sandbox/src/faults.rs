@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::control::{Fault, Reset};
+use crate::model::{Fault, Reset};
 
 /// What the server must do for one faulted request.
 #[derive(Debug, Clone, PartialEq)]

@@ -37,6 +37,7 @@ mod aspnet;
 mod faults;
 mod files;
 mod ids;
+mod model;
 mod pdf;
 mod requests;
 mod server;

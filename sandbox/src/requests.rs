@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, Request, header};
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value, json};
 
-use crate::control::RecordedRequest;
+use crate::model::RecordedRequest;
 
 /// Text longer than this (a multipart value, a JSON string such as a base64 file) is cut in the
 /// log, so files are never copied into it.

@@ -23,9 +23,10 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 use tower::ServiceExt;
 
-use crate::control::{self, RecordedRequest};
-use crate::faults::{Action, FaultStore};
-use crate::requests::{RequestLog, summarize_body};
+use crate::control::{self, Instruments};
+use crate::faults::Action;
+use crate::model::RecordedRequest;
+use crate::requests::summarize_body;
 
 /// Largest request body accepted unless a simulator says otherwise for a route (see
 /// [`Simulator::body_limit`]); also the limit of control routes.
@@ -55,13 +56,6 @@ pub(crate) trait Simulator: Send + Sync + 'static {
 
     /// Provider routes with full paths, and control routes under `/__sandbox/<id>/`.
     fn routes(&self) -> Router;
-}
-
-/// The request log and armed faults, shared with the control routes.
-#[derive(Default)]
-pub(crate) struct Instruments {
-    pub faults: FaultStore,
-    pub requests: RequestLog,
 }
 
 pub(crate) struct App {
