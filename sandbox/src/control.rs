@@ -2,8 +2,8 @@
 //! simulator (a party signs, a document expires), arm faults and read the request log, and
 //! [`Control`], a small async client for them.
 //!
-//! Control routes are never recorded in the request log and never faulted. They answer JSON;
-//! errors are 4xx with `{"error": "…"}`.
+//! Control routes are never recorded in the request log, never faulted and never touched by
+//! chaos. They answer JSON; errors are 4xx with `{"error": "…"}`.
 //!
 //! | Route | Body | Answer |
 //! |---|---|---|
@@ -12,6 +12,9 @@
 //! | `POST /__sandbox/faults` | [`Fault`] | `{"id": n}` |
 //! | `GET /__sandbox/faults` | | armed faults, each with `id` and `remaining` |
 //! | `DELETE /__sandbox/faults` | | `{}` |
+//! | `POST /__sandbox/chaos` | [`Chaos`] | [`ChaosReport`] (counts start at 0; replaces any chaos in force) |
+//! | `GET /__sandbox/chaos` | | [`ChaosReport`]: what fired so far, per kind |
+//! | `DELETE /__sandbox/chaos` | | `{}` (no more chaos, counts cleared) |
 //! | `/__sandbox/tae/…` | | see [`crate::tae`] |
 //! | `/__sandbox/arqsign/…` | | see [`crate::arqsign`] |
 //! | `/__sandbox/idocs/…` | | see [`crate::idocs`] |
@@ -25,8 +28,9 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
+use crate::chaos::ChaosStore;
 use crate::faults::FaultStore;
-pub use crate::model::{Fault, RecordedRequest, Reset};
+pub use crate::model::{Chaos, ChaosKind, ChaosReport, Fault, RecordedRequest, Reset, When};
 use crate::requests::RequestLog;
 
 /// Why a control call failed: the HTTP status (when the sandbox answered) and its message.
@@ -294,6 +298,26 @@ impl Control {
         self.send(reqwest::Method::DELETE, "/__sandbox/faults", None).await.map(drop)
     }
 
+    /// Puts `chaos` in force (replacing any before it, counts from 0); returns it as the
+    /// sandbox keeps it, with the default methods filled in.
+    pub async fn set_chaos(&self, chaos: &Chaos) -> Result<ChaosReport, Error> {
+        let body = serde_json::to_value(chaos)
+            .map_err(|e| Error { status: None, message: e.to_string() })?;
+        let value = self.send(reqwest::Method::POST, "/__sandbox/chaos", Some(body)).await?;
+        decode(value)
+    }
+
+    /// The chaos in force and what it fired so far, per kind.
+    pub async fn chaos(&self) -> Result<ChaosReport, Error> {
+        let value = self.send(reqwest::Method::GET, "/__sandbox/chaos", None).await?;
+        decode(value)
+    }
+
+    /// Ends chaos and clears its counts.
+    pub async fn clear_chaos(&self) -> Result<(), Error> {
+        self.send(reqwest::Method::DELETE, "/__sandbox/chaos", None).await.map(drop)
+    }
+
     /// Every provider request received so far, in arrival order.
     pub async fn requests(&self) -> Result<Vec<RecordedRequest>, Error> {
         let value = self.send(reqwest::Method::GET, "/__sandbox/requests", None).await?;
@@ -342,11 +366,12 @@ fn decode<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, Error> {
         .map_err(|e| Error { status: None, message: format!("unexpected answer shape: {e}") })
 }
 
-/// The request log and armed faults: the server consults them on every provider request, the
-/// control routes below drive them.
+/// The request log, armed faults and chaos: the server consults them on every provider
+/// request, the control routes below drive them.
 #[derive(Default)]
 pub(crate) struct Instruments {
     pub faults: FaultStore,
+    pub chaos: ChaosStore,
     pub requests: RequestLog,
 }
 
@@ -367,14 +392,6 @@ impl IntoResponse for ControlError {
     fn into_response(self) -> Response {
         (self.status, Json(json!({ "error": self.message }))).into_response()
     }
-}
-
-/// The provider-independent control routes (request log and faults).
-pub(crate) fn routes(instruments: Arc<Instruments>) -> Router {
-    Router::new()
-        .route("/__sandbox/requests", get(list_requests).delete(clear_requests))
-        .route("/__sandbox/faults", get(list_faults).post(add_fault).delete(clear_faults))
-        .with_state(instruments)
 }
 
 async fn list_requests(State(instruments): State<Arc<Instruments>>) -> Json<Vec<RecordedRequest>> {
@@ -405,5 +422,36 @@ async fn add_fault(
 
 async fn clear_faults(State(instruments): State<Arc<Instruments>>) -> Json<Value> {
     instruments.faults.clear();
+    Json(json!({}))
+}
+
+/// The provider-independent control routes (request log, faults and chaos).
+pub(crate) fn routes(instruments: Arc<Instruments>) -> Router {
+    Router::new()
+        .route("/__sandbox/requests", get(list_requests).delete(clear_requests))
+        .route("/__sandbox/faults", get(list_faults).post(add_fault).delete(clear_faults))
+        .route("/__sandbox/chaos", get(chaos_report).post(set_chaos).delete(clear_chaos))
+        .with_state(instruments)
+}
+
+async fn chaos_report(State(instruments): State<Arc<Instruments>>) -> Json<ChaosReport> {
+    Json(instruments.chaos.report())
+}
+
+async fn set_chaos(
+    State(instruments): State<Arc<Instruments>>,
+    body: axum::body::Bytes,
+) -> Result<Json<ChaosReport>, ControlError> {
+    let chaos: Chaos = serde_json::from_slice(&body)
+        .map_err(|e| ControlError::new(StatusCode::BAD_REQUEST, format!("invalid chaos: {e}")))?;
+    let report = instruments
+        .chaos
+        .set(chaos)
+        .map_err(|message| ControlError::new(StatusCode::BAD_REQUEST, message))?;
+    Ok(Json(report))
+}
+
+async fn clear_chaos(State(instruments): State<Arc<Instruments>>) -> Json<Value> {
+    instruments.chaos.clear();
     Json(json!({}))
 }

@@ -34,6 +34,7 @@ pub mod idocs;
 pub mod tae;
 
 mod aspnet;
+mod chaos;
 mod faults;
 mod files;
 mod ids;
@@ -50,7 +51,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-pub use control::{Control, Fault, RecordedRequest, Reset};
+pub use control::{Chaos, ChaosKind, ChaosReport, Control, Fault, RecordedRequest, Reset, When};
 
 /// Settings of every simulator.
 #[derive(Debug, Clone, Default)]

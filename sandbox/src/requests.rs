@@ -42,6 +42,11 @@ impl RequestLog {
         self.update(seq, |entry| entry.fault = Some(fault));
     }
 
+    /// Notes the kind chaos fired on a request.
+    pub fn set_chaos(&self, seq: u64, kind: String) {
+        self.update(seq, |entry| entry.chaos = Some(kind));
+    }
+
     /// Notes the status answered (nothing to note when the connection was dropped instead).
     pub fn finish(&self, seq: u64, status: u16) {
         self.update(seq, |entry| entry.status = Some(status));
@@ -306,6 +311,7 @@ mod tests {
             status: None,
             body: Value::Null,
             fault: None,
+            chaos: None,
         };
         let a = log.start(entry("/a"));
         let b = log.start(entry("/b"));
