@@ -685,6 +685,53 @@ async fn search_pages_company_documents() {
     assert_eq!(v2["data"], json!({"total": 0, "registro": []}));
 }
 
+/// Reconciliation after a lost reply (§4.4): the company search, paged while
+/// `total > TamanhoPagina * PaginaAtual`, finds the draft by the file name the client sent.
+#[tokio::test]
+async fn the_company_search_finds_an_upload_whose_reply_was_lost() {
+    let env = Env::start().await;
+    let token = env.token().await;
+    env.upload(&token, &sample_pdf("a", 1)).await;
+    env.control.add_fault(Fault::reset(UPLOAD, Reset::After).on_method("POST")).await.unwrap();
+    let form = Form::new()
+        .text("NomeEnvelope", "Pedido 4711")
+        .part("Envelope", pdf_part(&sample_pdf("Pedido 4711", 1), "pedido-4711.pdf"));
+    let lost = env.http.post(env.api(UPLOAD_ROUTE)).bearer_auth(&token).multipart(form);
+    assert!(lost.send().await.is_err(), "the client never hears of the upload");
+    env.upload(&token, &sample_pdf("b", 1)).await;
+
+    let mut rows = Vec::new();
+    for page in 1.. {
+        let answer: Value = env
+            .http
+            .post(env.api(&format!(
+                "/documents/v1/publicacoes/pesquisas?PaginaAtual={page}&TamanhoPagina=1"
+            )))
+            .bearer_auth(&token)
+            .json(&json!({"pesquisarEmTodaEmpresa": true}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let data = &answer["data"];
+        rows.extend(data["registro"].as_array().unwrap().iter().cloned());
+        if data["total"].as_u64().unwrap() <= page {
+            break;
+        }
+    }
+    assert_eq!(rows.len(), 3);
+    let found: Vec<&Value> =
+        rows.iter().filter(|r| r["nomeArquivo"] == "pedido-4711.pdf").collect();
+    assert_eq!(found.len(), 1, "{rows:?}");
+    assert_eq!(found[0]["status"], json!(5), "a draft");
+    assert_eq!(found[0]["usuario"]["email"], json!(DEFAULT_USER));
+    assert_tae_date(&found[0]["dataCriacao"]);
+    let kept = env.control.tae_document(found[0]["id"].as_i64().unwrap()).await.unwrap();
+    assert_eq!(kept["envelope_name"], json!("Pedido 4711"));
+}
+
 #[tokio::test]
 async fn recipients_route_lists_access_keys() {
     let env = Env::start().await;
