@@ -2,8 +2,8 @@
 //! simulator (a party signs, a document expires), arm faults and read the request log, and
 //! [`Control`], a small async client for them.
 //!
-//! Control routes are never recorded in the request log and never faulted. They answer JSON;
-//! errors are 4xx with `{"error": "…"}`.
+//! Control routes are never recorded in the request log, never faulted and never touched by
+//! chaos. They answer JSON; errors are 4xx with `{"error": "…"}`.
 //!
 //! | Route | Body | Answer |
 //! |---|---|---|
@@ -12,6 +12,9 @@
 //! | `POST /__sandbox/faults` | [`Fault`] | `{"id": n}` |
 //! | `GET /__sandbox/faults` | | armed faults, each with `id` and `remaining` |
 //! | `DELETE /__sandbox/faults` | | `{}` |
+//! | `POST /__sandbox/chaos` | [`Chaos`] | [`ChaosReport`] (counts start at 0; replaces any chaos in force) |
+//! | `GET /__sandbox/chaos` | | [`ChaosReport`]: what fired so far, per kind |
+//! | `DELETE /__sandbox/chaos` | | `{}` (no more chaos, counts cleared) |
 //! | `/__sandbox/tae/…` | | see [`crate::tae`] |
 //! | `/__sandbox/arqsign/…` | | see [`crate::arqsign`] |
 //! | `/__sandbox/idocs/…` | | see [`crate::idocs`] |
@@ -23,118 +26,12 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::server::Instruments;
-
-/// A misbehaviour armed on provider routes. JSON form:
-/// `{"method"?: "POST", "path": "/tae/signintegration/v2/Publicacoes", "times"?: 1,
-///   "status"?: 503, "retry_after"?: "2", "body"?: {…}, "delay_ms"?: 1500,
-///   "reset"?: "before" | "after"}`.
-///
-/// `path` is compared case-insensitively with the path the client sent, `*` matching any text
-/// inside one segment. The fault fires on the next `times` (default 1) matching requests:
-/// `delay_ms` sleeps first; `status` answers that status without running the handler (with
-/// `Retry-After` if given, and `body` or else an error body shaped like the provider's);
-/// `reset: "before"` drops the connection without running the handler; `reset: "after"` runs
-/// the handler, so its writes commit, then drops the connection without answering.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct Fault {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub method: Option<String>,
-    pub path: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub times: Option<u32>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<u16>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retry_after: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub body: Option<Value>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delay_ms: Option<u64>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub reset: Option<Reset>,
-}
-
-/// When a `reset` fault drops the connection.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Reset {
-    /// Before the handler runs: nothing happened on the provider side.
-    Before,
-    /// After the handler ran: the write took effect but the client never hears about it.
-    After,
-}
-
-impl Fault {
-    /// Answer `status` instead of handling the request.
-    pub fn status(path: impl Into<String>, status: u16) -> Fault {
-        Fault { path: path.into(), status: Some(status), ..Fault::default() }
-    }
-
-    /// Drop the connection before or after the handler runs.
-    pub fn reset(path: impl Into<String>, when: Reset) -> Fault {
-        Fault { path: path.into(), reset: Some(when), ..Fault::default() }
-    }
-
-    /// Only delay the request by `millis`, then handle it normally.
-    pub fn delay(path: impl Into<String>, millis: u64) -> Fault {
-        Fault { path: path.into(), delay_ms: Some(millis), ..Fault::default() }
-    }
-
-    /// Only requests with this method (any casing).
-    pub fn on_method(mut self, method: impl Into<String>) -> Fault {
-        self.method = Some(method.into());
-        self
-    }
-
-    /// Fire on this many matching requests (default 1).
-    pub fn times(mut self, times: u32) -> Fault {
-        self.times = Some(times);
-        self
-    }
-
-    /// `Retry-After` header value sent with a `status` fault.
-    pub fn retry_after(mut self, value: impl Into<String>) -> Fault {
-        self.retry_after = Some(value.into());
-        self
-    }
-
-    /// Body sent with a `status` fault instead of the provider-shaped error.
-    pub fn body(mut self, body: Value) -> Fault {
-        self.body = Some(body);
-        self
-    }
-
-    /// Also sleep `millis` before acting.
-    pub fn delayed(mut self, millis: u64) -> Fault {
-        self.delay_ms = Some(millis);
-        self
-    }
-}
-
-/// One provider request as the sandbox saw it. JSON form:
-/// `{"method", "path", "query", "status", "body", "fault"}`.
-///
-/// `path` is as the client sent it; `query` is the raw query string or null; `status` is the
-/// HTTP status answered, null when no answer was sent (a reset, or still in progress); `body`
-/// is the JSON body with secrets (password, token…) replaced by `"***"` and strings longer than
-/// 512 bytes cut to their start plus `…(N bytes)` (base64 files), for multipart a
-/// summary `{"multipart": [{"name", "filename"?, "content_type"?, "size", "value"?}]}`, for
-/// anything else `{"content_type", "size"}`, null when empty; `fault` is the id of the fault
-/// that fired on this request.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RecordedRequest {
-    pub method: String,
-    pub path: String,
-    pub query: Option<String>,
-    pub status: Option<u16>,
-    pub body: Value,
-    #[serde(default)]
-    pub fault: Option<u64>,
-}
+use crate::chaos::ChaosStore;
+use crate::faults::FaultStore;
+pub use crate::model::{Chaos, ChaosKind, ChaosReport, Fault, RecordedRequest, Reset, When};
+use crate::requests::RequestLog;
 
 /// Why a control call failed: the HTTP status (when the sandbox answered) and its message.
 #[derive(Debug, Clone)]
@@ -401,6 +298,26 @@ impl Control {
         self.send(reqwest::Method::DELETE, "/__sandbox/faults", None).await.map(drop)
     }
 
+    /// Puts `chaos` in force (replacing any before it, counts from 0); returns it as the
+    /// sandbox keeps it, with the default methods filled in.
+    pub async fn set_chaos(&self, chaos: &Chaos) -> Result<ChaosReport, Error> {
+        let body = serde_json::to_value(chaos)
+            .map_err(|e| Error { status: None, message: e.to_string() })?;
+        let value = self.send(reqwest::Method::POST, "/__sandbox/chaos", Some(body)).await?;
+        decode(value)
+    }
+
+    /// The chaos in force and what it fired so far, per kind.
+    pub async fn chaos(&self) -> Result<ChaosReport, Error> {
+        let value = self.send(reqwest::Method::GET, "/__sandbox/chaos", None).await?;
+        decode(value)
+    }
+
+    /// Ends chaos and clears its counts.
+    pub async fn clear_chaos(&self) -> Result<(), Error> {
+        self.send(reqwest::Method::DELETE, "/__sandbox/chaos", None).await.map(drop)
+    }
+
     /// Every provider request received so far, in arrival order.
     pub async fn requests(&self) -> Result<Vec<RecordedRequest>, Error> {
         let value = self.send(reqwest::Method::GET, "/__sandbox/requests", None).await?;
@@ -449,6 +366,15 @@ fn decode<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, Error> {
         .map_err(|e| Error { status: None, message: format!("unexpected answer shape: {e}") })
 }
 
+/// The request log, armed faults and chaos: the server consults them on every provider
+/// request, the control routes below drive them.
+#[derive(Default)]
+pub(crate) struct Instruments {
+    pub faults: FaultStore,
+    pub chaos: ChaosStore,
+    pub requests: RequestLog,
+}
+
 /// A control-route error, answered as `{"error": message}` with a 4xx status.
 #[derive(Debug)]
 pub(crate) struct ControlError {
@@ -466,14 +392,6 @@ impl IntoResponse for ControlError {
     fn into_response(self) -> Response {
         (self.status, Json(json!({ "error": self.message }))).into_response()
     }
-}
-
-/// The provider-independent control routes (request log and faults).
-pub(crate) fn routes(instruments: Arc<Instruments>) -> Router {
-    Router::new()
-        .route("/__sandbox/requests", get(list_requests).delete(clear_requests))
-        .route("/__sandbox/faults", get(list_faults).post(add_fault).delete(clear_faults))
-        .with_state(instruments)
 }
 
 async fn list_requests(State(instruments): State<Arc<Instruments>>) -> Json<Vec<RecordedRequest>> {
@@ -504,5 +422,36 @@ async fn add_fault(
 
 async fn clear_faults(State(instruments): State<Arc<Instruments>>) -> Json<Value> {
     instruments.faults.clear();
+    Json(json!({}))
+}
+
+/// The provider-independent control routes (request log, faults and chaos).
+pub(crate) fn routes(instruments: Arc<Instruments>) -> Router {
+    Router::new()
+        .route("/__sandbox/requests", get(list_requests).delete(clear_requests))
+        .route("/__sandbox/faults", get(list_faults).post(add_fault).delete(clear_faults))
+        .route("/__sandbox/chaos", get(chaos_report).post(set_chaos).delete(clear_chaos))
+        .with_state(instruments)
+}
+
+async fn chaos_report(State(instruments): State<Arc<Instruments>>) -> Json<ChaosReport> {
+    Json(instruments.chaos.report())
+}
+
+async fn set_chaos(
+    State(instruments): State<Arc<Instruments>>,
+    body: axum::body::Bytes,
+) -> Result<Json<ChaosReport>, ControlError> {
+    let chaos: Chaos = serde_json::from_slice(&body)
+        .map_err(|e| ControlError::new(StatusCode::BAD_REQUEST, format!("invalid chaos: {e}")))?;
+    let report = instruments
+        .chaos
+        .set(chaos)
+        .map_err(|message| ControlError::new(StatusCode::BAD_REQUEST, message))?;
+    Ok(Json(report))
+}
+
+async fn clear_chaos(State(instruments): State<Arc<Instruments>>) -> Json<Value> {
+    instruments.chaos.clear();
     Json(json!({}))
 }

@@ -2,34 +2,59 @@
 //!
 //! A fault is matched on the request as the client sent it (method and path, path compared
 //! case-insensitively, `*` standing for any text inside one segment) and fires on the next
-//! `times` matching requests, in the order faults were added.
+//! `times` matching requests, in the order faults were added. What it does is a [`Plan`] the
+//! server follows; chaos (see `chaos`) makes its plans from faults too.
 
 use std::sync::Mutex;
 use std::time::Duration;
 
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode};
 use serde_json::{Value, json};
 
-use crate::control::{Fault, Reset};
+use crate::model::{DEFAULT_TEXT_TYPE, Fault, When, is_http_status};
 
-/// What the server must do for one faulted request.
+/// One fault firing on one request.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct Firing {
     pub id: u64,
-    pub delay: Option<Duration>,
-    pub action: Action,
+    pub plan: Plan,
+}
+
+/// What the server does for a faulted request, in this order: sleep `delay_before`; end the
+/// request `instead` of running the handler; or else run the handler (its writes commit),
+/// sleep `delay_after`, and end the request `then` instead of sending the handler's reply.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct Plan {
+    pub delay_before: Option<Duration>,
+    pub instead: Option<Ending>,
+    pub delay_after: Option<Duration>,
+    pub then: Option<Ending>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Action {
-    /// Only the delay: the request is then handled normally.
-    Handle,
-    /// Answer this instead of running the handler.
-    Respond { status: StatusCode, retry_after: Option<String>, body: Option<Value> },
-    /// Drop the connection without running the handler.
-    ResetBefore,
-    /// Run the handler (its writes commit), then drop the connection without answering.
-    ResetAfter,
+pub(crate) enum Ending {
+    Answer(Answer),
+    /// Drop the connection without answering.
+    Reset,
+}
+
+/// A canned answer.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Answer {
+    pub status: StatusCode,
+    pub retry_after: Option<String>,
+    pub body: AnswerBody,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum AnswerBody {
+    /// The error body the provider itself would send with this status.
+    ProviderError,
+    Json(Value),
+    Text {
+        text: String,
+        content_type: HeaderValue,
+    },
 }
 
 struct Armed {
@@ -66,7 +91,7 @@ impl FaultStore {
         let index = inner.armed.iter().position(|armed| matches(&armed.fault, method, path))?;
         let armed = &mut inner.armed[index];
         armed.remaining -= 1;
-        let firing = firing(armed.id, &armed.fault);
+        let firing = Firing { id: armed.id, plan: plan(&armed.fault) };
         if armed.remaining == 0 {
             inner.armed.remove(index);
         }
@@ -100,7 +125,7 @@ impl FaultStore {
 }
 
 /// Checks a fault makes sense; returns how many requests it applies to.
-fn validate(fault: &Fault) -> Result<u32, String> {
+pub(crate) fn validate(fault: &Fault) -> Result<u32, String> {
     if !fault.path.starts_with('/') {
         return Err("\"path\" must start with '/'".into());
     }
@@ -109,7 +134,7 @@ fn validate(fault: &Fault) -> Result<u32, String> {
         return Err("\"times\" must be at least 1".into());
     }
     if let Some(status) = fault.status {
-        if StatusCode::from_u16(status).is_err() || status < 100 {
+        if !is_http_status(status) {
             return Err(format!("\"status\" {status} is not an HTTP status"));
         }
         if fault.reset.is_some() {
@@ -119,32 +144,78 @@ fn validate(fault: &Fault) -> Result<u32, String> {
     if fault.status.is_none() && fault.reset.is_none() && fault.delay_ms.is_none() {
         return Err("a fault needs at least one of \"status\", \"reset\", \"delay_ms\"".into());
     }
-    if fault.status.is_none() && (fault.retry_after.is_some() || fault.body.is_some()) {
-        return Err("\"retry_after\" and \"body\" only apply together with \"status\"".into());
+    let answer_parts = [
+        ("retry_after", fault.retry_after.is_some()),
+        ("body", fault.body.is_some()),
+        ("text", fault.text.is_some()),
+    ];
+    if let Some((field, _)) =
+        answer_parts.iter().find(|(_, given)| *given && fault.status.is_none())
+    {
+        return Err(format!("\"{field}\" only applies together with \"status\""));
+    }
+    if fault.body.is_some() && fault.text.is_some() {
+        return Err("a fault answers either a JSON \"body\" or a \"text\", not both".into());
+    }
+    if let Some(content_type) = &fault.content_type {
+        if fault.text.is_none() {
+            return Err("\"content_type\" only applies together with \"text\"".into());
+        }
+        if HeaderValue::from_str(content_type).is_err() {
+            return Err(format!("\"content_type\" {content_type:?} is not a header value"));
+        }
+    }
+    if fault.when == Some(When::After) && fault.reset == Some(When::Before) {
+        return Err(
+            "\"reset\": \"before\" cannot come after the handler ran (\"when\": \"after\")".into(),
+        );
     }
     Ok(times)
 }
 
-fn firing(id: u64, fault: &Fault) -> Firing {
-    let action = match (fault.status, fault.reset) {
-        (Some(status), _) => Action::Respond {
+/// What a valid fault does.
+pub(crate) fn plan(fault: &Fault) -> Plan {
+    let delay = fault.delay_ms.map(Duration::from_millis);
+    let answer = fault.status.map(|status| {
+        let body = match (&fault.body, &fault.text) {
+            (Some(body), _) => AnswerBody::Json(body.clone()),
+            (None, Some(text)) => AnswerBody::Text {
+                text: text.clone(),
+                content_type: fault
+                    .content_type
+                    .as_deref()
+                    .and_then(|c| HeaderValue::from_str(c).ok())
+                    .unwrap_or(HeaderValue::from_static(DEFAULT_TEXT_TYPE)),
+            },
+            (None, None) => AnswerBody::ProviderError,
+        };
+        Ending::Answer(Answer {
             // `validate` accepted only valid codes.
             status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
             retry_after: fault.retry_after.clone(),
-            body: fault.body.clone(),
-        },
-        (None, Some(Reset::Before)) => Action::ResetBefore,
-        (None, Some(Reset::After)) => Action::ResetAfter,
-        (None, None) => Action::Handle,
+            body,
+        })
+    });
+    let mut plan = match fault.when.unwrap_or(When::Before) {
+        When::Before => Plan { delay_before: delay, instead: answer, ..Plan::default() },
+        When::After => Plan { delay_after: delay, then: answer, ..Plan::default() },
     };
-    Firing { id, delay: fault.delay_ms.map(Duration::from_millis), action }
+    match fault.reset {
+        Some(When::Before) => plan.instead = Some(Ending::Reset),
+        Some(When::After) => plan.then = Some(Ending::Reset),
+        None => {}
+    }
+    plan
 }
 
 fn matches(fault: &Fault, method: &str, path: &str) -> bool {
-    if fault.method.as_deref().is_some_and(|wanted| !wanted.eq_ignore_ascii_case(method)) {
-        return false;
-    }
-    let pattern: Vec<&str> = fault.path.split('/').collect();
+    fault.method.as_deref().is_none_or(|wanted| wanted.eq_ignore_ascii_case(method))
+        && path_matches(&fault.path, path)
+}
+
+/// Whether `path` matches `pattern` segment by segment.
+pub(crate) fn path_matches(pattern: &str, path: &str) -> bool {
+    let pattern: Vec<&str> = pattern.split('/').collect();
     let actual: Vec<&str> = path.split('/').collect();
     pattern.len() == actual.len()
         && pattern.iter().zip(&actual).all(|(p, a)| segment_matches(p.as_bytes(), a.as_bytes()))
@@ -191,11 +262,12 @@ mod tests {
     fn fires_times_then_disarms_in_order() {
         let store = FaultStore::default();
         let first = store.add(fault("/a").times(2)).unwrap();
-        let second = store.add(Fault::reset("/a", Reset::After)).unwrap();
+        let second = store.add(Fault::reset("/a", When::After)).unwrap();
         assert_eq!(store.take("GET", "/a").map(|f| f.id), Some(first));
         assert_eq!(store.take("GET", "/a").map(|f| f.id), Some(first));
         let third = store.take("GET", "/a").unwrap();
-        assert_eq!((third.id, third.action), (second, Action::ResetAfter));
+        assert_eq!(third.id, second);
+        assert_eq!(third.plan, Plan { then: Some(Ending::Reset), ..Plan::default() });
         assert_eq!(store.take("GET", "/a"), None);
         assert!(store.list().is_empty());
     }
@@ -205,8 +277,8 @@ mod tests {
         let store = FaultStore::default();
         store.add(Fault::delay("/a", 1500)).unwrap();
         let firing = store.take("GET", "/a").unwrap();
-        assert_eq!(firing.delay, Some(Duration::from_millis(1500)));
-        assert_eq!(firing.action, Action::Handle);
+        let delay = Some(Duration::from_millis(1500));
+        assert_eq!(firing.plan, Plan { delay_before: delay, ..Plan::default() });
     }
 
     #[test]
@@ -215,9 +287,57 @@ mod tests {
         assert!(store.add(fault("no-slash")).is_err());
         assert!(store.add(fault("/a").times(0)).is_err());
         assert!(store.add(Fault::status("/a", 1000)).is_err());
-        let both = Fault { reset: Some(Reset::Before), ..fault("/a") };
+        let both = Fault { reset: Some(When::Before), ..fault("/a") };
         assert!(store.add(both).is_err());
         let nothing = Fault { path: "/a".into(), ..Fault::default() };
         assert!(store.add(nothing).is_err());
+    }
+
+    #[test]
+    fn after_commit_faults_act_once_the_handler_ran() {
+        let answered = plan(&Fault::status("/a", 502).after_commit());
+        assert_eq!(answered.instead, None);
+        let Some(Ending::Answer(answer)) = answered.then else { panic!("{answered:?}") };
+        assert_eq!(
+            (answer.status, answer.body),
+            (StatusCode::BAD_GATEWAY, AnswerBody::ProviderError)
+        );
+
+        let millis = |ms| Some(Duration::from_millis(ms));
+        let delayed = plan(&Fault::delay("/a", 20).after_commit());
+        assert_eq!(delayed, Plan { delay_after: millis(20), ..Plan::default() });
+        let dropped = plan(&Fault::reset("/a", When::After).delayed(5).after_commit());
+        assert_eq!(
+            dropped,
+            Plan { delay_after: millis(5), then: Some(Ending::Reset), ..Plan::default() }
+        );
+        let old = plan(&Fault::reset("/a", When::After).delayed(5));
+        assert_eq!(
+            old,
+            Plan { delay_before: millis(5), then: Some(Ending::Reset), ..Plan::default() }
+        );
+
+        let html = plan(&Fault::status("/a", 200).text("<p>", "text/html"));
+        let Some(Ending::Answer(answer)) = html.instead else { panic!("{html:?}") };
+        let content_type = HeaderValue::from_static("text/html");
+        assert_eq!(answer.body, AnswerBody::Text { text: "<p>".into(), content_type });
+        let plain = plan(&Fault { text: Some("x".into()), ..Fault::status("/a", 500) });
+        let Some(Ending::Answer(answer)) = plain.instead else { panic!("{plain:?}") };
+        let content_type = HeaderValue::from_static(DEFAULT_TEXT_TYPE);
+        assert_eq!(answer.body, AnswerBody::Text { text: "x".into(), content_type });
+    }
+
+    #[test]
+    fn contradictory_answers_are_refused() {
+        let refused = |fault: Fault| validate(&fault).unwrap_err();
+        let both = Fault::status("/a", 500).body(json!({})).text("x", "text/plain");
+        assert!(refused(both).contains("not both"));
+        let stray_type =
+            Fault { content_type: Some("text/html".into()), ..Fault::status("/a", 500) };
+        assert!(refused(stray_type).contains("content_type"));
+        assert!(refused(Fault::delay("/a", 1).text("x", "text/plain")).contains("\"text\""));
+        assert!(refused(Fault::status("/a", 500).text("x", "a\nb")).contains("header value"));
+        let backwards = Fault::reset("/a", When::Before).after_commit();
+        assert!(refused(backwards).contains("cannot come after"));
     }
 }

@@ -34,9 +34,11 @@ pub mod idocs;
 pub mod tae;
 
 mod aspnet;
+mod chaos;
 mod faults;
 mod files;
 mod ids;
+mod model;
 mod pdf;
 mod requests;
 mod server;
@@ -49,7 +51,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
-pub use control::{Control, Fault, RecordedRequest, Reset};
+pub use control::{Chaos, ChaosKind, ChaosReport, Control, Fault, RecordedRequest, Reset, When};
 
 /// Settings of every simulator.
 #[derive(Debug, Clone, Default)]

@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, Request, header};
 use serde::de::{DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value, json};
 
-use crate::control::RecordedRequest;
+use crate::model::RecordedRequest;
 
 /// Text longer than this (a multipart value, a JSON string such as a base64 file) is cut in the
 /// log, so files are never copied into it.
@@ -40,6 +40,11 @@ impl RequestLog {
     /// Notes the fault that fired on a request.
     pub fn set_fault(&self, seq: u64, fault: u64) {
         self.update(seq, |entry| entry.fault = Some(fault));
+    }
+
+    /// Notes the kind chaos fired on a request.
+    pub fn set_chaos(&self, seq: u64, kind: String) {
+        self.update(seq, |entry| entry.chaos = Some(kind));
     }
 
     /// Notes the status answered (nothing to note when the connection was dropped instead).
@@ -306,6 +311,7 @@ mod tests {
             status: None,
             body: Value::Null,
             fault: None,
+            chaos: None,
         };
         let a = log.start(entry("/a"));
         let b = log.start(entry("/b"));

@@ -1,9 +1,11 @@
 //! The HTTP server shared by every simulator: its own accept loop (so a fault can drop one
 //! connection), body buffering, the request log, fault injection and dispatch to the routers.
 //!
-//! Per provider request, in this order: buffer the body → log it → fire a matching fault (delay,
-//! canned answer, or reset) → let the owning simulator rewrite the path for routing → route.
-//! Control routes (`/__sandbox/…`) skip the log and the faults.
+//! Per provider request, in this order: buffer the body → log it → take a matching fault, or
+//! else let chaos draw → the fault's delay, canned answer or reset before the handler → let the
+//! owning simulator rewrite the path for routing → route (the handler runs, its writes commit)
+//! → the fault's delay, canned answer or reset after the handler. Control routes
+//! (`/__sandbox/…`) skip the log, the faults and chaos.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -23,9 +25,10 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinSet;
 use tower::ServiceExt;
 
-use crate::control::{self, RecordedRequest};
-use crate::faults::{Action, FaultStore};
-use crate::requests::{RequestLog, summarize_body};
+use crate::control::{self, Instruments};
+use crate::faults::{Answer, AnswerBody, Ending, Plan};
+use crate::model::RecordedRequest;
+use crate::requests::summarize_body;
 
 /// Largest request body accepted unless a simulator says otherwise for a route (see
 /// [`Simulator::body_limit`]); also the limit of control routes.
@@ -55,13 +58,6 @@ pub(crate) trait Simulator: Send + Sync + 'static {
 
     /// Provider routes with full paths, and control routes under `/__sandbox/<id>/`.
     fn routes(&self) -> Router;
-}
-
-/// The request log and armed faults, shared with the control routes.
-#[derive(Default)]
-pub(crate) struct Instruments {
-    pub faults: FaultStore,
-    pub requests: RequestLog,
 }
 
 pub(crate) struct App {
@@ -161,31 +157,32 @@ async fn handle(
         status: None,
         body: summarize_body(&parts.headers, &body).await,
         fault: None,
+        chaos: None,
     });
 
-    let mut reset_after = false;
-    if let Some(firing) = app.instruments.faults.take(&method, &path) {
+    // An armed fault first; chaos only draws for requests no fault took.
+    let plan = if let Some(firing) = app.instruments.faults.take(&method, &path) {
         log.set_fault(seq, firing.id);
-        if let Some(delay) = firing.delay {
-            tokio::time::sleep(delay).await;
-        }
-        match firing.action {
-            Action::Handle => {}
-            Action::Respond { status, retry_after, body } => {
-                let mut response = match (body, simulator) {
-                    (Some(body), _) => (status, axum::Json(body)).into_response(),
-                    (None, Some(simulator)) => simulator.fault_response(&path, status),
-                    (None, None) => status.into_response(),
-                };
-                if let Some(value) = retry_after.and_then(|v| HeaderValue::from_str(&v).ok()) {
-                    response.headers_mut().insert(header::RETRY_AFTER, value);
-                }
-                log.finish(seq, response.status().as_u16());
-                return Ok(response);
-            }
-            Action::ResetBefore => return drop_connection(&reset).await,
-            Action::ResetAfter => reset_after = true,
-        }
+        firing.plan
+    } else if let Some((kind, plan)) = app.instruments.chaos.take(&method, &path) {
+        log.set_chaos(seq, kind.to_string());
+        plan
+    } else {
+        Plan::default()
+    };
+
+    let answered = |answer: Answer| {
+        let response = canned(answer, simulator.map(|s| &**s), &path);
+        log.finish(seq, response.status().as_u16());
+        response
+    };
+    if let Some(delay) = plan.delay_before {
+        tokio::time::sleep(delay).await;
+    }
+    match plan.instead {
+        Some(Ending::Answer(answer)) => return Ok(answered(answer)),
+        Some(Ending::Reset) => return drop_connection(&reset).await,
+        None => {}
     }
 
     let mut parts = parts;
@@ -194,10 +191,32 @@ async fn handle(
     }
     let response = route(&app.router, parts, body).await;
     log.finish(seq, response.status().as_u16());
-    if reset_after {
-        return drop_connection(&reset).await;
+    if let Some(delay) = plan.delay_after {
+        tokio::time::sleep(delay).await;
     }
-    Ok(response)
+    match plan.then {
+        // The handler's reply is dropped: its writes stay.
+        Some(Ending::Answer(answer)) => Ok(answered(answer)),
+        Some(Ending::Reset) => drop_connection(&reset).await,
+        None => Ok(response),
+    }
+}
+
+/// A fault's answer, with the provider's own error body unless the fault gave one.
+fn canned(answer: Answer, simulator: Option<&dyn Simulator>, path: &str) -> Response<Body> {
+    let Answer { status, retry_after, body } = answer;
+    let mut response = match (body, simulator) {
+        (AnswerBody::Json(body), _) => (status, axum::Json(body)).into_response(),
+        (AnswerBody::Text { text, content_type }, _) => {
+            (status, [(header::CONTENT_TYPE, content_type)], text).into_response()
+        }
+        (AnswerBody::ProviderError, Some(simulator)) => simulator.fault_response(path, status),
+        (AnswerBody::ProviderError, None) => status.into_response(),
+    };
+    if let Some(value) = retry_after.and_then(|v| HeaderValue::from_str(&v).ok()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    response
 }
 
 /// Buffers a request body of at most `limit` bytes into one allocation when its length is

@@ -938,6 +938,46 @@ async fn lists_are_paginated() {
     assert_eq!(env.post_b(&path, &json!({})).await.body["response"]["totalSize"], 0);
 }
 
+/// Reconciliation after a lost reply: the outbox query (§2.4, `QueryDocumentsVM`) lists the
+/// draft the failed create left, with the number and date the client sent.
+#[tokio::test]
+async fn the_outbox_query_finds_a_draft_whose_create_reply_was_lost() {
+    let env = Env::start().await;
+    let upload = env.upload_document("contract.pdf", sample_pdf("Договор 1", 1)).await;
+    let blob = upload.body["response"]["blobId"].as_str().unwrap().to_owned();
+    let create = format!("/idocs{V3}/sync/external/outbox/document/create");
+    env.control
+        .add_fault(Fault::status(create, 500).on_method("POST").after_commit())
+        .await
+        .unwrap();
+    let failed =
+        env.post(&format!("{V3}/sync/external/outbox/document/create"), &create_body(&blob)).await;
+    assert_eq!(failed.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(error_code(&failed), "INTERNAL_SERVER_ERROR");
+
+    let path = format!("{V3}/sync/external/documents-query/outbox");
+    let window = json!({"documentStatuses": ["DRAFT"], "documentDateFrom": 1718780400,
+        "documentDateTo": 1718780400, "skip": 0, "top": 10});
+    let found = env.post(&path, &window).await;
+    assert_eq!(found.status, StatusCode::OK, "{}", found.body);
+    let page = &found.body["response"];
+    assert_eq!(page["totalSize"], 1);
+    let row = &page["pageItems"][0];
+    assert_eq!(row["documentNumber"], "D-1");
+    assert_eq!(row["documentDate"], 1718780400);
+    assert_eq!(row["documentName"], "Договор 1");
+    assert_eq!(row["documentStatus"], "DRAFT");
+    assert_eq!(row["documentDirection"], "Outbox");
+    let kept = env.control.idocs_documents().await.unwrap();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(kept[0]["id"], row["id"]);
+
+    let before = json!({"documentDateTo": 1718780399});
+    assert_eq!(env.post(&path, &before).await.body["response"]["totalSize"], 0);
+    let sent = json!({"documentStatuses": ["SENT_BY_SENDER"]});
+    assert_eq!(env.post(&path, &sent).await.body["response"]["totalSize"], 0);
+}
+
 // ---- async operations -----------------------------------------------------------------------
 
 #[tokio::test]

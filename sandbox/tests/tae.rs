@@ -13,7 +13,9 @@ use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 use signbridge_sandbox::fixtures::{pdf_page_count, sample_pdf};
 use signbridge_sandbox::tae::{DEFAULT_PASSWORD, DEFAULT_USER};
-use signbridge_sandbox::{Fault, Reset, SandboxConfig, spawn_background};
+use signbridge_sandbox::{
+    Chaos, ChaosKind, ChaosReport, Fault, Reset, SandboxConfig, spawn_background,
+};
 
 impl Env {
     async fn start() -> Env {
@@ -683,6 +685,53 @@ async fn search_pages_company_documents() {
     assert_eq!(v2["data"], json!({"total": 0, "registro": []}));
 }
 
+/// Reconciliation after a lost reply (§4.4): the company search, paged while
+/// `total > TamanhoPagina * PaginaAtual`, finds the draft by the file name the client sent.
+#[tokio::test]
+async fn the_company_search_finds_an_upload_whose_reply_was_lost() {
+    let env = Env::start().await;
+    let token = env.token().await;
+    env.upload(&token, &sample_pdf("a", 1)).await;
+    env.control.add_fault(Fault::reset(UPLOAD, Reset::After).on_method("POST")).await.unwrap();
+    let form = Form::new()
+        .text("NomeEnvelope", "Pedido 4711")
+        .part("Envelope", pdf_part(&sample_pdf("Pedido 4711", 1), "pedido-4711.pdf"));
+    let lost = env.http.post(env.api(UPLOAD_ROUTE)).bearer_auth(&token).multipart(form);
+    assert!(lost.send().await.is_err(), "the client never hears of the upload");
+    env.upload(&token, &sample_pdf("b", 1)).await;
+
+    let mut rows = Vec::new();
+    for page in 1.. {
+        let answer: Value = env
+            .http
+            .post(env.api(&format!(
+                "/documents/v1/publicacoes/pesquisas?PaginaAtual={page}&TamanhoPagina=1"
+            )))
+            .bearer_auth(&token)
+            .json(&json!({"pesquisarEmTodaEmpresa": true}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let data = &answer["data"];
+        rows.extend(data["registro"].as_array().unwrap().iter().cloned());
+        if data["total"].as_u64().unwrap() <= page {
+            break;
+        }
+    }
+    assert_eq!(rows.len(), 3);
+    let found: Vec<&Value> =
+        rows.iter().filter(|r| r["nomeArquivo"] == "pedido-4711.pdf").collect();
+    assert_eq!(found.len(), 1, "{rows:?}");
+    assert_eq!(found[0]["status"], json!(5), "a draft");
+    assert_eq!(found[0]["usuario"]["email"], json!(DEFAULT_USER));
+    assert_tae_date(&found[0]["dataCriacao"]);
+    let kept = env.control.tae_document(found[0]["id"].as_i64().unwrap()).await.unwrap();
+    assert_eq!(kept["envelope_name"], json!("Pedido 4711"));
+}
+
 #[tokio::test]
 async fn recipients_route_lists_access_keys() {
     let env = Env::start().await;
@@ -982,6 +1031,282 @@ async fn bad_faults_are_refused_and_faults_can_be_cleared() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
+}
+
+// ---- faults after the commit ------------------------------------------------------------------
+
+const PUBLISH: &str = "/tae/signintegration/v2/Publicacoes";
+
+/// Uploads a draft, arms `fault` on its publish and publishes it; returns the raw answer (or
+/// the transport error) and the document id.
+async fn publish_under(
+    env: &Env,
+    token: &str,
+    fault: Value,
+) -> (Result<reqwest::Response, reqwest::Error>, i64) {
+    let id = env.upload(token, &sample_pdf("x", 1)).await;
+    // Raw JSON, as a test in another language arms it.
+    let armed = env
+        .http
+        .post(format!("{}/__sandbox/faults", env.sandbox.base_url()))
+        .json(&fault)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(armed.status(), StatusCode::OK, "{:?}", armed.text().await);
+    let answer = env
+        .http
+        .post(env.api("/signintegration/v2/Publicacoes"))
+        .bearer_auth(token)
+        .json(&publish_body(id, false))
+        .send()
+        .await;
+    (answer, id)
+}
+
+/// The publish of document `id` took effect: the sandbox holds it as received.
+async fn assert_published(env: &Env, id: i64) {
+    let state = env.control.tae_document(id).await.unwrap();
+    assert_eq!(state["status"], json!(0), "{state}");
+    assert_eq!(state["publication"]["received"], publish_body(id, false));
+}
+
+#[tokio::test]
+async fn a_status_after_the_commit_replaces_the_reply_of_a_write_that_took_effect() {
+    let env = Env::start().await;
+    let token = env.token().await;
+    let fault = json!({"path": PUBLISH, "method": "POST", "when": "after", "status": 502});
+    let (answer, id) = publish_under(&env, &token, fault).await;
+    let answer = answer.unwrap();
+    assert_eq!(answer.status(), StatusCode::BAD_GATEWAY);
+    let body: Value = answer.json().await.unwrap();
+    assert_eq!((body["success"].clone(), body["code"].clone()), (json!(false), json!(502)));
+    assert_published(&env, id).await;
+    let log = env.control.requests().await.unwrap();
+    let publish = log.iter().find(|r| r.path == PUBLISH).unwrap();
+    assert_eq!(publish.status, Some(502), "the log shows what the client got");
+    assert!(publish.fault.is_some());
+
+    let fault = json!({"path": PUBLISH, "when": "after", "status": 429, "retry_after": "1"});
+    let (answer, id) = publish_under(&env, &token, fault).await;
+    let answer = answer.unwrap();
+    assert_eq!(answer.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(answer.headers()["retry-after"], "1");
+    assert_published(&env, id).await;
+}
+
+#[tokio::test]
+async fn a_body_after_the_commit_can_be_an_html_page_or_unreadable_json() {
+    let env = Env::start().await;
+    let token = env.token().await;
+    let html = Fault::html(PUBLISH, 504).after_commit();
+    let (answer, id) = publish_under(&env, &token, serde_json::to_value(html).unwrap()).await;
+    let answer = answer.unwrap();
+    assert_eq!(answer.status(), StatusCode::GATEWAY_TIMEOUT);
+    assert_eq!(answer.headers()["content-type"], "text/html; charset=utf-8");
+    assert!(answer.text().await.unwrap().contains("<title>504 Gateway Timeout</title>"));
+    assert_published(&env, id).await;
+
+    let garbage = Fault::garbage(PUBLISH).after_commit();
+    let (answer, id) = publish_under(&env, &token, serde_json::to_value(garbage).unwrap()).await;
+    let answer = answer.unwrap();
+    assert_eq!(answer.status(), StatusCode::OK);
+    assert!(answer.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
+    assert!(answer.json::<Value>().await.is_err(), "the client cannot read the answer");
+    assert_published(&env, id).await;
+
+    let text = json!({"path": PUBLISH, "when": "after", "status": 200, "text": "OK"});
+    let (answer, id) = publish_under(&env, &token, text).await;
+    let answer = answer.unwrap();
+    assert_eq!(answer.headers()["content-type"], "text/plain; charset=utf-8");
+    assert_eq!(answer.text().await.unwrap(), "OK");
+    assert_published(&env, id).await;
+}
+
+#[tokio::test]
+async fn a_delay_after_the_commit_lets_the_client_time_out_on_a_write_that_took_effect() {
+    let env = Env::start().await;
+    let token = env.token().await;
+    let id = env.upload(&token, &sample_pdf("x", 1)).await;
+    // The delay outlasts the test: the client gives up first, whatever the machine's speed.
+    env.control.add_fault(Fault::delay(PUBLISH, 600_000).after_commit()).await.unwrap();
+    let result = env
+        .http
+        .post(env.api("/signintegration/v2/Publicacoes"))
+        .bearer_auth(&token)
+        .json(&publish_body(id, false))
+        .timeout(Duration::from_secs(2))
+        .send()
+        .await;
+    assert!(result.expect_err("the client times out").is_timeout());
+    assert_published(&env, id).await;
+    let log = env.control.requests().await.unwrap();
+    let publish = log.iter().find(|r| r.path == PUBLISH).unwrap();
+    assert_eq!(publish.status, Some(200), "the handler answered; the reply was held back");
+}
+
+#[tokio::test]
+async fn a_reset_after_the_commit_can_follow_a_delay() {
+    let env = Env::start().await;
+    let token = env.token().await;
+    let fault = json!({"path": PUBLISH, "when": "after", "delay_ms": 50, "reset": "after"});
+    let (answer, id) = publish_under(&env, &token, fault).await;
+    assert!(answer.expect_err("no answer").status().is_none());
+    assert_published(&env, id).await;
+}
+
+#[tokio::test]
+async fn a_fault_scoped_to_a_method_leaves_the_others_alone() {
+    let env = Env::start().await;
+    let token = env.token().await;
+    let upload = "/tae/documents/v1/envelopes/upload";
+    env.control.add_fault(Fault::status(upload, 503).on_method("post")).await.unwrap();
+    let get = env
+        .http
+        .get(env.api("/documents/v1/envelopes/upload"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.status(), StatusCode::METHOD_NOT_ALLOWED, "GET is not faulted");
+    let form = Form::new().text("NomeEnvelope", "x").part("Envelope", pdf_part(b"%PDF", "x.pdf"));
+    assert_eq!(env.upload_with(&token, form).await.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert!(env.control.tae_documents().await.unwrap().is_empty(), "answered before the handler");
+    let log = env.control.requests().await.unwrap();
+    let faulted: Vec<&str> =
+        log.iter().filter(|r| r.fault.is_some()).map(|r| r.method.as_str()).collect();
+    assert_eq!(faulted, ["POST"]);
+}
+
+#[tokio::test]
+async fn contradictory_faults_are_refused_with_the_reason() {
+    let env = Env::start().await;
+    let arm = |fault: Value| {
+        let env = &env;
+        async move {
+            let answer = env
+                .http
+                .post(format!("{}/__sandbox/faults", env.sandbox.base_url()))
+                .json(&fault)
+                .send()
+                .await
+                .unwrap();
+            (answer.status(), answer.json::<Value>().await.unwrap()["error"].clone())
+        }
+    };
+    let (status, error) = arm(json!({"path": PUBLISH, "when": "after", "reset": "before"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(error.as_str().unwrap().contains("cannot come after"), "{error}");
+    let (status, error) = arm(json!({"path": PUBLISH, "delay_ms": 5, "text": "<html>"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(error.as_str().unwrap().contains("together with \"status\""), "{error}");
+    let (status, _) = arm(json!({"path": PUBLISH, "when": "during", "status": 500})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(env.control.faults().await.unwrap().is_empty());
+}
+
+// ---- chaos ------------------------------------------------------------------------------------
+
+const UPLOAD: &str = "/tae/documents/v1/envelopes/upload";
+/// The same route, under the API base.
+const UPLOAD_ROUTE: &str = "/documents/v1/envelopes/upload";
+
+fn chaos_kinds() -> Vec<ChaosKind> {
+    ["status_before:503", "status_after:502", "reset_after", "garbage_after", "html_after:504"]
+        .iter()
+        .map(|kind| kind.parse().unwrap())
+        .collect()
+}
+
+/// Runs `uploads` uploads under `chaos` on a fresh sandbox, with control calls in between;
+/// returns what the client saw of each upload, the chaos report and the environment.
+async fn uploads_under(chaos: &Chaos, uploads: usize) -> (Vec<String>, ChaosReport, Env) {
+    let env = Env::start().await;
+    let token = env.token().await;
+    assert_eq!(env.control.set_chaos(chaos).await.unwrap().considered, 0);
+    let mut seen = Vec::new();
+    for n in 0..uploads {
+        let form = Form::new()
+            .text("NomeEnvelope", format!("Pedido {n}"))
+            .part("Envelope", pdf_part(b"%PDF-1.7", &format!("pedido-{n}.pdf")));
+        let sent = env.http.post(env.api(UPLOAD_ROUTE)).bearer_auth(&token).multipart(form);
+        seen.push(match sent.send().await {
+            Ok(answer) => {
+                let status = answer.status();
+                let text = answer.text().await.unwrap();
+                let readable = serde_json::from_str::<Value>(&text).is_ok();
+                format!("{status} readable: {readable}")
+            }
+            Err(e) => format!("no answer: {}", e.status().is_none()),
+        });
+        // Control routes are neither counted nor faulted, even under chaos on every POST.
+        env.control.tae_documents().await.unwrap();
+        env.control.clear_faults().await.unwrap();
+    }
+    let report = env.control.chaos().await.unwrap();
+    (seen, report, env)
+}
+
+#[tokio::test]
+async fn chaos_fires_the_same_way_for_the_same_seed_and_keeps_the_writes_after_the_commit() {
+    let chaos = Chaos::new(2024, 0.5, chaos_kinds()).paths([UPLOAD]);
+    let (first, report, env) = uploads_under(&chaos, 40).await;
+    let (again, replayed, _) = uploads_under(&chaos, 40).await;
+    assert_eq!(first, again);
+    assert_eq!(report, replayed);
+    let (other, _, _) = uploads_under(&Chaos { seed: 2025, ..chaos.clone() }, 40).await;
+    assert_ne!(first, other, "another seed fires differently");
+
+    assert_eq!(report.considered, 40, "only the uploads: not the login, not control routes");
+    let fired: u64 = report.fired.values().sum();
+    assert!((1..40).contains(&fired), "{:?}", report.fired);
+    let log = env.control.requests().await.unwrap();
+    let uploads: Vec<_> = log.iter().filter(|r| r.path == UPLOAD).collect();
+    assert_eq!(uploads.len(), 40, "control routes are not logged");
+    for (kind, count) in &report.fired {
+        let labelled = uploads.iter().filter(|r| r.chaos.as_deref() == Some(kind)).count();
+        assert_eq!(labelled as u64, *count, "{kind}");
+    }
+    // Every upload committed except those answered before the handler.
+    let before = report.fired.get("status_before:503").copied().unwrap_or(0);
+    let drafts = env.control.tae_documents().await.unwrap();
+    assert_eq!(drafts.len() as u64, 40 - before);
+}
+
+#[tokio::test]
+async fn chaos_spares_control_routes_and_ends_when_cleared() {
+    let env = Env::start().await;
+    let everything = Chaos::new(1, 1.0, ["status_before:503".parse().unwrap()])
+        .methods(["GET", "POST", "DELETE", "PUT", "PATCH"]);
+    let set = env.control.set_chaos(&everything).await.unwrap();
+    assert_eq!(set.chaos.as_ref().unwrap().methods.as_ref().unwrap().len(), 5);
+    env.control.add_fault(Fault::status("/x", 500)).await.unwrap();
+    env.control.clear_faults().await.unwrap();
+    env.control.tae_documents().await.unwrap();
+    env.control.tae_expire_tokens().await.unwrap();
+    env.control.requests().await.unwrap();
+    assert_eq!(env.control.chaos().await.unwrap().considered, 0);
+
+    let login = json!({"userName": DEFAULT_USER, "password": DEFAULT_PASSWORD});
+    let refused = env.http.post(env.auth("/v3/auth/login")).json(&login).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::SERVICE_UNAVAILABLE);
+    let report = env.control.chaos().await.unwrap();
+    assert_eq!((report.considered, report.fired["status_before:503"]), (1, 1));
+
+    env.control.clear_chaos().await.unwrap();
+    assert_eq!(env.control.chaos().await.unwrap(), ChaosReport::default());
+    let login = env.http.post(env.auth("/v3/auth/login")).json(&login).send().await.unwrap();
+    assert_eq!(login.status(), StatusCode::OK);
+
+    let bad = json!({"seed": 1, "rate": 2, "kinds": ["reset_after"]});
+    let url = format!("{}/__sandbox/chaos", env.sandbox.base_url());
+    let refused = env.http.post(&url).json(&bad).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let unknown = json!({"seed": 1, "rate": 0.5, "kinds": ["retry_after:429:1"]});
+    let refused = env.http.post(&url).json(&unknown).send().await.unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let error = refused.json::<Value>().await.unwrap()["error"].as_str().unwrap().to_owned();
+    assert!(error.contains("status_<when>:<status>[:<retry-after secs>]"), "{error}");
 }
 
 // ---- request log ----------------------------------------------------------------------------

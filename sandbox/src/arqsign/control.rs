@@ -10,9 +10,8 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::state::{
-    Contact, Outcome, Process, Recipient, Refusal, SignInput, State as ArqState, status,
-};
+use super::model::{Contact, Outcome, Process, Recipient, SignInput, status};
+use super::state::{Refusal, State as ArqState};
 use super::{ArqSign, ArqSignConfig};
 use crate::control::ControlError;
 
@@ -230,8 +229,8 @@ fn process_state(process: &Process, now: DateTime<Utc>) -> Value {
     json!({
         "id": process.id,
         "route": match process.version {
-            super::state::ApiVersion::V2 => "v2",
-            super::state::ApiVersion::V3 => "v3",
+            super::model::ApiVersion::V2 => "v2",
+            super::model::ApiVersion::V3 => "v3",
         },
         "status": process.status,
         "status_label": status::label(process.status),
@@ -279,10 +278,10 @@ fn process_state(process: &Process, now: DateTime<Utc>) -> Value {
 
 fn recipient_state(r: &Recipient) -> Value {
     let (state, acted_at, reason, signature) = match &r.outcome {
-        Outcome::Pending if r.action == super::state::action::COPY => ("copy", None, None, None),
+        Outcome::Pending if r.action == super::model::action::COPY => ("copy", None, None, None),
         Outcome::Pending => ("pending", None, None, None),
         Outcome::Signed(s) => {
-            let identity = |i: &super::state::Identity| json!({"name": i.name, "document_type": i.document_type, "number": i.number});
+            let identity = |i: &super::model::Identity| json!({"name": i.name, "document_type": i.document_type, "number": i.number});
             let signature = json!({
                 "ip": s.ip,
                 "person": s.person.as_ref().map(identity),

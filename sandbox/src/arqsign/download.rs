@@ -9,7 +9,7 @@
 use axum::body::Bytes;
 use chrono::{DateTime, Utc};
 
-use super::state::{
+use super::model::{
     Document, Event, Outcome, Process, Recipient, action, document_type_label,
     signature_type_label, status,
 };
@@ -280,7 +280,8 @@ mod tests {
     use super::*;
     use crate::arqsign::ArqSignConfig;
     use crate::arqsign::account::{DEFAULT_FOLDER_ID, DEFAULT_RESPONSIBLE_ID};
-    use crate::arqsign::state::{ApiVersion, Contact, SignInput, State};
+    use crate::arqsign::model::{ApiVersion, Contact, SignInput};
+    use crate::arqsign::state::State;
     use crate::arqsign::validate;
     use crate::aspnet::bind;
     use base64::Engine;

@@ -56,7 +56,9 @@ mod control;
 mod download;
 mod limits;
 mod messages;
+mod model;
 mod state;
+mod text;
 mod validate;
 mod wire;
 
@@ -86,7 +88,8 @@ use crate::server::{DEFAULT_BODY_LIMIT, Simulator};
 use download::Context;
 use limits::{Poll, retry_after_secs};
 use messages as msg;
-use state::{ApiVersion, Outcome, Process, Recipient, Refusal, action, status};
+use model::{ApiVersion, Outcome, Process, Recipient, action, status};
+use state::Refusal;
 
 /// The account's API key ("API AppKey" in the app).
 pub const DEFAULT_APP_KEY: &str = "a7c3e9f1b5d24680ace13579bdf02468";
@@ -529,7 +532,7 @@ async fn files(
                 }
             };
             if new_signed.is_some() || new_report.is_some() {
-                fresh.push(state::Generated {
+                fresh.push(model::Generated {
                     document: document.id.clone(),
                     sha256: document.sha256.get().cloned(),
                     signed: new_signed,
@@ -704,7 +707,7 @@ fn roles_of(r: &Recipient) -> wire::Roles<'_> {
 fn signature_data(r: &Recipient) -> Option<wire::SignatureData<'_>> {
     let Outcome::Signed(signature) = &r.outcome else { return None };
     Some(wire::SignatureData {
-        tipo_assinatura: r.signature_type.map(state::signature_type_label),
+        tipo_assinatura: r.signature_type.map(model::signature_type_label),
         id_tipo_assinatura: r.signature_type,
         data_assinatura: time(signature.at),
         ip: signature.ip.as_deref(),
@@ -717,12 +720,12 @@ fn signature_data(r: &Recipient) -> Option<wire::SignatureData<'_>> {
         }),
         dados_pessoa_fisica: signature.person.as_ref().map(|p| wire::Person {
             nome: p.name.as_deref(),
-            tipo_documento: p.document_type.map(state::document_type_label),
+            tipo_documento: p.document_type.map(model::document_type_label),
             numero_documento: p.number.as_deref(),
         }),
         dados_pessoa_juridica: signature.company.as_ref().map(|c| wire::Company {
             nome_empresa: c.name.as_deref(),
-            tipo_documento_empresa: c.document_type.map(state::document_type_label),
+            tipo_documento_empresa: c.document_type.map(model::document_type_label),
             numero_documento_empresa: c.number.as_deref(),
         }),
         anexos: uploads_of(r),

@@ -15,88 +15,13 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::company::CompanyIndex;
-use super::state::{Refusal, Side, State, page};
+use super::model::{Kind, Operation, Side};
+use super::queries::page;
+use super::refusal::Refusal;
+use super::state::State;
 use super::wire::{self, AsyncStatus, ErrorCode};
 use crate::aspnet;
 use crate::ids::{is_guid, new_guid, normalize_guid};
-
-/// What a pushed item does: one per push route.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Kind {
-    OutboxCreate,
-    OutboxRoute,
-    OutboxQuickRoute,
-    OutboxGenerate,
-    OutboxSave,
-    InboxRoute,
-    InboxGenerate,
-    InboxSave,
-    Download,
-}
-
-impl Kind {
-    pub const ALL: [Kind; 9] = [
-        Kind::OutboxCreate,
-        Kind::OutboxRoute,
-        Kind::OutboxQuickRoute,
-        Kind::OutboxGenerate,
-        Kind::OutboxSave,
-        Kind::InboxRoute,
-        Kind::InboxGenerate,
-        Kind::InboxSave,
-        Kind::Download,
-    ];
-
-    /// The push route after `/api/v3/async/`; the companion appends `/status`.
-    pub fn path(self) -> &'static str {
-        match self {
-            Kind::OutboxCreate => "bulk/external/outbox/document/create",
-            Kind::OutboxRoute => "bulk/external/outbox/route/create",
-            Kind::OutboxQuickRoute => "bulk/external/outbox/route/quick-route/create",
-            Kind::OutboxGenerate => "bulk/external/outbox/signature/content-to-sign/generate",
-            Kind::OutboxSave => "bulk/external/outbox/signature/quick-sign/save",
-            Kind::InboxRoute => "bulk/external/inbox/route/create",
-            Kind::InboxGenerate => "bulk/external/inbox/signature/content-to-sign/generate",
-            Kind::InboxSave => "bulk/external/inbox/signature/quick-sign/save",
-            Kind::Download => "documents/download/bulk-download",
-        }
-    }
-}
-
-/// One pushed item.
-#[derive(Debug, Clone)]
-pub(crate) struct Operation {
-    pub id: String,
-    pub company: CompanyIndex,
-    pub kind: Kind,
-    /// The item's `data` as sent.
-    pub data: Option<Value>,
-    /// Where the client reached the sandbox, for links in the result.
-    pub origin: String,
-    pub created_on: DateTime<Utc>,
-    pub due: DateTime<Utc>,
-    pub status: AsyncStatus,
-    pub completed_on: Option<DateTime<Utc>>,
-    pub result: Option<Value>,
-    pub errors: Option<Vec<wire::OperationError>>,
-}
-
-impl Operation {
-    fn pending(&self) -> bool {
-        matches!(self.status, AsyncStatus::Created | AsyncStatus::InProcessing)
-    }
-
-    fn view(&self) -> wire::OperationStatus {
-        wire::OperationStatus {
-            operation_id: self.id.clone(),
-            created_on: Some(self.created_on.timestamp()),
-            completed_on: self.completed_on.map(|at| at.timestamp()),
-            operation_status: self.status,
-            data: self.result.clone(),
-            operation_errors: self.errors.clone(),
-        }
-    }
-}
 
 /// Binds an item's `data` as the sync twin binds its body.
 fn request<T: DeserializeOwned>(data: Option<&Value>) -> Result<T, Refusal> {
@@ -295,8 +220,8 @@ impl State {
 mod tests {
     use super::*;
     use crate::idocs::IDocsConfig;
+    use crate::idocs::blobs::BlobKind;
     use crate::idocs::company::SENDER_EMPLOYEE_ID;
-    use crate::idocs::state::BlobKind;
 
     fn push_body(items: Vec<Value>) -> wire::BulkPush {
         aspnet::bind(json!({"operations": items.into_iter().map(|d| json!({"data": d})).collect::<Vec<_>>()}).to_string().as_bytes()).unwrap()
@@ -312,6 +237,7 @@ mod tests {
         let now = Utc::now();
         let mut state = State::new(IDocsConfig::default(), now);
         let blob = state
+            .blobs
             .upload(0, BlobKind::Document, "a.pdf", "%PDF-1.7".into(), now)
             .unwrap()
             .id

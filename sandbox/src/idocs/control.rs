@@ -15,7 +15,9 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::company::COUNTERPARTY_BIN;
-use super::state::{Document, Refusal, Signature, State as IDocsState};
+use super::model::{Document, InternalRoute, Role, Signature};
+use super::refusal::Refusal;
+use super::state::State as IDocsState;
 use super::wire::ErrorCode;
 use super::{IDocs, IDocsConfig};
 use crate::control::ControlError;
@@ -214,7 +216,7 @@ fn signature_state(signature: &Signature) -> Value {
 /// hash, never their bytes.
 fn document_state(state: &IDocsState, document: &Document, now: DateTime<Utc>) -> Value {
     let company = |index: usize| &state.companies[index];
-    let internal = |route: &super::state::InternalRoute| {
+    let internal = |route: &InternalRoute| {
         json!({
             "ordering": route.ordering.name(),
             "nodes": route.nodes.iter().map(|n| json!({
@@ -241,7 +243,7 @@ fn document_state(state: &IDocsState, document: &Document, now: DateTime<Utc>) -
                 "completed_on": n.completed_on.map(time),
                 "reject_reason": n.reject_reason,
                 "recipient_status": (n.status != super::wire::NodeStatus::NotStarted)
-                    .then(|| document.status(super::state::Role::Recipient(i)).name()),
+                    .then(|| document.status(Role::Recipient(i)).name()),
                 "internal": n.internal.as_ref().map(internal),
             })).collect::<Vec<_>>(),
         })
@@ -267,7 +269,7 @@ fn document_state(state: &IDocsState, document: &Document, now: DateTime<Utc>) -
     json!({
         "id": document.id,
         "stage": document.stage.name(),
-        "sender_status": document.status(super::state::Role::Sender).name(),
+        "sender_status": document.status(Role::Sender).name(),
         "sender_bin": document.sender_bin,
         "name": document.name,
         "number": document.number,

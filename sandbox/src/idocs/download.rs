@@ -8,7 +8,7 @@
 use axum::body::Bytes;
 use chrono::{DateTime, Utc};
 
-use super::state::{Document, File, Signature, Stage};
+use super::model::{Document, File, Signature, Stage};
 use crate::files::{sha256_hex, zip};
 use crate::pdf::{self, Line, transliterate};
 

@@ -64,12 +64,22 @@
 //! for an unknown document or a BIN not on its route, 409 when the document does not wait for
 //! that action (or the CMS does not sign its content), 400 for a malformed body or CMS.
 
+mod blobs;
 mod bulk;
 mod cms;
 mod company;
 mod control;
 mod download;
+mod drafts;
+mod model;
+mod queries;
+mod refusal;
+mod routes;
+mod signing;
 mod state;
+#[cfg(test)]
+mod test_support;
+mod ui;
 mod wire;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -95,10 +105,12 @@ pub use company::{
 use crate::aspnet::{self, BindError, bearer_challenge, bearer_token};
 use crate::files::{blob_response, content_disposition};
 use crate::server::Simulator;
-use bulk::Kind;
+use blobs::BlobKind;
 use company::CompanyIndex;
 use download::Names;
-use state::{BlobKind, Document, Refusal, Side, page};
+use model::{Document, Kind, Role, Side};
+use queries::page;
+use refusal::Refusal;
 use wire::ErrorCode;
 
 /// Settings of the iDocs simulator. Everything but the tokens can also be changed at run time
@@ -490,7 +502,7 @@ async fn upload(
     let (file_name, bytes) = upload
         .ok_or_else(|| Refusal::validation(format!("The form has no file part named {part}.")))?;
     let mut state = idocs.lock();
-    let blob = state.upload(company, kind, &file_name, bytes, Utc::now())?;
+    let blob = state.blobs.upload(company, kind, &file_name, bytes, Utc::now())?;
     Ok(enveloped(blob.view()))
 }
 
@@ -594,7 +606,7 @@ async fn single(
 ) -> Response {
     let state = idocs.lock();
     match state.visible(company, &id) {
-        Some((index, role)) if (role == state::Role::Sender) == (side == Side::Outbox) => {
+        Some((index, role)) if (role == Role::Sender) == (side == Side::Outbox) => {
             enveloped(state.extended(index, role))
         }
         _ => not_found(),
