@@ -202,9 +202,10 @@ impl Client {
             let documents = self.check(envelope)?;
             // The provider makes its own checks as it plans the send (decoding its options
             // once), before its first request.
+            let mut progress = provider::Recorded::default();
             let handle = self
                 .provider
-                .send(envelope, &documents)
+                .send(envelope, &documents, &mut progress)
                 .await
                 .map_err(|e| e.with_context("reference", &envelope.reference))?;
             tracing::debug!(target: "signbridge", id = %handle.id, "sent");

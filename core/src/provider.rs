@@ -99,6 +99,73 @@ impl Capability {
     }
 }
 
+/// What a send did so far: the provider ids and the steps it completed, recorded (in the
+/// journal) the moment they are known, so that a send cut short resumes from them instead of
+/// creating the document again.
+#[async_trait]
+pub trait Progress: Send + Sync {
+    /// The id `name` recorded so far (`"document_id"`).
+    fn id(&self, name: &str) -> Option<String>;
+
+    /// Whether `step` completed.
+    fn done(&self, step: &str) -> bool;
+
+    /// Whether an earlier attempt of this send recorded anything (this one resumes it).
+    fn resumed(&self) -> bool;
+
+    /// Records `name` = `value` before the send goes on.
+    async fn record_id(&mut self, name: &str, value: &str) -> Result<()>;
+
+    /// Records that `step` completed.
+    async fn record_step(&mut self, step: &str) -> Result<()>;
+}
+
+/// Progress kept in memory only: what a send records when no earlier attempt can exist.
+#[derive(Debug, Default)]
+pub struct Recorded {
+    pub ids: std::collections::BTreeMap<String, String>,
+    pub steps: Vec<String>,
+    pub resumed: bool,
+}
+
+#[async_trait]
+impl Progress for Recorded {
+    fn id(&self, name: &str) -> Option<String> {
+        self.ids.get(name).cloned()
+    }
+
+    fn done(&self, step: &str) -> bool {
+        self.steps.iter().any(|s| s == step)
+    }
+
+    fn resumed(&self) -> bool {
+        self.resumed
+    }
+
+    async fn record_id(&mut self, name: &str, value: &str) -> Result<()> {
+        self.ids.insert(name.into(), value.into());
+        Ok(())
+    }
+
+    async fn record_step(&mut self, step: &str) -> Result<()> {
+        if !self.done(step) {
+            self.steps.push(step.into());
+        }
+        Ok(())
+    }
+}
+
+/// What a provider found when asked what an earlier, interrupted send created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// The document exists under this id; `sent` once it went out to the parties.
+    Found { id: String, sent: bool },
+    /// Nothing was created: sending again is safe.
+    Absent,
+    /// The provider offers no way to tell (the reason says why): the outcome stays unknown.
+    Unknowable(String),
+}
+
 /// A sink for downloaded bytes.
 pub type Sink<'a> = &'a mut (dyn AsyncWrite + Send + Unpin);
 
@@ -133,8 +200,21 @@ pub trait Provider: Send + Sync + 'static {
     }
 
     /// Creates the envelope at the provider and sends it to the parties. `documents` are the
-    /// envelope's documents as checked against [`EnvelopeRules`], in order.
-    async fn send(&self, envelope: &Envelope, documents: &[OutgoingDocument]) -> Result<Handle>;
+    /// envelope's documents as checked against [`EnvelopeRules`], in order. Every provider id
+    /// goes to `progress` the moment it is known, and each step as it completes; a resumed
+    /// send continues from what `progress` holds instead of creating again.
+    async fn send(
+        &self,
+        envelope: &Envelope,
+        documents: &[OutgoingDocument],
+        progress: &mut dyn Progress,
+    ) -> Result<Handle>;
+
+    /// What an interrupted send of `reference` created, looked up with the provider's own
+    /// search from what the send recorded before its first write.
+    async fn find(&self, _reference: &str, _recorded: &dyn Progress) -> Result<Lookup> {
+        Ok(Lookup::Unknowable(format!("{} offers no lookup of a document by reference", self.id())))
+    }
 
     async fn status(&self, handle: &Handle) -> Result<Status>;
 

@@ -142,8 +142,9 @@ async fn what_the_sandbox_received_matches_the_envelope() {
                 && p["value"] == "Contrato de prestação de serviços"),
         "{parts:?}"
     );
+    // The first file carries the reference: TAE's search lists documents by file name.
     assert!(
-        parts.iter().any(|p| p["name"] == "Envelope" && p["filename"] == "contrato.pdf"),
+        parts.iter().any(|p| p["name"] == "Envelope" && p["filename"] == "ERP-3_contrato.pdf"),
         "{parts:?}"
     );
 }

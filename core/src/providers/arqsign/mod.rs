@@ -60,7 +60,8 @@ use super::{Base, Build, BuildContext, http, lenient};
 use crate::error::{Error, Result};
 use crate::model::{DownloadInfo, DownloadKind, Envelope, Handle, Status};
 use crate::provider::{
-    Capability, DownloadCapability, EnvelopeRules, OutgoingDocument, Provider, SendCapability, Sink,
+    Capability, DownloadCapability, EnvelopeRules, Lookup, OutgoingDocument, Progress, Provider,
+    SendCapability, Sink,
 };
 use crate::transport::{Call, Classify, FixedHeaders, Idempotency, Reply, Secret};
 use crate::{host, names};
@@ -217,6 +218,11 @@ impl Classify for ArqSign {
         if reply.status.is_success() { Ok(()) } else { Err(map::error(op, reply)) }
     }
 }
+
+/// What a send records (see [`Progress`]): when its one request went out, and the process id
+/// it answered.
+const SENT_AT: &str = "sent_at";
+const PROCESS_ID: &str = "process_id";
 
 /// What `send` and `validate` decide about an envelope, once.
 struct Plan {
@@ -528,8 +534,17 @@ impl Provider for ArqSign {
         self.plan(env).map(drop)
     }
 
-    async fn send(&self, env: &Envelope, documents: &[OutgoingDocument]) -> Result<Handle> {
+    async fn send(
+        &self,
+        env: &Envelope,
+        documents: &[OutgoingDocument],
+        progress: &mut dyn Progress,
+    ) -> Result<Handle> {
         let plan = self.plan(env)?;
+        // One call creates and sends the process: recorded, it is done.
+        if let Some(id) = progress.id(PROCESS_ID) {
+            return Ok(self.base.handle(id, env));
+        }
         let mut total = 0u64;
         for doc in documents {
             // ArqSign takes PDFs only, and would say so only after the whole upload.
@@ -560,9 +575,24 @@ impl Provider for ArqSign {
             let (body, length) = body::build(&head, documents);
             request.header(CONTENT_LENGTH, length).body(body)
         };
+        // Recorded before the request: from here a lost answer leaves the outcome unknown.
+        progress.record_id(SENT_AT, &Utc::now().to_rfc3339()).await?;
         let reply = self.request(Call::new("send", Idempotency::Write, self, &build)).await?;
         let sent: wire::ProcessoEnviado = Self::decode(&reply)?;
+        progress.record_id(PROCESS_ID, &sent.id_processo).await?;
         Ok(self.base.handle(sent.id_processo, env))
+    }
+
+    async fn find(&self, _reference: &str, recorded: &dyn Progress) -> Result<Lookup> {
+        Ok(match recorded.id(SENT_AT) {
+            None => Lookup::Absent,
+            // The API lists no processes and searches none by name (contract §2.0): only
+            // ArqSign's web console, or its webhook, can tell.
+            Some(at) => Lookup::Unknowable(format!(
+                "ArqSign has no search by reference; a send was made at {at}: check the \
+                 account's processes in ArqSign's console"
+            )),
+        })
     }
 
     async fn status(&self, handle: &Handle) -> Result<Status> {

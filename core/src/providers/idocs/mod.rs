@@ -44,9 +44,10 @@ use serde::de::{DeserializeOwned, IgnoredAny};
 
 use super::{Base, Build, BuildContext, http, lenient};
 use crate::error::{Error, ErrorKind, Result};
-use crate::model::{DownloadInfo, DownloadKind, Envelope, Handle, Role, Status};
+use crate::model::{DownloadInfo, DownloadKind, Envelope, Handle, Role, State, Status};
 use crate::provider::{
-    Capability, DownloadCapability, EnvelopeRules, OutgoingDocument, Provider, SendCapability, Sink,
+    Capability, DownloadCapability, EnvelopeRules, Lookup, OutgoingDocument, Progress, Provider,
+    SendCapability, Sink,
 };
 use crate::signing::{CmsForm, SignRequest, SignerSlot};
 use crate::transport::{Call, Classify, FixedHeaders, Idempotency, Reply, Secret};
@@ -103,6 +104,17 @@ fn default_group() -> String {
 fn default_form() -> CmsForm {
     CmsForm::Attached
 }
+
+/// What a send records (see [`Progress`]): the number and date the outbox query finds the
+/// draft by, its id, and the route and the signature as they complete.
+const DOCUMENT_NUMBER: &str = "document_number";
+const DOCUMENT_DATE: &str = "document_date";
+const DOCUMENT_ID: &str = "document_id";
+const ROUTED: &str = "routed";
+const SIGNED: &str = "signed";
+
+/// Outbox documents read per query page.
+const QUERY_PAGE: u64 = 100;
 
 /// `DocumentGroupType` values (contract §3.1).
 const GROUPS: [&str; 10] = [
@@ -296,6 +308,52 @@ impl IDocs {
         Ok(reply.body)
     }
 
+    /// Uploads the blobs and creates the outbox draft; its number and date are recorded first,
+    /// since the outbox query finds it by them if the answer is lost.
+    async fn create(
+        &self,
+        env: &Envelope,
+        documents: &[OutgoingDocument],
+        opts: &EnvelopeOptions,
+        progress: &mut dyn Progress,
+    ) -> Result<String> {
+        let mut blobs = Vec::with_capacity(documents.len());
+        for doc in documents {
+            let blob = self
+                .upload(
+                    "upload",
+                    "api/v3/sync/blobs/document-content",
+                    "documentContent",
+                    doc.name.clone(),
+                    || (doc.body(), doc.len),
+                )
+                .await?;
+            blobs.push(wire::BlobRef { blob_id: blob });
+        }
+        let number = opts.document_number.clone().unwrap_or_else(|| env.reference.clone());
+        let date = opts.document_date.unwrap_or_else(|| Utc::now().timestamp());
+        progress.record_id(DOCUMENT_NUMBER, &number).await?;
+        progress.record_id(DOCUMENT_DATE, &date.to_string()).await?;
+        let create = wire::CreateDocument {
+            document_metadata: wire::DocumentMetadata {
+                document_name: env.title.clone(),
+                document_number: number,
+                document_date: date,
+                document_group: opts
+                    .document_group
+                    .clone()
+                    .unwrap_or_else(|| self.config.document_group.clone()),
+                document_author_employee_id: self.config.employee_id.clone(),
+            },
+            document_binary_contents: blobs,
+        };
+        let path = "api/v3/sync/external/outbox/document/create";
+        let reply = self.post("create", Idempotency::Write, path, &create).await?;
+        let document: wire::DocumentBase = http::decode(&reply)?;
+        progress.record_id(DOCUMENT_ID, &document.id).await?;
+        Ok(document.id)
+    }
+
     /// Content to sign → host signature → `.cms` blob → save with the ticket.
     async fn sign_and_send(&self, document_id: &str) -> Result<()> {
         let mut fresh_ticket_allowed = true;
@@ -422,57 +480,88 @@ impl Provider for IDocs {
         self.plan(env).map(drop)
     }
 
-    async fn send(&self, env: &Envelope, documents: &[OutgoingDocument]) -> Result<Handle> {
+    async fn send(
+        &self,
+        env: &Envelope,
+        documents: &[OutgoingDocument],
+        progress: &mut dyn Progress,
+    ) -> Result<Handle> {
         let opts = self.plan(env)?;
-        let mut blobs = Vec::with_capacity(documents.len());
-        for doc in documents {
-            let blob = self
-                .upload(
-                    "upload",
-                    "api/v3/sync/blobs/document-content",
-                    "documentContent",
-                    doc.name.clone(),
-                    || (doc.body(), doc.len),
-                )
-                .await?;
-            blobs.push(wire::BlobRef { blob_id: blob });
-        }
-        let create = wire::CreateDocument {
-            document_metadata: wire::DocumentMetadata {
-                document_name: env.title.clone(),
-                document_number: opts
-                    .document_number
-                    .clone()
-                    .unwrap_or_else(|| env.reference.clone()),
-                document_date: opts.document_date.unwrap_or_else(|| Utc::now().timestamp()),
-                document_group: opts
-                    .document_group
-                    .clone()
-                    .unwrap_or_else(|| self.config.document_group.clone()),
-                document_author_employee_id: self.config.employee_id.clone(),
-            },
-            document_binary_contents: blobs,
+        let id = match progress.id(DOCUMENT_ID) {
+            Some(id) => id,
+            None => self.create(env, documents, &opts, progress).await?,
         };
-        let path = "api/v3/sync/external/outbox/document/create";
-        let reply = self.post("create", Idempotency::Write, path, &create).await?;
-        let document: wire::DocumentBase = http::decode(&reply)?;
-        let handle = self.base.handle(document.id, env);
+        let handle = self.base.handle(id, env);
         // From here the draft exists at iDocs: every error carries its handle.
         async {
-            let individual =
-                opts.individual_counterparties.unwrap_or(self.config.individual_counterparties);
-            let route = wire::CreateQuickRoute {
-                document_id: handle.id.clone(),
-                employee_id: self.config.employee_id.clone(),
-                route: wire::QuickRoute { external: map::quick_route(env, individual) },
-            };
-            let path = "api/v3/sync/external/outbox/route/quick-route/create";
-            self.post("quick_route", Idempotency::Write, path, &route).await?;
-            self.sign_and_send(&handle.id).await
+            if progress.done(SIGNED) {
+                return Ok(());
+            }
+            // A resumed send may follow a save whose answer was lost: a document no longer a
+            // draft went out, and signing it again would be refused.
+            if progress.resumed() && self.status(&handle).await?.state != State::Draft {
+                return progress.record_step(SIGNED).await;
+            }
+            if !progress.done(ROUTED) {
+                let individual =
+                    opts.individual_counterparties.unwrap_or(self.config.individual_counterparties);
+                let route = wire::CreateQuickRoute {
+                    document_id: handle.id.clone(),
+                    employee_id: self.config.employee_id.clone(),
+                    route: wire::QuickRoute { external: map::quick_route(env, individual) },
+                };
+                // A draft's route may be replaced (contract T2): safe to create again on resume.
+                let path = "api/v3/sync/external/outbox/route/quick-route/create";
+                self.post("quick_route", Idempotency::Write, path, &route).await?;
+                progress.record_step(ROUTED).await?;
+            }
+            self.sign_and_send(&handle.id).await?;
+            progress.record_step(SIGNED).await
         }
         .await
         .map_err(|e| e.with_handle(handle.clone()))?;
         Ok(handle)
+    }
+
+    async fn find(&self, _reference: &str, recorded: &dyn Progress) -> Result<Lookup> {
+        let (Some(number), Some(date)) = (recorded.id(DOCUMENT_NUMBER), recorded.id(DOCUMENT_DATE))
+        else {
+            // Nothing was recorded before a create: none was sent.
+            return Ok(Lookup::Absent);
+        };
+        let date: i64 = date.parse().map_err(|_| {
+            Error::internal(format!("the journal holds {date:?} as an iDocs document date"))
+        })?;
+        let path = "api/v3/sync/external/documents-query/outbox";
+        let mut found = Vec::new();
+        let mut skip = 0u64;
+        loop {
+            let query = wire::QueryDocuments {
+                document_date_from: date,
+                document_date_to: date,
+                skip,
+                top: QUERY_PAGE,
+            };
+            let reply = self.post("find", Idempotency::Read, path, &query).await?;
+            let page: wire::Page<wire::Listed> = Self::enveloped(&reply)?;
+            let count = page.page_items.len() as u64;
+            found.extend(page.page_items.into_iter().filter(|d| d.document_number == number));
+            skip += count;
+            if count == 0 || skip >= page.total_size {
+                break;
+            }
+        }
+        Ok(match found.as_slice() {
+            [] => Lookup::Absent,
+            [one] => Lookup::Found {
+                id: one.id.clone(),
+                sent: map::state(&map::status_name(&one.document_status)) != State::Draft,
+            },
+            many => Lookup::Unknowable(format!(
+                "{} iDocs outbox documents carry number {number:?} and date {date}",
+                many.len()
+            )),
+        })
     }
 
     async fn status(&self, handle: &Handle) -> Result<Status> {

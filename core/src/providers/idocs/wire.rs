@@ -77,6 +77,36 @@ pub struct DocumentBase {
     pub id: String,
 }
 
+/// `QueryDocumentsVM`: the outbox query (contract §2.3); date bounds are Unix seconds.
+#[derive(Debug, Serialize)]
+pub struct QueryDocuments {
+    #[serde(rename = "documentDateFrom")]
+    pub document_date_from: i64,
+    #[serde(rename = "documentDateTo")]
+    pub document_date_to: i64,
+    pub skip: u64,
+    pub top: u64,
+}
+
+/// `…PaginatedResponseVM`: one page of items and how many there are in all.
+#[derive(Debug, Deserialize)]
+pub struct Page<T> {
+    #[serde(rename = "pageItems", default = "Vec::new")]
+    pub page_items: Vec<T>,
+    #[serde(rename = "totalSize", default)]
+    pub total_size: u64,
+}
+
+/// A document as the outbox query lists it, the part signbridge reads.
+#[derive(Debug, Deserialize)]
+pub struct Listed {
+    pub id: String,
+    #[serde(rename = "documentNumber", default)]
+    pub document_number: String,
+    #[serde(rename = "documentStatus", default)]
+    pub document_status: serde_json::Value,
+}
+
 /// `CreateQuickRouteForExternalOutboxDocumentVM`.
 #[derive(Debug, Serialize)]
 pub struct CreateQuickRoute {

@@ -41,7 +41,8 @@ use super::{Base, Build, BuildContext, base64_json, http, lenient};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{DownloadInfo, DownloadKind, Envelope, Handle, Role, Status};
 use crate::provider::{
-    Capability, DownloadCapability, EnvelopeRules, OutgoingDocument, Provider, SendCapability, Sink,
+    Capability, DownloadCapability, EnvelopeRules, Lookup, OutgoingDocument, Progress, Provider,
+    SendCapability, Sink,
 };
 use crate::transport::{Call, Classify, Idempotency, Reply, Secret, Token, TokenCache};
 
@@ -70,6 +71,16 @@ pub const CAPABILITY: Capability = Capability {
     cancel: true,
     ..Capability::NONE
 };
+
+/// What a send records (see [`Progress`]): the name the upload is searchable by, the id it
+/// returned, and the publish.
+const FILE_NAME: &str = "file_name";
+const DOCUMENT_ID: &str = "document_id";
+const PUBLISHED: &str = "published";
+
+/// How far `find` pages through the company-wide search before it gives up.
+const SEARCH_PAGE_SIZE: u64 = 200;
+const SEARCH_PAGES: u64 = 50;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -261,7 +272,23 @@ impl Tae {
             .ok_or_else(|| reply.malformed("success without data"))
     }
 
-    async fn upload(&self, env: &Envelope, documents: &[OutgoingDocument]) -> Result<i64> {
+    /// The name the first file is uploaded under: TAE's search lists documents by it
+    /// (`nomeArquivo`, contract §4.4), so it carries the envelope's reference, which is how an
+    /// upload whose answer was lost is found again.
+    fn searchable_name(env: &Envelope, first: &OutgoingDocument) -> String {
+        if first.name.starts_with(&env.reference) {
+            first.name.clone()
+        } else {
+            format!("{}_{}", env.reference, first.name)
+        }
+    }
+
+    async fn upload(
+        &self,
+        env: &Envelope,
+        documents: &[OutgoingDocument],
+        first_name: &str,
+    ) -> Result<i64> {
         let mut parts = Vec::with_capacity(documents.len());
         for doc in documents {
             let mime = HeaderValue::from_str(&doc.media_type).map_err(|_| {
@@ -275,9 +302,10 @@ impl Tae {
         let url = self.api("documents/v1/envelopes/upload");
         let build = |http: &reqwest::Client| {
             let mut form = Form::new().text("NomeEnvelope", env.title.clone());
-            for (doc, headers) in documents.iter().zip(&parts) {
+            for (i, (doc, headers)) in documents.iter().zip(&parts).enumerate() {
+                let name = if i == 0 { first_name.to_string() } else { doc.name.clone() };
                 let part = Part::stream_with_length(doc.body(), doc.len)
-                    .file_name(doc.name.clone())
+                    .file_name(name)
                     .headers(headers.clone());
                 form = form.part("Envelope", part);
             }
@@ -355,13 +383,83 @@ impl Provider for Tae {
         self.plan(env).map(drop)
     }
 
-    async fn send(&self, env: &Envelope, documents: &[OutgoingDocument]) -> Result<Handle> {
+    async fn send(
+        &self,
+        env: &Envelope,
+        documents: &[OutgoingDocument],
+        progress: &mut dyn Progress,
+    ) -> Result<Handle> {
         let opts = self.plan(env)?;
-        let id = self.upload(env, documents).await?;
+        let id = match progress.id(DOCUMENT_ID) {
+            Some(id) => id.parse().map_err(|_| {
+                Error::internal(format!("the journal holds {id:?} as a TAE document id"))
+            })?,
+            None => {
+                let first_name = Self::searchable_name(env, &documents[0]);
+                // Recorded before the upload: if its answer is lost, the search finds it by this.
+                progress.record_id(FILE_NAME, &first_name).await?;
+                let id = self.upload(env, documents, &first_name).await?;
+                progress.record_id(DOCUMENT_ID, &id.to_string()).await?;
+                id
+            }
+        };
         let handle = self.base.handle(id.to_string(), env);
         // From here on the draft exists at TAE: every error carries its handle.
-        self.publish(id, env, &opts).await.map_err(|e| e.with_handle(handle.clone()))?;
+        async {
+            if progress.done(PUBLISHED) {
+                return Ok(());
+            }
+            // A resumed send may follow a publish whose answer was lost: a document that left
+            // the draft state was published, and publishing it again would be refused.
+            let already = progress.resumed()
+                && self.status(&handle).await?.state != crate::model::State::Draft;
+            if !already {
+                self.publish(id, env, &opts).await?;
+            }
+            progress.record_step(PUBLISHED).await
+        }
+        .await
+        .map_err(|e| e.with_handle(handle.clone()))?;
         Ok(handle)
+    }
+
+    async fn find(&self, _reference: &str, recorded: &dyn Progress) -> Result<Lookup> {
+        let Some(name) = recorded.id(FILE_NAME) else {
+            // Nothing was recorded before an upload: none was sent.
+            return Ok(Lookup::Absent);
+        };
+        let body = wire::Pesquisa { pesquisar_em_toda_empresa: true };
+        let url = self.api("documents/v1/publicacoes/pesquisas");
+        let mut found: Vec<wire::LinhaPesquisa> = Vec::new();
+        for page in 1..=SEARCH_PAGES {
+            let query = [("PaginaAtual", page), ("TamanhoPagina", SEARCH_PAGE_SIZE)];
+            let build = |http: &reqwest::Client| http.post(&url).query(&query).json(&body);
+            let reply = self.request(Call::new("find", Idempotency::Read, self, &build)).await?;
+            let rows: wire::PaginaPesquisa = Self::data(&reply)?;
+            let seen = page * SEARCH_PAGE_SIZE;
+            let last = rows.registro.is_empty() || seen >= rows.total;
+            found.extend(
+                rows.registro.into_iter().filter(|r| r.nome_arquivo.as_deref() == Some(&name)),
+            );
+            if last {
+                return Ok(match found.as_slice() {
+                    [] => Lookup::Absent,
+                    [one] => Lookup::Found {
+                        id: one.id.to_string(),
+                        // 5 is a draft (Rascunho): uploaded, not yet published.
+                        sent: one.status != Some(5),
+                    },
+                    many => Lookup::Unknowable(format!(
+                        "{} TAE documents are named {name:?}",
+                        many.len()
+                    )),
+                });
+            }
+        }
+        Ok(Lookup::Unknowable(format!(
+            "TAE's search lists more than {} documents",
+            SEARCH_PAGES * SEARCH_PAGE_SIZE
+        )))
     }
 
     async fn status(&self, handle: &Handle) -> Result<Status> {

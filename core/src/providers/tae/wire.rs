@@ -177,6 +177,31 @@ pub struct Arquivo {
     // `providers::base64_json`), and so is not read here.
 }
 
+/// Body of `POST /documents/v1/publicacoes/pesquisas` (contract §4.4).
+#[derive(Debug, Serialize)]
+pub struct Pesquisa {
+    #[serde(rename = "pesquisarEmTodaEmpresa")]
+    pub pesquisar_em_toda_empresa: bool,
+}
+
+/// `data` of a search: one page of rows and the total.
+#[derive(Debug, Deserialize)]
+pub struct PaginaPesquisa {
+    #[serde(default, deserialize_with = "crate::providers::lenient::u64")]
+    pub total: u64,
+    #[serde(default)]
+    pub registro: Vec<LinhaPesquisa>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LinhaPesquisa {
+    pub id: i64,
+    #[serde(default)]
+    pub status: Option<i64>,
+    #[serde(rename = "nomeArquivo", default)]
+    pub nome_arquivo: Option<String>,
+}
+
 /// `data` of the v2 download: a URL, bare or under one of several keys (sources disagree).
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
