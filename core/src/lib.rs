@@ -17,6 +17,7 @@
 
 pub mod error;
 mod events;
+pub mod journal;
 pub mod model;
 pub mod provider;
 pub mod providers;
