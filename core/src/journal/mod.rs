@@ -868,3 +868,50 @@ fn journal_error(location: &str, what: impl fmt::Display) -> Error {
 fn is_memory(path: &Path) -> bool {
     path.as_os_str() == MEMORY
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<PathBuf> {
+        move |name| pairs.iter().find(|(k, _)| *k == name).map(|(_, v)| PathBuf::from(v))
+    }
+
+    #[cfg(all(unix, not(target_os = "macos")))]
+    #[test]
+    fn default_path_follows_xdg_then_home() {
+        let xdg = default_path_from(vars(&[("XDG_DATA_HOME", "/x/data"), ("HOME", "/home/u")]));
+        assert_eq!(xdg.unwrap(), Path::new("/x/data/signbridge/journal.sqlite3"));
+        // A relative XDG_DATA_HOME is ignored, as the XDG spec says.
+        let home = default_path_from(vars(&[("XDG_DATA_HOME", "data"), ("HOME", "/home/u")]));
+        assert_eq!(home.unwrap(), Path::new("/home/u/.local/share/signbridge/journal.sqlite3"));
+    }
+
+    #[test]
+    fn no_default_location_is_a_config_error() {
+        let err = default_path_from(vars(&[])).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Config);
+        assert!(err.to_string().contains("journal.path is not set"), "{err}");
+    }
+
+    #[test]
+    fn only_the_holder_of_a_pending_intent_may_change_it() {
+        let now = DateTime::<Utc>::UNIX_EPOCH;
+        let lease = |holder: &str| Lease {
+            key: IntentKey::new("tae", "a", "r"),
+            holder: holder.into(),
+            until: now,
+            ttl: Duration::from_secs(1),
+        };
+        let BeginPlan { write: Some(rec), .. } =
+            plan_begin(None, "d", BeginMode::Send, lease("h1"), now)
+        else {
+            panic!("a new intent is written")
+        };
+        assert!(apply(Some(rec.clone()), &lease("h1"), &Change::Renew, now).is_ok());
+        let err = apply(Some(rec), &lease("h2"), &Change::Renew, now).unwrap_err();
+        assert!(err.to_string().contains("taken over by h1"), "{err}");
+        let gone = apply(None, &lease("h1"), &Change::Renew, now).unwrap_err();
+        assert!(gone.to_string().contains("no longer exists"), "{gone}");
+    }
+}

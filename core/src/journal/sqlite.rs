@@ -754,3 +754,29 @@ impl JournalStore for SqliteStore {
         .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    fn failure(code: std::ffi::c_int) -> rusqlite::Error {
+        rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None)
+    }
+
+    #[test]
+    fn sqlite_failures_name_the_file_and_say_what_to_expect() {
+        let full = db_error("/j.sqlite3", failure(rusqlite::ffi::SQLITE_FULL));
+        assert_eq!(full.kind(), ErrorKind::Journal);
+        assert!(
+            full.to_string()
+                .starts_with("journal /j.sqlite3: the file cannot grow: the disk is full")
+        );
+        assert!(full.is_temporary(), "space may be freed");
+        let busy = db_error("/j.sqlite3", failure(rusqlite::ffi::SQLITE_BUSY));
+        assert!(busy.to_string().contains("locked by another process"), "{busy}");
+        assert!(busy.is_temporary());
+        let read_only = db_error("/j.sqlite3", failure(rusqlite::ffi::SQLITE_READONLY));
+        assert!(read_only.to_string().contains("read-only") && !read_only.is_temporary());
+    }
+}
