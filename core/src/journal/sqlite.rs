@@ -131,7 +131,7 @@ impl SqliteStore {
         let mut conn =
             Connection::open_with_flags(path, flags).map_err(|e| db_error(&location, e))?;
         conn.busy_timeout(busy_timeout).map_err(|e| db_error(&location, e))?;
-        prepare(&mut conn, true).map_err(|f| f.into_error(&location))?;
+        prepare(&mut conn, Some(busy_timeout)).map_err(|f| f.into_error(&location))?;
         Ok(SqliteStore { location, conn: Arc::new(Mutex::new(conn)) })
     }
 
@@ -139,7 +139,7 @@ impl SqliteStore {
     pub fn in_memory() -> Result<SqliteStore> {
         let location: Arc<str> = MEMORY.into();
         let mut conn = Connection::open_in_memory().map_err(|e| db_error(&location, e))?;
-        prepare(&mut conn, false).map_err(|f| f.into_error(&location))?;
+        prepare(&mut conn, None).map_err(|f| f.into_error(&location))?;
         Ok(SqliteStore { location, conn: Arc::new(Mutex::new(conn)) })
     }
 
@@ -189,19 +189,17 @@ fn create_private_file(path: &Path) -> std::io::Result<()> {
 
 /// Checks that the database is a journal this build can use, then sets the connection up and
 /// migrates. Nothing is written before the checks pass.
-fn prepare(conn: &mut Connection, file: bool) -> Fallible<()> {
+fn prepare(conn: &mut Connection, wal: Option<Duration>) -> Fallible<()> {
     if conn.is_readonly(rusqlite::MAIN_DB)? {
         return Err(Failure::Refused("the file is read-only".into()));
     }
-    check_schema(conn)?;
-    if file {
-        let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            let mode: String = conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))?;
-            if !mode.eq_ignore_ascii_case("wal") {
-                return Err(Failure::Refused(format!("cannot use WAL mode (got {mode})")));
-            }
-        }
+    // One read transaction, so that the checks see one state of a file another process may
+    // be migrating right now.
+    let snapshot = conn.transaction()?;
+    check_schema(&snapshot)?;
+    snapshot.finish()?;
+    if let Some(busy_timeout) = wal {
+        enable_wal(conn, busy_timeout)?;
     }
     conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA secure_delete = ON;")?;
     let tx = immediate(conn)?;
@@ -214,6 +212,34 @@ fn prepare(conn: &mut Connection, file: bool) -> Fallible<()> {
     tx.pragma_update(None, "application_id", APPLICATION_ID)?;
     tx.commit()?;
     Ok(())
+}
+
+/// Puts the file in WAL mode (a lasting property of the file, so this is done once per file).
+fn enable_wal(conn: &Connection, busy_timeout: Duration) -> Fallible<()> {
+    let deadline = std::time::Instant::now() + busy_timeout;
+    loop {
+        let mode = match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
+        {
+            Ok(mode) => mode,
+            // The switch needs the file to itself for a moment, and SQLite answers BUSY at once
+            // instead of calling the busy handler (seen when processes open a new journal
+            // together): wait for it as the busy handler would.
+            Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        return if mode.eq_ignore_ascii_case("wal") {
+            Ok(())
+        } else {
+            Err(Failure::Refused(format!("cannot use WAL mode (got {mode})")))
+        };
+    }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(e.sqlite_error_code(), Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked))
 }
 
 /// The schema version, if this build can use the database.
