@@ -552,6 +552,16 @@ fn refused(path: &Path) -> signbridge::Error {
 }
 
 #[test]
+fn reopening_a_current_journal_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = journal_file(&dir);
+    drop(open(&path));
+    let before = std::fs::read(&path).unwrap();
+    drop(open(&path));
+    assert_eq!(std::fs::read(&path).unwrap(), before);
+}
+
+#[test]
 fn a_journal_from_a_newer_version_is_refused_unchanged() {
     let dir = tempfile::tempdir().unwrap();
     let path = journal_file(&dir);

@@ -196,20 +196,24 @@ fn prepare(conn: &mut Connection, wal: Option<Duration>) -> Fallible<()> {
     // One read transaction, so that the checks see one state of a file another process may
     // be migrating right now.
     let snapshot = conn.transaction()?;
-    check_schema(&snapshot)?;
+    let due = migrations_due(&snapshot)?;
     snapshot.finish()?;
     if let Some(busy_timeout) = wal {
         enable_wal(conn, busy_timeout)?;
     }
     conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA secure_delete = ON;")?;
+    if due.is_none() {
+        return Ok(());
+    }
     let tx = immediate(conn)?;
     // Another process may have migrated while we waited for the lock: look again.
-    let version = check_schema(&tx)?;
-    for (done, migration) in (1_i64..).zip(MIGRATIONS).skip(version) {
-        tx.execute_batch(migration)?;
-        tx.pragma_update(None, "user_version", done)?;
+    if let Some(version) = migrations_due(&tx)? {
+        for (done, migration) in (1_i64..).zip(MIGRATIONS).skip(version) {
+            tx.execute_batch(migration)?;
+            tx.pragma_update(None, "user_version", done)?;
+        }
+        tx.pragma_update(None, "application_id", APPLICATION_ID)?;
     }
-    tx.pragma_update(None, "application_id", APPLICATION_ID)?;
     tx.commit()?;
     Ok(())
 }
@@ -242,8 +246,9 @@ fn is_busy(e: &rusqlite::Error) -> bool {
     matches!(e.sqlite_error_code(), Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked))
 }
 
-/// The schema version, if this build can use the database.
-fn check_schema(conn: &Connection) -> Fallible<usize> {
+/// The schema version to migrate from (`None`: the journal is current), if this build can use
+/// the database at all.
+fn migrations_due(conn: &Connection) -> Fallible<Option<usize>> {
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let application: i32 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
     // Reading the schema also finds a damaged first page.
@@ -256,7 +261,8 @@ fn check_schema(conn: &Connection) -> Fallible<usize> {
     }
     let known = MIGRATIONS.len();
     match usize::try_from(version) {
-        Ok(v) if v <= known => Ok(v),
+        Ok(v) if v == known && application == APPLICATION_ID => Ok(None),
+        Ok(v) if v <= known => Ok(Some(v)),
         _ => Err(Failure::Refused(format!(
             "written by a newer signbridge (schema version {version}; this build knows up to \
              {known}); refused, left unchanged"
