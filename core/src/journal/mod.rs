@@ -106,21 +106,15 @@ fn default_path_from(var: impl Fn(&str) -> Option<PathBuf>) -> Result<PathBuf> {
     // Only absolute values count: the XDG spec says relative ones are to be ignored, and a
     // relative journal would move with the working directory.
     let absolute = |name: &str| var(name).filter(|p| p.is_absolute());
-    let dir = if cfg!(windows) {
-        absolute("LOCALAPPDATA")
+    let (dir, vars) = if cfg!(windows) {
+        (absolute("LOCALAPPDATA"), "LOCALAPPDATA")
     } else if cfg!(target_os = "macos") {
-        absolute("HOME").map(|h| h.join("Library").join("Application Support"))
+        (absolute("HOME").map(|h| h.join("Library").join("Application Support")), "HOME")
     } else {
-        absolute("XDG_DATA_HOME").or_else(|| absolute("HOME").map(|h| h.join(".local/share")))
+        let xdg = absolute("XDG_DATA_HOME");
+        (xdg.or_else(|| absolute("HOME").map(|h| h.join(".local/share"))), "XDG_DATA_HOME or HOME")
     };
     let dir = dir.ok_or_else(|| {
-        let vars = if cfg!(windows) {
-            "LOCALAPPDATA"
-        } else if cfg!(target_os = "macos") {
-            "HOME"
-        } else {
-            "XDG_DATA_HOME or HOME"
-        };
         Error::config(format!(
             "journal.path is not set and no default location is known ({vars} is not set to an \
              absolute path)"
@@ -885,6 +879,12 @@ mod tests {
         // A relative XDG_DATA_HOME is ignored, as the XDG spec says.
         let home = default_path_from(vars(&[("XDG_DATA_HOME", "data"), ("HOME", "/home/u")]));
         assert_eq!(home.unwrap(), Path::new("/home/u/.local/share/signbridge/journal.sqlite3"));
+    }
+
+    #[test]
+    fn the_journal_can_be_shared_by_a_client() {
+        fn shared<T: Clone + Send + Sync + 'static>() {}
+        shared::<Journal>();
     }
 
     #[test]
