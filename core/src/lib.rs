@@ -19,6 +19,7 @@ mod download;
 pub mod error;
 mod events;
 pub mod host;
+pub mod journal;
 pub mod model;
 pub mod names;
 mod outgoing;

@@ -1,0 +1,814 @@
+//! The embedded journal: one SQLite file (bundled SQLite, so every host has the same version).
+//!
+//! - WAL mode: readers never wait for the writer, and a process killed mid-transaction leaves
+//!   its uncommitted frames behind, which the next opener discards.
+//! - Every change is a `BEGIN IMMEDIATE` transaction: it takes the file's write lock before
+//!   reading, so a check and the write that depends on it (take a lease, spend a budget unit)
+//!   are atomic across processes. Waiting for the lock is bounded by the busy timeout. A
+//!   deferred transaction that later upgrades to a write could instead fail at once with
+//!   `SQLITE_BUSY` in WAL mode, without the busy handler being called.
+//! - `synchronous = FULL`: a committed intent survives a power cut; an fsync per change is
+//!   nothing next to the HTTP request it guards.
+//! - `secure_delete = ON`: a replaced or invalidated session token is overwritten in the file,
+//!   not only unlinked from the b-tree.
+//! - The file is created with mode 0600 (it holds session tokens) before SQLite first opens
+//!   it; SQLite gives its `-wal` and `-shm` files the same mode.
+//! - The schema version is `PRAGMA user_version`, and `PRAGMA application_id` marks the file as
+//!   a signbridge journal. Both are read before anything is written, so a journal written by a
+//!   newer signbridge (or a database that is not a journal) is refused unchanged.
+//!
+//! One connection per store, behind a mutex; every operation runs on tokio's blocking pool so
+//! that SQLite's file I/O and lock waits never hold up an async worker thread.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension as _, Row, params};
+use serde::{Deserialize, Serialize};
+
+use super::budget::{self, Acquire, Window, WindowUsage};
+use super::{
+    Begin, BeginMode, Change, Finish, IntentKey, IntentRecord, IntentState, JournalStore, Lease,
+    LoginLease, MEMORY, Session, SessionLookup, SessionValue, StatusSnapshot, Step, apply,
+    journal_error, later, plan_begin,
+};
+use crate::error::{Error, Result};
+
+/// `PRAGMA application_id` of a signbridge journal ("SBJN").
+const APPLICATION_ID: i32 = 0x5342_4a4e;
+
+/// The migrations, in order: the schema version is the number applied. Append only; never
+/// edit one that was released.
+const MIGRATIONS: &[&str] = &[
+    // 1: intents, the history of replaced intents, sessions, rate grants, status snapshots.
+    "
+    CREATE TABLE intents (
+        provider       TEXT NOT NULL,
+        account        TEXT NOT NULL,
+        reference      TEXT NOT NULL,
+        digest         TEXT NOT NULL,
+        state          TEXT NOT NULL CHECK (state IN ('pending', 'unknown', 'sent', 'not_sent')),
+        ids            TEXT NOT NULL,  -- JSON object: id name -> provider id
+        steps          TEXT NOT NULL,  -- JSON array of {name, at_ms}
+        handle         TEXT,           -- JSON, exactly when sent
+        reason         TEXT,
+        holder         TEXT,           -- exactly when pending
+        lease_until_ms INTEGER,
+        attempts       INTEGER NOT NULL,
+        created_ms     INTEGER NOT NULL,
+        updated_ms     INTEGER NOT NULL,
+        PRIMARY KEY (provider, account, reference),
+        CHECK ((state = 'sent') = (handle IS NOT NULL)),
+        CHECK ((state = 'pending') = (holder IS NOT NULL))
+    ) WITHOUT ROWID;
+    CREATE INDEX intents_unfinished ON intents (provider, account, created_ms)
+        WHERE state IN ('pending', 'unknown');
+    CREATE TABLE replaced_intents (
+        provider TEXT NOT NULL, account TEXT NOT NULL, reference TEXT NOT NULL,
+        digest TEXT NOT NULL, state TEXT NOT NULL, ids TEXT NOT NULL, steps TEXT NOT NULL,
+        handle TEXT, reason TEXT, attempts INTEGER NOT NULL,
+        created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL, replaced_ms INTEGER NOT NULL
+    );
+    CREATE INDEX replaced_intents_key ON replaced_intents (provider, account, reference);
+    CREATE TABLE sessions (
+        provider       TEXT NOT NULL,
+        account        TEXT NOT NULL,
+        value          TEXT,
+        expires_ms     INTEGER,
+        login_holder   TEXT,
+        login_until_ms INTEGER,
+        updated_ms     INTEGER NOT NULL,
+        PRIMARY KEY (provider, account)
+    ) WITHOUT ROWID;
+    CREATE TABLE rate_grants (
+        provider TEXT NOT NULL,
+        account  TEXT NOT NULL,
+        at_ms    INTEGER NOT NULL
+    );
+    CREATE INDEX rate_grants_account ON rate_grants (provider, account, at_ms);
+    CREATE TABLE status_snapshots (
+        provider TEXT NOT NULL,
+        account  TEXT NOT NULL,
+        id       TEXT NOT NULL,
+        status   TEXT NOT NULL,
+        read_ms  INTEGER NOT NULL,
+        PRIMARY KEY (provider, account, id)
+    ) WITHOUT ROWID;
+    ",
+];
+
+/// The journal in one SQLite file (or in memory).
+pub struct SqliteStore {
+    location: Arc<str>,
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("location", &self.location).finish()
+    }
+}
+
+impl SqliteStore {
+    /// Opens the journal file at `path`, creating it (mode 0600, and its directory, mode 0700)
+    /// if missing, and migrating it to the current schema. `busy_timeout` bounds every wait for
+    /// another process's write lock.
+    pub fn open(path: &Path, busy_timeout: Duration) -> Result<SqliteStore> {
+        let location: Arc<str> = path.display().to_string().into();
+        let fail = |what: String| journal_error(&location, what);
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            create_private_dir(dir)
+                .map_err(|e| fail(format!("cannot create its directory: {e}")).with_source(e))?;
+        }
+        create_private_file(path)
+            .map_err(|e| fail(format!("cannot create the file: {e}")).with_source(e))?;
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let mut conn =
+            Connection::open_with_flags(path, flags).map_err(|e| db_error(&location, e))?;
+        conn.busy_timeout(busy_timeout).map_err(|e| db_error(&location, e))?;
+        prepare(&mut conn, Some(busy_timeout)).map_err(|f| f.into_error(&location))?;
+        Ok(SqliteStore { location, conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    /// A private journal in memory (tests): nothing is shared with other stores or kept.
+    pub fn in_memory() -> Result<SqliteStore> {
+        let location: Arc<str> = MEMORY.into();
+        let mut conn = Connection::open_in_memory().map_err(|e| db_error(&location, e))?;
+        prepare(&mut conn, None).map_err(|f| f.into_error(&location))?;
+        Ok(SqliteStore { location, conn: Arc::new(Mutex::new(conn)) })
+    }
+
+    /// Runs `work` on the connection, on the blocking pool.
+    async fn run<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection) -> Fallible<T> + Send + 'static,
+    {
+        let conn = self.conn.clone();
+        let done = tokio::task::spawn_blocking(move || {
+            // A panic while the lock was held cannot leave a transaction open (rusqlite rolls
+            // back on drop), so the connection is still good.
+            let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+            work(&mut conn)
+        })
+        .await
+        .map_err(|e| Error::internal(format!("journal {}: task failed: {e}", self.location)))?;
+        done.map_err(|f| f.into_error(&self.location))
+    }
+}
+
+#[cfg(unix)]
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)
+}
+
+#[cfg(not(unix))]
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)
+}
+
+/// Creates the file if missing, readable and writable by its owner only (an existing file
+/// keeps its mode: whoever made it shared may have meant it).
+fn create_private_file(path: &Path) -> std::io::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Checks that the database is a journal this build can use, then sets the connection up and
+/// migrates. Nothing is written before the checks pass.
+fn prepare(conn: &mut Connection, wal: Option<Duration>) -> Fallible<()> {
+    if conn.is_readonly(rusqlite::MAIN_DB)? {
+        return Err(Failure::Refused("the file is read-only".into()));
+    }
+    // One read transaction, so that the checks see one state of a file another process may
+    // be migrating right now.
+    let snapshot = conn.transaction()?;
+    let due = migrations_due(&snapshot)?;
+    snapshot.finish()?;
+    if let Some(busy_timeout) = wal {
+        enable_wal(conn, busy_timeout)?;
+    }
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA secure_delete = ON;")?;
+    if due.is_none() {
+        return Ok(());
+    }
+    let tx = immediate(conn)?;
+    // Another process may have migrated while we waited for the lock: look again.
+    if let Some(version) = migrations_due(&tx)? {
+        for (done, migration) in (1_i64..).zip(MIGRATIONS).skip(version) {
+            tx.execute_batch(migration)?;
+            tx.pragma_update(None, "user_version", done)?;
+        }
+        tx.pragma_update(None, "application_id", APPLICATION_ID)?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+/// Puts the file in WAL mode (a lasting property of the file, so this is done once per file).
+fn enable_wal(conn: &Connection, busy_timeout: Duration) -> Fallible<()> {
+    let deadline = std::time::Instant::now() + busy_timeout;
+    loop {
+        let mode = match conn.query_row("PRAGMA journal_mode = WAL", [], |r| r.get::<_, String>(0))
+        {
+            Ok(mode) => mode,
+            // The switch needs the file to itself for a moment, and SQLite answers BUSY at once
+            // instead of calling the busy handler (seen when processes open a new journal
+            // together): wait for it as the busy handler would.
+            Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        return if mode.eq_ignore_ascii_case("wal") {
+            Ok(())
+        } else {
+            Err(Failure::Refused(format!("cannot use WAL mode (got {mode})")))
+        };
+    }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(e.sqlite_error_code(), Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked))
+}
+
+/// The schema version to migrate from (`None`: the journal is current), if this build can use
+/// the database at all.
+fn migrations_due(conn: &Connection) -> Fallible<Option<usize>> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let application: i32 = conn.query_row("PRAGMA application_id", [], |r| r.get(0))?;
+    // Reading the schema also finds a damaged first page.
+    let tables: i64 = conn.query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))?;
+    let foreign = application != APPLICATION_ID && (application != 0 || tables > 0);
+    if foreign {
+        return Err(Failure::Refused(
+            "the file is an SQLite database but not a signbridge journal".into(),
+        ));
+    }
+    let known = MIGRATIONS.len();
+    match usize::try_from(version) {
+        Ok(v) if v == known && application == APPLICATION_ID => Ok(None),
+        Ok(v) if v <= known => Ok(Some(v)),
+        _ => Err(Failure::Refused(format!(
+            "written by a newer signbridge (schema version {version}; this build knows up to \
+             {known}); refused, left unchanged"
+        ))),
+    }
+}
+
+fn immediate(conn: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
+    conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+}
+
+/// What can go wrong inside a store operation, before the journal's location is known.
+enum Failure {
+    Db(rusqlite::Error),
+    /// The journal cannot be used: what follows "journal <file>: ".
+    Refused(String),
+    /// A complete error about the operation itself (e.g. a lease that was lost).
+    Op(Error),
+}
+
+type Fallible<T> = std::result::Result<T, Failure>;
+
+impl From<rusqlite::Error> for Failure {
+    fn from(e: rusqlite::Error) -> Failure {
+        Failure::Db(e)
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Failure {
+        Failure::Op(e)
+    }
+}
+
+impl Failure {
+    fn into_error(self, location: &str) -> Error {
+        match self {
+            Failure::Db(e) => db_error(location, e),
+            Failure::Refused(what) => journal_error(location, what),
+            Failure::Op(e) => e,
+        }
+    }
+}
+
+/// An SQLite failure as a journal error naming the file.
+fn db_error(location: &str, e: rusqlite::Error) -> Error {
+    let (what, temporary) = match &e {
+        rusqlite::Error::SqliteFailure(f, _) => match f.code {
+            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => {
+                ("the file is locked by another process longer than the busy timeout", true)
+            }
+            ErrorCode::DatabaseCorrupt => ("the file is corrupt", false),
+            ErrorCode::NotADatabase => {
+                ("the file is not a journal (not an SQLite database)", false)
+            }
+            ErrorCode::ReadOnly => ("the file is read-only", false),
+            ErrorCode::DiskFull => ("the file cannot grow: the disk is full", true),
+            ErrorCode::CannotOpen => ("the file cannot be opened", false),
+            ErrorCode::PermissionDenied => ("access to the file is denied", false),
+            ErrorCode::SystemIoFailure => ("reading or writing the file failed", false),
+            _ => ("the operation failed", false),
+        },
+        rusqlite::Error::FromSqlConversionFailure(..)
+        | rusqlite::Error::InvalidColumnType(..)
+        | rusqlite::Error::IntegralValueOutOfRange(..) => {
+            ("the file holds a value this build cannot read", false)
+        }
+        _ => ("the operation failed", false),
+    };
+    let error = journal_error(location, format!("{what} ({e})")).with_source(e);
+    if temporary { error.temporary() } else { error }
+}
+
+fn ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+/// A JSON column that does not parse, as a conversion failure of that column.
+fn bad_column(index: usize, e: impl std::error::Error + Send + Sync + 'static) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e))
+}
+
+fn json_column<T: serde::de::DeserializeOwned>(row: &Row<'_>, index: usize) -> rusqlite::Result<T> {
+    let text: String = row.get(index)?;
+    serde_json::from_str(&text).map_err(|e| bad_column(index, e))
+}
+
+#[derive(Serialize, Deserialize)]
+struct StoredStep {
+    name: String,
+    at_ms: i64,
+}
+
+#[derive(Debug)]
+struct UnknownState(String);
+
+impl std::fmt::Display for UnknownState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "unknown intent state {:?}", self.0)
+    }
+}
+
+impl std::error::Error for UnknownState {}
+
+const INTENT_COLUMNS: &str = "provider, account, reference, digest, state, ids, steps, handle, \
+                              reason, holder, lease_until_ms, attempts, created_ms, updated_ms";
+
+fn intent_from_row(row: &Row<'_>) -> rusqlite::Result<IntentRecord> {
+    let state: String = row.get(4)?;
+    let steps: Vec<StoredStep> = json_column(row, 6)?;
+    let handle: Option<String> = row.get(7)?;
+    Ok(IntentRecord {
+        key: IntentKey { provider: row.get(0)?, account: row.get(1)?, reference: row.get(2)? },
+        digest: row.get(3)?,
+        state: IntentState::parse(&state).ok_or_else(|| bad_column(4, UnknownState(state)))?,
+        ids: json_column(row, 5)?,
+        steps: steps
+            .into_iter()
+            .map(|s| Step { name: s.name, at: budget::time(s.at_ms) })
+            .collect(),
+        handle: handle
+            .map(|h| serde_json::from_str(&h).map_err(|e| bad_column(7, e)))
+            .transpose()?,
+        reason: row.get(8)?,
+        holder: row.get(9)?,
+        lease_until: row.get::<_, Option<i64>>(10)?.map(budget::time),
+        attempts: row.get(11)?,
+        created_at: budget::time(row.get(12)?),
+        updated_at: budget::time(row.get(13)?),
+    })
+}
+
+fn load_intent(conn: &Connection, key: &IntentKey) -> rusqlite::Result<Option<IntentRecord>> {
+    conn.query_row(
+        &format!(
+            "SELECT {INTENT_COLUMNS} FROM intents \
+             WHERE provider = ?1 AND account = ?2 AND reference = ?3"
+        ),
+        params![key.provider, key.account, key.reference],
+        intent_from_row,
+    )
+    .optional()
+}
+
+fn write_intent(conn: &Connection, rec: &IntentRecord) -> Fallible<()> {
+    let steps: Vec<StoredStep> =
+        rec.steps.iter().map(|s| StoredStep { name: s.name.clone(), at_ms: ms(s.at) }).collect();
+    conn.execute(
+        &format!(
+            "INSERT OR REPLACE INTO intents ({INTENT_COLUMNS}) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+        ),
+        params![
+            rec.key.provider,
+            rec.key.account,
+            rec.key.reference,
+            rec.digest,
+            rec.state.as_str(),
+            to_json(&rec.ids)?,
+            to_json(&steps)?,
+            rec.handle.as_ref().map(|h| h.to_string()),
+            rec.reason,
+            rec.holder,
+            rec.lease_until.map(ms),
+            rec.attempts,
+            ms(rec.created_at),
+            ms(rec.updated_at),
+        ],
+    )?;
+    Ok(())
+}
+
+fn to_json(value: &impl Serialize) -> Fallible<String> {
+    serde_json::to_string(value)
+        .map_err(|e| Failure::Op(Error::internal(format!("cannot encode a journal record: {e}"))))
+}
+
+impl SqliteStore {
+    /// Applies a lease holder's change to its intent; the lease's expiry follows the record.
+    async fn change(&self, lease: &mut Lease, change: Change, now: DateTime<Utc>) -> Result<()> {
+        let held = lease.clone();
+        let rec = self
+            .run(move |conn| {
+                let tx = immediate(conn)?;
+                let rec = apply(load_intent(&tx, &held.key)?, &held, &change, now)?;
+                write_intent(&tx, &rec)?;
+                tx.commit()?;
+                Ok(rec)
+            })
+            .await?;
+        if let Some(until) = rec.lease_until {
+            lease.until = until;
+        }
+        Ok(())
+    }
+
+    /// The account's session, if still valid at `now`.
+    fn valid_session(
+        conn: &Connection,
+        provider: &str,
+        account: &str,
+        now: DateTime<Utc>,
+    ) -> rusqlite::Result<Option<Session>> {
+        conn.query_row(
+            "SELECT value, expires_ms FROM sessions WHERE provider = ?1 AND account = ?2 \
+             AND value IS NOT NULL AND expires_ms > ?3",
+            params![provider, account, ms(now)],
+            |r| {
+                Ok(Session {
+                    value: SessionValue::new(r.get::<_, String>(0)?),
+                    expires_at: budget::time(r.get(1)?),
+                })
+            },
+        )
+        .optional()
+    }
+
+    /// The grants of an account that count in some window at `now`, oldest first.
+    fn grants(
+        conn: &Connection,
+        provider: &str,
+        account: &str,
+        since: i64,
+    ) -> rusqlite::Result<Vec<i64>> {
+        let mut stmt = conn.prepare(
+            "SELECT at_ms FROM rate_grants WHERE provider = ?1 AND account = ?2 AND at_ms >= ?3 \
+             ORDER BY at_ms",
+        )?;
+        let rows = stmt.query_map(params![provider, account, since], |r| r.get(0))?;
+        rows.collect()
+    }
+}
+
+#[async_trait]
+impl JournalStore for SqliteStore {
+    fn location(&self) -> &str {
+        &self.location
+    }
+
+    async fn begin(
+        &self,
+        key: &IntentKey,
+        digest: &str,
+        mode: BeginMode,
+        holder: &str,
+        ttl: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Begin> {
+        let lease =
+            Lease { key: key.clone(), holder: holder.to_owned(), until: later(now, ttl), ttl };
+        let digest = digest.to_owned();
+        self.run(move |conn| {
+            let tx = immediate(conn)?;
+            let found = load_intent(&tx, &lease.key)?;
+            let key = lease.key.clone();
+            let plan = plan_begin(found, &digest, mode, lease, now);
+            if plan.archive {
+                tx.execute(
+                    "INSERT INTO replaced_intents (provider, account, reference, digest, state, \
+                     ids, steps, handle, reason, attempts, created_ms, updated_ms, replaced_ms) \
+                     SELECT provider, account, reference, digest, state, ids, steps, handle, \
+                     reason, attempts, created_ms, updated_ms, ?4 FROM intents \
+                     WHERE provider = ?1 AND account = ?2 AND reference = ?3",
+                    params![key.provider, key.account, key.reference, ms(now)],
+                )?;
+            }
+            if let Some(rec) = &plan.write {
+                write_intent(&tx, rec)?;
+            }
+            tx.commit()?;
+            Ok(plan.begin)
+        })
+        .await
+    }
+
+    async fn record_id(
+        &self,
+        lease: &mut Lease,
+        name: &str,
+        value: &str,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let change = Change::Id { name: name.to_owned(), value: value.to_owned() };
+        self.change(lease, change, now).await
+    }
+
+    async fn record_step(&self, lease: &mut Lease, step: &str, now: DateTime<Utc>) -> Result<()> {
+        self.change(lease, Change::Step(step.to_owned()), now).await
+    }
+
+    async fn renew(&self, lease: &mut Lease, now: DateTime<Utc>) -> Result<()> {
+        self.change(lease, Change::Renew, now).await
+    }
+
+    async fn finish(&self, lease: &Lease, outcome: &Finish, now: DateTime<Utc>) -> Result<()> {
+        self.change(&mut lease.clone(), Change::Finish(outcome.clone()), now).await
+    }
+
+    async fn intent(&self, key: &IntentKey) -> Result<Option<IntentRecord>> {
+        let key = key.clone();
+        self.run(move |conn| Ok(load_intent(conn, &key)?)).await
+    }
+
+    async fn unfinished(
+        &self,
+        provider: &str,
+        account: &str,
+        limit: usize,
+    ) -> Result<Vec<IntentRecord>> {
+        let (provider, account) = (provider.to_owned(), account.to_owned());
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.run(move |conn| {
+            let mut stmt = conn.prepare(&format!(
+                "SELECT {INTENT_COLUMNS} FROM intents WHERE provider = ?1 AND account = ?2 \
+                 AND state IN ('pending', 'unknown') ORDER BY created_ms, reference LIMIT ?3"
+            ))?;
+            let rows = stmt.query_map(params![provider, account, limit], intent_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+        })
+        .await
+    }
+
+    async fn session(
+        &self,
+        provider: &str,
+        account: &str,
+        holder: &str,
+        login_ttl: Duration,
+        now: DateTime<Utc>,
+    ) -> Result<SessionLookup> {
+        let (provider, account, holder) =
+            (provider.to_owned(), account.to_owned(), holder.to_owned());
+        self.run(move |conn| {
+            // The common case, a valid session, needs no write lock.
+            if let Some(session) = SqliteStore::valid_session(conn, &provider, &account, now)? {
+                return Ok(SessionLookup::Valid(session));
+            }
+            let tx = immediate(conn)?;
+            if let Some(session) = SqliteStore::valid_session(&tx, &provider, &account, now)? {
+                return Ok(SessionLookup::Valid(session));
+            }
+            let login: Option<(Option<String>, Option<i64>)> = tx
+                .query_row(
+                    "SELECT login_holder, login_until_ms FROM sessions \
+                     WHERE provider = ?1 AND account = ?2",
+                    params![provider, account],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            if let Some((Some(other), Some(until))) = login {
+                if until > ms(now) && other != holder {
+                    return Ok(SessionLookup::Wait(budget::time(until)));
+                }
+            }
+            let until = later(now, login_ttl);
+            tx.execute(
+                "INSERT INTO sessions (provider, account, login_holder, login_until_ms, updated_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (provider, account) DO UPDATE SET \
+                 login_holder = excluded.login_holder, login_until_ms = excluded.login_until_ms, \
+                 updated_ms = excluded.updated_ms",
+                params![provider, account, holder, ms(until), ms(now)],
+            )?;
+            tx.commit()?;
+            Ok(SessionLookup::Login(LoginLease { provider, account, holder, until }))
+        })
+        .await
+    }
+
+    async fn put_session(
+        &self,
+        provider: &str,
+        account: &str,
+        session: &Session,
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let (provider, account, session) =
+            (provider.to_owned(), account.to_owned(), session.clone());
+        self.run(move |conn| {
+            conn.execute(
+                "INSERT INTO sessions (provider, account, value, expires_ms, updated_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (provider, account) DO UPDATE SET \
+                 value = excluded.value, expires_ms = excluded.expires_ms, login_holder = NULL, \
+                 login_until_ms = NULL, updated_ms = excluded.updated_ms",
+                params![provider, account, session.value.expose(), ms(session.expires_at), ms(now)],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn release_login(&self, lease: &LoginLease) -> Result<()> {
+        let lease = lease.clone();
+        self.run(move |conn| {
+            conn.execute(
+                "UPDATE sessions SET login_holder = NULL, login_until_ms = NULL \
+                 WHERE provider = ?1 AND account = ?2 AND login_holder = ?3",
+                params![lease.provider, lease.account, lease.holder],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn invalidate_session(
+        &self,
+        provider: &str,
+        account: &str,
+        value: &SessionValue,
+    ) -> Result<bool> {
+        let (provider, account, value) = (provider.to_owned(), account.to_owned(), value.clone());
+        self.run(move |conn| {
+            let changed = conn.execute(
+                "UPDATE sessions SET value = NULL, expires_ms = NULL \
+                 WHERE provider = ?1 AND account = ?2 AND value = ?3",
+                params![provider, account, value.expose()],
+            )?;
+            Ok(changed > 0)
+        })
+        .await
+    }
+
+    async fn acquire(
+        &self,
+        provider: &str,
+        account: &str,
+        windows: &[Window],
+        now: DateTime<Utc>,
+    ) -> Result<Acquire> {
+        if windows.is_empty() {
+            // No limit; and no window means no grant to prune, so others' counts stay.
+            return Ok(Acquire::Granted);
+        }
+        let (provider, account, windows) =
+            (provider.to_owned(), account.to_owned(), windows.to_vec());
+        self.run(move |conn| {
+            let tx = immediate(conn)?;
+            let now = ms(now);
+            let since = budget::keep_since(&windows, now);
+            // Grants no window counts any more: the rows stay bounded by the largest limit.
+            tx.execute(
+                "DELETE FROM rate_grants WHERE provider = ?1 AND account = ?2 AND at_ms < ?3",
+                params![provider, account, since],
+            )?;
+            let grants = SqliteStore::grants(&tx, &provider, &account, since)?;
+            let answer = budget::decide(&windows, &grants, now);
+            if answer == Acquire::Granted {
+                tx.execute(
+                    "INSERT INTO rate_grants (provider, account, at_ms) VALUES (?1, ?2, ?3)",
+                    params![provider, account, now],
+                )?;
+            }
+            tx.commit()?;
+            Ok(answer)
+        })
+        .await
+    }
+
+    async fn remaining(
+        &self,
+        provider: &str,
+        account: &str,
+        windows: &[Window],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<WindowUsage>> {
+        let (provider, account, windows) =
+            (provider.to_owned(), account.to_owned(), windows.to_vec());
+        self.run(move |conn| {
+            let now = ms(now);
+            let grants =
+                SqliteStore::grants(conn, &provider, &account, budget::keep_since(&windows, now))?;
+            Ok(budget::usage(&windows, &grants, now))
+        })
+        .await
+    }
+
+    async fn put_status(
+        &self,
+        provider: &str,
+        account: &str,
+        id: &str,
+        snapshot: &StatusSnapshot,
+    ) -> Result<()> {
+        let (provider, account, id) = (provider.to_owned(), account.to_owned(), id.to_owned());
+        let (status, read) = (snapshot.status.to_string(), ms(snapshot.read_at));
+        self.run(move |conn| {
+            // Two processes may read the same handle; the later reading wins, whoever writes last.
+            conn.execute(
+                "INSERT INTO status_snapshots (provider, account, id, status, read_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (provider, account, id) DO UPDATE SET \
+                 status = excluded.status, read_ms = excluded.read_ms \
+                 WHERE excluded.read_ms >= status_snapshots.read_ms",
+                params![provider, account, id, status, read],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn status(
+        &self,
+        provider: &str,
+        account: &str,
+        id: &str,
+    ) -> Result<Option<StatusSnapshot>> {
+        let (provider, account, id) = (provider.to_owned(), account.to_owned(), id.to_owned());
+        self.run(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT status, read_ms FROM status_snapshots \
+                     WHERE provider = ?1 AND account = ?2 AND id = ?3",
+                    params![provider, account, id],
+                    |r| {
+                        Ok(StatusSnapshot {
+                            status: json_column(r, 0)?,
+                            read_at: budget::time(r.get(1)?),
+                        })
+                    },
+                )
+                .optional()?)
+        })
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::error::ErrorKind;
+
+    fn failure(code: std::ffi::c_int) -> rusqlite::Error {
+        rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None)
+    }
+
+    #[test]
+    fn sqlite_failures_name_the_file_and_say_what_to_expect() {
+        let full = db_error("/j.sqlite3", failure(rusqlite::ffi::SQLITE_FULL));
+        assert_eq!(full.kind(), ErrorKind::Journal);
+        assert!(
+            full.to_string()
+                .starts_with("journal /j.sqlite3: the file cannot grow: the disk is full")
+        );
+        assert!(full.is_temporary(), "space may be freed");
+        let busy = db_error("/j.sqlite3", failure(rusqlite::ffi::SQLITE_BUSY));
+        assert!(busy.to_string().contains("locked by another process"), "{busy}");
+        assert!(busy.is_temporary());
+        let read_only = db_error("/j.sqlite3", failure(rusqlite::ffi::SQLITE_READONLY));
+        assert!(read_only.to_string().contains("read-only") && !read_only.is_temporary());
+    }
+}
