@@ -4,7 +4,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Harness, count, fast_transport};
+use common::{Env, count, fast_transport};
 use signbridge::{
     Document, DownloadKind, Envelope, ErrorKind, Handle, Message, Party, PartyState, Role, State,
     TransportConfig,
@@ -22,12 +22,12 @@ fn settings(base: &str) -> serde_json::Value {
     })
 }
 
-async fn start() -> Harness {
+async fn start() -> Env {
     start_with(serde_json::json!({}), fast_transport()).await
 }
 
-async fn start_with(overrides: serde_json::Value, transport: TransportConfig) -> Harness {
-    Harness::start("arqsign", settings, overrides, transport).await
+async fn start_with(overrides: serde_json::Value, transport: TransportConfig) -> Env {
+    Env::start("arqsign", settings, overrides, transport).await
 }
 
 fn party(name: &str, email: &str) -> Party {
@@ -49,7 +49,7 @@ fn envelope(reference: &str) -> Envelope {
     }
 }
 
-async fn sign_all(h: &Harness, handle: &Handle, emails: &[&str]) {
+async fn sign_all(h: &Env, handle: &Handle, emails: &[&str]) {
     for email in emails {
         h.control.arqsign_sign(&handle.id, email).await.unwrap();
     }

@@ -5,7 +5,7 @@ mod common;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::{Harness, count, fast_transport};
+use common::{Env, count, fast_transport};
 use signbridge::signing::{HostSigner, SignRequest, SoftwareSigner};
 use signbridge::{
     Document, DownloadKind, Envelope, ErrorKind, Party, PartyState, State, TransportConfig,
@@ -20,13 +20,13 @@ fn settings(base: &str) -> serde_json::Value {
     })
 }
 
-async fn start_with(overrides: serde_json::Value, transport: TransportConfig) -> Harness {
-    let h = Harness::start("idocs", settings, overrides, transport).await;
+async fn start_with(overrides: serde_json::Value, transport: TransportConfig) -> Env {
+    let h = Env::start("idocs", settings, overrides, transport).await;
     h.client.set_host_signer(Some(software_signer()));
     h
 }
 
-async fn start() -> Harness {
+async fn start() -> Env {
     start_with(serde_json::json!({}), fast_transport()).await
 }
 

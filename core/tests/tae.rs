@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{Harness, count, fast_transport};
+use common::{Env, count, fast_transport};
 use signbridge::{
     Document, DownloadKind, Envelope, ErrorKind, Handle, Message, Party, PartyState, Role, State,
     TransportConfig,
@@ -21,12 +21,12 @@ fn settings(base: &str) -> serde_json::Value {
     })
 }
 
-async fn start() -> Harness {
+async fn start() -> Env {
     start_with(serde_json::json!({}), fast_transport()).await
 }
 
-async fn start_with(overrides: serde_json::Value, transport: TransportConfig) -> Harness {
-    Harness::start("tae", settings, overrides, transport).await
+async fn start_with(overrides: serde_json::Value, transport: TransportConfig) -> Env {
+    Env::start("tae", settings, overrides, transport).await
 }
 
 fn party(name: &str, email: &str, order: u32) -> Party {
