@@ -91,6 +91,7 @@ async fn expiry(h: &'static dyn Harness) -> Outcome {
     let s = env.client.status(&handle).await.unwrap();
     assert_eq!(s.state, State::Expired, "{s:?}");
     assert!(s.state.is_terminal());
+    assert!(s.expires_at.is_some_and(|at| at <= chrono::Utc::now()), "expires_at: {s:?}");
     Outcome::Ok
 }
 
