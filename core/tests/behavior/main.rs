@@ -10,7 +10,8 @@
 //! straight to stderr, past the test harness's capture, so the table shows in every run:
 //!
 //! ```text
-//! behaviour cancel idocs: ok | n/a (why) | known failure (why): … | skipped (SIGNBRIDGE_TEST) | FAILED: …
+//! behaviour <scenario> <provider>: ok | ok (not checked: why) | n/a (why) | known failure (why): …
+//!                                  | skipped (SIGNBRIDGE_TEST) | FAILED: …
 //! ```
 //!
 //! A provider without a harness fails every scenario. `SIGNBRIDGE_TEST=tae,idocs` narrows the
@@ -147,7 +148,7 @@ pub trait Harness: Sync {
 pub struct SendWrite {
     pub route: &'static str,
     /// The document exists at the provider when this write goes out, so a failure of it
-    /// carries the document's handle.
+    /// carries the document's handle. Otherwise this write is the one that creates it.
     pub handle_known: bool,
 }
 
