@@ -10,7 +10,7 @@
 //! straight to stderr, past the test harness's capture, so the table shows in every run:
 //!
 //! ```text
-//! behaviour <scenario> <provider>: ok | ok (not checked: why) | n/a (why) | known failure (why): …
+//! behaviour <scenario> <provider>: ok | ok (note) | n/a (why) | known failure (why): …
 //!                                  | skipped (SIGNBRIDGE_TEST) | FAILED: …
 //! ```
 //!
@@ -155,14 +155,20 @@ pub struct SendWrite {
 /// How a scenario ended for one provider (a failure is a panic).
 pub enum Outcome {
     Ok,
-    /// Passed, but part of it could not be checked for this provider: why.
-    OkExcept(String),
+    /// Passed, with what the table should say of how: which side of a capability flag was
+    /// proved, or what could not be checked for this provider.
+    OkNote(String),
     /// The capability record (or the provider's nature) excludes the scenario: why.
     NotApplicable(String),
 }
 
 pub fn not_applicable(why: impl Into<String>) -> Outcome {
     Outcome::NotApplicable(why.into())
+}
+
+/// Passed on the side of capability `flag` that the record leaves out.
+pub fn undeclared(flag: &str) -> Outcome {
+    Outcome::OkNote(format!("{flag} undeclared: refused before any request"))
 }
 
 type Scenario = fn(&'static dyn Harness) -> LocalBoxFuture<'static, Outcome>;
@@ -190,7 +196,7 @@ async fn run(name: &str, scenario: Scenario) {
         let known = KNOWN_FAILURES.iter().find(|(s, p, _)| *s == name && p == id).map(|k| k.2);
         let line = match (ran, known) {
             (Ok(Outcome::Ok), None) => "ok".to_string(),
-            (Ok(Outcome::OkExcept(why)), None) => format!("ok (not checked: {why})"),
+            (Ok(Outcome::OkNote(note)), None) => format!("ok ({note})"),
             (Ok(Outcome::NotApplicable(why)), None) => format!("n/a ({why})"),
             (Err(panic), Some(why)) => format!("known failure ({why}): {}", message(&*panic)),
             (Err(panic), None) => {
