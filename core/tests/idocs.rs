@@ -1,15 +1,15 @@
-//! End to end: the real iDocs client, with a host signer in Rust, against the iDocs sandbox.
+//! End to end, iDocs only: the host's signature as the sandbox verified it, CMS forms,
+//! idempotency tickets, a failing signer, and its calls' answers. What every provider does is in
+//! `behavior/`.
 
 mod common;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use common::{Harness, count, fast_transport};
+use common::{Env, count, fast_transport};
 use signbridge::signing::{HostSigner, SignRequest, SoftwareSigner};
-use signbridge::{
-    Document, DownloadKind, Envelope, ErrorKind, Party, PartyState, State, TransportConfig,
-};
+use signbridge::{Document, Envelope, ErrorKind, Party, PartyState, State, TransportConfig};
 use signbridge_sandbox::{Fault, Reset, fixtures, idocs};
 
 fn settings(base: &str) -> serde_json::Value {
@@ -20,13 +20,13 @@ fn settings(base: &str) -> serde_json::Value {
     })
 }
 
-async fn start_with(overrides: serde_json::Value, transport: TransportConfig) -> Harness {
-    let h = Harness::start("idocs", settings, overrides, transport).await;
+async fn start_with(overrides: serde_json::Value, transport: TransportConfig) -> Env {
+    let h = Env::start("idocs", settings, overrides, transport).await;
     h.client.set_host_signer(Some(software_signer()));
     h
 }
 
-async fn start() -> Harness {
+async fn start() -> Env {
     start_with(serde_json::json!({}), fast_transport()).await
 }
 
@@ -42,15 +42,15 @@ fn envelope(reference: &str) -> Envelope {
     Envelope::new(reference, "Договор поставки № 17", vec![pdf], vec![counterparty])
 }
 
+/// The flow itself is the behaviour suite's; here, what iDocs says of it: the document is
+/// SENT_BY_SENDER, and the sandbox verified one attached CMS signature by the host's key.
 #[tokio::test]
-async fn host_signed_send_then_the_counterparty_signs() {
+async fn the_host_signature_reached_idocs() {
     let h = start().await;
     let handle = h.client.send(&envelope("ERP-K1")).await.unwrap();
-    assert_eq!(handle.provider, "idocs");
     let s = h.client.status(&handle).await.unwrap();
     assert_eq!((s.state, s.provider_status.as_str()), (State::Sent, "SENT_BY_SENDER"));
     assert_eq!(s.parties[0].email.as_deref(), Some("buh@kontragent.kz"));
-    assert_eq!(s.parties[0].state, PartyState::Pending);
 
     let doc = h.control.idocs_document(&handle.id).await.unwrap();
     assert_eq!(doc["signature_count"], 1, "{doc}");
@@ -59,15 +59,6 @@ async fn host_signed_send_then_the_counterparty_signs() {
         doc["signatures"][0]["signer_subject"].as_str().unwrap().contains("ТОО Отправитель"),
         "{doc}"
     );
-
-    h.control.idocs_counterparty_sign(&handle.id).await.unwrap();
-    let s = h.client.status(&handle).await.unwrap();
-    assert_eq!(s.state, State::Completed);
-    assert_eq!(s.parties[0].state, PartyState::Signed);
-    let (print_form, _) = h.client.download_bytes(&handle, DownloadKind::Signed).await.unwrap();
-    assert!(fixtures::pdf_page_count(&print_form).unwrap() >= 1);
-    let (archive, _) = h.client.download_bytes(&handle, DownloadKind::Archive).await.unwrap();
-    assert_eq!(&archive[..2], b"PK");
 }
 
 #[tokio::test]
@@ -135,43 +126,26 @@ async fn an_expired_ticket_gets_fresh_content_to_sign() {
     assert_eq!(h.client.status(&handle).await.unwrap().state, State::Sent);
 }
 
+/// The rules every provider shares, and the record's limits, are the behaviour suite's; iDocs
+/// routes to counterparties by BIN/IIN.
 #[tokio::test]
-async fn files_too_big_or_of_the_wrong_type_fail_before_any_request() {
+async fn a_counterparty_without_a_bin_fails_before_any_request() {
     let h = start().await;
-    let mut big = envelope("ERP-K5");
-    big.documents = vec![Document::from_bytes("grande.pdf", vec![b'%'; 16 * 1024 * 1024])];
-    let err = h.client.send(&big).await.unwrap_err();
-    assert_eq!((err.kind(), err.field()), (ErrorKind::Validation, Some("documents[0].content")));
-    let mut exe = envelope("ERP-K6");
-    exe.documents = vec![Document::from_bytes("setup.exe", b"MZ".to_vec())];
-    let err = h.client.send(&exe).await.unwrap_err();
-    assert_eq!((err.kind(), err.field()), (ErrorKind::Validation, Some("documents[0].name")));
     let mut no_bin = envelope("ERP-K7");
     no_bin.parties[0].tax_id = None;
-    assert_eq!(h.client.send(&no_bin).await.unwrap_err().field(), Some("parties[0].tax_id"));
-    assert!(h.control.requests().await.unwrap().is_empty(), "the sandbox saw no request");
+    let err = h.client.send(&no_bin).await.unwrap_err();
+    assert_eq!((err.kind(), err.field()), (ErrorKind::Validation, Some("parties[0].tax_id")));
+    assert!(h.requests().await.is_empty(), "the sandbox saw no request");
 }
 
+/// A rejection in general is the behaviour suite's; iDocs also marks the counterparty.
 #[tokio::test]
-async fn a_bad_token_is_an_auth_error() {
-    let h = start_with(serde_json::json!({"token": "revoked"}), fast_transport()).await;
-    let err = h.client.send(&envelope("ERP-K8")).await.unwrap_err();
-    assert_eq!((err.kind(), err.http_status()), (ErrorKind::Auth, Some(401)));
-    assert_eq!(
-        count(&h.control.requests().await.unwrap(), "POST", "/blobs/"),
-        1,
-        "no re-login, no retry"
-    );
-}
-
-#[tokio::test]
-async fn the_counterparty_rejects_with_a_reason() {
+async fn the_rejecting_counterparty_is_marked() {
     let h = start().await;
     let handle = h.client.send(&envelope("ERP-K9")).await.unwrap();
     h.control.idocs_counterparty_reject(&handle.id, "Неверная сумма").await.unwrap();
     let s = h.client.status(&handle).await.unwrap();
-    assert_eq!((s.state, s.reason.as_deref()), (State::Rejected, Some("Неверная сумма")));
-    assert_eq!(s.parties[0].state, PartyState::Rejected);
+    assert_eq!((s.state, s.parties[0].state), (State::Rejected, PartyState::Rejected));
 }
 
 struct FailingSigner;
@@ -197,11 +171,7 @@ async fn a_failing_signer_reports_its_error_and_where_the_document_stopped() {
         (State::Draft, "DRAFT"),
         "stopped before signing"
     );
-    assert_eq!(count(&h.control.requests().await.unwrap(), "POST", "quick-sign/save"), 0);
-
-    h.client.set_host_signer(None);
-    let err = h.client.send(&envelope("ERP-K11")).await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::Signing, "no signer set: {err}");
+    assert_eq!(count(&h.requests().await, "POST", "quick-sign/save"), 0);
 }
 
 #[tokio::test]

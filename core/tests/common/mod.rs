@@ -1,30 +1,36 @@
-//! What the provider suites share: a sandbox and a client per test, a fast transport, and
-//! request-log helpers.
+//! What the end-to-end suites share (the behaviour suite and the provider suites): a sandbox
+//! and a client per test, a fast transport, and request-log helpers.
 
 #![allow(dead_code)] // each test crate uses its own part of this module
 
 use signbridge::{Client, ClientConfig, TransportConfig};
 use signbridge_sandbox::{Control, RecordedRequest, Sandbox};
 
-pub struct Harness {
+/// A running sandbox and one client of it.
+pub struct Env {
     pub sandbox: Sandbox,
     pub control: Control,
     pub client: Client,
 }
 
-impl Harness {
+impl Env {
     /// A fresh sandbox and a `provider` client for it, with the settings `settings` gives for
     /// the sandbox's base URL, `overrides` laid over them (null removes a setting).
     pub async fn start(
         provider: &str,
-        settings: fn(&str) -> serde_json::Value,
+        settings: impl FnOnce(&str) -> serde_json::Value,
         overrides: serde_json::Value,
         transport: TransportConfig,
-    ) -> Harness {
+    ) -> Env {
         let sandbox =
             Sandbox::start(Default::default(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
         let client = client(provider, settings(&sandbox.base_url()), overrides, transport);
-        Harness { control: sandbox.control(), sandbox, client }
+        Env { control: sandbox.control(), sandbox, client }
+    }
+
+    /// Every provider request the sandbox received so far.
+    pub async fn requests(&self) -> Vec<RecordedRequest> {
+        self.control.requests().await.unwrap()
     }
 }
 
