@@ -211,8 +211,9 @@ pub trait Provider: Send + Sync + 'static {
     ) -> Result<Handle>;
 
     /// What an interrupted send of `reference` created, looked up with the provider's own
-    /// search from what the send recorded before its first write.
-    async fn find(&self, _reference: &str, _recorded: &dyn Progress) -> Result<Lookup> {
+    /// search from what the send recorded before its first write; what it finds is recorded
+    /// in `progress`, so that a send resumed from it continues with the document found.
+    async fn find(&self, _reference: &str, _progress: &mut dyn Progress) -> Result<Lookup> {
         Ok(Lookup::Unknowable(format!("{} offers no lookup of a document by reference", self.id())))
     }
 

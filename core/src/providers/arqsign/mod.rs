@@ -583,8 +583,11 @@ impl Provider for ArqSign {
         Ok(self.base.handle(sent.id_processo, env))
     }
 
-    async fn find(&self, _reference: &str, recorded: &dyn Progress) -> Result<Lookup> {
-        Ok(match recorded.id(SENT_AT) {
+    async fn find(&self, _reference: &str, progress: &mut dyn Progress) -> Result<Lookup> {
+        if let Some(id) = progress.id(PROCESS_ID) {
+            return Ok(Lookup::Found { id, sent: true });
+        }
+        Ok(match progress.id(SENT_AT) {
             None => Lookup::Absent,
             // The API lists no processes and searches none by name (contract §2.0): only
             // ArqSign's web console, or its webhook, can tell.

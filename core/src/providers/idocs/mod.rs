@@ -523,8 +523,11 @@ impl Provider for IDocs {
         Ok(handle)
     }
 
-    async fn find(&self, _reference: &str, recorded: &dyn Progress) -> Result<Lookup> {
-        let (Some(number), Some(date)) = (recorded.id(DOCUMENT_NUMBER), recorded.id(DOCUMENT_DATE))
+    async fn find(&self, _reference: &str, progress: &mut dyn Progress) -> Result<Lookup> {
+        if let Some(id) = progress.id(DOCUMENT_ID) {
+            return Ok(Lookup::Found { id, sent: progress.done(SIGNED) });
+        }
+        let (Some(number), Some(date)) = (progress.id(DOCUMENT_NUMBER), progress.id(DOCUMENT_DATE))
         else {
             // Nothing was recorded before a create: none was sent.
             return Ok(Lookup::Absent);
@@ -551,17 +554,22 @@ impl Provider for IDocs {
                 break;
             }
         }
-        Ok(match found.as_slice() {
-            [] => Lookup::Absent,
-            [one] => Lookup::Found {
-                id: one.id.clone(),
-                sent: map::state(&map::status_name(&one.document_status)) != State::Draft,
-            },
-            many => Lookup::Unknowable(format!(
-                "{} iDocs outbox documents carry number {number:?} and date {date}",
-                many.len()
-            )),
-        })
+        let one = match found.as_slice() {
+            [] => return Ok(Lookup::Absent),
+            [one] => one,
+            many => {
+                return Ok(Lookup::Unknowable(format!(
+                    "{} iDocs outbox documents carry number {number:?} and date {date}",
+                    many.len()
+                )));
+            }
+        };
+        let sent = map::state(&map::status_name(&one.document_status)) != State::Draft;
+        progress.record_id(DOCUMENT_ID, &one.id).await?;
+        if sent {
+            progress.record_step(SIGNED).await?;
+        }
+        Ok(Lookup::Found { id: one.id.clone(), sent })
     }
 
     async fn status(&self, handle: &Handle) -> Result<Status> {

@@ -423,8 +423,11 @@ impl Provider for Tae {
         Ok(handle)
     }
 
-    async fn find(&self, _reference: &str, recorded: &dyn Progress) -> Result<Lookup> {
-        let Some(name) = recorded.id(FILE_NAME) else {
+    async fn find(&self, _reference: &str, progress: &mut dyn Progress) -> Result<Lookup> {
+        if let Some(id) = progress.id(DOCUMENT_ID) {
+            return Ok(Lookup::Found { id, sent: progress.done(PUBLISHED) });
+        }
+        let Some(name) = progress.id(FILE_NAME) else {
             // Nothing was recorded before an upload: none was sent.
             return Ok(Lookup::Absent);
         };
@@ -442,18 +445,23 @@ impl Provider for Tae {
                 rows.registro.into_iter().filter(|r| r.nome_arquivo.as_deref() == Some(&name)),
             );
             if last {
-                return Ok(match found.as_slice() {
-                    [] => Lookup::Absent,
-                    [one] => Lookup::Found {
-                        id: one.id.to_string(),
-                        // 5 is a draft (Rascunho): uploaded, not yet published.
-                        sent: one.status != Some(5),
-                    },
-                    many => Lookup::Unknowable(format!(
-                        "{} TAE documents are named {name:?}",
-                        many.len()
-                    )),
-                });
+                let one = match found.as_slice() {
+                    [] => return Ok(Lookup::Absent),
+                    [one] => one,
+                    many => {
+                        return Ok(Lookup::Unknowable(format!(
+                            "{} TAE documents are named {name:?}",
+                            many.len()
+                        )));
+                    }
+                };
+                // 5 is a draft (Rascunho): uploaded, not yet published.
+                let sent = one.status != Some(5);
+                progress.record_id(DOCUMENT_ID, &one.id.to_string()).await?;
+                if sent {
+                    progress.record_step(PUBLISHED).await?;
+                }
+                return Ok(Lookup::Found { id: one.id.to_string(), sent });
             }
         }
         Ok(Lookup::Unknowable(format!(
