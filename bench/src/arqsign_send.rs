@@ -117,6 +117,7 @@ fn run() -> Result<(), String> {
         provider: "arqsign".into(),
         account: "bench".into(),
         transport: TransportConfig::default(),
+        journal: signbridge::journal::JournalConfig::in_memory(),
         settings: serde_json::json!({
             "base_url": format!("{url}/arqsign"),
             "app_key": arqsign::DEFAULT_APP_KEY,

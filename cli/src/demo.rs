@@ -86,6 +86,8 @@ fn flows(base: &str) -> Result<Vec<Flow>, Failure> {
             account: "demo".into(),
             transport: TransportConfig::default(),
             settings,
+            // The demo's sandbox lives as long as the demo: so does its journal.
+            journal: signbridge::journal::JournalConfig::in_memory(),
         })
     };
     Ok(vec![

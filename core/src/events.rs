@@ -1,29 +1,32 @@
-//! Events from polling: each status a client reads is compared with the last one it saw for
-//! that handle, and what changed (state, a party signing or rejecting) is queued for the host
-//! to pull with [`crate::Client::next_event`]. Hosts pull; nothing is pushed on runtime threads.
+//! Events from polling: each status a client reads is compared with the last one read of that
+//! handle (its snapshot in the journal, so the comparison survives restarts and is shared by
+//! every process), and what changed (state, a party signing or rejecting) is queued for the
+//! host to pull with [`crate::Client::next_event`]. Hosts pull; nothing is pushed on runtime
+//! threads.
 //!
 //! Event ids are derived from what happened (`tae:acct:123:state:completed`), so the same
 //! change seen twice, by two clients or after a restart, has the same id.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
 
 use crate::model::{Event, EventKind, Handle, PartyState, State, Status};
 
-/// What was last seen of one envelope.
-#[derive(Debug, Clone)]
-struct Snapshot {
-    state: State,
+/// What is kept of one envelope's last status: what events are derived from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub(crate) struct Snapshot {
+    pub state: State,
     /// Party key (e-mail, else position) → its state.
-    parties: HashMap<String, PartyState>,
+    pub parties: BTreeMap<String, PartyState>,
 }
 
 impl Snapshot {
-    fn of(status: &Status) -> Snapshot {
+    pub fn of(status: &Status) -> Snapshot {
         let parties = status
             .parties
             .iter()
@@ -32,10 +35,56 @@ impl Snapshot {
             .collect();
         Snapshot { state: status.state, parties }
     }
+
+    /// A just-sent envelope: sent, every acting party pending. The first status read after it
+    /// already reports what changed.
+    pub fn sent<'a>(party_emails: impl Iterator<Item = &'a str>) -> Snapshot {
+        let parties = party_emails.map(|e| (e.to_lowercase(), PartyState::Pending)).collect();
+        Snapshot { state: State::Sent, parties }
+    }
 }
 
 fn party_key(email: Option<&str>, index: usize) -> String {
     email.map_or_else(|| format!("#{index}"), str::to_lowercase)
+}
+
+/// What changed from `previous` to `status`, as events.
+pub(crate) fn changes(
+    handle: &Handle,
+    previous: &Snapshot,
+    status: &Status,
+    now: DateTime<Utc>,
+) -> Vec<Event> {
+    let handle = Handle { reference: None, ..handle.clone() };
+    let mut events = Vec::new();
+    for (i, party) in status.parties.iter().enumerate() {
+        let k = party_key(party.email.as_deref(), i);
+        let before = previous.parties.get(&k).copied().unwrap_or(PartyState::Pending);
+        let kind = match party.state {
+            PartyState::Signed if before != PartyState::Signed => EventKind::PartySigned,
+            PartyState::Rejected if before != PartyState::Rejected => EventKind::PartyRejected,
+            _ => continue,
+        };
+        let verb = if kind == EventKind::PartySigned { "signed" } else { "rejected" };
+        events.push(Event {
+            id: format!("{}:party:{k}:{verb}", handle.compact()),
+            handle: handle.clone(),
+            kind,
+            at: party.acted_at.unwrap_or(now),
+            raw: serde_json::to_value(party).unwrap_or_default(),
+        });
+    }
+    if status.state != previous.state {
+        events.push(Event {
+            id: format!("{}:state:{}", handle.compact(), status.state),
+            handle: handle.clone(),
+            kind: EventKind::StateChanged,
+            at: status.updated_at.unwrap_or(now),
+            raw: serde_json::json!({"state": status.state, "previous": previous.state,
+                "provider_status": status.provider_status}),
+        });
+    }
+    events
 }
 
 /// Bounded so that a host that never pulls cannot grow memory without limit.
@@ -43,75 +92,24 @@ const MAX_QUEUED: usize = 10_000;
 
 #[derive(Debug, Default)]
 pub(crate) struct EventQueue {
-    inner: Mutex<Inner>,
+    queue: Mutex<VecDeque<Event>>,
     arrived: Notify,
 }
 
-#[derive(Debug, Default)]
-struct Inner {
-    seen: HashMap<Handle, Snapshot>,
-    queue: VecDeque<Event>,
-}
-
 impl EventQueue {
-    /// Records a just-sent envelope (sent, every party pending) as the baseline, so that the
-    /// first status read after it already reports what changed.
-    pub fn sent<'a>(&self, handle: &Handle, party_emails: impl Iterator<Item = &'a str>) {
-        let parties = party_emails.map(|e| (e.to_lowercase(), PartyState::Pending)).collect();
-        self.lock().seen.insert(key(handle), Snapshot { state: State::Sent, parties });
-    }
-
-    /// Compares `status` with the last one seen for `handle` and queues what changed. The first
-    /// status seen of a handle only sets the baseline.
-    pub fn observe(&self, handle: &Handle, status: &Status) {
-        let now = Utc::now();
-        let mut inner = self.lock();
-        let handle = key(handle);
-        let next = Snapshot::of(status);
-        let Some(previous) = inner.seen.insert(handle.clone(), next.clone()) else { return };
-        let mut events = Vec::new();
-        for (i, party) in status.parties.iter().enumerate() {
-            let k = party_key(party.email.as_deref(), i);
-            let before = previous.parties.get(&k).copied().unwrap_or(PartyState::Pending);
-            let kind = match party.state {
-                PartyState::Signed if before != PartyState::Signed => EventKind::PartySigned,
-                PartyState::Rejected if before != PartyState::Rejected => EventKind::PartyRejected,
-                _ => continue,
-            };
-            let verb = if kind == EventKind::PartySigned { "signed" } else { "rejected" };
-            events.push(Event {
-                id: format!("{}:party:{k}:{verb}", handle.compact()),
-                handle: handle.clone(),
-                kind,
-                at: party.acted_at.unwrap_or(now),
-                raw: serde_json::to_value(party).unwrap_or_default(),
-            });
-        }
-        if next.state != previous.state {
-            events.push(Event {
-                id: format!("{}:state:{}", handle.compact(), next.state),
-                handle: handle.clone(),
-                kind: EventKind::StateChanged,
-                at: status.updated_at.unwrap_or(now),
-                raw: serde_json::json!({"state": next.state, "previous": previous.state,
-                    "provider_status": status.provider_status}),
-            });
-        }
-        if status.state.is_terminal() {
-            // Nothing more will change: stop tracking it.
-            inner.seen.remove(&handle);
-        }
+    pub fn push(&self, events: Vec<Event>) {
         if events.is_empty() {
             return;
         }
+        let mut queue = self.lock();
         for event in events {
-            if inner.queue.len() == MAX_QUEUED {
-                let dropped = inner.queue.pop_front();
+            if queue.len() == MAX_QUEUED {
+                let dropped = queue.pop_front();
                 tracing::warn!(target: "signbridge", id = ?dropped.map(|e| e.id), "event queue full; oldest event dropped");
             }
-            inner.queue.push_back(event);
+            queue.push_back(event);
         }
-        drop(inner);
+        drop(queue);
         self.arrived.notify_waiters();
     }
 
@@ -120,7 +118,7 @@ impl EventQueue {
         let wait = async {
             loop {
                 let notified = self.arrived.notified();
-                if let Some(event) = self.lock().queue.pop_front() {
+                if let Some(event) = self.lock().pop_front() {
                     return event;
                 }
                 notified.await;
@@ -132,14 +130,9 @@ impl EventQueue {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Event>> {
+        self.queue.lock().unwrap_or_else(|p| p.into_inner())
     }
-}
-
-/// Handles compare without the host's reference: the provider's id is what identifies it.
-fn key(handle: &Handle) -> Handle {
-    Handle { reference: None, ..handle.clone() }
 }
 
 #[cfg(test)]
@@ -177,74 +170,64 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn changes_become_events_with_stable_ids() {
-        let q = EventQueue::default();
-        let h = handle();
-        q.sent(&h, ["a@x.com", "B@x.com"].into_iter());
-        q.observe(
-            &h,
-            &status(
-                State::Sent,
-                &[("a@x.com", PartyState::Pending), ("b@x.com", PartyState::Pending)],
-            ),
-        );
-        assert!(q.next(Some(Duration::ZERO)).await.is_none(), "no change, no event");
-
-        q.observe(
-            &h,
-            &status(
-                State::PartiallySigned,
-                &[("A@x.com", PartyState::Signed), ("b@x.com", PartyState::Pending)],
-            ),
-        );
-        let e = q.next(Some(Duration::ZERO)).await.unwrap();
-        assert_eq!(
-            (e.kind, e.id.as_str()),
-            (EventKind::PartySigned, "tae:a:1:party:a@x.com:signed")
-        );
-        let e = q.next(Some(Duration::ZERO)).await.unwrap();
-        assert_eq!(
-            (e.kind, e.id.as_str()),
-            (EventKind::StateChanged, "tae:a:1:state:partially_signed")
-        );
-        assert_eq!(e.handle.reference, None);
-
-        q.observe(
-            &h,
-            &status(
-                State::Completed,
-                &[("a@x.com", PartyState::Signed), ("b@x.com", PartyState::Signed)],
-            ),
-        );
-        let ids: Vec<String> =
-            [q.next(Some(Duration::ZERO)).await, q.next(Some(Duration::ZERO)).await]
-                .into_iter()
-                .map(|e| e.unwrap().id)
-                .collect();
-        assert_eq!(ids, ["tae:a:1:party:b@x.com:signed", "tae:a:1:state:completed"]);
-        assert!(q.next(Some(Duration::ZERO)).await.is_none());
+    fn ids(events: &[Event]) -> Vec<&str> {
+        events.iter().map(|e| e.id.as_str()).collect()
     }
 
-    #[tokio::test]
-    async fn the_first_sighting_is_only_a_baseline() {
-        let q = EventQueue::default();
-        q.observe(&handle(), &status(State::Completed, &[("a@x.com", PartyState::Signed)]));
-        assert!(q.next(Some(Duration::from_millis(10))).await.is_none());
+    #[test]
+    fn changes_become_events_with_stable_ids() {
+        let h = handle();
+        let now = Utc::now();
+        let sent = Snapshot::sent(["a@x.com", "B@x.com"].into_iter());
+        let pending = status(
+            State::Sent,
+            &[("a@x.com", PartyState::Pending), ("b@x.com", PartyState::Pending)],
+        );
+        assert!(changes(&h, &sent, &pending, now).is_empty(), "no change, no event");
+
+        let partial = status(
+            State::PartiallySigned,
+            &[("A@x.com", PartyState::Signed), ("b@x.com", PartyState::Pending)],
+        );
+        let events = changes(&h, &Snapshot::of(&pending), &partial, now);
+        assert_eq!(
+            ids(&events),
+            ["tae:a:1:party:a@x.com:signed", "tae:a:1:state:partially_signed"]
+        );
+        assert_eq!(
+            (events[0].kind, events[1].kind),
+            (EventKind::PartySigned, EventKind::StateChanged)
+        );
+        assert_eq!(events[0].handle.reference, None, "ids do not depend on the host's reference");
+
+        let done = status(
+            State::Completed,
+            &[("a@x.com", PartyState::Signed), ("b@x.com", PartyState::Signed)],
+        );
+        let events = changes(&h, &Snapshot::of(&partial), &done, now);
+        assert_eq!(ids(&events), ["tae:a:1:party:b@x.com:signed", "tae:a:1:state:completed"]);
+        assert!(changes(&h, &Snapshot::of(&done), &done, now).is_empty());
+    }
+
+    #[test]
+    fn snapshots_round_trip_through_json() {
+        let snap = Snapshot::of(&status(State::Rejected, &[("a@x.com", PartyState::Rejected)]));
+        let back: Snapshot = serde_json::from_value(serde_json::to_value(&snap).unwrap()).unwrap();
+        assert_eq!(back, snap);
     }
 
     #[tokio::test]
     async fn a_waiting_puller_is_woken() {
         let q = std::sync::Arc::new(EventQueue::default());
-        let h = handle();
-        q.sent(&h, std::iter::empty());
         let puller = {
             let q = q.clone();
             tokio::spawn(async move { q.next(Some(Duration::from_secs(5))).await })
         };
         tokio::time::sleep(Duration::from_millis(20)).await;
-        q.observe(&h, &status(State::Cancelled, &[]));
+        let previous = Snapshot::sent(std::iter::empty());
+        q.push(changes(&handle(), &previous, &status(State::Cancelled, &[]), Utc::now()));
         let e = puller.await.unwrap().unwrap();
         assert_eq!(e.id, "tae:a:1:state:cancelled");
+        assert!(q.next(Some(Duration::ZERO)).await.is_none());
     }
 }

@@ -26,8 +26,9 @@ pub fn from_json<T: DeserializeOwned>(what: &str, text: &str) -> Result<T> {
 fn json_error(what: &str, path: &str, e: serde_json::Error) -> Error {
     // serde's message ends with the position; for a field, the field is what the host needs.
     let message = strip_position(&e.to_string());
-    if e.is_data() && path != "." {
-        Error::validation(format!("{what}.{path}"), message)
+    if e.is_data() {
+        let field = if path == "." { what.to_string() } else { format!("{what}.{path}") };
+        Error::validation(field, message)
     } else {
         Error::validation(
             what,
@@ -104,11 +105,15 @@ pub fn handles(text: &str, provider: &str, account: &str) -> Result<Vec<Handle>>
         .collect()
 }
 
+/// The same error, about `field` (an item of a list rather than "a handle").
 fn with_field(e: Error, field: &str) -> Error {
-    if e.field().is_some() {
-        return e;
-    }
-    Error::validation(field, e.message())
+    let message = match e.field() {
+        Some(old) => {
+            e.message().strip_prefix(&format!("{old}: ")).unwrap_or(e.message()).to_string()
+        }
+        None => e.message().to_string(),
+    };
+    Error::validation(field, message)
 }
 
 /// One entry of a batch refresh as hosts read it: `{"handle", "status"}` or
@@ -151,6 +156,9 @@ mod tests {
         let err = envelope("{\"reference\":\n\"r\",,}").unwrap_err();
         assert_eq!(err.field(), Some("envelope"));
         assert!(err.to_string().contains("line 2 column 5"), "{err}");
+        let err = envelope(r#"{"reference":"r","parties":[]}"#).unwrap_err();
+        assert_eq!(err.field(), Some("envelope"), "{err}");
+        assert!(err.to_string().contains("missing field `title`"), "{err}");
         let err = envelope(r#"{"reference":"r","title":"t","parties":[]} trailing"#).unwrap_err();
         assert_eq!(err.field(), Some("envelope"), "{err}");
         envelope(r#"{"reference":"r","title":"t","parties":[]}"#).unwrap();
@@ -186,6 +194,8 @@ mod tests {
         let err = handles(r#"["1", 7]"#, "tae", "rm").unwrap_err();
         assert_eq!(err.field(), Some("handles[1]"), "{err}");
         let err = handles(r#"["1", "a::b"]"#, "tae", "rm").unwrap_err();
+        assert_eq!(err.field(), Some("handles[1]"), "{err}");
+        let err = handles(r#"["1", "{\"provider\":"]"#, "tae", "rm").unwrap_err();
         assert_eq!(err.field(), Some("handles[1]"), "{err}");
         let err = handles(r#"{"id": 1}"#, "tae", "rm").unwrap_err();
         assert_eq!(err.field(), Some("handles"), "{err}");

@@ -19,6 +19,7 @@ mod download;
 pub mod error;
 mod events;
 pub mod host;
+mod intent;
 pub mod journal;
 pub mod model;
 pub mod names;
@@ -38,6 +39,7 @@ use tokio::io::AsyncWriteExt as _;
 use tracing::Instrument as _;
 
 pub use error::{Error, ErrorKind, Result, Retry};
+pub use intent::{Reconciled, Resolution};
 pub use model::{
     Document, DocumentContent, DownloadInfo, DownloadKind, Envelope, Event, EventKind, Handle,
     Message, Party, PartyState, PartyStatus, Role, State, Status,
@@ -65,6 +67,10 @@ pub struct ClientConfig {
     /// The provider's own settings (see each provider's documentation).
     #[serde(default)]
     pub settings: serde_json::Value,
+    /// Where intents, sessions, rate budgets and status snapshots are kept (see
+    /// [`journal`]); `SIGNBRIDGE_JOURNAL` in the environment sets its path.
+    #[serde(default)]
+    pub journal: journal::JournalConfig,
 }
 
 fn default_account() -> String {
@@ -112,6 +118,10 @@ impl ClientConfig {
     fn apply_vars(&mut self, vars: impl Iterator<Item = (String, String)>) {
         let prefix = format!("SIGNBRIDGE_{}_", self.provider.to_ascii_uppercase());
         for (key, value) in vars {
+            if key == "SIGNBRIDGE_JOURNAL" {
+                self.journal.path = Some(value.into());
+                continue;
+            }
             let Some(name) = key.strip_prefix(&prefix) else { continue };
             if name.is_empty() {
                 continue;
@@ -131,6 +141,7 @@ pub struct Client {
     batch_concurrency: usize,
     events: Arc<events::EventQueue>,
     signer: signing::SignerSlot,
+    journal: journal::Journal,
 }
 
 impl std::fmt::Debug for Client {
@@ -143,9 +154,12 @@ impl std::fmt::Debug for Client {
 }
 
 impl Client {
+    /// Builds the account's client and opens its journal (creating the file when needed); a
+    /// journal that cannot be used is a [`ErrorKind::Journal`] error naming its file.
     pub fn new(mut config: ClientConfig) -> Result<Client> {
         let batch_concurrency = config.transport.batch_concurrency.max(1);
         let signer = signing::SignerSlot::default();
+        let journal = journal::Journal::open(&config.journal)?;
         let provider = providers::build(
             &config.provider,
             providers::BuildContext {
@@ -153,9 +167,15 @@ impl Client {
                 settings: std::mem::take(&mut config.settings),
                 transport: config.transport.clone(),
                 signer: signer.clone(),
+                journal: journal.clone(),
             },
         )?;
-        Ok(Client { provider, batch_concurrency, events: Default::default(), signer })
+        Ok(Client { provider, batch_concurrency, events: Default::default(), signer, journal })
+    }
+
+    /// The journal this client keeps its intents, sessions, budgets and snapshots in.
+    pub fn journal(&self) -> &journal::Journal {
+        &self.journal
     }
 
     pub fn provider_id(&self) -> &'static str {
@@ -194,24 +214,34 @@ impl Client {
         Ok(documents)
     }
 
-    /// Validates the envelope, creates it at the provider and sends it to the parties.
+    /// Validates the envelope, creates it at the provider and sends it to the parties, once:
+    /// the envelope's `reference` is the idempotency key (see [`intent`]). Sending a reference
+    /// already sent returns its handle without a request; a send cut short resumes.
     ///
     /// If the outcome of a write cannot be known (the response was lost), the error is
-    /// [`ErrorKind::OutcomeUnknown`], carrying the handle when the document was already created.
+    /// [`ErrorKind::OutcomeUnknown`], carrying the handle when the document was already created;
+    /// [`Client::reconcile`] finds out what happened.
     pub async fn send(&self, envelope: &Envelope) -> Result<Handle> {
+        self.send_as(envelope, false).await
+    }
+
+    /// Like [`Client::send`], but makes a new document even when the reference was already
+    /// used (the earlier intent is kept in the journal's history).
+    pub async fn send_new_document(&self, envelope: &Envelope) -> Result<Handle> {
+        self.send_as(envelope, true).await
+    }
+
+    async fn send_as(&self, envelope: &Envelope, new_document: bool) -> Result<Handle> {
         self.traced("send", Some(&envelope.reference), async {
             let documents = self.check(envelope)?;
             // The provider makes its own checks as it plans the send (decoding its options
             // once), before its first request.
-            let mut progress = provider::Recorded::default();
             let handle = self
-                .provider
-                .send(envelope, &documents, &mut progress)
+                .send_once(envelope, &documents, new_document)
                 .await
                 .map_err(|e| e.with_context("reference", &envelope.reference))?;
             tracing::debug!(target: "signbridge", id = %handle.id, "sent");
-            let emails = envelope.parties.iter().filter(|p| p.role != Role::Observe);
-            self.events.sent(&handle, emails.filter_map(|p| p.email.as_deref()));
+            self.remember(&handle, &events::Snapshot::sent(intent::acting_emails(envelope))).await;
             Ok(handle)
         })
         .await
@@ -221,7 +251,7 @@ impl Client {
         self.traced("status", handle.reference.as_deref(), async {
             self.check_handle(handle)?;
             let status = self.provider.status(handle).await?;
-            self.events.observe(handle, &status);
+            self.observe(handle, &status).await;
             Ok(status)
         })
         .await
@@ -255,17 +285,50 @@ impl Client {
             .instrument(span)
             .await
             .into_iter();
-        checks
-            .into_iter()
-            .zip(handles)
-            .map(|(check, handle)| match check {
-                Ok(()) => statuses
-                    .next()
-                    .expect("one status per valid handle")
-                    .inspect(|s| self.events.observe(handle, s)),
-                Err(e) => Err(e),
-            })
-            .collect()
+        let mut results = Vec::with_capacity(handles.len());
+        for (check, handle) in checks.into_iter().zip(handles) {
+            let result = check.and_then(|()| {
+                statuses.next().unwrap_or_else(|| {
+                    Err(Error::internal("the provider returned fewer statuses than handles"))
+                })
+            });
+            if let Ok(status) = &result {
+                self.observe(handle, status).await;
+            }
+            results.push(result);
+        }
+        results
+    }
+
+    /// Compares `status` with the handle's snapshot in the journal, queues what changed as
+    /// events, and keeps `status` as the new snapshot.
+    async fn observe(&self, handle: &Handle, status: &Status) {
+        let previous = match self
+            .journal
+            .status(self.provider_id(), self.account(), &handle.id)
+            .await
+        {
+            Ok(snapshot) => snapshot.and_then(|s| serde_json::from_value(s.status).ok()),
+            Err(e) => {
+                tracing::warn!(target: "signbridge", error = %e, "the journal could not read a status snapshot");
+                None
+            }
+        };
+        if let Some(previous) = &previous {
+            self.events.push(events::changes(handle, previous, status, chrono::Utc::now()));
+        }
+        let next = events::Snapshot::of(status);
+        if previous.as_ref() != Some(&next) {
+            self.remember(handle, &next).await;
+        }
+    }
+
+    async fn remember(&self, handle: &Handle, snapshot: &events::Snapshot) {
+        let json = serde_json::to_value(snapshot).unwrap_or_default();
+        let stored = self.journal.put_status(self.provider_id(), self.account(), &handle.id, &json);
+        if let Err(e) = stored.await {
+            tracing::warn!(target: "signbridge", error = %e, "the journal could not keep a status snapshot");
+        }
     }
 
     /// The oldest event not yet taken: changes seen by `status` and `refresh` (a party signed,

@@ -88,7 +88,7 @@ impl Capability {
     };
 
     /// The record as hosts read it (C, Python and the CLI print this same JSON), with the
-    /// provider id first.
+    /// provider id beside the groups.
     pub fn to_json(&self, provider: &str) -> serde_json::Value {
         let mut record = serde_json::Map::new();
         record.insert("provider".into(), provider.into());

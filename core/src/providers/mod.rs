@@ -5,6 +5,7 @@ use std::sync::Arc;
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
+use crate::journal::Window;
 use crate::model::{Envelope, Handle};
 use crate::provider::{Capability, Provider};
 use crate::signing::SignerSlot;
@@ -28,6 +29,8 @@ pub struct BuildContext {
     pub transport: TransportConfig,
     /// The client's host signer, for providers whose flow needs the host to sign.
     pub signer: SignerSlot,
+    /// The client's journal: sessions and rate budgets shared with every process.
+    pub journal: crate::journal::Journal,
 }
 
 /// What every provider account has and does the same way: its ids, its capability record, its
@@ -43,18 +46,21 @@ pub struct Base {
 impl Base {
     /// `base_urls` are the account's configured endpoints: the only origins its credentials
     /// go to.
+    /// `windows` are the provider's rate limits for this account (from its contract): every
+    /// request of every process using the account counts against them.
     pub fn new(
         provider: &'static str,
         capability: &'static Capability,
         ctx: &BuildContext,
         base_urls: &[&str],
+        windows: Vec<Window>,
     ) -> Result<Base> {
-        Ok(Base {
-            provider,
-            account: ctx.account.clone(),
-            capability,
-            transport: Transport::new(provider, &ctx.transport, base_urls)?,
-        })
+        let transport = Transport::new(provider, &ctx.transport, base_urls)?.with_budget(
+            ctx.journal.clone(),
+            &ctx.account,
+            windows,
+        );
+        Ok(Base { provider, account: ctx.account.clone(), capability, transport })
     }
 
     /// The handle of the provider's document `id`, sent for `env`.

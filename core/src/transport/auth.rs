@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use chrono::Utc;
 use serde::Deserialize;
 use tokio::sync::Mutex;
 use tokio::time::Instant;
@@ -19,6 +20,7 @@ use bytes::Bytes;
 use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue};
 
 use crate::error::{Error, Result};
+use crate::journal::{Journal, Session, SessionValue};
 
 /// A secret string (password, token, key). Its `Debug` and `Display` never show it, and its
 /// text is wiped from memory when the last clone is dropped.
@@ -194,11 +196,30 @@ pub struct Token {
 #[derive(Debug, Default)]
 pub struct TokenCache {
     current: Mutex<Option<(Secret, Instant)>>,
+    /// Where the account's session is shared with every process using the journal.
+    shared: Option<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    journal: Journal,
+    provider: &'static str,
+    account: String,
 }
 
 impl TokenCache {
+    /// A cache whose tokens live in `journal` too: one login serves every process using the
+    /// account, until the token expires or the provider refuses it.
+    pub fn shared(journal: Journal, provider: &'static str, account: &str) -> TokenCache {
+        TokenCache {
+            current: Mutex::default(),
+            shared: Some(Shared { journal, provider, account: account.to_string() }),
+        }
+    }
+
     /// The cached token if still valid, otherwise the one `login` returns. Callers that arrive
-    /// while a login is under way wait for it instead of logging in again (single flight).
+    /// while a login is under way wait for it instead of logging in again (single flight, in
+    /// this process and, when shared, across processes).
     pub async fn get<F, Fut>(&self, login: F) -> Result<Secret>
     where
         F: FnOnce() -> Fut,
@@ -210,20 +231,51 @@ impl TokenCache {
                 return Ok(token.clone());
             }
         }
-        let fresh = login().await?;
+        let fresh = match &self.shared {
+            None => login().await?,
+            Some(shared) => {
+                let session = shared
+                    .journal
+                    .session(shared.provider, &shared.account, || async {
+                        let token = login().await?;
+                        let valid_for = chrono::Duration::from_std(token.valid_for)
+                            .unwrap_or(chrono::Duration::zero());
+                        Ok(Session {
+                            value: SessionValue::new(token.value.expose()),
+                            expires_at: Utc::now() + valid_for,
+                        })
+                    })
+                    .await?;
+                let valid_for = (session.expires_at - Utc::now()).to_std().unwrap_or_default();
+                Token { value: Secret::new(session.value.expose()), valid_for }
+            }
+        };
         *current = Some((fresh.value.clone(), Instant::now() + fresh.valid_for));
         Ok(fresh.value)
     }
 
     /// A cache holding a token obtained elsewhere (e.g. supplied by the host).
     pub fn seeded(token: Token) -> TokenCache {
-        TokenCache { current: Mutex::new(Some((token.value, Instant::now() + token.valid_for))) }
+        TokenCache {
+            current: Mutex::new(Some((token.value, Instant::now() + token.valid_for))),
+            shared: None,
+        }
     }
 
+    /// Forgets `stale` (refused by the provider), here and in the journal, unless a newer
+    /// token already replaced it.
     pub async fn invalidate(&self, stale: &Secret) {
         let mut current = self.current.lock().await;
         if current.as_ref().is_some_and(|(t, _)| t == stale) {
             *current = None;
+        }
+        if let Some(shared) = &self.shared {
+            let value = SessionValue::new(stale.expose());
+            if let Err(e) =
+                shared.journal.invalidate_session(shared.provider, &shared.account, &value).await
+            {
+                tracing::warn!(target: "signbridge", error = %e, "the journal could not forget a refused session");
+            }
         }
     }
 }

@@ -43,6 +43,7 @@ pub use auth::{
 pub use ratelimit::RateLimiter;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::journal::{Journal, Window};
 
 /// Network settings of one account. Every field has a default; [`TransportConfig::check`]
 /// refuses values that make no sense, naming the field.
@@ -95,7 +96,9 @@ impl Default for TransportConfig {
             backoff_initial_ms: 250,
             backoff_max_ms: 8_000,
             max_retry_after_ms: 60_000,
-            rate_limit_per_second: 10.0,
+            // No client-side cap unless the provider's contract gives one (its rate windows,
+            // counted in the journal) or the host asks for one; Retry-After is always honoured.
+            rate_limit_per_second: 0.0,
             rate_limit_burst: 20,
             batch_concurrency: 8,
             max_reply_bytes: 16 << 20,
@@ -300,6 +303,16 @@ pub struct Transport {
     config: TransportConfig,
     /// Where credentials may go: the origins of the account's configured base URLs.
     origins: Vec<url::Origin>,
+    budget: Option<Budget>,
+}
+
+/// The provider's rate windows for one account, counted in the journal so that every process
+/// using the account, and every restart, shares one count.
+#[derive(Debug)]
+struct Budget {
+    journal: Journal,
+    account: String,
+    windows: Vec<Window>,
 }
 
 impl Transport {
@@ -364,7 +377,20 @@ impl Transport {
             limiter: RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst),
             config: config.clone(),
             origins,
+            budget: None,
         })
+    }
+
+    /// Counts every request of `account` against the provider's `windows` in `journal` (none:
+    /// no budget). A request that would exceed a window waits for it when the wait fits in
+    /// `max_retry_after_ms` and the operation's deadline, and fails as rate limited otherwise.
+    pub fn with_budget(mut self, journal: Journal, account: &str, windows: Vec<Window>) -> Self {
+        self.budget = (!windows.is_empty()).then(|| Budget {
+            journal,
+            account: account.to_string(),
+            windows,
+        });
+        self
     }
 
     pub fn config(&self) -> &TransportConfig {
@@ -427,6 +453,16 @@ impl Transport {
         loop {
             attempt += 1;
             self.limiter.acquire().await;
+            if let Some(budget) = &self.budget {
+                let max_wait = deadline
+                    .saturating_duration_since(Instant::now())
+                    .min(Duration::from_millis(self.config.max_retry_after_ms));
+                budget
+                    .journal
+                    .acquire(provider, &budget.account, &budget.windows, max_wait)
+                    .await
+                    .map_err(|e| e.with_context("provider", provider).with_context("op", op))?;
+            }
             let mut request = (call.build)(&self.http).build().map_err(|e| {
                 Error::internal(format!("{op}: cannot build the request: {}", e.without_url()))
             })?;

@@ -52,6 +52,7 @@ pub fn client(
         account: "test".into(),
         transport,
         settings,
+        journal: signbridge::journal::JournalConfig::in_memory(),
     })
     .unwrap()
 }

@@ -27,6 +27,7 @@
 //! | `validate_tax_id` | ArqSign enforces the party's CPF/CNPJ at signing | `false` |
 //! | `delivery` | `email` or `whatsapp` (to the party's phone) | `email` |
 //! | `min_poll_interval_secs` | see above | `3600` |
+//! | `plan` | `profissional`, `empresarial`, `corporativo` (`_anual` for annual plans), or `none`: the request limits shared by every process using the account | `profissional` |
 //!
 //! Per envelope, `provider_options.arqsign` may set `responsible_id`, `folder_id`,
 //! `signature_type`, `validate_tax_id`, `delivery` and `send_version`.
@@ -58,6 +59,7 @@ pub use map::{Delivery, SignatureType};
 
 use super::{Base, Build, BuildContext, http, lenient};
 use crate::error::{Error, Result};
+use crate::journal::Window;
 use crate::model::{DownloadInfo, DownloadKind, Envelope, Handle, Status};
 use crate::provider::{
     Capability, DownloadCapability, EnvelopeRules, Lookup, OutgoingDocument, Progress, Provider,
@@ -133,6 +135,51 @@ pub struct ArqSignConfig {
     pub delivery: Delivery,
     #[serde(default = "default_poll_interval", deserialize_with = "lenient::u64")]
     pub min_poll_interval_secs: u64,
+    /// The account's plan, whose request limits every process using the account shares.
+    #[serde(default = "default_plan")]
+    pub plan: Plan,
+}
+
+/// ArqSign's plans and their request limits (contract §9.3, from the manual's own table):
+/// every plan 4 per second; per minute 80 / 160 / 240; per hour 80 / 200 / 400; per month
+/// 80 / 200 / 400 on monthly plans and 200 / 200 / 400 on annual ones.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Plan {
+    Profissional,
+    Empresarial,
+    Corporativo,
+    ProfissionalAnual,
+    EmpresarialAnual,
+    CorporativoAnual,
+    /// A custom (post-paid) plan: no client-side limits; ArqSign's 429s are still honoured.
+    None,
+}
+
+impl Plan {
+    /// The windows every process using an account on this plan counts its requests in.
+    pub fn windows(self) -> Vec<Window> {
+        let (minute, hour, month) = match self {
+            Plan::Profissional => (80, 80, 80),
+            Plan::Empresarial => (160, 200, 200),
+            Plan::Corporativo => (240, 400, 400),
+            Plan::ProfissionalAnual => (80, 80, 200),
+            Plan::EmpresarialAnual => (160, 200, 200),
+            Plan::CorporativoAnual => (240, 400, 400),
+            Plan::None => return Vec::new(),
+        };
+        vec![
+            Window::per_second(4),
+            Window::per_minute(minute),
+            Window::per_hour(hour),
+            Window::per_month(month),
+        ]
+    }
+}
+
+/// The smallest plan: a host that does not say is kept within what every plan allows.
+fn default_plan() -> Plan {
+    Plan::Profissional
 }
 
 fn default_base_url() -> String {
@@ -208,7 +255,8 @@ impl Build for ArqSign {
                 ),
             ],
         )?;
-        let base = Base::new("arqsign", &CAPABILITY, &ctx, &[&config.base_url])?;
+        let base =
+            Base::new("arqsign", &CAPABILITY, &ctx, &[&config.base_url], config.plan.windows())?;
         Ok(ArqSign { base, config, keys, polled: Mutex::default() })
     }
 }
@@ -225,7 +273,7 @@ const SENT_AT: &str = "sent_at";
 const PROCESS_ID: &str = "process_id";
 
 /// What `send` and `validate` decide about an envelope, once.
-struct Plan {
+struct SendPlan {
     options: map::SendOptions,
     version: SendVersion,
 }
@@ -235,7 +283,7 @@ impl ArqSign {
         http::join(&self.config.base_url, path)
     }
 
-    fn plan(&self, env: &Envelope) -> Result<Plan> {
+    fn plan(&self, env: &Envelope) -> Result<SendPlan> {
         let o: EnvelopeOptions = self.base.options(env)?;
         let options = map::SendOptions {
             responsible_id: o
@@ -249,7 +297,7 @@ impl ArqSign {
             delivery: o.delivery.unwrap_or(self.config.delivery),
         };
         map::check(env, &options)?;
-        Ok(Plan { options, version: o.send_version.unwrap_or(self.config.send_version) })
+        Ok(SendPlan { options, version: o.send_version.unwrap_or(self.config.send_version) })
     }
 
     /// One call with the keys; the body is read whole.
@@ -702,6 +750,7 @@ mod tests {
             settings,
             transport: Default::default(),
             signer: Default::default(),
+            journal: crate::journal::Journal::in_memory().unwrap(),
         })
     }
 

@@ -171,7 +171,8 @@ impl Build for IDocs {
             return Err(Error::config("settings.employee_id for provider idocs is empty"));
         }
         let token = FixedHeaders::bearer("idocs", "token", &config.token)?;
-        let base = Base::new("idocs", &CAPABILITY, &ctx, &[&config.base_url])?;
+        // iDocs documents no rate limit: only its 429 and Retry-After.
+        let base = Base::new("idocs", &CAPABILITY, &ctx, &[&config.base_url], Vec::new())?;
         Ok(IDocs { base, config, token, signer: ctx.signer.clone() })
     }
 }

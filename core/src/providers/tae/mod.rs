@@ -186,9 +186,17 @@ impl Build for Tae {
             Some(token) => {
                 TokenCache::seeded(Token { value: token.clone(), valid_for: auth::TOKEN_LIFETIME })
             }
-            None => TokenCache::default(),
+            // Logins are shared through the journal: one per account for every process.
+            None => TokenCache::shared(ctx.journal.clone(), "tae", &ctx.account),
         };
-        let base = Base::new("tae", &CAPABILITY, &ctx, &[&config.auth_base, &config.api_base])?;
+        // TAE documents no rate limit (contract §4.4 only says status reads are per document).
+        let base = Base::new(
+            "tae",
+            &CAPABILITY,
+            &ctx,
+            &[&config.auth_base, &config.api_base],
+            Vec::new(),
+        )?;
         Ok(Tae { base, config, tokens })
     }
 }
@@ -519,6 +527,7 @@ mod tests {
             settings,
             transport: Default::default(),
             signer: Default::default(),
+            journal: crate::journal::Journal::in_memory().unwrap(),
         })
     }
 

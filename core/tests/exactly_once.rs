@@ -1,0 +1,245 @@
+//! Exactly-once sending through the journal: one document per reference whatever is lost,
+//! resumed sends, reconciliation by each provider's lookup, and sessions and rate budgets
+//! shared by clients of one journal file.
+
+use std::sync::Arc;
+
+mod common;
+
+use common::{count, fast_transport};
+use signbridge::journal::JournalConfig;
+use signbridge::{
+    Client, ClientConfig, Document, Envelope, ErrorKind, HostSigner, Party, Reconciled, Resolution,
+    State,
+};
+use signbridge_sandbox::{Control, Fault, Reset, Sandbox, arqsign, fixtures, idocs, tae};
+
+struct World {
+    _sandbox: Sandbox,
+    control: Control,
+    url: String,
+}
+
+async fn world() -> World {
+    let sandbox = Sandbox::start(Default::default(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
+    World { control: sandbox.control(), url: sandbox.base_url(), _sandbox: sandbox }
+}
+
+fn settings(provider: &str, url: &str) -> serde_json::Value {
+    match provider {
+        "tae" => serde_json::json!({"auth_base": format!("{url}/tae/identityintegration"),
+            "api_base": format!("{url}/tae"), "username": tae::DEFAULT_USER,
+            "password": tae::DEFAULT_PASSWORD}),
+        "arqsign" => serde_json::json!({"base_url": format!("{url}/arqsign"),
+            "app_key": arqsign::DEFAULT_APP_KEY, "subscription_key": arqsign::DEFAULT_SUBSCRIPTION_KEY,
+            "responsible_id": arqsign::DEFAULT_RESPONSIBLE_ID, "folder_id": arqsign::DEFAULT_FOLDER_ID,
+            "plan": "none"}),
+        "idocs" => serde_json::json!({"base_url": format!("{url}/idocs"),
+            "token": idocs::DEFAULT_TOKEN, "employee_id": idocs::SENDER_EMPLOYEE_ID}),
+        other => panic!("no settings for {other}"),
+    }
+}
+
+/// A client of `provider` whose journal is `journal` (a file shared by several clients, or
+/// in memory).
+fn client(provider: &str, url: &str, journal: JournalConfig) -> Client {
+    let client = Client::new(ClientConfig {
+        provider: provider.into(),
+        account: "exactly-once".into(),
+        transport: fast_transport(),
+        settings: settings(provider, url),
+        journal,
+    })
+    .unwrap();
+    if provider == "idocs" {
+        let (cert, key) = signbridge_signer::testkeys::ecdsa_p256("ТОО Отправитель");
+        let signer = signbridge::software_signer_from_pem(cert.as_bytes(), key.as_bytes()).unwrap();
+        client.set_host_signer(Some(Arc::new(signer) as Arc<dyn HostSigner>));
+    }
+    client
+}
+
+fn envelope(provider: &str, reference: &str) -> Envelope {
+    let pdf = Document::from_bytes("contrato.pdf", fixtures::sample_pdf("Contrato", 1));
+    let party = match provider {
+        "idocs" => Party {
+            tax_id: Some(idocs::COUNTERPARTY_BIN.into()),
+            ..Party::signer("ТОО Контрагент", "buh@kontragent.example.kz")
+        },
+        _ => Party {
+            tax_id: Some("111.444.777-35".into()),
+            ..Party::signer("Maria da Silva", "maria@cliente.example")
+        },
+    };
+    Envelope::new(reference, "Contrato", vec![pdf], vec![party])
+}
+
+/// How many documents the sandbox holds for `provider`.
+async fn documents(control: &Control, provider: &str) -> usize {
+    match provider {
+        "tae" => control.tae_documents().await.unwrap().len(),
+        "arqsign" => control.arqsign_processes().await.unwrap().len(),
+        "idocs" => control.idocs_documents().await.unwrap().len(),
+        other => panic!("{other}"),
+    }
+}
+
+/// The route of each provider's first creating write.
+fn create_route(provider: &str) -> &'static str {
+    match provider {
+        "tae" => "/tae/documents/v1/envelopes/upload",
+        "arqsign" => "/arqsign/api/v2/processo/enviar-documento-para-assinar",
+        "idocs" => "/idocs/api/v3/sync/external/outbox/document/create",
+        other => panic!("{other}"),
+    }
+}
+
+#[tokio::test]
+async fn a_reference_sent_twice_is_one_document_and_the_second_send_makes_no_request() {
+    for provider in ["tae", "arqsign", "idocs"] {
+        let w = world().await;
+        let c = client(provider, &w.url, JournalConfig::in_memory());
+        let first = c.send(&envelope(provider, "EO-1")).await.unwrap();
+        w.control.clear_requests().await.unwrap();
+        let again = c.send(&envelope(provider, "EO-1")).await.unwrap();
+        assert_eq!(again, first, "{provider}");
+        assert!(w.control.requests().await.unwrap().is_empty(), "{provider}: no request");
+        assert_eq!(documents(&w.control, provider).await, 1, "{provider}");
+
+        let mut other = envelope(provider, "EO-1");
+        other.title = "Outro contrato".into();
+        let err = c.send(&other).await.unwrap_err();
+        assert_eq!((err.kind(), err.field()), (ErrorKind::Validation, Some("reference")), "{err}");
+        let new = c.send_new_document(&other).await.unwrap();
+        assert_ne!(new.id, first.id, "{provider}");
+        assert_eq!(documents(&w.control, provider).await, 2, "{provider}: asked for explicitly");
+    }
+}
+
+#[tokio::test]
+async fn a_lost_create_answer_is_found_again_instead_of_creating_twice() {
+    for provider in ["tae", "idocs"] {
+        let w = world().await;
+        let c = client(provider, &w.url, JournalConfig::in_memory());
+        w.control.add_fault(Fault::reset(create_route(provider), Reset::After)).await.unwrap();
+        let err = c.send(&envelope(provider, "EO-LOST")).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::OutcomeUnknown, "{provider}: {err}");
+        assert_eq!(documents(&w.control, provider).await, 1, "{provider}: the create committed");
+
+        // The lookup finds the draft: reconcile reports it, a send finishes it.
+        let found = c.reconcile("EO-LOST").await.unwrap();
+        let Reconciled::Draft { handle, .. } = found else { panic!("{provider}: {found:?}") };
+        let sent = c.send(&envelope(provider, "EO-LOST")).await.unwrap();
+        assert_eq!(sent.id, handle.id, "{provider}: the same document");
+        assert_eq!(documents(&w.control, provider).await, 1, "{provider}: never two");
+        assert_ne!(c.status(&sent).await.unwrap().state, State::Draft, "{provider}");
+        let reqs = w.control.requests().await.unwrap();
+        assert_eq!(count(&reqs, "POST", create_route(provider)), 1, "{provider}: created once");
+    }
+}
+
+#[tokio::test]
+async fn a_lost_publish_answer_resumes_without_publishing_twice() {
+    let w = world().await;
+    let c = client("tae", &w.url, JournalConfig::in_memory());
+    let publish = "/tae/signintegration/v2/Publicacoes";
+    w.control.add_fault(Fault::reset(publish, Reset::After)).await.unwrap();
+    let err = c.send(&envelope("tae", "EO-PUB")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::OutcomeUnknown);
+    let draft = err.handle().expect("the draft's handle").clone();
+    let sent = c.send(&envelope("tae", "EO-PUB")).await.unwrap();
+    assert_eq!(sent.id, draft.id);
+    assert_eq!(count(&w.control.requests().await.unwrap(), "POST", publish), 1, "published once");
+    assert_eq!(c.status(&sent).await.unwrap().state, State::Sent);
+}
+
+#[tokio::test]
+async fn arqsign_cannot_look_up_so_the_host_resolves() {
+    let w = world().await;
+    let c = client("arqsign", &w.url, JournalConfig::in_memory());
+    w.control.add_fault(Fault::reset(create_route("arqsign"), Reset::After)).await.unwrap();
+    assert_eq!(
+        c.send(&envelope("arqsign", "EO-A")).await.unwrap_err().kind(),
+        ErrorKind::OutcomeUnknown
+    );
+    w.control.clear_requests().await.unwrap();
+    // Sending again would risk a second process: refused without a request until resolved.
+    let err = c.send(&envelope("arqsign", "EO-A")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::OutcomeUnknown, "{err}");
+    assert!(err.to_string().contains("resolve"), "{err}");
+    assert!(w.control.requests().await.unwrap().is_empty());
+    let found = c.reconcile("EO-A").await.unwrap();
+    assert!(matches!(found, Reconciled::Unknown { .. }), "{found:?}");
+    assert_eq!(c.pending(10).await.unwrap().len(), 1);
+
+    let process =
+        w.control.arqsign_processes().await.unwrap()[0]["id"].as_str().unwrap().to_string();
+    let resolved = c.resolve("EO-A", Resolution::SentAs(process.clone())).await.unwrap();
+    assert!(matches!(resolved, Reconciled::Sent { .. }));
+    assert_eq!(c.send(&envelope("arqsign", "EO-A")).await.unwrap().id, process);
+    assert!(c.pending(10).await.unwrap().is_empty());
+    assert_eq!(documents(&w.control, "arqsign").await, 1);
+}
+
+#[tokio::test]
+async fn a_refused_create_frees_the_reference() {
+    let w = world().await;
+    let c = client("tae", &w.url, JournalConfig::in_memory());
+    w.control.add_fault(Fault::status(create_route("tae"), 400)).await.unwrap();
+    assert_eq!(c.send(&envelope("tae", "EO-400")).await.unwrap_err().kind(), ErrorKind::Validation);
+    assert_eq!(
+        c.reconcile("EO-400").await.unwrap(),
+        Reconciled::NotSent { reference: "EO-400".into() }
+    );
+    c.send(&envelope("tae", "EO-400")).await.unwrap();
+    assert_eq!(documents(&w.control, "tae").await, 1);
+}
+
+#[tokio::test]
+async fn clients_of_one_journal_file_share_intents_sessions_and_budgets() {
+    let w = world().await;
+    let dir = tempfile::tempdir().unwrap();
+    let shared = || JournalConfig {
+        path: Some(dir.path().join("journal.sqlite3")),
+        ..JournalConfig::default()
+    };
+    let (a, b) = (client("tae", &w.url, shared()), client("tae", &w.url, shared()));
+    let handle = a.send(&envelope("tae", "EO-SHARED")).await.unwrap();
+    assert_eq!(b.send(&envelope("tae", "EO-SHARED")).await.unwrap(), handle, "one intent");
+    b.status(&handle).await.unwrap();
+    let logins = count(&w.control.requests().await.unwrap(), "POST", "/auth/login");
+    assert_eq!(logins, 1, "the second client used the first one's session");
+
+    // ArqSign's monthly window, exhausted through one client, holds for the other and after a
+    // restart.
+    let arq = |plan: &str| {
+        let mut s = settings("arqsign", &w.url);
+        s["plan"] = plan.into();
+        Client::new(ClientConfig {
+            provider: "arqsign".into(),
+            account: "exactly-once".into(),
+            transport: fast_transport(),
+            settings: s,
+            journal: shared(),
+        })
+        .unwrap()
+    };
+    let first = arq("profissional");
+    // Only the month is used up here (the other windows would just make this test wait).
+    let windows = [signbridge::journal::Window::per_month(80)];
+    assert!(signbridge::providers::arqsign::Plan::Profissional.windows().contains(&windows[0]));
+    for _ in 0..80 {
+        first
+            .journal()
+            .acquire("arqsign", "exactly-once", &windows, std::time::Duration::from_secs(5))
+            .await
+            .unwrap();
+    }
+    drop(first);
+    let restarted = arq("profissional");
+    w.control.clear_requests().await.unwrap();
+    let err = restarted.send(&envelope("arqsign", "EO-BUDGET")).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::RateLimited, "{err}");
+    assert!(err.retry_after().is_some(), "says when it may go");
+    assert!(w.control.requests().await.unwrap().is_empty(), "refused before any request");
+}
