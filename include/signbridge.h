@@ -257,7 +257,9 @@ void signbridge_client_free(struct signbridge_client *client);
  * `content_base64` (with a `name`). On success writes the handle JSON to `*out_handle_json`
  * (free it with `signbridge_string_free`); store it to refer to the envelope later.
  *
- * A local check that fails is `SIGNBRIDGE_RESULT_VALIDATION`, naming the field. When the
+ * An envelope that is not JSON, or whose JSON does not fit, and a local check that fails are
+ * `SIGNBRIDGE_RESULT_VALIDATION`, naming the field (`parties[0].email`), or `envelope` with
+ * the line and column of malformed JSON: the same error as the CLI's and Python's. When the
  * provider's answer to a write is lost the result is `SIGNBRIDGE_RESULT_OUTCOME_UNKNOWN`:
  * `signbridge_last_error_handle` then gives the handle if the document was created.
  *
@@ -287,8 +289,9 @@ signbridge_result signbridge_send_with_document(const struct signbridge_client *
                                                 char **out_handle_json);
 
 /**
- * The status of one envelope. `handle` is the handle JSON or `provider:account:id`. On
- * success writes the status JSON (`{"state": "partially_signed", "parties": [...], ...}`) to
+ * The status of one envelope. `handle` is the handle JSON, `provider:account:id`, or a bare
+ * id of the client's account (`12978325`); one that does not parse is
+ * `SIGNBRIDGE_RESULT_VALIDATION`. On success writes the status JSON (`{"state": "partially_signed", "parties": [...], ...}`) to
  * `*out_status_json`; free it with `signbridge_string_free`.
  *
  * # Safety
@@ -301,13 +304,17 @@ signbridge_result signbridge_status(const struct signbridge_client *client,
 
 /**
  * The status of many envelopes at once. `handles_json` is a JSON array whose items are handle
- * objects or handle strings (`provider:account:id`).
+ * objects or handle strings (as for `signbridge_status`, bare ids included).
  *
  * On success writes to `*out_json` (free it with `signbridge_string_free`) one entry per
  * handle, in input order: `{"handle": {...}, "status": {...}}`, or `{"handle": {...},
- * "error": {"code", "kind", "message", "http_status", "provider_message"}}`. One failing
- * handle never fails the call; a malformed array or item does
- * (`SIGNBRIDGE_RESULT_INVALID_JSON`, naming the item).
+ * "error": {"code", "kind", "message", "http_status", "provider_message", "retry_after_ms",
+ * "field", "handle"}}`. One failing handle never fails the call; a malformed array or item
+ * does, before any request (`SIGNBRIDGE_RESULT_VALIDATION`, naming `handles` or the item,
+ * `handles[2]`).
+ *
+ * Providers that ask to be polled sparingly (ArqSign) answer from a recent reading: see
+ * `signbridge_refresh_forced`.
  *
  * # Safety
  * `client` is NULL or a live client; `handles_json` NULL or a NUL-terminated string;
@@ -316,6 +323,18 @@ signbridge_result signbridge_status(const struct signbridge_client *client,
 signbridge_result signbridge_refresh(const struct signbridge_client *client,
                                      const char *handles_json,
                                      char **out_json);
+
+/**
+ * Like `signbridge_refresh`, but asks the provider about every handle now, even one it was
+ * asked about recently (ArqSign otherwise answers from a reading younger than its
+ * `min_poll_interval_secs`). Use it when the host must be sure, sparingly.
+ *
+ * # Safety
+ * As `signbridge_refresh`.
+ */
+signbridge_result signbridge_refresh_forced(const struct signbridge_client *client,
+                                            const char *handles_json,
+                                            char **out_json);
 
 /**
  * Downloads the file of `kind` ("original", "signed", "digitally_signed", "evidence" or
@@ -369,6 +388,82 @@ signbridge_result signbridge_cancel(const struct signbridge_client *client, cons
 signbridge_result signbridge_next_event(const struct signbridge_client *client,
                                         uint32_t timeout_ms,
                                         char **out_event_json);
+
+/**
+ * Checks an envelope as `signbridge_send` does before its first request, and sends nothing:
+ * the provider's rules (documents, parties, lengths), `provider_options`, whether it can sign
+ * sequentially, and whether a host signer is set where the provider needs one.
+ *
+ * Returns `SIGNBRIDGE_RESULT_OK` for an envelope `signbridge_send` would send; otherwise
+ * `SIGNBRIDGE_RESULT_VALIDATION` naming the field (malformed JSON as in `signbridge_send`),
+ * `SIGNBRIDGE_RESULT_UNSUPPORTED` (e.g. sequential signing the provider lacks) or
+ * `SIGNBRIDGE_RESULT_SIGNING` (no host signer). Documents given by `path` are read.
+ *
+ * # Safety
+ * `client` is NULL or a live client; `envelope_json` NULL or a NUL-terminated string.
+ */
+signbridge_result signbridge_validate(const struct signbridge_client *client,
+                                      const char *envelope_json);
+
+/**
+ * The capability record of the client's provider: what it can do, which every call checks
+ * before any request. On success writes its JSON to `*out_json` (free it with
+ * `signbridge_string_free`): `{"provider": "tae", "send": {"host_signature", "sequential",
+ * "envelope": {"max_documents", "max_document_bytes", "document_extensions",
+ * "party_email_required", "max_title_chars"}}, "status": {"batch"}, "download": {"kinds"},
+ * "cancel", "changes", "webhooks", "calls"}` (null where there is no limit). The same JSON as
+ * `signbridge_capabilities`, the CLI's `signbridge capabilities` and Python's.
+ *
+ * # Safety
+ * `client` is NULL or a live client; `out_json` NULL or writable.
+ */
+signbridge_result signbridge_capability(const struct signbridge_client *client, char **out_json);
+
+/**
+ * The capability record of a provider, without a client: `provider` is its id (`"arqsign"`),
+ * or NULL for a JSON array of every provider's record. The record is as in
+ * `signbridge_capability`; free the string with `signbridge_string_free`. An unknown id is
+ * `SIGNBRIDGE_RESULT_VALIDATION`, listing the known ones.
+ *
+ * # Safety
+ * `provider` is NULL or a NUL-terminated string; `out_json` NULL or writable.
+ */
+signbridge_result signbridge_capabilities(const char *provider, char **out_json);
+
+/**
+ * A provider-specific operation, for what the neutral model has no word for: `name` is one of
+ * the capability record's `calls` (ArqSign: `users`, `folders`, `resend`, `signer_data`; iDocs:
+ * `inbox`, `bulk`), `args_json` its arguments as JSON, or NULL for none (each provider's
+ * documentation lists them). On success writes the result JSON to `*out_json`; free it with
+ * `signbridge_string_free`.
+ *
+ * A name the provider does not declare is `SIGNBRIDGE_RESULT_UNSUPPORTED` and arguments that
+ * are not JSON `SIGNBRIDGE_RESULT_VALIDATION` (naming `args`), both before any request.
+ *
+ * # Safety
+ * `client` is NULL or a live client; `name` NULL or a NUL-terminated string; `args_json` NULL
+ * or a NUL-terminated string; `out_json` NULL or writable.
+ */
+signbridge_result signbridge_call(const struct signbridge_client *client,
+                                  const char *name,
+                                  const char *args_json,
+                                  char **out_json);
+
+/**
+ * The events the provider lists since `cursor` (NULL: from the provider's beginning), for
+ * providers with a change list (capability `changes`; the others fail with
+ * `SIGNBRIDGE_RESULT_UNSUPPORTED` before any request). On success writes
+ * `{"events": [{"id", "handle", "kind", "at", "raw"}, ...], "cursor": "..."}` to `*out_json`
+ * (free it with `signbridge_string_free`); pass that `cursor` next time (null when the
+ * provider gave none).
+ *
+ * # Safety
+ * `client` is NULL or a live client; `cursor` NULL or a NUL-terminated string; `out_json`
+ * NULL or writable.
+ */
+signbridge_result signbridge_changes(const struct signbridge_client *client,
+                                     const char *cursor,
+                                     char **out_json);
 
 /**
  * The code of the calling thread's last failure, or 0 when this thread has had none.

@@ -106,6 +106,21 @@ function signbridge_cancel(Client: PSignbridgeClient;
   Handle: PAnsiChar): TSignbridgeResult; cdecl; external SignbridgeLib;
 function signbridge_next_event(Client: PSignbridgeClient; TimeoutMs: Cardinal;
   out EventJson: PAnsiChar): TSignbridgeResult; cdecl; external SignbridgeLib;
+function signbridge_refresh_forced(Client: PSignbridgeClient; HandlesJson: PAnsiChar;
+  out Json: PAnsiChar): TSignbridgeResult; cdecl; external SignbridgeLib;
+function signbridge_validate(Client: PSignbridgeClient;
+  EnvelopeJson: PAnsiChar): TSignbridgeResult; cdecl; external SignbridgeLib;
+function signbridge_capability(Client: PSignbridgeClient;
+  out Json: PAnsiChar): TSignbridgeResult; cdecl; external SignbridgeLib;
+{ Provider may be nil: every provider's record, as a JSON array. }
+function signbridge_capabilities(Provider: PAnsiChar;
+  out Json: PAnsiChar): TSignbridgeResult; cdecl; external SignbridgeLib;
+{ ArgsJson may be nil: no arguments. }
+function signbridge_call(Client: PSignbridgeClient; Name, ArgsJson: PAnsiChar;
+  out Json: PAnsiChar): TSignbridgeResult; cdecl; external SignbridgeLib;
+{ Cursor may be nil: from the provider's beginning. }
+function signbridge_changes(Client: PSignbridgeClient; Cursor: PAnsiChar;
+  out Json: PAnsiChar): TSignbridgeResult; cdecl; external SignbridgeLib;
 
 function signbridge_last_error_code: TSignbridgeResult; cdecl; external SignbridgeLib;
 function signbridge_last_error_message: PAnsiChar; cdecl; external SignbridgeLib;

@@ -27,8 +27,9 @@ python3 --version
 target=$(cargo metadata --format-version 1 --no-deps --locked |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')
 
-step "sandbox CLI"
-cargo build --locked --quiet -p signbridge-cli
+step "sandbox CLI and C library"
+# The C library too: a test compares the capability JSON of C, the CLI and Python.
+cargo build --locked --quiet -p signbridge-cli -p signbridge-ffi
 sandbox_bin="$target/debug/signbridge"
 
 step "wheel"

@@ -1,19 +1,23 @@
 //! `signbridge`: the command-line face of the SDK.
 //!
 //! `demo` runs the whole TAE flow against an embedded sandbox; `sandbox` serves the provider
-//! simulators; `send`, `status`, `refresh`, `download` and `cancel` work against a configured
-//! account (a JSON or TOML file, secrets from `SIGNBRIDGE_<PROVIDER>_<SETTING>` variables).
+//! simulators; `capabilities` prints what providers can do; `send`, `validate`, `status`,
+//! `refresh`, `download`, `cancel`, `call` and `changes` work against a configured account (a
+//! JSON or TOML file, secrets from `SIGNBRIDGE_<PROVIDER>_<SETTING>` variables). Envelopes,
+//! handles (bare ids included), refresh rows and capability records go through
+//! `signbridge::host`, so they read and print as in the C ABI and the Python package.
 
 mod config;
 mod demo;
 
 use std::io::Read as _;
 use std::net::{IpAddr, SocketAddr};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use signbridge::{Client, DownloadKind, Envelope, Handle};
+use serde_json::Value;
+use signbridge::{Client, DownloadKind, Envelope, Handle, host};
 
 #[derive(Parser)]
 #[command(
@@ -22,11 +26,22 @@ use signbridge::{Client, DownloadKind, Envelope, Handle};
     about = "Electronic signature and EDO providers behind one API"
 )]
 struct Cli {
-    /// Account configuration (JSON or TOML); see the README.
-    #[arg(long, global = true, env = "SIGNBRIDGE_CONFIG", default_value = "signbridge.toml")]
-    config: PathBuf,
+    /// Account configuration (JSON or TOML; default ./signbridge.toml); see the README.
+    #[arg(long, global = true, env = "SIGNBRIDGE_CONFIG")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Command,
+}
+
+impl Cli {
+    /// The account's configuration file: the one named, or ./signbridge.toml.
+    fn config_path(&self) -> &Path {
+        self.config.as_deref().unwrap_or(Path::new("signbridge.toml"))
+    }
+
+    fn client(&self) -> Result<Client, Failure> {
+        config::client(self.config_path())
+    }
 }
 
 #[derive(Subcommand)]
@@ -45,8 +60,21 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1")]
         host: IpAddr,
     },
+    /// Print a capability record as JSON: the --provider's; else, when --config or
+    /// SIGNBRIDGE_CONFIG names an account, its provider's; else every provider's (an array).
+    Capabilities {
+        /// A provider id (tae, arqsign, idocs).
+        #[arg(long, value_name = "ID")]
+        provider: Option<String>,
+    },
     /// Send an envelope (JSON file, or - for standard input); prints the handle as JSON.
     Send {
+        envelope: PathBuf,
+        #[command(flatten)]
+        signer: SignerArgs,
+    },
+    /// Check an envelope as `send` does before its first request, sending nothing.
+    Validate {
         envelope: PathBuf,
         #[command(flatten)]
         signer: SignerArgs,
@@ -73,6 +101,19 @@ enum Command {
     },
     /// Cancel a sent envelope.
     Cancel { handle: String },
+    /// Run one of the provider's own operations (its capability record's `calls`) and print
+    /// its result as JSON.
+    Call {
+        name: String,
+        /// The operation's arguments, as JSON (e.g. '{"search": "root"}').
+        args: Option<String>,
+    },
+    /// Print the events the provider lists since --cursor as {"events": [...], "cursor": ...}.
+    Changes {
+        /// Where the previous call stopped (its "cursor"); without it, from the beginning.
+        #[arg(long)]
+        cursor: Option<String>,
+    },
 }
 
 /// The key the CLI signs with, for providers where the host signs (iDocs): the reference
@@ -164,10 +205,10 @@ impl From<signbridge::Error> for Failure {
 }
 
 async fn run(cli: Cli) -> Result<(), Failure> {
-    match cli.command {
-        Command::Demo { out_dir } => demo::run(&out_dir).await,
+    match &cli.command {
+        Command::Demo { out_dir } => demo::run(out_dir).await,
         Command::Sandbox { port, host } => {
-            let addr = SocketAddr::new(host, port);
+            let addr = SocketAddr::new(*host, *port);
             signbridge_sandbox::serve_forever(Default::default(), addr, |sandbox| {
                 println!("SIGNBRIDGE_SANDBOX_URL={}", sandbox.base_url());
                 eprintln!("sandbox listening; TAE auth base {0}/tae/identityintegration, API base {0}/tae; Ctrl-C stops it", sandbox.base_url());
@@ -175,53 +216,80 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             .await
             .map_err(|e| Failure::Other(format!("sandbox: {e}")))
         }
+        Command::Capabilities { provider: Some(id) } => print_json(&host::capabilities(Some(id))?),
+        Command::Capabilities { provider: None } if cli.config.is_some() => {
+            let client = cli.client()?;
+            print_json(&client.capability().to_json(client.provider_id()))
+        }
+        Command::Capabilities { provider: None } => print_json(&host::capabilities(None)?),
         Command::Send { envelope, signer } => {
-            let client = config::client(&cli.config)?;
+            let client = cli.client()?;
             signer.install(&client)?;
-            let envelope = read_envelope(&envelope)?;
+            let envelope = read_envelope(envelope)?;
             print_json(&client.send(&envelope).await?)
         }
+        Command::Validate { envelope, signer } => {
+            let client = cli.client()?;
+            signer.install(&client)?;
+            client.validate(&read_envelope(envelope)?)?;
+            println!("valid");
+            Ok(())
+        }
         Command::Status { handle } => {
-            let client = config::client(&cli.config)?;
-            print_json(&client.status(&parse_handle(&client, &handle)?).await?)
+            let client = cli.client()?;
+            print_json(&client.status(&parse_handle(&client, handle)?).await?)
         }
         Command::Refresh { handles, force } => {
-            let client = config::client(&cli.config)?;
-            let handles =
-                handles.iter().map(|h| parse_handle(&client, h)).collect::<Result<Vec<_>, _>>()?;
-            let results = if force {
+            let client = cli.client()?;
+            let (provider, account) = (client.provider_id(), client.account());
+            let handles = handles
+                .iter()
+                .enumerate()
+                .map(|(i, text)| {
+                    let field = format!("handles[{i}]");
+                    host::handle_value(&Value::String(text.clone()), &field, provider, account)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
+            let results = if *force {
                 client.refresh_forced(&handles).await
             } else {
                 client.refresh(&handles).await
             };
-            let rows: Vec<serde_json::Value> = handles
-                .iter()
-                .zip(results)
-                .map(|(h, r)| match r {
-                    Ok(status) => serde_json::json!({"handle": h, "status": status}),
-                    Err(e) => serde_json::json!({"handle": h, "error": e.to_json()}),
-                })
-                .collect();
+            let rows: Vec<Value> =
+                handles.iter().zip(&results).map(|(h, r)| host::refresh_row(h, r)).collect();
             print_json(&rows)
         }
         Command::Download { handle, kind, out } => {
-            let client = config::client(&cli.config)?;
+            let client = cli.client()?;
             let kind: DownloadKind = kind.parse()?;
-            let info =
-                client.download_to_file(&parse_handle(&client, &handle)?, kind, &out).await?;
+            let info = client.download_to_file(&parse_handle(&client, handle)?, kind, out).await?;
             println!("{} ({} bytes)", out.display(), info.size);
             Ok(())
         }
         Command::Cancel { handle } => {
-            let client = config::client(&cli.config)?;
-            client.cancel(&parse_handle(&client, &handle)?).await?;
+            let client = cli.client()?;
+            client.cancel(&parse_handle(&client, handle)?).await?;
             println!("cancelled");
             Ok(())
+        }
+        Command::Call { name, args } => {
+            let client = cli.client()?;
+            let args = match args {
+                Some(text) => host::from_json("args", text)?,
+                None => Value::Null,
+            };
+            print_json(&client.call(name, args).await?)
+        }
+        Command::Changes { cursor } => {
+            let client = cli.client()?;
+            let (events, cursor) = client.changes(cursor.as_deref()).await?;
+            print_json(&serde_json::json!({"events": events, "cursor": cursor}))
         }
     }
 }
 
-fn read_envelope(path: &PathBuf) -> Result<Envelope, Failure> {
+/// An envelope from its file (or standard input), read as every shell reads one.
+fn read_envelope(path: &Path) -> Result<Envelope, Failure> {
     let text = if path.as_os_str() == "-" {
         let mut s = String::new();
         std::io::stdin()
@@ -232,26 +300,12 @@ fn read_envelope(path: &PathBuf) -> Result<Envelope, Failure> {
         std::fs::read_to_string(path)
             .map_err(|e| Failure::Other(format!("reading {}: {e}", path.display())))?
     };
-    serde_json::from_str(&text).map_err(|e| {
-        Failure::Sdk(signbridge::Error::new(
-            signbridge::ErrorKind::Validation,
-            format!("envelope {}: {e}", path.display()),
-        ))
-    })
+    Ok(host::envelope(&text)?)
 }
 
 /// A handle as JSON, as `provider:account:id`, or as a bare id of the configured account.
 fn parse_handle(client: &Client, text: &str) -> Result<Handle, Failure> {
-    let text = text.trim();
-    if !text.is_empty() && !text.contains(':') && !text.starts_with('{') {
-        return Ok(Handle {
-            provider: client.provider_id().into(),
-            account: client.account().into(),
-            id: text.into(),
-            reference: None,
-        });
-    }
-    Ok(Handle::parse(text)?)
+    Ok(host::handle(text, client.provider_id(), client.account())?)
 }
 
 fn print_json(value: &impl serde::Serialize) -> Result<(), Failure> {

@@ -137,7 +137,37 @@ fn account_commands_against_a_sandbox_process() {
     assert!(ok);
     let rows: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(rows[0]["status"]["state"], "sent");
+    assert_eq!(rows[0]["handle"]["id"], id.as_str(), "a bare id is a handle of the account");
     assert_eq!(rows[1]["error"]["kind"], "not_found");
+    let (ok, out, err) = signbridge(&config, &["refresh", "--force", &format!("tae:default:{id}")]);
+    assert!(ok, "{err}");
+    assert!(out.contains("\"sent\""), "{out}");
+    let (ok, _, err) = signbridge(&config, &["refresh", &id, "tae::1"]);
+    assert!(!ok);
+    assert!(err.contains("[300 validation] handles[1]:"), "{err}");
+
+    // Validation as in C and Python: the field, or the line and column of malformed JSON.
+    let (ok, out, err) = signbridge(&config, &["validate", envelope.to_str().unwrap()]);
+    assert!(ok && out.trim() == "valid", "{out}{err}");
+    let bad = dir.path().join("bad.json");
+    std::fs::write(&bad, "{\"reference\":\n\"r\",,}").unwrap();
+    for command in ["validate", "send"] {
+        let (ok, _, err) = signbridge(&config, &[command, bad.to_str().unwrap()]);
+        assert!(!ok);
+        assert!(
+            err.contains("[300 validation] envelope: not valid JSON at line 2 column 5"),
+            "{command}: {err}"
+        );
+    }
+    std::fs::write(&bad, r#"{"reference":"r","title":"t","parties":[{"email":7}]}"#).unwrap();
+    let (ok, _, err) = signbridge(&config, &["validate", bad.to_str().unwrap()]);
+    assert!(!ok && err.contains("[300 validation] parties[0].email: invalid type"), "{err}");
+
+    // TAE has no provider calls and no change list: refused before any request.
+    let (ok, _, err) = signbridge(&config, &["call", "users"]);
+    assert!(!ok && err.contains("[101 unsupported] tae does not support users"), "{err}");
+    let (ok, _, err) = signbridge(&config, &["changes", "--cursor", "c-1"]);
+    assert!(!ok && err.contains("[101 unsupported] tae does not support changes"), "{err}");
 
     let original = dir.path().join("original.pdf");
     let (ok, _, err) = signbridge(
@@ -228,4 +258,74 @@ fn a_missing_config_says_how_to_set_one() {
         signbridge(std::path::Path::new("/nonexistent/signbridge.toml"), &["status", "1"]);
     assert!(!ok);
     assert!(err.contains("SIGNBRIDGE_CONFIG"), "{err}");
+}
+
+#[test]
+fn capabilities_of_every_provider_one_or_the_accounts() {
+    let dir = tempfile::tempdir().unwrap();
+    // No configuration is needed, and none is read from the working directory.
+    std::fs::write(dir.path().join("signbridge.toml"), "not = [toml").unwrap();
+    let run = |args: &[&str]| {
+        let output = Command::new(BIN)
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("SIGNBRIDGE_CONFIG")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        (output.status.success(), stdout, String::from_utf8_lossy(&output.stderr).into_owned())
+    };
+    let json = |text: &str| serde_json::from_str::<serde_json::Value>(text).unwrap();
+
+    let (ok, out, err) = run(&["capabilities"]);
+    assert!(ok, "{err}");
+    assert_eq!(json(&out), signbridge::host::capabilities(None).unwrap());
+    let (ok, out, err) = run(&["capabilities", "--provider", "arqsign"]);
+    assert!(ok, "{err}");
+    assert_eq!(json(&out), signbridge::host::capabilities(Some("arqsign")).unwrap());
+    let (ok, _, err) = run(&["capabilities", "--provider", "sbiss"]);
+    assert!(!ok && err.contains("[300 validation] provider: unknown provider \"sbiss\""), "{err}");
+
+    // With an account, its provider's record, and --provider still wins.
+    let config = dir.path().join("idocs.json");
+    let settings = serde_json::json!({"base_url": "http://127.0.0.1:9/idocs", "token": "t",
+        "employee_id": "e"});
+    std::fs::write(
+        &config,
+        serde_json::json!({"provider": "idocs", "settings": settings}).to_string(),
+    )
+    .unwrap();
+    let config = config.to_str().unwrap();
+    let (ok, out, err) = run(&["--config", config, "capabilities"]);
+    assert!(ok, "{err}");
+    assert_eq!(json(&out), signbridge::host::capabilities(Some("idocs")).unwrap());
+    let (ok, out, _) = run(&["--config", config, "capabilities", "--provider", "tae"]);
+    assert!(ok);
+    assert_eq!(json(&out)["provider"], "tae");
+}
+
+#[test]
+fn arqsign_calls_through_the_cli() {
+    let sandbox = SandboxProcess::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("arqsign.json");
+    let settings = serde_json::json!({
+        "base_url": format!("{}/arqsign", sandbox.url),
+        "app_key": signbridge_sandbox::arqsign::DEFAULT_APP_KEY,
+        "subscription_key": signbridge_sandbox::arqsign::DEFAULT_SUBSCRIPTION_KEY,
+    });
+    std::fs::write(
+        &config,
+        serde_json::json!({"provider": "arqsign", "settings": settings}).to_string(),
+    )
+    .unwrap();
+
+    let (ok, out, err) = signbridge(&config, &["call", "folders", r#"{"search": "root"}"#]);
+    assert!(ok, "{err}");
+    let folders: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert!(folders.is_array() || folders.is_object(), "{out}");
+    let (ok, _, err) = signbridge(&config, &["call", "folders", r#"{"search": "#]);
+    assert!(!ok && err.contains("[300 validation] args: not valid JSON at line 1 column"), "{err}");
+    let (ok, _, err) = signbridge(&config, &["call", "folders", r#"{"search": "up"}"#]);
+    assert!(!ok && err.contains("[300 validation] args.search"), "{err}");
 }

@@ -2,11 +2,14 @@
  * The whole signing flow through signbridge's C ABI, against the sandbox, for TOTVS Assinatura
  * Eletrônica (tae), ArqSign (arqsign) or iDocs (idocs, Kazakhstan): send a contract, make the
  * parties sign through the sandbox's control routes (libcurl, the only thing curl is used for),
- * poll the status, take the events, download a second file into memory (TAE: the original,
+ * poll the status, take the events, refresh once more (forced: asking the provider now), call
+ * one of the provider's own operations where it has one, download a second file into memory (TAE: the original,
  * which must come back byte for byte; ArqSign: the evidence report; iDocs: the archive) and the
  * signed PDF to a file, and print the file's path. Only the configuration (account and
  * parties), the host signer and the sandbox's sign route differ by provider: the rest is the
- * same code, which is the point of a provider-neutral API.
+ * same code, which is the point of a provider-neutral API. What a provider can do is asked,
+ * not guessed: the example reads the provider's capability record and checks it against the
+ * table below.
  *
  *   signing_flow tae|arqsign SANDBOX_URL OUT_DIR
  *   signing_flow idocs SANDBOX_URL OUT_DIR KEY_PEM CERT_PEM
@@ -257,6 +260,10 @@ struct provider {
     const char *second_kind;
     const char *second_magic;
     const char *signed_file; /* printf format: document id */
+    /* One of the provider's own operations (capability "calls") and its arguments as JSON
+     * (NULL: none); a NULL name when it has none. */
+    const char *call;
+    const char *call_args;
 };
 
 /* The sandbox's default accounts (see signbridge_sandbox::tae, ::arqsign and ::idocs).
@@ -271,7 +278,7 @@ static const struct provider PROVIDERS[] = {
      {{"João Araújo", "joao.araujo@cliente.example", NULL, "partially_signed"},
       {"Maria da Conceição Souza", "maria.souza@empresa.example", NULL, "completed"}},
      "%s/__sandbox/tae/documents/%s/sign", "{\"email\":\"%s\"}",
-     "original", "%PDF-", "contrato-%s-assinado.pdf"},
+     "original", "%PDF-", "contrato-%s-assinado.pdf", NULL, NULL},
     {"arqsign",
      "{\"provider\":\"arqsign\",\"settings\":{\"base_url\":\"%1$s/arqsign\","
      "\"app_key\":\"a7c3e9f1b5d24680ace13579bdf02468\",\"subscription_key\":\"0f1e2d3c4b5a69788796a5b4c3d2e1f0\","
@@ -281,7 +288,7 @@ static const struct provider PROVIDERS[] = {
      {{"João Araújo", "joao.araujo@cliente.example", NULL, "partially_signed"},
       {"Maria da Conceição Souza", "maria.souza@empresa.example", NULL, "completed"}},
      "%s/__sandbox/arqsign/processes/%s/sign", "{\"email\":\"%s\"}",
-     "evidence", "%PDF-", "contrato-%s-assinado.pdf"},
+     "evidence", "%PDF-", "contrato-%s-assinado.pdf", "folders", "{\"search\":\"root\"}"},
     /* The sender's token and employee; the counterparty is the sandbox's other company. */
     {"idocs",
      "{\"provider\":\"idocs\",\"account\":\"sandbox\",\"settings\":{\"base_url\":\"%1$s/idocs\","
@@ -292,7 +299,7 @@ static const struct provider PROVIDERS[] = {
      1, "Договор поставки № 17 / Жеткізу шарты № 17", "Просим подписать договор.",
      {{"ТОО «Көктем Сауда»", "buh@koktem.example", "123456789012", "completed"}},
      "%s/__sandbox/idocs/documents/%s/counterparty-sign", "{\"bin\":\"%s\"}",
-     "archive", "PK\x03\x04", "dogovor-%s-podpisan.pdf"},
+     "archive", "PK\x03\x04", "dogovor-%s-podpisan.pdf", "inbox", NULL},
 };
 
 static void sandbox_sign(const struct provider *p, const char *base, const char *id,
@@ -357,6 +364,16 @@ int main(int argc, char **argv) {
     signbridge_client *client = NULL;
     check(signbridge_client_new(config, &client), "signbridge_client_new");
 
+    /* The capability record (the same JSON as `signbridge capabilities --provider ID`). */
+    char *capability = NULL;
+    check(signbridge_capability(client, &capability), "signbridge_capability");
+    int host_signature = strstr(capability, "\"host_signature\":true") != NULL;
+    int has_call = !p->call || strstr(capability, p->call) != NULL;
+    printf("capability: %s\n", capability);
+    signbridge_string_free(capability);
+    if (host_signature != p->host_signs || !has_call)
+        fail("the capability record disagrees with the example's table for %s", p->id);
+
     /* The signer (and its key) must outlive every call on the client: freed after it. */
     struct host_signer signer = {0};
     const char *signer_kind = getenv("SIGNBRIDGE_EXAMPLE_SIGNER");
@@ -420,12 +437,23 @@ int main(int argc, char **argv) {
     }
     if (events == 0) fail("no events after the document changed state");
 
+    /* A batch refresh, forced: ask the provider now even where it asks to be polled sparingly
+     * (ArqSign would otherwise answer from the reading the polls above made). A bare id is a
+     * handle of the client's account. */
     char handles[512];
-    snprintf(handles, sizeof handles, "[%s]", handle);
+    snprintf(handles, sizeof handles, "[%s, \"%s\"]", handle, id);
     char *refreshed = NULL;
-    check(signbridge_refresh(client, handles, &refreshed), "signbridge_refresh");
-    if (!strstr(refreshed, "\"state\":\"completed\"")) fail("refresh says %s", refreshed);
+    check(signbridge_refresh_forced(client, handles, &refreshed), "signbridge_refresh_forced");
+    const char *first = strstr(refreshed, "\"state\":\"completed\"");
+    if (!first || !strstr(first + 1, "\"state\":\"completed\"")) fail("refresh says %s", refreshed);
     signbridge_string_free(refreshed);
+
+    if (p->call) {
+        char *result = NULL;
+        check(signbridge_call(client, p->call, p->call_args, &result), "signbridge_call");
+        printf("%s: %zu bytes of JSON\n", p->call, strlen(result));
+        signbridge_string_free(result);
+    }
 
     uint8_t *second = NULL;
     size_t second_len = 0, magic_len = strlen(p->second_magic);

@@ -42,6 +42,7 @@ def main() -> None:
     out_dir = Path(os.environ.get("SIGNBRIDGE_OUT_DIR", "out"))
     envelope = sample_envelope("000123")
     with signbridge.Client(config(provider, url)) as client:
+        client.validate(envelope)  # every check send makes first; a ValidationError names the field
         handle = client.send(envelope)
         # Keep str(handle) (or handle.to_json()) in the ERP record to come back to it later.
         print(f"sent {envelope.reference} as {handle}")
@@ -54,8 +55,9 @@ def main() -> None:
         assert status.state is State.COMPLETED
 
         out_dir.mkdir(parents=True, exist_ok=True)
-        kinds = [DownloadKind.SIGNED] + ([DownloadKind.EVIDENCE] if provider == "arqsign" else [])
-        for kind in kinds:
+        # Ask the provider's capability record rather than guess: ArqSign has an evidence report.
+        offered = client.capability.download.kinds
+        for kind in [k for k in (DownloadKind.SIGNED, DownloadKind.EVIDENCE) if k in offered]:
             name = f"{envelope.reference}-{provider}-{kind.value}.pdf"
             print(client.download(handle, kind, out_dir / name))
 

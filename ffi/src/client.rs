@@ -28,13 +28,23 @@ pub struct signbridge_client {
 }
 
 /// A handle argument: the handle JSON, or `provider:account:id`.
-fn arg_handle(text: &str, name: &str) -> Result<Handle, Failure> {
-    // JSON that does not parse is misuse like any other bad JSON argument (core's parser would
-    // call it a validation error); the compact form is core's to judge.
-    if text.trim_start().starts_with('{') {
-        return arg_json(text, name);
+/// A bare id is one of `client`'s account. Core reads it, as in every shell: a malformed one is
+/// a validation error naming `handle`.
+fn arg_handle(client: &signbridge_client, text: &str) -> Result<Handle, Failure> {
+    let (provider, account) = (client.client.provider_id(), client.client.account());
+    Ok(signbridge::host::handle(text, provider, account)?)
+}
+
+/// A string argument that may be NULL (None).
+///
+/// # Safety
+/// As for `arg_str`.
+unsafe fn arg_opt_str<'a>(ptr: *const c_char, name: &str) -> Result<Option<&'a str>, Failure> {
+    if ptr.is_null() {
+        return Ok(None);
     }
-    Ok(Handle::parse(text)?)
+    // SAFETY: as the caller guaranteed.
+    unsafe { arg_str(ptr, name) }.map(Some)
 }
 
 fn arg_kind(text: &str) -> Result<DownloadKind, Failure> {
@@ -45,6 +55,23 @@ impl signbridge_client {
     fn send(&self, envelope: &Envelope, out: Out<*mut c_char>) -> Result<(), Failure> {
         let handle = block_on(self.client.send(envelope))??;
         out.write_json(&handle)
+    }
+
+    /// One row per handle of the JSON array `text` (core's rows, as every shell prints them).
+    fn refresh(&self, text: &str, force: bool, out: Out<*mut c_char>) -> Result<(), Failure> {
+        let (provider, account) = (self.client.provider_id(), self.client.account());
+        let handles = signbridge::host::handles(text, provider, account)?;
+        let results = if force {
+            block_on(self.client.refresh_forced(&handles))?
+        } else {
+            block_on(self.client.refresh(&handles))?
+        };
+        let rows: Vec<Value> = handles
+            .iter()
+            .zip(&results)
+            .map(|(handle, result)| signbridge::host::refresh_row(handle, result))
+            .collect();
+        out.write_json(&rows)
     }
 }
 
@@ -99,7 +126,9 @@ pub unsafe extern "C" fn signbridge_client_free(client: *mut signbridge_client) 
 /// `content_base64` (with a `name`). On success writes the handle JSON to `*out_handle_json`
 /// (free it with `signbridge_string_free`); store it to refer to the envelope later.
 ///
-/// A local check that fails is `SIGNBRIDGE_RESULT_VALIDATION`, naming the field. When the
+/// An envelope that is not JSON, or whose JSON does not fit, and a local check that fails are
+/// `SIGNBRIDGE_RESULT_VALIDATION`, naming the field (`parties[0].email`), or `envelope` with
+/// the line and column of malformed JSON: the same error as the CLI's and Python's. When the
 /// provider's answer to a write is lost the result is `SIGNBRIDGE_RESULT_OUTCOME_UNKNOWN`:
 /// `signbridge_last_error_handle` then gives the handle if the document was created.
 ///
@@ -117,7 +146,7 @@ pub unsafe extern "C" fn signbridge_send(
         let client = unsafe { arg_ref(client, "client") }?;
         let text = unsafe { arg_str(envelope_json, "envelope_json") }?;
         let out = unsafe { Out::new(out_handle_json, "out_handle_json") }?;
-        let envelope: Envelope = arg_json(text, "envelope_json")?;
+        let envelope = signbridge::host::envelope(text)?;
         client.send(&envelope, out)
     })
 }
@@ -146,14 +175,15 @@ pub unsafe extern "C" fn signbridge_send_with_document(
         let bytes = unsafe { arg_bytes(bytes, len, "bytes") }?;
         let name = unsafe { arg_str(name, "name") }?;
         let out = unsafe { Out::new(out_handle_json, "out_handle_json") }?;
-        let mut envelope: Envelope = arg_json(text, "envelope_json")?;
+        let mut envelope = signbridge::host::envelope(text)?;
         envelope.documents.push(Document::from_bytes(name, bytes.to_vec()));
         client.send(&envelope, out)
     })
 }
 
-/// The status of one envelope. `handle` is the handle JSON or `provider:account:id`. On
-/// success writes the status JSON (`{"state": "partially_signed", "parties": [...], ...}`) to
+/// The status of one envelope. `handle` is the handle JSON, `provider:account:id`, or a bare
+/// id of the client's account (`12978325`); one that does not parse is
+/// `SIGNBRIDGE_RESULT_VALIDATION`. On success writes the status JSON (`{"state": "partially_signed", "parties": [...], ...}`) to
 /// `*out_status_json`; free it with `signbridge_string_free`.
 ///
 /// # Safety
@@ -170,20 +200,24 @@ pub unsafe extern "C" fn signbridge_status(
         let client = unsafe { arg_ref(client, "client") }?;
         let handle = unsafe { arg_str(handle, "handle") }?;
         let out = unsafe { Out::new(out_status_json, "out_status_json") }?;
-        let handle = arg_handle(handle, "handle")?;
+        let handle = arg_handle(client, handle)?;
         let status = block_on(client.client.status(&handle))??;
         out.write_json(&status)
     })
 }
 
 /// The status of many envelopes at once. `handles_json` is a JSON array whose items are handle
-/// objects or handle strings (`provider:account:id`).
+/// objects or handle strings (as for `signbridge_status`, bare ids included).
 ///
 /// On success writes to `*out_json` (free it with `signbridge_string_free`) one entry per
 /// handle, in input order: `{"handle": {...}, "status": {...}}`, or `{"handle": {...},
-/// "error": {"code", "kind", "message", "http_status", "provider_message"}}`. One failing
-/// handle never fails the call; a malformed array or item does
-/// (`SIGNBRIDGE_RESULT_INVALID_JSON`, naming the item).
+/// "error": {"code", "kind", "message", "http_status", "provider_message", "retry_after_ms",
+/// "field", "handle"}}`. One failing handle never fails the call; a malformed array or item
+/// does, before any request (`SIGNBRIDGE_RESULT_VALIDATION`, naming `handles` or the item,
+/// `handles[2]`).
+///
+/// Providers that ask to be polled sparingly (ArqSign) answer from a recent reading: see
+/// `signbridge_refresh_forced`.
 ///
 /// # Safety
 /// `client` is NULL or a live client; `handles_json` NULL or a NUL-terminated string;
@@ -199,34 +233,28 @@ pub unsafe extern "C" fn signbridge_refresh(
         let client = unsafe { arg_ref(client, "client") }?;
         let text = unsafe { arg_str(handles_json, "handles_json") }?;
         let out = unsafe { Out::new(out_json, "out_json") }?;
-        let items: Vec<Value> = arg_json(text, "handles_json")?;
-        let handles = items
-            .into_iter()
-            .enumerate()
-            .map(|(i, item)| {
-                let name = format!("handles_json[{i}]");
-                match item {
-                    Value::String(text) => arg_handle(&text, &name),
-                    Value::Object(_) => {
-                        serde_json::from_value(item).map_err(|e| Failure::json(&name, e))
-                    }
-                    other => Err(Failure::json(
-                        &name,
-                        format!("expected a handle object or string, found {other}"),
-                    )),
-                }
-            })
-            .collect::<Result<Vec<Handle>, _>>()?;
-        let results = block_on(client.client.refresh(&handles))?;
-        let rows: Vec<Value> = handles
-            .iter()
-            .zip(results)
-            .map(|(handle, result)| match result {
-                Ok(status) => json!({"handle": handle, "status": status}),
-                Err(e) => json!({"handle": handle, "error": e.to_json()}),
-            })
-            .collect();
-        out.write_json(&rows)
+        client.refresh(text, false, out)
+    })
+}
+
+/// Like `signbridge_refresh`, but asks the provider about every handle now, even one it was
+/// asked about recently (ArqSign otherwise answers from a reading younger than its
+/// `min_poll_interval_secs`). Use it when the host must be sure, sparingly.
+///
+/// # Safety
+/// As `signbridge_refresh`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn signbridge_refresh_forced(
+    client: *const signbridge_client,
+    handles_json: *const c_char,
+    out_json: *mut *mut c_char,
+) -> signbridge_result {
+    boundary(|| {
+        // SAFETY (these calls): pointers as the caller guaranteed above.
+        let client = unsafe { arg_ref(client, "client") }?;
+        let text = unsafe { arg_str(handles_json, "handles_json") }?;
+        let out = unsafe { Out::new(out_json, "out_json") }?;
+        client.refresh(text, true, out)
     })
 }
 
@@ -250,7 +278,7 @@ pub unsafe extern "C" fn signbridge_download_to_file(
         let handle = unsafe { arg_str(handle, "handle") }?;
         let kind = unsafe { arg_str(kind, "kind") }?;
         let path = unsafe { arg_str(path, "path") }?;
-        let (handle, kind) = (arg_handle(handle, "handle")?, arg_kind(kind)?);
+        let (handle, kind) = (arg_handle(client, handle)?, arg_kind(kind)?);
         block_on(client.client.download_to_file(&handle, kind, Path::new(path)))??;
         Ok(())
     })
@@ -278,7 +306,7 @@ pub unsafe extern "C" fn signbridge_download(
         let kind = unsafe { arg_str(kind, "kind") }?;
         let out_bytes = unsafe { Out::new(out_bytes, "out_bytes") }?;
         let out_len = unsafe { Out::new(out_len, "out_len") }?;
-        let (handle, kind) = (arg_handle(handle, "handle")?, arg_kind(kind)?);
+        let (handle, kind) = (arg_handle(client, handle)?, arg_kind(kind)?);
         let (bytes, _info) = block_on(client.client.download_bytes(&handle, kind))??;
         let (ptr, len) = into_raw_bytes(bytes);
         out_bytes.write(ptr);
@@ -300,7 +328,7 @@ pub unsafe extern "C" fn signbridge_cancel(
         // SAFETY (these calls): pointers as the caller guaranteed above.
         let client = unsafe { arg_ref(client, "client") }?;
         let handle = unsafe { arg_str(handle, "handle") }?;
-        let handle = arg_handle(handle, "handle")?;
+        let handle = arg_handle(client, handle)?;
         block_on(client.client.cancel(&handle))??;
         Ok(())
     })
@@ -331,6 +359,135 @@ pub unsafe extern "C" fn signbridge_next_event(
             Some(event) => out.write_json(&event),
             None => Err(Failure::no_event(timeout_ms)),
         }
+    })
+}
+
+/// Checks an envelope as `signbridge_send` does before its first request, and sends nothing:
+/// the provider's rules (documents, parties, lengths), `provider_options`, whether it can sign
+/// sequentially, and whether a host signer is set where the provider needs one.
+///
+/// Returns `SIGNBRIDGE_RESULT_OK` for an envelope `signbridge_send` would send; otherwise
+/// `SIGNBRIDGE_RESULT_VALIDATION` naming the field (malformed JSON as in `signbridge_send`),
+/// `SIGNBRIDGE_RESULT_UNSUPPORTED` (e.g. sequential signing the provider lacks) or
+/// `SIGNBRIDGE_RESULT_SIGNING` (no host signer). Documents given by `path` are read.
+///
+/// # Safety
+/// `client` is NULL or a live client; `envelope_json` NULL or a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn signbridge_validate(
+    client: *const signbridge_client,
+    envelope_json: *const c_char,
+) -> signbridge_result {
+    boundary(|| {
+        // SAFETY (these calls): pointers as the caller guaranteed above.
+        let client = unsafe { arg_ref(client, "client") }?;
+        let text = unsafe { arg_str(envelope_json, "envelope_json") }?;
+        let envelope = signbridge::host::envelope(text)?;
+        Ok(client.client.validate(&envelope)?)
+    })
+}
+
+/// The capability record of the client's provider: what it can do, which every call checks
+/// before any request. On success writes its JSON to `*out_json` (free it with
+/// `signbridge_string_free`): `{"provider": "tae", "send": {"host_signature", "sequential",
+/// "envelope": {"max_documents", "max_document_bytes", "document_extensions",
+/// "party_email_required", "max_title_chars"}}, "status": {"batch"}, "download": {"kinds"},
+/// "cancel", "changes", "webhooks", "calls"}` (null where there is no limit). The same JSON as
+/// `signbridge_capabilities`, the CLI's `signbridge capabilities` and Python's.
+///
+/// # Safety
+/// `client` is NULL or a live client; `out_json` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn signbridge_capability(
+    client: *const signbridge_client,
+    out_json: *mut *mut c_char,
+) -> signbridge_result {
+    boundary(|| {
+        // SAFETY (these calls): pointers as the caller guaranteed above.
+        let client = unsafe { arg_ref(client, "client") }?;
+        let out = unsafe { Out::new(out_json, "out_json") }?;
+        let client = &client.client;
+        out.write_json(&client.capability().to_json(client.provider_id()))
+    })
+}
+
+/// The capability record of a provider, without a client: `provider` is its id (`"arqsign"`),
+/// or NULL for a JSON array of every provider's record. The record is as in
+/// `signbridge_capability`; free the string with `signbridge_string_free`. An unknown id is
+/// `SIGNBRIDGE_RESULT_VALIDATION`, listing the known ones.
+///
+/// # Safety
+/// `provider` is NULL or a NUL-terminated string; `out_json` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn signbridge_capabilities(
+    provider: *const c_char,
+    out_json: *mut *mut c_char,
+) -> signbridge_result {
+    boundary(|| {
+        // SAFETY (these calls): pointers as the caller guaranteed above.
+        let provider = unsafe { arg_opt_str(provider, "provider") }?;
+        let out = unsafe { Out::new(out_json, "out_json") }?;
+        out.write_json(&signbridge::host::capabilities(provider)?)
+    })
+}
+
+/// A provider-specific operation, for what the neutral model has no word for: `name` is one of
+/// the capability record's `calls` (ArqSign: `users`, `folders`, `resend`, `signer_data`; iDocs:
+/// `inbox`, `bulk`), `args_json` its arguments as JSON, or NULL for none (each provider's
+/// documentation lists them). On success writes the result JSON to `*out_json`; free it with
+/// `signbridge_string_free`.
+///
+/// A name the provider does not declare is `SIGNBRIDGE_RESULT_UNSUPPORTED` and arguments that
+/// are not JSON `SIGNBRIDGE_RESULT_VALIDATION` (naming `args`), both before any request.
+///
+/// # Safety
+/// `client` is NULL or a live client; `name` NULL or a NUL-terminated string; `args_json` NULL
+/// or a NUL-terminated string; `out_json` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn signbridge_call(
+    client: *const signbridge_client,
+    name: *const c_char,
+    args_json: *const c_char,
+    out_json: *mut *mut c_char,
+) -> signbridge_result {
+    boundary(|| {
+        // SAFETY (these calls): pointers as the caller guaranteed above.
+        let client = unsafe { arg_ref(client, "client") }?;
+        let name = unsafe { arg_str(name, "name") }?;
+        let args = unsafe { arg_opt_str(args_json, "args_json") }?;
+        let out = unsafe { Out::new(out_json, "out_json") }?;
+        let args = match args {
+            Some(text) => signbridge::host::from_json::<Value>("args", text)?,
+            None => Value::Null,
+        };
+        let result = block_on(client.client.call(name, args))??;
+        out.write_json(&result)
+    })
+}
+
+/// The events the provider lists since `cursor` (NULL: from the provider's beginning), for
+/// providers with a change list (capability `changes`; the others fail with
+/// `SIGNBRIDGE_RESULT_UNSUPPORTED` before any request). On success writes
+/// `{"events": [{"id", "handle", "kind", "at", "raw"}, ...], "cursor": "..."}` to `*out_json`
+/// (free it with `signbridge_string_free`); pass that `cursor` next time (null when the
+/// provider gave none).
+///
+/// # Safety
+/// `client` is NULL or a live client; `cursor` NULL or a NUL-terminated string; `out_json`
+/// NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn signbridge_changes(
+    client: *const signbridge_client,
+    cursor: *const c_char,
+    out_json: *mut *mut c_char,
+) -> signbridge_result {
+    boundary(|| {
+        // SAFETY (these calls): pointers as the caller guaranteed above.
+        let client = unsafe { arg_ref(client, "client") }?;
+        let cursor = unsafe { arg_opt_str(cursor, "cursor") }?;
+        let out = unsafe { Out::new(out_json, "out_json") }?;
+        let (events, cursor) = block_on(client.client.changes(cursor))??;
+        out.write_json(&json!({"events": events, "cursor": cursor}))
     })
 }
 
@@ -374,15 +531,27 @@ pub(crate) mod tests {
         assert!(client.is_null(), "no output on failure");
     }
 
+    /// The JSON a successful call wrote, freed.
+    fn take_json(out: *mut c_char) -> Value {
+        assert!(!out.is_null());
+        let value = serde_json::from_str(unsafe { CStr::from_ptr(out) }.to_str().unwrap());
+        unsafe { signbridge_string_free(out) };
+        value.unwrap()
+    }
+
     #[test]
-    fn handles_are_json_or_compact() {
-        let compact = arg_handle("tae:default:42", "handle").unwrap();
+    fn handles_are_json_compact_or_bare_ids_of_the_account() {
+        let client = offline_client();
+        let c = unsafe { &*client };
+        let compact = arg_handle(c, "tae:default:42").unwrap();
         assert_eq!(compact.id, "42");
-        let json = arg_handle(r#" {"provider":"tae","account":"default","id":"42"}"#, "handle");
+        let json = arg_handle(c, r#" {"provider":"tae","account":"default","id":"42"}"#);
         assert_eq!(json.unwrap(), compact);
-        let err = arg_handle("{\"provider\":", "handles_json[3]").unwrap_err();
-        assert_eq!(err.code(), SIGNBRIDGE_RESULT_INVALID_JSON);
-        assert_eq!(arg_handle("42", "handle").unwrap_err().code(), SIGNBRIDGE_RESULT_VALIDATION);
+        assert_eq!(arg_handle(c, "42").unwrap(), compact);
+        let err = arg_handle(c, "{\"provider\":").unwrap_err();
+        assert_eq!(err.code(), SIGNBRIDGE_RESULT_VALIDATION);
+        assert_eq!(arg_handle(c, "tae::42").unwrap_err().code(), SIGNBRIDGE_RESULT_VALIDATION);
+        unsafe { signbridge_client_free(client) };
     }
 
     #[test]
@@ -390,9 +559,79 @@ pub(crate) mod tests {
         let client = offline_client();
         let mut out = std::ptr::null_mut();
         let handles = c"[\"tae:default:1\", 7]";
-        let code = unsafe { signbridge_refresh(client, handles.as_ptr(), &mut out) };
-        assert_eq!(code, SIGNBRIDGE_RESULT_INVALID_JSON);
-        assert!(last_message().starts_with("handles_json[1]: expected a handle"));
+        for forced in [false, true] {
+            let refresh = if forced { signbridge_refresh_forced } else { signbridge_refresh };
+            let code = unsafe { refresh(client, handles.as_ptr(), &mut out) };
+            assert_eq!(code, SIGNBRIDGE_RESULT_VALIDATION);
+            assert!(
+                last_message().starts_with("handles[1]: expected a handle"),
+                "{}",
+                last_message()
+            );
+            assert!(out.is_null());
+        }
+        unsafe { signbridge_client_free(client) };
+    }
+
+    #[test]
+    fn a_bad_envelope_is_a_validation_error_naming_the_field_or_the_position() {
+        let client = offline_client();
+        let mut out = std::ptr::null_mut();
+        let cases = [
+            (c"{\"reference\":\n\"r\",,}", "envelope: not valid JSON at line 2 column 5"),
+            (
+                c"{\"reference\":\"r\",\"title\":\"t\",\"parties\":[{\"email\":7}]}",
+                "parties[0].email",
+            ),
+            (c"{\"reference\":\"r\",\"title\":\"t\",\"parties\":[]}", "documents"),
+        ];
+        for (envelope, message) in cases {
+            let code = unsafe { signbridge_validate(client, envelope.as_ptr()) };
+            assert_eq!(code, SIGNBRIDGE_RESULT_VALIDATION);
+            assert!(last_message().starts_with(message), "{}", last_message());
+            let code = unsafe { signbridge_send(client, envelope.as_ptr(), &mut out) };
+            assert_eq!(code, SIGNBRIDGE_RESULT_VALIDATION);
+            assert!(last_message().starts_with(message), "{}", last_message());
+            assert!(out.is_null());
+        }
+        unsafe { signbridge_client_free(client) };
+    }
+
+    #[test]
+    fn capabilities_of_the_client_of_one_provider_or_of_all() {
+        let client = offline_client();
+        let mut out = std::ptr::null_mut();
+        assert_eq!(unsafe { signbridge_capability(client, &mut out) }, SIGNBRIDGE_RESULT_OK);
+        let own = take_json(out);
+        let code = unsafe { signbridge_capabilities(c"tae".as_ptr(), &mut out) };
+        assert_eq!(code, SIGNBRIDGE_RESULT_OK);
+        assert_eq!(take_json(out), own);
+        assert_eq!(own, signbridge::host::capabilities(Some("tae")).unwrap());
+        let code = unsafe { signbridge_capabilities(std::ptr::null(), &mut out) };
+        assert_eq!(code, SIGNBRIDGE_RESULT_OK);
+        assert_eq!(take_json(out), signbridge::host::capabilities(None).unwrap());
+
+        out = std::ptr::null_mut();
+        let code = unsafe { signbridge_capabilities(c"sbiss".as_ptr(), &mut out) };
+        assert_eq!(code, SIGNBRIDGE_RESULT_VALIDATION);
+        assert!(last_message().contains("unknown provider \"sbiss\""), "{}", last_message());
+        assert!(out.is_null());
+        unsafe { signbridge_client_free(client) };
+    }
+
+    #[test]
+    fn calls_and_changes_the_provider_lacks_fail_before_any_request() {
+        let client = offline_client();
+        let mut out = std::ptr::null_mut();
+        let code =
+            unsafe { signbridge_call(client, c"users".as_ptr(), std::ptr::null(), &mut out) };
+        assert_eq!(code, SIGNBRIDGE_RESULT_UNSUPPORTED);
+        assert_eq!(last_message(), "tae does not support users [provider=tae]");
+        let code = unsafe { signbridge_call(client, c"users".as_ptr(), c"{".as_ptr(), &mut out) };
+        assert_eq!(code, SIGNBRIDGE_RESULT_VALIDATION);
+        assert!(last_message().starts_with("args: not valid JSON at line 1"), "{}", last_message());
+        let code = unsafe { signbridge_changes(client, std::ptr::null(), &mut out) };
+        assert_eq!(code, SIGNBRIDGE_RESULT_UNSUPPORTED);
         assert!(out.is_null());
         unsafe { signbridge_client_free(client) };
     }

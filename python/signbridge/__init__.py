@@ -6,7 +6,7 @@ per error kind, in ``signbridge.errors``. Core logs go to the ``signbridge`` log
 """
 
 from . import _logging as _logging  # imported by the native module when it logs
-from ._client import AsyncClient, Client, HostSigner
+from ._client import AsyncClient, Client, HostSigner, capabilities
 from ._native import SoftwareSigner, __version__
 from .errors import (
     AuthError,
@@ -26,10 +26,14 @@ from .errors import (
     ValidationError,
 )
 from .types import (
+    Capability,
+    Changes,
     CmsForm,
     Document,
+    DownloadCapability,
     DownloadKind,
     Envelope,
+    EnvelopeRules,
     Event,
     EventKind,
     Handle,
@@ -38,8 +42,10 @@ from .types import (
     PartyState,
     PartyStatus,
     Role,
+    SendCapability,
     State,
     Status,
+    StatusCapability,
 )
 
 __all__ = [
@@ -48,6 +54,13 @@ __all__ = [
     "AsyncClient",
     "HostSigner",
     "SoftwareSigner",
+    "capabilities",
+    "Capability",
+    "SendCapability",
+    "EnvelopeRules",
+    "StatusCapability",
+    "DownloadCapability",
+    "Changes",
     "Envelope",
     "Document",
     "Party",

@@ -15,20 +15,24 @@ from typing import (
     List,
     Mapping,
     Optional,
+    Tuple,
     Type,
     Union,
     overload,
 )
 
 from . import _native
-from .errors import SignbridgeError
-from .types import CmsForm, DownloadKind, Envelope, Event, Handle, Status
+from .errors import SignbridgeError, _from_json
+from .types import Capability, Changes, CmsForm, DownloadKind, Envelope, Event, Handle, Status
 
-__all__ = ["Client", "AsyncClient", "HostSigner"]
+__all__ = ["Client", "AsyncClient", "HostSigner", "capabilities"]
 
-#: A handle, its dict, or its text (JSON or ``provider:account:id``).
+#: A handle, its dict, or its text: JSON, ``provider:account:id``, or a bare id of the
+#: client's account (``"12978325"``).
 HandleLike = Union[Handle, Mapping[str, Any], str]
-#: An envelope, its dict, or its JSON text.
+#: An envelope, its dict, or its JSON text. An :class:`Envelope`'s in-memory documents
+#: (``Document.from_bytes``) reach signbridge as bytes; a dict or JSON carries them as
+#: ``content_base64``.
 EnvelopeLike = Union[Envelope, Mapping[str, Any], str]
 #: The client configuration, as a dict or JSON text (see the README).
 ConfigLike = Union[Mapping[str, Any], str]
@@ -44,12 +48,16 @@ def _config_json(config: ConfigLike) -> str:
     return config if isinstance(config, str) else json.dumps(dict(config))
 
 
-def _envelope_json(envelope: EnvelopeLike) -> str:
+_InMemory = List[Tuple[int, Optional[str], Optional[str], Union[bytes, bytearray]]]
+
+
+def _envelope_args(envelope: EnvelopeLike) -> Tuple[str, _InMemory]:
+    """The envelope's JSON and, for an :class:`Envelope`, its in-memory documents apart."""
     if isinstance(envelope, Envelope):
-        return envelope.to_json()
+        return envelope._split()
     if isinstance(envelope, str):
-        return envelope
-    return json.dumps(dict(envelope), ensure_ascii=False)
+        return envelope, []
+    return json.dumps(dict(envelope), ensure_ascii=False), []
 
 
 def _handle_text(handle: HandleLike) -> str:
@@ -68,8 +76,46 @@ def _event(json_text: Optional[str]) -> Optional[Event]:
     return Event.from_dict(json.loads(json_text)) if json_text is not None else None
 
 
-def _statuses(results: List[Union[str, SignbridgeError]]) -> List[Union[Status, SignbridgeError]]:
-    return [r if isinstance(r, SignbridgeError) else _status(r) for r in results]
+def _handle_texts(handles: Iterable[HandleLike]) -> List[str]:
+    # A str is iterable too (of one-character "handles"), and so are a dict (of its keys) and
+    # bytes: each is one handle, or a mistake, never a batch.
+    if isinstance(handles, (str, bytes, bytearray, Mapping, Handle)):
+        raise TypeError(
+            f"handles must be an iterable of handles, not {type(handles).__name__}: "
+            "wrap a single handle in a list"
+        )
+    return [_handle_text(h) for h in handles]
+
+
+def _rows(json_text: str) -> List[Union[Status, SignbridgeError]]:
+    """The refresh rows (``{"handle", "status"}`` or ``{"handle", "error"}``, as C and the CLI
+    give them) as a Status or the exception of that handle's failure each."""
+    return [
+        Status.from_dict(row["status"]) if "status" in row else _from_json(row["error"])
+        for row in json.loads(json_text)
+    ]
+
+
+def _call_args(args: Any) -> Optional[str]:
+    return json.dumps(args, ensure_ascii=False) if args is not None else None
+
+
+@overload
+def capabilities(provider: None = None) -> List[Capability]: ...
+
+
+@overload
+def capabilities(provider: str) -> Capability: ...
+
+
+def capabilities(provider: Optional[str] = None) -> Union[Capability, List[Capability]]:
+    """What ``provider`` (an id such as ``"arqsign"``) can do, or, without one, every provider's
+    record; no client needed. ValidationError for an unknown id. ``to_dict()`` of each is the
+    JSON the C ABI and the CLI give."""
+    data = json.loads(_native.capabilities(provider))
+    if provider is None:
+        return [Capability.from_dict(record) for record in data]
+    return Capability.from_dict(data)
 
 
 class _Base:
@@ -79,6 +125,9 @@ class _Base:
         ``SIGNBRIDGE_<PROVIDER>_<NAME>`` set ``settings.<name>`` (e.g. the password).
         Raises ConfigError when it is incomplete or invalid."""
         self._native = _native.NativeClient(_config_json(config))
+        # What a Python host signer raised that is not an Exception (KeyboardInterrupt,
+        # SystemExit): the failed send raises it in place of the SigningError.
+        self._escaped: List[BaseException] = []
 
     @property
     def provider(self) -> str:
@@ -92,17 +141,44 @@ class _Base:
     def closed(self) -> bool:
         return self._native.closed
 
+    @property
+    def capability(self) -> Capability:
+        """What this client's provider can do (see :class:`Capability`)."""
+        return Capability.from_dict(json.loads(self._native.capability()))
+
     def set_host_signer(self, signer: Optional[HostSigner]) -> None:
         """Sets, or with None removes, the host signer: a :class:`SoftwareSigner`, which signs
-        inside signbridge without calling Python, or any :data:`HostSigner` callable."""
+        inside signbridge without calling Python, or any :data:`HostSigner` callable.
+
+        An Exception the signer raises fails the send with SigningError (its message as the
+        provider message); KeyboardInterrupt and SystemExit propagate out of the send as
+        themselves. TypeError if ``signer`` is not callable."""
         if signer is None or isinstance(signer, _native.SoftwareSigner):
             self._native.set_host_signer(signer)
             return
+        if not callable(signer):
+            raise TypeError(
+                f"the host signer must be callable or a SoftwareSigner, not {type(signer).__name__}"
+            )
+        escaped = self._escaped
 
         def sign(data: bytes, form: str) -> bytes:
-            return signer(data, CmsForm(form))
+            try:
+                return signer(data, CmsForm(form))
+            except Exception:
+                raise
+            except BaseException as e:
+                escaped.append(e)
+                raise
 
         self._native.set_host_signer(sign)
+
+    def _raise_escaped(self) -> None:
+        """Raises what the host signer raised that is not an Exception, if it did: called as a
+        send fails. With several sends signing at once on one client, the first to fail takes
+        it; either way it leaves the call."""
+        if self._escaped:
+            raise self._escaped.pop(0) from None
 
     def __repr__(self) -> str:
         state = " closed" if self.closed else ""
@@ -119,18 +195,45 @@ class Client(_Base):
     def send(self, envelope: EnvelopeLike) -> Handle:
         """Validates the envelope, creates it at the provider and sends it to the parties.
 
-        Raises ValidationError (naming the ``field``) before any request when the envelope is
-        wrong, and OutcomeUnknown when a write's answer was lost (``handle`` set when the
-        document exists: check its status before sending again)."""
-        return Handle.from_dict(json.loads(self._native.send(_envelope_json(envelope))))
+        Raises ValidationError (naming the ``field``, or the line and column of malformed
+        JSON) before any request when the envelope is wrong, and OutcomeUnknown when a write's
+        answer was lost (``handle`` set when the document exists: check its status before
+        sending again)."""
+        try:
+            handle = self._native.send(*_envelope_args(envelope))
+        except SignbridgeError:
+            self._raise_escaped()
+            raise
+        return Handle.from_dict(json.loads(handle))
+
+    def validate(self, envelope: EnvelopeLike) -> None:
+        """Every check :meth:`send` makes before its first request; sends nothing. Raises
+        ValidationError, UnsupportedError or SigningError (no host signer) as send would."""
+        self._native.validate(*_envelope_args(envelope))
 
     def status(self, handle: HandleLike) -> Status:
         return _status(self._native.status(_handle_text(handle)))
 
-    def refresh(self, handles: Iterable[HandleLike]) -> List[Union[Status, SignbridgeError]]:
+    def refresh(
+        self, handles: Iterable[HandleLike], force: bool = False
+    ) -> List[Union[Status, SignbridgeError]]:
         """The status of many envelopes, in input order: each entry a Status, or the exception
-        of that handle's failure (one failure never fails the batch)."""
-        return _statuses(self._native.refresh([_handle_text(h) for h in handles]))
+        of that handle's failure (one failure never fails the batch; a handle that does not
+        parse fails the call, naming it). Providers that ask to be polled sparingly (ArqSign)
+        answer from a recent reading unless ``force``. TypeError for a single handle (a str
+        is not a batch)."""
+        return _rows(self._native.refresh(_handle_texts(handles), force))
+
+    def call(self, name: str, args: Any = None) -> Any:
+        """A provider's own operation, one of ``capability.calls`` (ArqSign ``users``,
+        ``folders``, ``resend``, ``signer_data``; iDocs ``inbox``, ``bulk``), with ``args``
+        (anything JSON can carry; None: none); its JSON result, decoded."""
+        return json.loads(self._native.call(name, _call_args(args)))
+
+    def changes(self, cursor: Optional[str] = None) -> Changes:
+        """The events the provider lists since ``cursor`` (None: from its beginning), for
+        providers whose capability says ``changes``; UnsupportedError for the others."""
+        return Changes.from_dict(json.loads(self._native.changes(cursor)))
 
     @overload
     def download(
@@ -195,17 +298,33 @@ class AsyncClient(_Base):
 
     async def send(self, envelope: EnvelopeLike) -> Handle:
         """See :meth:`Client.send`."""
-        handle = await self._native.send_async(_envelope_json(envelope))
+        try:
+            handle = await self._native.send_async(*_envelope_args(envelope))
+        except SignbridgeError:
+            self._raise_escaped()
+            raise
         return Handle.from_dict(json.loads(handle))
+
+    async def validate(self, envelope: EnvelopeLike) -> None:
+        """See :meth:`Client.validate`."""
+        await self._native.validate_async(*_envelope_args(envelope))
 
     async def status(self, handle: HandleLike) -> Status:
         return _status(await self._native.status_async(_handle_text(handle)))
 
     async def refresh(
-        self, handles: Iterable[HandleLike]
+        self, handles: Iterable[HandleLike], force: bool = False
     ) -> List[Union[Status, SignbridgeError]]:
         """See :meth:`Client.refresh`."""
-        return _statuses(await self._native.refresh_async([_handle_text(h) for h in handles]))
+        return _rows(await self._native.refresh_async(_handle_texts(handles), force))
+
+    async def call(self, name: str, args: Any = None) -> Any:
+        """See :meth:`Client.call`."""
+        return json.loads(await self._native.call_async(name, _call_args(args)))
+
+    async def changes(self, cursor: Optional[str] = None) -> Changes:
+        """See :meth:`Client.changes`."""
+        return Changes.from_dict(json.loads(await self._native.changes_async(cursor)))
 
     @overload
     async def download(

@@ -8,7 +8,7 @@ these classes; ``_from_native`` is how it builds them.
 from __future__ import annotations
 
 import json
-from typing import ClassVar, Optional
+from typing import Any, ClassVar, Mapping, Optional
 
 from .types import Handle
 
@@ -195,6 +195,22 @@ _BY_KIND: dict[str, type[SignbridgeError]] = {
 def error_class(kind: str) -> type[SignbridgeError]:
     """The class for a core error kind name (``"not_found"`` → :class:`NotFound`)."""
     return _BY_KIND.get(kind, SignbridgeError)
+
+
+def _from_json(data: Mapping[str, Any]) -> SignbridgeError:
+    """The exception of a core error in its JSON form (``code``, ``kind``, ``message``,
+    ``http_status``, ``provider_message``, ``retry_after_ms``, ``field``, ``handle``): the
+    ``error`` of a refresh row."""
+    retry_after_ms = data.get("retry_after_ms")
+    handle = data.get("handle")
+    return error_class(data["kind"])(
+        data["message"],
+        http_status=data.get("http_status"),
+        provider_message=data.get("provider_message"),
+        field=data.get("field"),
+        retry_after=retry_after_ms / 1000 if retry_after_ms is not None else None,
+        handle=Handle.from_dict(handle) if handle is not None else None,
+    )
 
 
 def _from_native(

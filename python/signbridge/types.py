@@ -14,7 +14,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Mapping, Optional, Union
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 from . import _native
 
@@ -33,6 +33,12 @@ __all__ = [
     "PartyStatus",
     "Status",
     "Event",
+    "Changes",
+    "EnvelopeRules",
+    "SendCapability",
+    "StatusCapability",
+    "DownloadCapability",
+    "Capability",
 ]
 
 
@@ -139,12 +145,14 @@ class Document:
     """One file of an envelope: give ``path`` (read when the envelope is sent) or ``content``.
 
     ``name`` is what the parties see, with its extension; it defaults to the file name of
-    ``path``. ``media_type`` is guessed from the extension when absent.
+    ``path``. ``media_type`` is guessed from the extension when absent. When a client sends or
+    validates an :class:`Envelope`, ``content`` (bytes or bytearray) goes to signbridge as it
+    is, without base64; ``to_dict`` writes it as ``content_base64``, the JSON form.
     """
 
     name: Optional[str] = None
     path: Optional[Union[str, "os.PathLike[str]"]] = None
-    content: Optional[bytes] = None
+    content: Optional[Union[bytes, bytearray]] = None
     media_type: Optional[str] = None
 
     @classmethod
@@ -152,7 +160,7 @@ class Document:
         return cls(path=path)
 
     @classmethod
-    def from_bytes(cls, name: str, content: bytes) -> Document:
+    def from_bytes(cls, name: str, content: Union[bytes, bytearray]) -> Document:
         return cls(name=name, content=content)
 
     def to_dict(self) -> Dict[str, Any]:
@@ -248,10 +256,13 @@ class Envelope:
     provider_options: Dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> Dict[str, Any]:
+        return self._dict(self.documents)
+
+    def _dict(self, documents: List[Document]) -> Dict[str, Any]:
         data: Dict[str, Any] = {
             "reference": self.reference,
             "title": self.title,
-            "documents": [d.to_dict() for d in self.documents],
+            "documents": [d.to_dict() for d in documents],
             "parties": [p.to_dict() for p in self.parties],
             "sequential": self.sequential,
         }
@@ -269,6 +280,20 @@ class Envelope:
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False)
+
+    def _split(
+        self,
+    ) -> Tuple[str, List[Tuple[int, Optional[str], Optional[str], Union[bytes, bytearray]]]]:
+        """The JSON without the documents held in memory, and those documents as (position,
+        name, media type, bytes): what the native client takes, so the bytes cross as they
+        are rather than as base64."""
+        data = self._dict([d for d in self.documents if d.content is None])
+        in_memory = [
+            (i, d.name, d.media_type, d.content)
+            for i, d in enumerate(self.documents)
+            if d.content is not None
+        ]
+        return json.dumps(data, ensure_ascii=False), in_memory
 
 
 @dataclass(frozen=True)
@@ -383,4 +408,150 @@ class Event:
             kind=EventKind(data["kind"]),
             at=_datetime_from_json(data["at"]),
             raw=data.get("raw"),
+        )
+
+
+@dataclass
+class Changes:
+    """What ``Client.changes`` returns: the events since the cursor it was given, and the
+    cursor to pass next time (None when the provider gave none)."""
+
+    events: List[Event]
+    cursor: Optional[str] = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Changes:
+        return cls(
+            events=[Event.from_dict(e) for e in data["events"]],
+            cursor=data.get("cursor"),
+        )
+
+
+@dataclass(frozen=True)
+class EnvelopeRules:
+    """What an envelope must meet for a provider, checked before any request. None: no limit."""
+
+    max_documents: Optional[int]
+    max_document_bytes: Optional[int]
+    #: Allowed file extensions (lowercase, without the dot); None allows any.
+    document_extensions: Optional[Tuple[str, ...]]
+    #: Every party needs an e-mail address.
+    party_email_required: bool
+    max_title_chars: Optional[int]
+
+    def to_dict(self) -> Dict[str, Any]:
+        extensions = self.document_extensions
+        return {
+            "max_documents": self.max_documents,
+            "max_document_bytes": self.max_document_bytes,
+            "document_extensions": list(extensions) if extensions is not None else None,
+            "party_email_required": self.party_email_required,
+            "max_title_chars": self.max_title_chars,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> EnvelopeRules:
+        extensions = data["document_extensions"]
+        return cls(
+            max_documents=data["max_documents"],
+            max_document_bytes=data["max_document_bytes"],
+            document_extensions=tuple(extensions) if extensions is not None else None,
+            party_email_required=data["party_email_required"],
+            max_title_chars=data["max_title_chars"],
+        )
+
+
+@dataclass(frozen=True)
+class SendCapability:
+    #: The host signs during ``send``, through its host signer (see ``set_host_signer``).
+    host_signature: bool
+    #: Parties can be made to act one after the other (``Envelope.sequential``).
+    sequential: bool
+    envelope: EnvelopeRules
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {
+            "host_signature": self.host_signature,
+            "sequential": self.sequential,
+            "envelope": self.envelope.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SendCapability:
+        return cls(
+            host_signature=data["host_signature"],
+            sequential=data["sequential"],
+            envelope=EnvelopeRules.from_dict(data["envelope"]),
+        )
+
+
+@dataclass(frozen=True)
+class StatusCapability:
+    #: One request lists many statuses, so a batch refresh needs fewer requests than handles.
+    batch: bool
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"batch": self.batch}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> StatusCapability:
+        return cls(batch=data["batch"])
+
+
+@dataclass(frozen=True)
+class DownloadCapability:
+    #: The kinds ``download`` can fetch.
+    kinds: Tuple[DownloadKind, ...]
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"kinds": [k.value for k in self.kinds]}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> DownloadCapability:
+        return cls(kinds=tuple(DownloadKind(k) for k in data["kinds"]))
+
+
+@dataclass(frozen=True)
+class Capability:
+    """What a provider can do, grouped by operation: ``Client.capability``, or
+    ``signbridge.capabilities()`` without a client. Every call checks it before any request
+    (an operation it lacks raises UnsupportedError). ``to_dict`` gives the JSON that the C ABI
+    (``signbridge_capability``) and the CLI (``signbridge capabilities``) give."""
+
+    provider: str
+    send: SendCapability
+    status: StatusCapability
+    download: DownloadCapability
+    #: ``cancel`` withdraws a sent envelope.
+    cancel: bool
+    #: ``changes(cursor)`` lists events since a cursor.
+    changes: bool
+    #: The provider pushes status changes to a receiver.
+    webhooks: bool
+    #: The provider's own operations, reachable through ``Client.call(name, args)``.
+    calls: Tuple[str, ...]
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {
+            "provider": self.provider,
+            "send": self.send.to_dict(),
+            "status": self.status.to_dict(),
+            "download": self.download.to_dict(),
+            "cancel": self.cancel,
+            "changes": self.changes,
+            "webhooks": self.webhooks,
+            "calls": list(self.calls),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Capability:
+        return cls(
+            provider=data["provider"],
+            send=SendCapability.from_dict(data["send"]),
+            status=StatusCapability.from_dict(data["status"]),
+            download=DownloadCapability.from_dict(data["download"]),
+            cancel=data["cancel"],
+            changes=data["changes"],
+            webhooks=data["webhooks"],
+            calls=tuple(data["calls"]),
         )

@@ -1,6 +1,8 @@
 //! `NativeClient`: one core `Client`, with a blocking and a coroutine form of each operation.
-//! Arguments and results are JSON strings; `signbridge.Client` and `signbridge.AsyncClient`
-//! wrap it with dataclasses.
+//! Arguments and results are JSON strings, read and written by `signbridge::host` as in every
+//! shell (bare ids, the same validation errors, the same refresh rows); documents the host
+//! holds in memory cross as bytes. `signbridge.Client` and `signbridge.AsyncClient` wrap it
+//! with dataclasses.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -9,15 +11,47 @@ use std::time::Duration;
 
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyList};
-use signbridge::{Client, ClientConfig, DownloadKind, Envelope, Error, Handle, HostSigner};
+use pyo3::pybacked::PyBackedBytes;
+use pyo3::types::PyBytes;
+use serde_json::Value;
+use signbridge::{
+    Client, ClientConfig, Document, DownloadKind, Envelope, Error, Handle, HostSigner, host,
+};
 
-use crate::errors::{boundary, exception, to_pyerr};
+use crate::errors::{boundary, to_pyerr};
 use crate::runtime::{block_on, forked_since, spawn_for_asyncio};
 use crate::signer::{NativeSoftwareSigner, PySigner};
 
 pub fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Error> {
     serde_json::to_string(value).map_err(|e| Error::internal(format!("cannot encode JSON: {e}")))
+}
+
+/// A document of an envelope whose content the host holds in memory: its position among the
+/// envelope's documents, its name and media type, and its bytes (bytes or bytearray), which
+/// cross as they are rather than as base64 inside the JSON.
+type InMemoryDocument = (usize, Option<String>, Option<String>, PyBackedBytes);
+
+/// The envelope of `text`, read as every shell reads it, with the in-memory documents put at
+/// their positions (ascending).
+fn envelope(text: &str, documents: Vec<InMemoryDocument>) -> Result<Envelope, Error> {
+    let mut envelope = host::envelope(text)?;
+    for (index, name, media_type, bytes) in documents {
+        let field = format!("documents[{index}]");
+        if index > envelope.documents.len() {
+            let count = envelope.documents.len();
+            return Err(Error::validation(field, format!("past the {count} documents before it")));
+        }
+        let name = name.ok_or_else(|| {
+            Error::validation(
+                format!("{field}.name"),
+                "a document given by its content needs a name",
+            )
+        })?;
+        let mut document = Document::from_bytes(name, bytes.to_vec());
+        document.media_type = media_type;
+        envelope.documents.insert(index, document);
+    }
+    Ok(envelope)
 }
 
 /// What a client holds until it is closed.
@@ -63,19 +97,32 @@ impl NativeClient {
         rebuilt.map_err(|e| to_pyerr(py, &e))
     }
 
-    fn handle(py: Python<'_>, text: &str) -> PyResult<Handle> {
-        Handle::parse(text).map_err(|e| to_pyerr(py, &e))
+    /// A handle as JSON, `provider:account:id`, or a bare id of this account.
+    fn handle(&self, py: Python<'_>, text: &str) -> PyResult<Handle> {
+        host::handle(text, &self.provider, &self.account).map_err(|e| to_pyerr(py, &e))
     }
 
     fn send_future(
         &self,
         py: Python<'_>,
-        envelope: &str,
+        envelope_json: &str,
+        documents: Vec<InMemoryDocument>,
     ) -> PyResult<impl Future<Output = Result<String, Error>> + use<>> {
-        let envelope: Envelope = serde_json::from_str(envelope)
-            .map_err(|e| to_pyerr(py, &Error::validation("envelope", e)))?;
+        let envelope = envelope(envelope_json, documents).map_err(|e| to_pyerr(py, &e))?;
         let client = self.client(py)?;
         Ok(async move { to_json(&client.send(&envelope).await?) })
+    }
+
+    /// Local checks only, but documents given by path are read: off the caller's thread.
+    fn validate_future(
+        &self,
+        py: Python<'_>,
+        envelope_json: &str,
+        documents: Vec<InMemoryDocument>,
+    ) -> PyResult<impl Future<Output = Result<(), Error>> + use<>> {
+        let envelope = envelope(envelope_json, documents).map_err(|e| to_pyerr(py, &e))?;
+        let client = self.client(py)?;
+        Ok(async move { client.validate(&envelope) })
     }
 
     fn status_future(
@@ -83,35 +130,63 @@ impl NativeClient {
         py: Python<'_>,
         handle: &str,
     ) -> PyResult<impl Future<Output = Result<String, Error>> + use<>> {
-        let handle = Self::handle(py, handle)?;
+        let handle = self.handle(py, handle)?;
         let client = self.client(py)?;
         Ok(async move { to_json(&client.status(&handle).await?) })
     }
 
-    /// One result per handle; a handle that does not parse fails alone, like the core's own
-    /// per-handle failures.
+    /// The refresh rows as JSON (core's, as C and the CLI give them). A handle that does not
+    /// parse fails the call, naming it (`handles[2]`), before any request.
     fn refresh_future(
         &self,
         py: Python<'_>,
         handles: Vec<String>,
-    ) -> PyResult<impl Future<Output = Result<Vec<Result<String, Error>>, Error>> + use<>> {
-        let parsed: Vec<Result<Handle, Error>> = handles.iter().map(|h| Handle::parse(h)).collect();
+        force: bool,
+    ) -> PyResult<impl Future<Output = Result<String, Error>> + use<>> {
+        let handles = handles
+            .into_iter()
+            .enumerate()
+            .map(|(i, text)| {
+                let field = format!("handles[{i}]");
+                host::handle_value(&Value::String(text), &field, &self.provider, &self.account)
+            })
+            .collect::<Result<Vec<Handle>, Error>>()
+            .map_err(|e| to_pyerr(py, &e))?;
         let client = self.client(py)?;
         Ok(async move {
-            let valid: Vec<Handle> =
-                parsed.iter().filter_map(|p| p.as_ref().ok().cloned()).collect();
-            let mut statuses = client.refresh(&valid).await.into_iter();
-            Ok(parsed
-                .into_iter()
-                .map(|p| {
-                    p.and_then(|_| {
-                        let status = statuses.next().unwrap_or_else(|| {
-                            Err(Error::internal("refresh returned fewer statuses than handles"))
-                        });
-                        to_json(&status?)
-                    })
-                })
-                .collect())
+            let results = if force {
+                client.refresh_forced(&handles).await
+            } else {
+                client.refresh(&handles).await
+            };
+            let rows: Vec<Value> =
+                handles.iter().zip(&results).map(|(h, r)| host::refresh_row(h, r)).collect();
+            to_json(&rows)
+        })
+    }
+
+    fn call_future(
+        &self,
+        py: Python<'_>,
+        name: String,
+        args: Option<&str>,
+    ) -> PyResult<impl Future<Output = Result<String, Error>> + use<>> {
+        let args = args.map_or(Ok(Value::Null), |text| host::from_json("args", text));
+        let args = args.map_err(|e| to_pyerr(py, &e))?;
+        let client = self.client(py)?;
+        Ok(async move { to_json(&client.call(&name, args).await?) })
+    }
+
+    /// `{"events": [...], "cursor": ...}`, as C and the CLI give it.
+    fn changes_future(
+        &self,
+        py: Python<'_>,
+        cursor: Option<String>,
+    ) -> PyResult<impl Future<Output = Result<String, Error>> + use<>> {
+        let client = self.client(py)?;
+        Ok(async move {
+            let (events, cursor) = client.changes(cursor.as_deref()).await?;
+            to_json(&serde_json::json!({"events": events, "cursor": cursor}))
         })
     }
 
@@ -123,7 +198,7 @@ impl NativeClient {
         kind: &str,
         path: Option<PathBuf>,
     ) -> PyResult<impl Future<Output = Result<Option<Vec<u8>>, Error>> + use<>> {
-        let handle = Self::handle(py, handle)?;
+        let handle = self.handle(py, handle)?;
         let kind: DownloadKind = kind.parse().map_err(|e| to_pyerr(py, &e))?;
         let client = self.client(py)?;
         Ok(async move {
@@ -139,7 +214,7 @@ impl NativeClient {
         py: Python<'_>,
         handle: &str,
     ) -> PyResult<impl Future<Output = Result<(), Error>> + use<>> {
-        let handle = Self::handle(py, handle)?;
+        let handle = self.handle(py, handle)?;
         let client = self.client(py)?;
         Ok(async move { client.cancel(&handle).await })
     }
@@ -172,18 +247,6 @@ fn none(py: Python<'_>, _: ()) -> PyResult<Py<PyAny>> {
 
 fn optional_bytes(py: Python<'_>, value: Option<Vec<u8>>) -> PyResult<Py<PyAny>> {
     Ok(value.map_or_else(|| py.None(), |b| PyBytes::new(py, &b).into_any().unbind()))
-}
-
-/// Each entry a status (JSON) or the exception instance of its failure.
-fn statuses(py: Python<'_>, results: Vec<Result<String, Error>>) -> PyResult<Py<PyAny>> {
-    let list = PyList::empty(py);
-    for result in results {
-        match result {
-            Ok(json) => list.append(json)?,
-            Err(e) => list.append(exception(py, &e)?)?,
-        }
-    }
-    Ok(list.into_any().unbind())
 }
 
 #[pymethods]
@@ -257,12 +320,53 @@ impl NativeClient {
         })
     }
 
-    fn send(&self, py: Python<'_>, envelope: &str) -> PyResult<Py<PyAny>> {
-        boundary(py, || string(py, block_on(py, self.send_future(py, envelope)?)?))
+    /// The JSON of `signbridge::host::capabilities` for this client's provider.
+    fn capability(&self, py: Python<'_>) -> PyResult<String> {
+        boundary(py, || {
+            host::capabilities(Some(&self.provider))
+                .and_then(|record| to_json(&record))
+                .map_err(|e| to_pyerr(py, &e))
+        })
     }
 
-    fn send_async<'py>(&self, py: Python<'py>, envelope: &str) -> PyResult<Bound<'py, PyAny>> {
-        boundary(py, || spawn_for_asyncio(py, self.send_future(py, envelope)?, string))
+    #[pyo3(signature = (envelope, documents=Vec::new()))]
+    fn send(
+        &self,
+        py: Python<'_>,
+        envelope: &str,
+        documents: Vec<InMemoryDocument>,
+    ) -> PyResult<Py<PyAny>> {
+        boundary(py, || string(py, block_on(py, self.send_future(py, envelope, documents)?)?))
+    }
+
+    #[pyo3(signature = (envelope, documents=Vec::new()))]
+    fn send_async<'py>(
+        &self,
+        py: Python<'py>,
+        envelope: &str,
+        documents: Vec<InMemoryDocument>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        boundary(py, || spawn_for_asyncio(py, self.send_future(py, envelope, documents)?, string))
+    }
+
+    #[pyo3(signature = (envelope, documents=Vec::new()))]
+    fn validate(
+        &self,
+        py: Python<'_>,
+        envelope: &str,
+        documents: Vec<InMemoryDocument>,
+    ) -> PyResult<Py<PyAny>> {
+        boundary(py, || none(py, block_on(py, self.validate_future(py, envelope, documents)?)?))
+    }
+
+    #[pyo3(signature = (envelope, documents=Vec::new()))]
+    fn validate_async<'py>(
+        &self,
+        py: Python<'py>,
+        envelope: &str,
+        documents: Vec<InMemoryDocument>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        boundary(py, || spawn_for_asyncio(py, self.validate_future(py, envelope, documents)?, none))
     }
 
     fn status(&self, py: Python<'_>, handle: &str) -> PyResult<Py<PyAny>> {
@@ -273,16 +377,48 @@ impl NativeClient {
         boundary(py, || spawn_for_asyncio(py, self.status_future(py, handle)?, string))
     }
 
-    fn refresh(&self, py: Python<'_>, handles: Vec<String>) -> PyResult<Py<PyAny>> {
-        boundary(py, || statuses(py, block_on(py, self.refresh_future(py, handles)?)?))
+    #[pyo3(signature = (handles, force=false))]
+    fn refresh(&self, py: Python<'_>, handles: Vec<String>, force: bool) -> PyResult<Py<PyAny>> {
+        boundary(py, || string(py, block_on(py, self.refresh_future(py, handles, force)?)?))
     }
 
+    #[pyo3(signature = (handles, force=false))]
     fn refresh_async<'py>(
         &self,
         py: Python<'py>,
         handles: Vec<String>,
+        force: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        boundary(py, || spawn_for_asyncio(py, self.refresh_future(py, handles)?, statuses))
+        boundary(py, || spawn_for_asyncio(py, self.refresh_future(py, handles, force)?, string))
+    }
+
+    #[pyo3(signature = (name, args=None))]
+    fn call(&self, py: Python<'_>, name: String, args: Option<&str>) -> PyResult<Py<PyAny>> {
+        boundary(py, || string(py, block_on(py, self.call_future(py, name, args)?)?))
+    }
+
+    #[pyo3(signature = (name, args=None))]
+    fn call_async<'py>(
+        &self,
+        py: Python<'py>,
+        name: String,
+        args: Option<&str>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        boundary(py, || spawn_for_asyncio(py, self.call_future(py, name, args)?, string))
+    }
+
+    #[pyo3(signature = (cursor=None))]
+    fn changes(&self, py: Python<'_>, cursor: Option<String>) -> PyResult<Py<PyAny>> {
+        boundary(py, || string(py, block_on(py, self.changes_future(py, cursor)?)?))
+    }
+
+    #[pyo3(signature = (cursor=None))]
+    fn changes_async<'py>(
+        &self,
+        py: Python<'py>,
+        cursor: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        boundary(py, || spawn_for_asyncio(py, self.changes_future(py, cursor)?, string))
     }
 
     #[pyo3(signature = (handle, kind, path=None))]

@@ -19,8 +19,8 @@ pub fn to_pyerr(py: Python<'_>, e: &Error) -> PyErr {
     }
 }
 
-/// The exception instance for `e`, to raise or to hand back inside a batch result.
-pub fn exception<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyAny>> {
+/// The exception instance for `e`.
+fn exception<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyAny>> {
     let kwargs = PyDict::new(py);
     kwargs.set_item("http_status", e.http_status())?;
     kwargs.set_item("provider_message", e.provider_message())?;

@@ -27,6 +27,18 @@ fn parse_handle(py: Python<'_>, text: &str) -> PyResult<String> {
     })
 }
 
+/// The capability record of `provider` (JSON), or of every provider (a JSON array) when None:
+/// `signbridge::host::capabilities`, the JSON C and the CLI give.
+#[pyfunction]
+#[pyo3(signature = (provider=None))]
+fn capabilities(py: Python<'_>, provider: Option<&str>) -> PyResult<String> {
+    boundary(py, || {
+        let record =
+            signbridge::host::capabilities(provider).map_err(|e| errors::to_pyerr(py, &e))?;
+        client::to_json(&record).map_err(|e| errors::to_pyerr(py, &e))
+    })
+}
+
 /// Test hook: panics, directly or inside a task on the runtime, to prove that a panic reaches
 /// Python as `InternalError`.
 #[pyfunction]
@@ -52,6 +64,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::NativeClient>()?;
     m.add_class::<signer::NativeSoftwareSigner>()?;
     m.add_function(wrap_pyfunction!(parse_handle, m)?)?;
+    m.add_function(wrap_pyfunction!(capabilities, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_for_test, m)?)?;
     Ok(())
 }

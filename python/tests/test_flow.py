@@ -93,15 +93,18 @@ def test_refresh_reports_each_handle(sandbox: Sandbox, client: signbridge.Client
     b = client.send(envelope("ERP-B"))
     sandbox.reject(b.id, MARIA, "Cláusula 3 está errada")
     missing = signbridge.Handle("tae", "test", "1")
-    results = client.refresh([a, missing, b, "not a handle"])
+    other_account = "tae:outra:1"
+    # A bare id is a handle of the client's account.
+    results = client.refresh([a, missing, b.id, other_account])
     assert len(results) == 4
-    first, gone, rejected, garbage = results
+    first, gone, rejected, foreign = results
     assert isinstance(first, signbridge.Status) and first.state is State.SENT
     assert isinstance(gone, signbridge.NotFound)
     assert gone.provider_message == "Documento não encontrado."
+    assert gone.http_status == 404 and gone.handle is None
     assert isinstance(rejected, signbridge.Status) and rejected.state is State.REJECTED
     assert rejected.reason == "Cláusula 3 está errada"
-    assert isinstance(garbage, signbridge.ValidationError)
+    assert isinstance(foreign, signbridge.ValidationError) and foreign.field == "handle"
 
 
 def test_polling_yields_events(sandbox: Sandbox, client: signbridge.Client) -> None:

@@ -2,8 +2,10 @@
  * The C ABI under misuse: NULL in every pointer position, invalid UTF-8, malformed and
  * wrong-typed JSON, unknown handles, very long strings, _free(NULL), a forced panic (which must
  * print nothing on stderr), and one client shared by several threads. Every call must return
- * its documented code, write no output on failure, and leave the process alive. Run under
- * valgrind by scripts/test-ffi.sh.
+ * its documented code, write no output on failure, and leave the process alive. Each export
+ * also gets one call that works (validate, capability, capabilities, refresh_forced and call;
+ * changes, which no provider has yet, its documented refusal). Run under valgrind by
+ * scripts/test-ffi.sh.
  *
  *   misuse SANDBOX_URL
  *
@@ -55,6 +57,11 @@ static const char *UNKNOWN_HANDLE = "tae:default:999999999";
 static const char *ENVELOPE =
     "{\"reference\":\"MISUSE-1\",\"title\":\"Contrato\",\"documents\":[],"
     "\"parties\":[{\"name\":\"João Araújo\",\"email\":\"joao@cliente.example\"}]}";
+/* One that signbridge_send would send: a PDF ("%PDF-1.4\n") in base64. */
+static const char *VALID_ENVELOPE =
+    "{\"reference\":\"MISUSE-2\",\"title\":\"Contrato\","
+    "\"documents\":[{\"name\":\"contrato.pdf\",\"content_base64\":\"JVBERi0xLjQK\"}],"
+    "\"parties\":[{\"name\":\"João Araújo\",\"email\":\"joao@cliente.example\"}]}";
 
 static void versions(void) {
     EXPECT(signbridge_abi_version() == SIGNBRIDGE_ABI_VERSION, "ABI version\n");
@@ -93,15 +100,17 @@ static void send_misuse(const signbridge_client *client) {
                 "out_handle_json is NULL");
     EXPECT_CODE(signbridge_send(client, "{\"title\":\"\xff\xfe\"}", &out),
                 SIGNBRIDGE_RESULT_INVALID_UTF8, "envelope_json is not UTF-8");
-    EXPECT_CODE(signbridge_send(client, "{\"reference\":", &out), SIGNBRIDGE_RESULT_INVALID_JSON,
-                "envelope_json");
+    /* A bad envelope is a validation error, as in the CLI and Python: the field, or the line
+     * and column of malformed JSON. */
+    EXPECT_CODE(signbridge_send(client, "{\"reference\":\n", &out), SIGNBRIDGE_RESULT_VALIDATION,
+                "envelope: not valid JSON at line 2 column 0");
     EXPECT_CODE(signbridge_send(client,
                                 "{\"reference\":\"r\",\"title\":\"t\",\"documents\":3,"
                                 "\"parties\":[]}",
                                 &out),
-                SIGNBRIDGE_RESULT_INVALID_JSON, "expected a sequence");
+                SIGNBRIDGE_RESULT_VALIDATION, "documents: invalid type: integer `3`");
     EXPECT_CODE(signbridge_send(client, "{\"reference\":\"r\",\"parties\":[]}", &out),
-                SIGNBRIDGE_RESULT_INVALID_JSON, "missing field `title`");
+                SIGNBRIDGE_RESULT_VALIDATION, "missing field `title`");
     /* Well-formed but invalid: core's validation names the field, before any request. */
     EXPECT_CODE(signbridge_send(client, ENVELOPE, &out), SIGNBRIDGE_RESULT_VALIDATION,
                 "documents");
@@ -139,11 +148,12 @@ static void handle_misuse(const signbridge_client *client, const char *long_hand
     EXPECT_CODE(signbridge_status(client, "tae:default:\xc3", &out), SIGNBRIDGE_RESULT_INVALID_UTF8,
                 "handle is not UTF-8");
     EXPECT_CODE(signbridge_status(client, "{\"provider\":\"tae\"", &out),
-                SIGNBRIDGE_RESULT_INVALID_JSON, "handle: EOF");
+                SIGNBRIDGE_RESULT_VALIDATION, "handle: not valid JSON at line 1");
     EXPECT_CODE(signbridge_status(client, "{\"provider\":1,\"account\":\"a\",\"id\":\"1\"}", &out),
-                SIGNBRIDGE_RESULT_INVALID_JSON, "handle: invalid type: integer");
-    EXPECT_CODE(signbridge_status(client, "12978325", &out), SIGNBRIDGE_RESULT_VALIDATION,
-                "neither JSON nor provider:account:id");
+                SIGNBRIDGE_RESULT_VALIDATION, "handle.provider: invalid type: integer");
+    EXPECT_CODE(signbridge_status(client, "tae::1", &out), SIGNBRIDGE_RESULT_VALIDATION, "handle");
+    /* A bare id is one of the client's account: this one the sandbox does not know. */
+    EXPECT_CODE(signbridge_status(client, "999999999", &out), SIGNBRIDGE_RESULT_NOT_FOUND, "");
     EXPECT_CODE(signbridge_status(client, "tae:outra-conta:1", &out), SIGNBRIDGE_RESULT_VALIDATION,
                 "belongs to tae:outra-conta");
     EXPECT_CODE(signbridge_status(client, UNKNOWN_HANDLE, &out), SIGNBRIDGE_RESULT_NOT_FOUND, "");
@@ -170,15 +180,35 @@ static void refresh_misuse(const signbridge_client *client) {
                 "out_json is NULL");
     EXPECT_CODE(signbridge_refresh(client, "[\"\x80\"]", &out), SIGNBRIDGE_RESULT_INVALID_UTF8,
                 "handles_json is not UTF-8");
-    EXPECT_CODE(signbridge_refresh(client, "not json", &out), SIGNBRIDGE_RESULT_INVALID_JSON,
-                "handles_json: expected");
+    EXPECT_CODE(signbridge_refresh(client, "not json", &out), SIGNBRIDGE_RESULT_VALIDATION,
+                "handles: not valid JSON at line 1 column 2");
     EXPECT_CODE(signbridge_refresh(client, "{\"handles\":[]}", &out),
-                SIGNBRIDGE_RESULT_INVALID_JSON, "handles_json: invalid type: map");
+                SIGNBRIDGE_RESULT_VALIDATION, "invalid type: map");
     EXPECT_CODE(signbridge_refresh(client, "[\"tae:default:1\", true]", &out),
-                SIGNBRIDGE_RESULT_INVALID_JSON, "handles_json[1]");
+                SIGNBRIDGE_RESULT_VALIDATION, "handles[1]: expected a handle");
     EXPECT_CODE(signbridge_refresh(client, "[{\"id\":\"1\"}]", &out),
-                SIGNBRIDGE_RESULT_INVALID_JSON, "handles_json[0]: missing field");
+                SIGNBRIDGE_RESULT_VALIDATION, "handles[0]: missing field");
     EXPECT(out == UNTOUCHED, "refresh wrote its output on failure\n");
+
+    EXPECT_CODE(signbridge_refresh_forced(NULL, "[]", &out), SIGNBRIDGE_RESULT_NULL_ARGUMENT,
+                "client is NULL");
+    EXPECT_CODE(signbridge_refresh_forced(client, NULL, &out), SIGNBRIDGE_RESULT_NULL_ARGUMENT,
+                "handles_json is NULL");
+    EXPECT_CODE(signbridge_refresh_forced(client, "[]", NULL), SIGNBRIDGE_RESULT_NULL_ARGUMENT,
+                "out_json is NULL");
+    EXPECT_CODE(signbridge_refresh_forced(client, "[\"\xe9\"]", &out),
+                SIGNBRIDGE_RESULT_INVALID_UTF8, "handles_json is not UTF-8");
+    EXPECT_CODE(signbridge_refresh_forced(client, "[", &out), SIGNBRIDGE_RESULT_VALIDATION,
+                "handles: not valid JSON");
+    EXPECT(out == UNTOUCHED, "refresh_forced wrote its output on failure\n");
+    /* A bare id among them, asked now. */
+    EXPECT_CODE(signbridge_refresh_forced(client, "[\"999999999\"]", &out), SIGNBRIDGE_RESULT_OK, "");
+    if (out != UNTOUCHED) {
+        EXPECT(strstr(out, "\"id\":\"999999999\"") && strstr(out, "\"code\":301"),
+               "forced refresh of a bare id: %s\n", out);
+        signbridge_string_free(out);
+    }
+    out = UNTOUCHED;
 
     EXPECT_CODE(signbridge_refresh(client, "[]", &out), SIGNBRIDGE_RESULT_OK, "");
     EXPECT(out != UNTOUCHED && strcmp(out, "[]") == 0, "empty refresh: %s\n", out);
@@ -287,6 +317,91 @@ static void signer_registration(const signbridge_client *client) {
     EXPECT_CODE(signbridge_set_host_signer(client, NULL, NULL), SIGNBRIDGE_RESULT_OK, "");
 }
 
+static void validate_misuse(const signbridge_client *client) {
+    EXPECT_CODE(signbridge_validate(NULL, VALID_ENVELOPE), SIGNBRIDGE_RESULT_NULL_ARGUMENT,
+                "client is NULL");
+    EXPECT_CODE(signbridge_validate(client, NULL), SIGNBRIDGE_RESULT_NULL_ARGUMENT,
+                "envelope_json is NULL");
+    EXPECT_CODE(signbridge_validate(client, "{\"title\":\"\xc3\x28\"}"),
+                SIGNBRIDGE_RESULT_INVALID_UTF8, "envelope_json is not UTF-8");
+    EXPECT_CODE(signbridge_validate(client, "{\"reference\": \"r\",}"),
+                SIGNBRIDGE_RESULT_VALIDATION, "envelope: not valid JSON at line 1 column");
+    EXPECT_CODE(signbridge_validate(client, ENVELOPE), SIGNBRIDGE_RESULT_VALIDATION, "documents");
+    EXPECT_CODE(signbridge_validate(client, VALID_ENVELOPE), SIGNBRIDGE_RESULT_OK, "");
+}
+
+static void capability_misuse(const signbridge_client *client) {
+    char *out = UNTOUCHED;
+    EXPECT_CODE(signbridge_capability(NULL, &out), SIGNBRIDGE_RESULT_NULL_ARGUMENT,
+                "client is NULL");
+    EXPECT_CODE(signbridge_capability(client, NULL), SIGNBRIDGE_RESULT_NULL_ARGUMENT,
+                "out_json is NULL");
+    EXPECT_CODE(signbridge_capabilities("tae", NULL), SIGNBRIDGE_RESULT_NULL_ARGUMENT,
+                "out_json is NULL");
+    EXPECT_CODE(signbridge_capabilities("ta\xe9", &out), SIGNBRIDGE_RESULT_INVALID_UTF8,
+                "provider is not UTF-8");
+    EXPECT_CODE(signbridge_capabilities("sbiss", &out), SIGNBRIDGE_RESULT_VALIDATION,
+                "unknown provider \"sbiss\"");
+    EXPECT(out == UNTOUCHED, "capabilities wrote its output on failure\n");
+
+    /* The client's record is its provider's, and one of everyone's. */
+    char *own = NULL, *tae = NULL, *all = NULL;
+    EXPECT_CODE(signbridge_capability(client, &own), SIGNBRIDGE_RESULT_OK, "");
+    EXPECT_CODE(signbridge_capabilities("tae", &tae), SIGNBRIDGE_RESULT_OK, "");
+    EXPECT_CODE(signbridge_capabilities(NULL, &all), SIGNBRIDGE_RESULT_OK, "");
+    EXPECT(own && tae && strcmp(own, tae) == 0, "capability %s, capabilities(tae) %s\n", own, tae);
+    EXPECT(own && strstr(own, "\"provider\":\"tae\"") && strstr(own, "\"host_signature\":false"),
+           "record: %s\n", own);
+    EXPECT(own && all && all[0] == '[' && strstr(all, own) && strstr(all, "\"provider\":\"idocs\""),
+           "every record: %s\n", all);
+    signbridge_string_free(own);
+    signbridge_string_free(tae);
+    signbridge_string_free(all);
+}
+
+/* `arqsign` is an ArqSign client of the sandbox: the TAE one declares no calls. */
+static void call_and_changes_misuse(const signbridge_client *client,
+                                    const signbridge_client *arqsign) {
+    char *out = UNTOUCHED;
+    EXPECT_CODE(signbridge_call(NULL, "users", NULL, &out), SIGNBRIDGE_RESULT_NULL_ARGUMENT,
+                "client is NULL");
+    EXPECT_CODE(signbridge_call(arqsign, NULL, NULL, &out), SIGNBRIDGE_RESULT_NULL_ARGUMENT,
+                "name is NULL");
+    EXPECT_CODE(signbridge_call(arqsign, "users", "{}", NULL), SIGNBRIDGE_RESULT_NULL_ARGUMENT,
+                "out_json is NULL");
+    EXPECT_CODE(signbridge_call(arqsign, "us\xe9rs", NULL, &out), SIGNBRIDGE_RESULT_INVALID_UTF8,
+                "name is not UTF-8");
+    EXPECT_CODE(signbridge_call(arqsign, "users", "{\"ids\":[\"\xff\"]}", &out),
+                SIGNBRIDGE_RESULT_INVALID_UTF8, "args_json is not UTF-8");
+    EXPECT_CODE(signbridge_call(arqsign, "users", "{\"ids\":", &out), SIGNBRIDGE_RESULT_VALIDATION,
+                "args: not valid JSON at line 1 column 7");
+    EXPECT_CODE(signbridge_call(arqsign, "users", "{\"idz\":[]}", &out),
+                SIGNBRIDGE_RESULT_VALIDATION, "unknown field `idz`");
+    EXPECT_CODE(signbridge_call(client, "users", "{}", &out), SIGNBRIDGE_RESULT_UNSUPPORTED,
+                "tae does not support users");
+    EXPECT(out == UNTOUCHED, "call wrote its output on failure\n");
+    EXPECT_CODE(signbridge_call(arqsign, "folders", "{\"search\":\"root\"}", &out),
+                SIGNBRIDGE_RESULT_OK, "");
+    if (out != UNTOUCHED) {
+        EXPECT(out[0] == '[' || out[0] == '{', "folders: %s\n", out);
+        signbridge_string_free(out);
+    }
+
+    out = UNTOUCHED;
+    EXPECT_CODE(signbridge_changes(NULL, NULL, &out), SIGNBRIDGE_RESULT_NULL_ARGUMENT,
+                "client is NULL");
+    EXPECT_CODE(signbridge_changes(client, NULL, NULL), SIGNBRIDGE_RESULT_NULL_ARGUMENT,
+                "out_json is NULL");
+    EXPECT_CODE(signbridge_changes(client, "\xff", &out), SIGNBRIDGE_RESULT_INVALID_UTF8,
+                "cursor is not UTF-8");
+    /* No provider keeps a change list yet: refused by the capability record, no request. */
+    EXPECT_CODE(signbridge_changes(client, NULL, &out), SIGNBRIDGE_RESULT_UNSUPPORTED,
+                "tae does not support changes");
+    EXPECT_CODE(signbridge_changes(arqsign, "c-1", &out), SIGNBRIDGE_RESULT_UNSUPPORTED,
+                "arqsign does not support changes");
+    EXPECT(out == UNTOUCHED, "changes wrote its output on failure\n");
+}
+
 static void frees_accept_null(void) {
     signbridge_string_free(NULL);
     signbridge_bytes_free(NULL, 0);
@@ -370,6 +485,13 @@ int main(int argc, char **argv) {
              "\"api_base\":\"%s/tae\",\"username\":\"svc@signbridge.test\","
              "\"password\":\"sandbox-password\"}}",
              argv[1], argv[1]);
+    /* The sandbox's default ArqSign account (signbridge_sandbox::arqsign). */
+    char arqsign_config[1024];
+    snprintf(arqsign_config, sizeof arqsign_config,
+             "{\"provider\":\"arqsign\",\"settings\":{\"base_url\":\"%s/arqsign\","
+             "\"app_key\":\"a7c3e9f1b5d24680ace13579bdf02468\","
+             "\"subscription_key\":\"0f1e2d3c4b5a69788796a5b4c3d2e1f0\"}}",
+             argv[1]);
 
     /* A 1 MiB handle: of another account, so it fails in core's check with the text intact. */
     size_t long_len = 1 << 20;
@@ -380,10 +502,11 @@ int main(int argc, char **argv) {
 
     versions();
     client_new_misuse(config);
-    signbridge_client *client = NULL;
+    signbridge_client *client = NULL, *arqsign = NULL;
     EXPECT_CODE(signbridge_client_new(config, &client), SIGNBRIDGE_RESULT_OK, "");
-    if (!client) {
-        printf("0 passed, 1 failed\n");
+    EXPECT_CODE(signbridge_client_new(arqsign_config, &arqsign), SIGNBRIDGE_RESULT_OK, "");
+    if (!client || !arqsign) {
+        printf("%d passed, %d failed\n", passed, failed);
         return 1;
     }
     send_misuse(client);
@@ -392,11 +515,15 @@ int main(int argc, char **argv) {
     download_misuse(client);
     events_and_signer_misuse(client);
     signer_registration(client);
+    validate_misuse(client);
+    capability_misuse(client);
+    call_and_changes_misuse(client, arqsign);
     frees_accept_null();
     panic_is_caught(client);
     shared_between_threads(client);
 
     signbridge_client_free(client);
+    signbridge_client_free(arqsign);
     free(long_handle);
     printf("%d passed, %d failed\n", passed, failed);
     return failed == 0 ? 0 : 1;
