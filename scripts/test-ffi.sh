@@ -18,6 +18,8 @@
 # Run from anywhere: ./scripts/test-ffi.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Clients keep their journal in memory: the suite's sandboxes are fresh every run.
+export SIGNBRIDGE_JOURNAL=${SIGNBRIDGE_JOURNAL:-:memory:}
 
 started=$SECONDS
 step() { printf '\n== ffi: %s\n' "$*"; }

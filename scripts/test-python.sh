@@ -5,6 +5,8 @@
 # the tests and the examples. Run from anywhere: ./scripts/test-python.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Clients keep their journal in memory: the suite's sandboxes are fresh every run.
+export SIGNBRIDGE_JOURNAL=${SIGNBRIDGE_JOURNAL:-:memory:}
 started=$SECONDS
 
 step() { printf '\n== %s\n' "$*"; }

@@ -4,6 +4,9 @@
 # Run from anywhere: ./scripts/test.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# Every client the tests build keeps its journal in memory unless a test names a file: runs
+# against fresh sandboxes must not find the intents of earlier runs in the user's journal.
+export SIGNBRIDGE_JOURNAL=:memory:
 
 step() { printf '\n== %s\n' "$*"; }
 

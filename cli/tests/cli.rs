@@ -83,6 +83,8 @@ fn signbridge_with(
         .arg(config)
         .args(args)
         .env("SIGNBRIDGE_TAE_PASSWORD", signbridge_sandbox::tae::DEFAULT_PASSWORD)
+        // Each test's own journal, beside its configuration: runs never share intents.
+        .env("SIGNBRIDGE_JOURNAL", config.with_file_name("journal.sqlite3"))
         .envs(env.iter().copied())
         .output()
         .unwrap();
