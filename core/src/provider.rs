@@ -120,41 +120,6 @@ pub trait Progress: Send + Sync {
     async fn record_step(&mut self, step: &str) -> Result<()>;
 }
 
-/// Progress kept in memory only: what a send records when no earlier attempt can exist.
-#[derive(Debug, Default)]
-pub struct Recorded {
-    pub ids: std::collections::BTreeMap<String, String>,
-    pub steps: Vec<String>,
-    pub resumed: bool,
-}
-
-#[async_trait]
-impl Progress for Recorded {
-    fn id(&self, name: &str) -> Option<String> {
-        self.ids.get(name).cloned()
-    }
-
-    fn done(&self, step: &str) -> bool {
-        self.steps.iter().any(|s| s == step)
-    }
-
-    fn resumed(&self) -> bool {
-        self.resumed
-    }
-
-    async fn record_id(&mut self, name: &str, value: &str) -> Result<()> {
-        self.ids.insert(name.into(), value.into());
-        Ok(())
-    }
-
-    async fn record_step(&mut self, step: &str) -> Result<()> {
-        if !self.done(step) {
-            self.steps.push(step.into());
-        }
-        Ok(())
-    }
-}
-
 /// What a provider found when asked what an earlier, interrupted send created.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Lookup {

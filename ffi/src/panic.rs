@@ -138,7 +138,11 @@ mod tests {
             }
         }
         SUBSCRIBER.call_once(|| {
-            let subscriber = tracing_subscriber::fmt().with_writer(|| Log).without_time().finish();
+            let subscriber = tracing_subscriber::fmt()
+                .with_writer(|| Log)
+                .with_ansi(false)
+                .without_time()
+                .finish();
             tracing::subscriber::set_global_default(subscriber).unwrap();
         });
         String::from_utf8_lossy(&LOG.lock().unwrap()).into_owned()
