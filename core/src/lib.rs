@@ -24,6 +24,7 @@ pub mod journal;
 pub mod model;
 pub mod names;
 mod outgoing;
+pub mod panics;
 pub mod provider;
 pub mod providers;
 pub mod signing;

@@ -7,107 +7,39 @@
 //! Plain functions rather than a macro: the body is a closure, so `?` works in it and the
 //! compiler checks its type.
 //!
-//! The host's stderr is not the library's: Rust's default panic hook would print the panic
-//! there before `catch_unwind` sees it. The first boundary installs a hook that sends panics
-//! of the library's own code (an export's body, the runtime's threads) to `tracing`, target
-//! `signbridge`, at error, and passes every other panic to the hook that was there before.
+//! The host's stderr is not the library's: panics of the library's own code go to `tracing`
+//! instead (see `signbridge::panics`, shared with the Python module).
 
-use std::any::Any;
-use std::cell::Cell;
-use std::panic::{self, AssertUnwindSafe, PanicHookInfo, catch_unwind};
-use std::sync::Once;
-use std::thread;
+use signbridge::panics::{catch, message};
 
 use crate::error::{Failure, SIGNBRIDGE_RESULT_OK, signbridge_result};
-
-thread_local! {
-    /// Whether a panic on this thread is the library's: the thread is running an export's
-    /// body, or is one of the runtime's.
-    static LIBRARY_CODE: Cell<bool> = const { Cell::new(false) };
-}
-
-/// Marks the calling thread as the library's for good: for the runtime's threads.
-pub(crate) fn mark_library_thread() {
-    LIBRARY_CODE.set(true);
-}
 
 /// Runs a fallible export body: `Ok` is `SIGNBRIDGE_RESULT_OK`; a failure or a panic is
 /// recorded as the thread's last error and its code returned.
 pub(crate) fn boundary(body: impl FnOnce() -> Result<(), Failure>) -> signbridge_result {
-    match inside(body) {
+    match catch(body) {
         Ok(Ok(())) => SIGNBRIDGE_RESULT_OK,
         Ok(Err(failure)) => failure.record(),
-        Err(payload) => Failure::panic(&panic_message(&*payload)).record(),
+        Err(payload) => Failure::panic(&message(&*payload)).record(),
     }
 }
 
 /// Runs an infallible export body; a panic is recorded as the last error and `fallback`
 /// returned instead.
 pub(crate) fn boundary_or<T>(fallback: T, body: impl FnOnce() -> T) -> T {
-    inside(body).unwrap_or_else(|payload| {
-        Failure::panic(&panic_message(&*payload)).record();
+    catch(body).unwrap_or_else(|payload| {
+        Failure::panic(&message(&*payload)).record();
         fallback
     })
-}
-
-/// Runs `body` as library code and catches its panic.
-fn inside<T>(body: impl FnOnce() -> T) -> thread::Result<T> {
-    install_hook();
-    // A host signer's callback may call back in (signbridge_sign_reply_set_cms) from a
-    // runtime thread: the outer value is restored, not cleared.
-    let outer = LIBRARY_CODE.replace(true);
-    // AssertUnwindSafe: after a panic nothing of the body's state is used again; the client
-    // only holds state that core keeps consistent under its own locks.
-    let result = catch_unwind(AssertUnwindSafe(body));
-    LIBRARY_CODE.set(outer);
-    result
-}
-
-/// Installs the hook once, chained to the one already there (the host's, or Rust's default).
-fn install_hook() {
-    static INSTALLED: Once = Once::new();
-    // take_hook and set_hook panic on a thread that is panicking; the next boundary installs.
-    if thread::panicking() {
-        return;
-    }
-    INSTALLED.call_once(|| {
-        let previous = panic::take_hook();
-        panic::set_hook(Box::new(move |info| {
-            // try_with: a thread being torn down may have lost its thread-locals already.
-            if LIBRARY_CODE.try_with(Cell::get).unwrap_or(false) {
-                log(info);
-            } else {
-                previous(info);
-            }
-        }));
-    });
-}
-
-/// The panic as a log event. A panic in an export's body also reaches the host as the call's
-/// last error.
-fn log(info: &PanicHookInfo<'_>) {
-    tracing::error!(
-        target: "signbridge",
-        location = info.location().map(tracing::field::display),
-        "panic: {}",
-        panic_message(info.payload())
-    );
-}
-
-fn panic_message(payload: &(dyn Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_owned()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "a panic without a message".to_owned()
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use std::io::{self, Write};
     use std::sync::Mutex;
+
+    use std::panic::catch_unwind;
+    use std::sync::Once;
 
     use super::*;
     use crate::error::{SIGNBRIDGE_RESULT_PANIC, signbridge_last_error_code};
@@ -177,8 +109,8 @@ mod tests {
     #[test]
     fn panic_messages_are_kept() {
         let payload = catch_unwind(|| panic!("formatted {}", 1)).unwrap_err();
-        assert_eq!(panic_message(&*payload), "formatted 1");
+        assert_eq!(message(&*payload), "formatted 1");
         let payload = catch_unwind(|| panic!("literal")).unwrap_err();
-        assert_eq!(panic_message(&*payload), "literal");
+        assert_eq!(message(&*payload), "literal");
     }
 }

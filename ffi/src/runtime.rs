@@ -29,7 +29,7 @@ fn builder() -> Builder {
         .on_thread_start(|| {
             #[cfg(unix)]
             crate::sigpipe::block_for_good();
-            crate::panic::mark_library_thread();
+            signbridge::panics::mark_library_thread();
         });
     builder
 }
