@@ -19,6 +19,7 @@ use zeroize::Zeroizing;
 use bytes::Bytes;
 use reqwest::header::{AUTHORIZATION, HeaderName, HeaderValue};
 
+use super::seal::SessionKey;
 use crate::error::{Error, Result};
 use crate::journal::{Journal, Session, SessionValue};
 
@@ -195,9 +196,17 @@ pub struct Token {
 
 #[derive(Debug, Default)]
 pub struct TokenCache {
-    current: Mutex<Option<(Secret, Instant)>>,
+    current: Mutex<Option<Cached>>,
     /// Where the account's session is shared with every process using the journal.
     shared: Option<Shared>,
+}
+
+#[derive(Debug)]
+struct Cached {
+    token: Secret,
+    /// The token as the journal holds it (sealed), to forget it there if it is refused.
+    sealed: Option<SessionValue>,
+    until: Instant,
 }
 
 #[derive(Debug)]
@@ -205,15 +214,21 @@ struct Shared {
     journal: Journal,
     provider: &'static str,
     account: String,
+    key: SessionKey,
 }
 
 impl TokenCache {
-    /// A cache whose tokens live in `journal` too: one login serves every process using the
-    /// account, until the token expires or the provider refuses it.
-    pub fn shared(journal: Journal, provider: &'static str, account: &str) -> TokenCache {
+    /// A cache whose tokens live in `journal` too, sealed with `key`: one login serves every
+    /// process using the account, until the token expires or the provider refuses it.
+    pub fn shared(
+        journal: Journal,
+        provider: &'static str,
+        account: &str,
+        key: SessionKey,
+    ) -> TokenCache {
         TokenCache {
             current: Mutex::default(),
-            shared: Some(Shared { journal, provider, account: account.to_string() }),
+            shared: Some(Shared { journal, provider, account: account.to_string(), key }),
         }
     }
 
@@ -226,56 +241,91 @@ impl TokenCache {
         Fut: Future<Output = Result<Token>>,
     {
         let mut current = self.current.lock().await;
-        if let Some((token, until)) = current.as_ref() {
-            if Instant::now() < *until {
-                return Ok(token.clone());
+        if let Some(cached) = current.as_ref() {
+            if Instant::now() < cached.until {
+                return Ok(cached.token.clone());
             }
         }
         let fresh = match &self.shared {
-            None => login().await?,
-            Some(shared) => {
-                let session = shared
-                    .journal
-                    .session(shared.provider, &shared.account, || async {
-                        let token = login().await?;
-                        let valid_for = chrono::Duration::from_std(token.valid_for)
-                            .unwrap_or(chrono::Duration::zero());
-                        Ok(Session {
-                            value: SessionValue::new(token.value.expose()),
-                            expires_at: Utc::now() + valid_for,
-                        })
-                    })
-                    .await?;
-                let valid_for = (session.expires_at - Utc::now()).to_std().unwrap_or_default();
-                Token { value: Secret::new(session.value.expose()), valid_for }
+            None => {
+                let token = login().await?;
+                Cached { until: Instant::now() + token.valid_for, token: token.value, sealed: None }
             }
+            Some(shared) => shared.session(login).await?,
         };
-        *current = Some((fresh.value.clone(), Instant::now() + fresh.valid_for));
-        Ok(fresh.value)
+        let token = fresh.token.clone();
+        *current = Some(fresh);
+        Ok(token)
     }
 
     /// A cache holding a token obtained elsewhere (e.g. supplied by the host).
     pub fn seeded(token: Token) -> TokenCache {
-        TokenCache {
-            current: Mutex::new(Some((token.value, Instant::now() + token.valid_for))),
-            shared: None,
-        }
+        let cached =
+            Cached { until: Instant::now() + token.valid_for, token: token.value, sealed: None };
+        TokenCache { current: Mutex::new(Some(cached)), shared: None }
     }
 
     /// Forgets `stale` (refused by the provider), here and in the journal, unless a newer
     /// token already replaced it.
     pub async fn invalidate(&self, stale: &Secret) {
         let mut current = self.current.lock().await;
-        if current.as_ref().is_some_and(|(t, _)| t == stale) {
-            *current = None;
+        if !current.as_ref().is_some_and(|c| &c.token == stale) {
+            return;
         }
-        if let Some(shared) = &self.shared {
-            let value = SessionValue::new(stale.expose());
-            if let Err(e) =
-                shared.journal.invalidate_session(shared.provider, &shared.account, &value).await
-            {
-                tracing::warn!(target: "signbridge", error = %e, "the journal could not forget a refused session");
+        let sealed = current.take().and_then(|c| c.sealed);
+        if let (Some(shared), Some(sealed)) = (&self.shared, sealed) {
+            shared.forget(&sealed).await;
+        }
+    }
+}
+
+impl Shared {
+    /// The account's session from the journal, or a new login shared through it. A sealed
+    /// session that does not open (the credentials changed) is forgotten, and replaced once.
+    async fn session<F, Fut>(&self, login: F) -> Result<Cached>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = Result<Token>>,
+    {
+        let mut login = Some(login);
+        loop {
+            let session =
+                self.journal
+                    .session(self.provider, &self.account, || async {
+                        let Some(login) = login.take() else {
+                            return Err(Error::internal("a session just sealed does not open"));
+                        };
+                        let token = login().await?;
+                        let sealed = self.key.seal(&token.value).ok_or_else(|| {
+                            Error::internal("no randomness to seal the session with")
+                        })?;
+                        let valid_for = chrono::Duration::from_std(token.valid_for)
+                            .unwrap_or(chrono::Duration::zero());
+                        Ok(Session {
+                            value: SessionValue::new(sealed),
+                            expires_at: Utc::now() + valid_for,
+                        })
+                    })
+                    .await?;
+            let until =
+                Instant::now() + (session.expires_at - Utc::now()).to_std().unwrap_or_default();
+            match self.key.open(session.value.expose()) {
+                Some(token) => return Ok(Cached { token, sealed: Some(session.value), until }),
+                None => {
+                    tracing::info!(target: "signbridge", provider = self.provider, "the journal's session does not open with these credentials; logging in again");
+                    self.forget(&session.value).await;
+                    if login.is_none() {
+                        return Err(Error::internal("a session just sealed does not open"));
+                    }
+                }
             }
+        }
+    }
+
+    async fn forget(&self, sealed: &SessionValue) {
+        if let Err(e) = self.journal.invalidate_session(self.provider, &self.account, sealed).await
+        {
+            tracing::warn!(target: "signbridge", error = %e, "the journal could not forget a session");
         }
     }
 }

@@ -24,6 +24,7 @@
 
 mod auth;
 mod ratelimit;
+mod seal;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -41,6 +42,7 @@ pub use auth::{
     secret_json_body,
 };
 pub use ratelimit::RateLimiter;
+pub use seal::SessionKey;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::journal::{Journal, Window};

@@ -44,7 +44,7 @@ use crate::provider::{
     Capability, DownloadCapability, EnvelopeRules, Lookup, OutgoingDocument, Progress, Provider,
     SendCapability, Sink,
 };
-use crate::transport::{Call, Classify, Idempotency, Reply, Secret, Token, TokenCache};
+use crate::transport::{Call, Classify, Idempotency, Reply, Secret, SessionKey, Token, TokenCache};
 
 pub const CAPABILITY: Capability = Capability {
     send: SendCapability {
@@ -187,7 +187,14 @@ impl Build for Tae {
                 TokenCache::seeded(Token { value: token.clone(), valid_for: auth::TOKEN_LIFETIME })
             }
             // Logins are shared through the journal: one per account for every process.
-            None => TokenCache::shared(ctx.journal.clone(), "tae", &ctx.account),
+            None => {
+                let (user, password) = (
+                    config.username.as_deref().unwrap_or_default(),
+                    config.password.as_ref().map(Secret::expose).unwrap_or_default(),
+                );
+                let key = SessionKey::derive("tae", &ctx.account, &[user, password]);
+                TokenCache::shared(ctx.journal.clone(), "tae", &ctx.account, key)
+            }
         };
         // TAE documents no rate limit (contract §4.4 only says status reads are per document).
         let base = Base::new(
