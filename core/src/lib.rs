@@ -160,6 +160,7 @@ impl Client {
     pub fn new(mut config: ClientConfig) -> Result<Client> {
         let batch_concurrency = config.transport.batch_concurrency.max(1);
         let signer = signing::SignerSlot::default();
+        providers::check_known(&config.provider)?;
         let journal = journal::Journal::open(&config.journal)?;
         let provider = providers::build(
             &config.provider,
@@ -531,6 +532,7 @@ mod tests {
 
     #[test]
     fn unknown_provider_and_fields_are_config_errors() {
+        // No journal is named: an unknown provider is refused before the default one is opened.
         let err =
             Client::new(ClientConfig::from_json(r#"{"provider":"nope"}"#).unwrap()).unwrap_err();
         assert_eq!(err.kind(), ErrorKind::Config);

@@ -101,6 +101,18 @@ pub(crate) fn settings<T: serde::de::DeserializeOwned>(id: &str, ctx: &BuildCont
         .map_err(|e| Error::config(format!("settings for provider {id}: {e}")))
 }
 
+/// Checks `id` names a provider, before anything (such as opening a journal) touches the disk.
+pub(crate) fn check_known(id: &str) -> Result<()> {
+    match capability(id) {
+        Some(_) => Ok(()),
+        None => Err(unknown(id)),
+    }
+}
+
+fn unknown(id: &str) -> Error {
+    Error::config(format!("unknown provider {id:?}; known: {}", PROVIDERS.join(", ")))
+}
+
 macro_rules! declare_providers {
     ($($id:ident => $ty:ty),* $(,)?) => {
         /// Every provider id, in registry order.
@@ -117,9 +129,7 @@ macro_rules! declare_providers {
         pub(crate) fn build(id: &str, ctx: BuildContext) -> Result<Arc<dyn Provider>> {
             match id {
                 $(stringify!($id) => Ok(Arc::new(<$ty as Build>::build(ctx)?)),)*
-                other => Err(Error::config(format!(
-                    "unknown provider {other:?}; known: {}", PROVIDERS.join(", ")
-                ))),
+                other => Err(unknown(other)),
             }
         }
     };
