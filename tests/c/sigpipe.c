@@ -23,12 +23,16 @@
  * reads at most a few hundred KiB, and socket buffers hold a few MiB at most. */
 #define DOCUMENT_LEN (32u << 20)
 
-static const char *ENVELOPE =
-    "{\"reference\":\"SIGPIPE-1\",\"title\":\"Contrato grande\",\"documents\":[],"
+/* Each upload has its own reference: the journal answers a reference it has already seen (here,
+ * one whose upload failed and may have reached the server) without writing again, and each call
+ * must write to prove the guard. */
+static const char *ENVELOPE_FORMAT =
+    "{\"reference\":\"%s\",\"title\":\"Contrato grande\",\"documents\":[],"
     "\"parties\":[{\"name\":\"João Araújo\",\"email\":\"joao@cliente.example\"}]}";
 
 struct upload {
     const char *where;
+    const char *reference;
     const signbridge_client *client;
     const uint8_t *document;
     signbridge_result rc;
@@ -49,7 +53,9 @@ static int sigpipe_in(int pending) {
 static void *upload(void *arg) {
     struct upload *u = arg;
     char *handle = NULL;
-    u->rc = signbridge_send_with_document(u->client, ENVELOPE, u->document, DOCUMENT_LEN,
+    char envelope[512];
+    snprintf(envelope, sizeof envelope, ENVELOPE_FORMAT, u->reference);
+    u->rc = signbridge_send_with_document(u->client, envelope, u->document, DOCUMENT_LEN,
                                           "contrato-grande.pdf", &handle);
     printf("upload on %s: result %d: %s\n", u->where, (int)u->rc,
            signbridge_last_error_message());
@@ -97,9 +103,9 @@ int main(int argc, char **argv) {
     }
     memset(document, 'x', DOCUMENT_LEN);
 
-    struct upload on_main = {"the main thread", client, document, -1, 0};
+    struct upload on_main = {"the main thread", "SIGPIPE-1", client, document, -1, 0};
     upload(&on_main);
-    struct upload on_thread = {"a second thread", client, document, -1, 0};
+    struct upload on_thread = {"a second thread", "SIGPIPE-2", client, document, -1, 0};
     pthread_t thread;
     if (pthread_create(&thread, NULL, upload, &on_thread) != 0) {
         perror("pthread_create");
