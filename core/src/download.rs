@@ -39,6 +39,20 @@ impl Format {
     }
 }
 
+/// Whether `bytes` start as a ZIP archive does.
+pub(crate) fn is_zip(bytes: &[u8]) -> bool {
+    Format::of(bytes) == Some(Format::Zip)
+}
+
+/// Checks a file held whole (one the SDK puts into an archive it builds) as [`Checked`] checks
+/// a streamed one.
+pub(crate) fn check(provider: &'static str, kind: DownloadKind, bytes: &[u8]) -> Result<(), Error> {
+    match Format::of(bytes) {
+        Some(format) if accepted(kind).contains(&format) => Ok(()),
+        _ => Err(Checked::refuse(provider, kind, &bytes[..bytes.len().min(HEAD)])),
+    }
+}
+
 /// What each kind may be. Several documents come zipped, so every kind may be a ZIP.
 fn accepted(kind: DownloadKind) -> &'static [Format] {
     match kind {

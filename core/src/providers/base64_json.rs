@@ -5,12 +5,11 @@
 //! provider to read as usual.
 
 use base64::Engine as _;
-use futures::StreamExt as _;
 use tokio::io::AsyncWriteExt as _;
 
 use crate::error::{Error, ErrorKind, Result};
 use crate::provider::Sink;
-use crate::providers::http::sink_error;
+use crate::providers::http::{Chunks, sink_error};
 
 /// Base64 text decoded at a time: a multiple of 4, so chunks decode on their own.
 const DECODE_CHUNK: usize = 64 * 1024;
@@ -32,24 +31,18 @@ enum At {
     Unicode(u8, u32),
 }
 
-/// Streams the JSON reply `response`, decoding the first string value of the key `field` into
+/// Streams the JSON reply `body`, decoding the first string value of the key `field` into
 /// `sink`. Returns the rest of the JSON (at most `max_rest` bytes, the field's value emptied)
 /// and the number of bytes written to `sink`; `found` is false when no such field came.
 pub async fn stream_field(
     provider: &'static str,
-    response: reqwest::Response,
+    mut body: Chunks,
     field: &str,
     max_rest: u64,
     sink: Sink<'_>,
 ) -> Result<Decoded> {
     let mut scan = Scanner::new(field.as_bytes(), max_rest);
-    let mut body = response.bytes_stream();
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| {
-            Error::new(ErrorKind::Transport, format!("download: {}", e.without_url()))
-                .temporary()
-                .with_context("provider", provider)
-        })?;
+    while let Some(chunk) = body.next().await? {
         scan.feed(&chunk).map_err(|e| malformed(provider, e))?;
         scan.drain(sink, false).await.map_err(|e| malformed_or_sink(provider, e))?;
     }

@@ -118,6 +118,22 @@ pub fn decode<T: serde::de::DeserializeOwned>(reply: &Reply) -> Result<T> {
     serde_json::from_slice(&reply.body).map_err(|e| reply.malformed(e))
 }
 
+/// Checks the answer to a write that returns nothing the SDK needs: an empty body, or JSON
+/// that `ok` accepts. Anything else (an HTML page a proxy put there, garbage, another shape)
+/// is no clear success, so for a write the outcome is unknown.
+pub fn acknowledged(reply: &Reply, ok: impl Fn(&serde_json::Value) -> bool) -> Result<()> {
+    if reply.body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(());
+    }
+    match serde_json::from_slice::<serde_json::Value>(&reply.body) {
+        Ok(value) if ok(&value) => Ok(()),
+        Ok(_) => {
+            Err(reply.malformed(format!("not an acknowledgement: {}", body_excerpt(&reply.body))))
+        }
+        Err(e) => Err(reply.malformed(e)),
+    }
+}
+
 /// Streams the file at `url` (a pre-signed storage link: no credentials go with it) into `sink`.
 pub async fn stream_link(
     provider: &'static str,
@@ -131,15 +147,16 @@ pub async fn stream_link(
             http.get(url)
         }))
         .await?;
-    stream_into(provider, response, file_name, sink).await
+    stream_into(provider, response, file_name, transport.config().max_file_reply_bytes, sink).await
 }
 
-/// Streams a successful response's body into `sink`; the name comes from its
-/// `Content-Disposition` when it has one, else `file_name`.
+/// Streams a successful response's body into `sink` (at most `limit` bytes); the name comes
+/// from its `Content-Disposition` when it has one, else `file_name`.
 pub async fn stream_into(
     provider: &'static str,
     response: reqwest::Response,
     mut file_name: Option<String>,
+    limit: u64,
     sink: Sink<'_>,
 ) -> Result<DownloadInfo> {
     let media_type = header_text(response.headers(), CONTENT_TYPE);
@@ -149,18 +166,52 @@ pub async fn stream_into(
     {
         file_name = Some(name);
     }
-    let mut size = 0u64;
-    let mut stream = response.bytes_stream();
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| {
-            Error::new(ErrorKind::Transport, format!("download: {}", e.without_url()))
-                .temporary()
-                .with_context("provider", provider)
-        })?;
+    let mut body = Chunks::new(provider, response, limit);
+    while let Some(chunk) = body.next().await? {
         sink.write_all(&chunk).await.map_err(sink_error)?;
-        size += chunk.len() as u64;
     }
-    Ok(DownloadInfo { file_name, media_type, size })
+    Ok(DownloadInfo { file_name, media_type, size: body.read })
+}
+
+/// The body of a streamed download, chunk by chunk: a connection that breaks is `transport`,
+/// one that falls silent `timeout` (both temporary, as for any read), and a body past `limit`
+/// bytes in all is refused, so that a provider cannot fill the host's disk.
+pub struct Chunks {
+    provider: &'static str,
+    stream: futures::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+    limit: u64,
+    pub read: u64,
+}
+
+impl Chunks {
+    pub fn new(provider: &'static str, response: reqwest::Response, limit: u64) -> Chunks {
+        Chunks { provider, stream: response.bytes_stream().boxed(), limit, read: 0 }
+    }
+
+    pub async fn next(&mut self) -> Result<Option<bytes::Bytes>> {
+        let Some(chunk) = self.stream.next().await else { return Ok(None) };
+        let chunk = chunk.map_err(|e| {
+            let e = e.without_url(); // a link can carry a signed token
+            let err = if e.is_timeout() {
+                Error::new(ErrorKind::Timeout, "download: timed out reading the file")
+            } else {
+                Error::new(ErrorKind::Transport, format!("download: {e}"))
+            };
+            err.temporary().with_context("provider", self.provider).with_source(e)
+        })?;
+        self.read += chunk.len() as u64;
+        if self.read > self.limit {
+            return Err(Error::new(
+                ErrorKind::Provider,
+                format!(
+                    "download: the file is more than {} bytes (transport.max_file_reply_bytes)",
+                    self.limit
+                ),
+            )
+            .with_context("provider", self.provider));
+        }
+        Ok(Some(chunk))
+    }
 }
 
 fn header_text(headers: &HeaderMap, name: HeaderName) -> Option<String> {

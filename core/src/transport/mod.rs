@@ -192,6 +192,13 @@ impl Idempotency {
     fn retryable(self) -> bool {
         matches!(self, Idempotency::Read | Idempotency::KeyedWrite)
     }
+
+    /// Whether the request changes something at the provider: once its retries are spent
+    /// without a clear answer, whether it took effect is unknown (a keyed write's key makes
+    /// repeating it safe, not its outcome known).
+    pub fn writes(self) -> bool {
+        matches!(self, Idempotency::Write | Idempotency::KeyedWrite)
+    }
 }
 
 /// How a provider reads a reply before the transport decides what to do with it.
@@ -272,7 +279,7 @@ impl Reply {
         .with_http_status(self.status.as_u16())
         .with_context("provider", self.provider)
         .with_context("op", self.op);
-        if self.idempotency == Idempotency::Write { err.outcome_unknown() } else { err }
+        if self.idempotency.writes() { err.outcome_unknown() } else { err }
     }
 }
 
@@ -435,10 +442,7 @@ impl Transport {
                 )
                 .with_context("provider", self.provider)
                 .with_context("op", call.op);
-                Err(match call.idempotency {
-                    Idempotency::Read | Idempotency::KeyedWrite => err,
-                    Idempotency::Write => err.outcome_unknown(),
-                })
+                Err(if call.idempotency.writes() { err.outcome_unknown() } else { err })
             }
         }
     }
@@ -488,6 +492,17 @@ impl Transport {
             tracing::debug!(target: "signbridge::transport", provider, op, attempt, "sending");
             let failure = match self.http.execute(request).await {
                 Ok(response) if streaming && response.status().is_success() => {
+                    // A file streams to its sink, bounded by the file limit as it is read;
+                    // one announced larger is refused before it starts.
+                    let limit = self.config.max_file_reply_bytes;
+                    if let Some(size) = declared_length(response.headers()).filter(|&s| s > limit) {
+                        return Err(self.too_large(
+                            call,
+                            response.status(),
+                            size.to_string(),
+                            limit,
+                        ));
+                    }
                     return Ok(Answer::Stream(response));
                 }
                 Ok(response) => {
@@ -539,14 +554,11 @@ impl Transport {
                     continue;
                 }
             }
-            return Err(
-                if call.idempotency == Idempotency::Write && failure.is_temporary() && !rate_limited
-                {
-                    failure.outcome_unknown()
-                } else {
-                    failure.persistent()
-                },
-            );
+            return Err(if call.idempotency.writes() && failure.is_temporary() && !rate_limited {
+                failure.outcome_unknown()
+            } else {
+                failure.persistent()
+            });
         }
     }
 
@@ -560,20 +572,8 @@ impl Transport {
         };
         let status = response.status();
         let headers = response.headers().clone();
-        let too_large = |size: String| {
-            let err = Error::new(
-                ErrorKind::Provider,
-                format!("{}: the reply is {size} bytes, over the {limit}-byte limit", call.op),
-            )
-            .with_http_status(status.as_u16())
-            .with_context("provider", self.provider)
-            .with_context("op", call.op);
-            if call.idempotency == Idempotency::Write { err.outcome_unknown() } else { err }
-        };
-        let declared = headers
-            .get(CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok());
+        let too_large = |size: String| self.too_large(call, status, size, limit);
+        let declared = declared_length(&headers);
         if let Some(size) = declared.filter(|&size| size > limit) {
             return Err(too_large(size.to_string()));
         }
@@ -596,11 +596,24 @@ impl Transport {
         })
     }
 
+    /// A reply of `size` bytes over `limit`: refused unread (for a write, its outcome is
+    /// unknown).
+    fn too_large(&self, call: &Call<'_>, status: StatusCode, size: String, limit: u64) -> Error {
+        let err = Error::new(
+            ErrorKind::Provider,
+            format!("{}: the reply is {size} bytes, over the {limit}-byte limit", call.op),
+        )
+        .with_http_status(status.as_u16())
+        .with_context("provider", self.provider)
+        .with_context("op", call.op);
+        if call.idempotency.writes() { err.outcome_unknown() } else { err }
+    }
+
     /// Maps a reqwest failure. `sent`: the request may have reached the server.
     fn request_error(&self, call: &Call<'_>, e: reqwest::Error, sent: bool) -> Error {
         let (op, idempotency) = (call.op, call.idempotency);
         let e = e.without_url(); // URLs can carry signed download tokens
-        let err = if sent && !idempotency.retryable() {
+        let err = if sent && idempotency.writes() {
             Error::new(
                 ErrorKind::OutcomeUnknown,
                 format!(
@@ -633,6 +646,11 @@ fn describe(e: &reqwest::Error) -> String {
         cause = next;
     }
     if std::ptr::addr_eq(cause, e) { e.to_string() } else { format!("{e}: {cause}") }
+}
+
+/// The body size a reply announces.
+fn declared_length(headers: &HeaderMap) -> Option<u64> {
+    headers.get(CONTENT_LENGTH)?.to_str().ok()?.trim().parse().ok()
 }
 
 /// `Retry-After` as seconds or as an HTTP date.

@@ -32,6 +32,10 @@ impl Harness for ArqSign {
         })
     }
 
+    fn unbudgeted(&self) -> Value {
+        json!({"plan": "none"})
+    }
+
     fn bad_credentials(&self) -> Value {
         json!({"app_key": "not-the-app-key"})
     }

@@ -103,6 +103,14 @@ impl Harness for IDocs {
         ]
     }
 
+    fn keyed_writes(&self) -> &'static [&'static str] {
+        &[
+            "/idocs/api/v3/sync/blobs/document-content",
+            "/idocs/api/v3/sync/blobs/document-signature-content",
+            "/idocs/api/v3/sync/external/outbox/signature/quick-sign/save",
+        ]
+    }
+
     async fn refuse_sessions(&self, _control: &Control) -> Result<&'static str, &'static str> {
         Err("the company token is long-lived and goes on every request: no login to renew it")
     }

@@ -52,6 +52,7 @@ mod common;
 
 mod contract;
 mod faults;
+mod hostile;
 mod lifecycle;
 
 mod arqsign;
@@ -84,6 +85,12 @@ pub trait Harness: Sync {
 
     /// Client settings for the sandbox at `base` (its root URL), for its seeded account.
     fn settings(&self, base: &str) -> Value;
+
+    /// Setting overrides with which the account keeps no client-side request budget (the
+    /// hostile suite makes hundreds of requests).
+    fn unbudgeted(&self) -> Value {
+        Value::Object(Default::default())
+    }
 
     /// Setting overrides with which the provider refuses the credentials at the first request.
     fn bad_credentials(&self) -> Value;
@@ -133,6 +140,12 @@ pub trait Harness: Sync {
     /// The plain writes of `send` (never repeated once they may have reached the provider), in
     /// the order `send` makes them. Writes the provider deduplicates by a key are not listed.
     fn send_writes(&self) -> &'static [SendWrite];
+
+    /// The writes of `send` the provider deduplicates by a key they carry: retried, but once
+    /// their retries are spent without a clear answer their outcome is unknown too.
+    fn keyed_writes(&self) -> &'static [&'static str] {
+        &[]
+    }
 
     /// Makes the sandbox refuse every session issued so far and returns the login route, for
     /// providers that log in for a session; `Err(why)` where the credentials themselves go on

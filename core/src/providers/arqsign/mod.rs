@@ -423,13 +423,18 @@ impl ArqSign {
             if signed {
                 let mut bytes = Vec::new();
                 let info = self.document_into(doc, &mut bytes).await?;
+                // Each entry is checked as a download of its own would be: an error page must
+                // not reach the host inside a valid archive.
+                crate::download::check("arqsign", DownloadKind::Signed, &bytes)?;
                 entries.push((
                     info.file_name.unwrap_or_else(|| format!("documento-{}.pdf", i + 1)),
                     bytes,
                 ));
             }
             if evidence {
-                entries.push(self.evidence(&doc.id).await?);
+                let (name, bytes) = self.evidence(&doc.id).await?;
+                crate::download::check("arqsign", DownloadKind::Evidence, &bytes)?;
+                entries.push((name, bytes));
             }
         }
         let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
@@ -729,7 +734,10 @@ impl Provider for ArqSign {
         let id = Self::process_id(handle)?;
         let url = self.url(&format!("api/v1/processo/{id}/cancelar-processo"));
         let build = |http: &reqwest::Client| http.patch(&url);
-        self.request(Call::new("cancel", Idempotency::Write, self, &build)).await?;
+        let reply = self.request(Call::new("cancel", Idempotency::Write, self, &build)).await?;
+        // "200 juntamente com a mensagem de documento cancelado com sucesso"; its exact shape
+        // is unknown (contract §2.7): a JSON message or object, or nothing.
+        http::acknowledged(&reply, |v| v.is_object() || v.is_string())?;
         self.polled.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
         Ok(())
     }

@@ -250,6 +250,20 @@ impl IDocs {
         self.request(Call::new(op, idempotency, self, &build)).await
     }
 
+    /// A write answered with `EmptyResponseVM` (route, save: contract §2): an empty body or
+    /// `{}` (the envelope with no response and no errors too).
+    fn empty_response(reply: &Reply) -> Result<()> {
+        http::acknowledged(reply, |v| {
+            v.as_object().is_some_and(|o| {
+                o.iter().all(|(k, v)| match k.as_str() {
+                    "response" => v.is_null() || v.as_object().is_some_and(|o| o.is_empty()),
+                    "errors" => v.is_null() || v.as_array().is_some_and(|a| a.is_empty()),
+                    _ => false,
+                })
+            })
+        })
+    }
+
     /// The payload of the `{response, errors}` envelope (errors were classified already).
     fn enveloped<T: DeserializeOwned>(reply: &Reply) -> Result<T> {
         http::decode::<wire::SyncResponse<T>>(reply)?
@@ -288,7 +302,8 @@ impl IDocs {
             link.to_string()
         };
         let build = |http: &reqwest::Client| http.get(&link);
-        let call = Call::new("content_to_sign", Idempotency::Read, self, &build);
+        // A ZIP of the document's files (contract §2.8): a file, bounded as one.
+        let call = Call::new("content_to_sign", Idempotency::Read, self, &build).carrying_file();
         let reply = if self.base.transport.is_configured_origin(&link) {
             self.request(call).await?
         } else if url::Url::parse(&link).is_ok_and(|u| {
@@ -306,6 +321,13 @@ impl IDocs {
             )
             .with_context("provider", "idocs"));
         };
+        // Whatever else came (an error page, JSON) is not handed to the host's signer.
+        if !crate::download::is_zip(&reply.body) {
+            return Err(reply.malformed(format!(
+                "the content to sign is not a ZIP archive: {}",
+                http::body_excerpt(&reply.body[..reply.body.len().min(64)])
+            )));
+        }
         Ok(reply.body)
     }
 
@@ -401,7 +423,7 @@ impl IDocs {
             };
             let path = "api/v3/sync/external/outbox/signature/quick-sign/save";
             match self.post("quick_sign_save", idempotency, path, &save).await {
-                Ok(_) => return Ok(()),
+                Ok(reply) => return Self::empty_response(&reply),
                 Err(e) if fresh_ticket_allowed && map::is_ticket_refusal(&e) => {
                     fresh_ticket_allowed = false;
                     tracing::info!(target: "signbridge::providers::idocs", error = %e, "ticket refused; asking for fresh content to sign");
@@ -513,7 +535,8 @@ impl Provider for IDocs {
                 };
                 // A draft's route may be replaced (contract T2): safe to create again on resume.
                 let path = "api/v3/sync/external/outbox/route/quick-route/create";
-                self.post("quick_route", Idempotency::Write, path, &route).await?;
+                let reply = self.post("quick_route", Idempotency::Write, path, &route).await?;
+                Self::empty_response(&reply)?;
                 progress.record_step(ROUTED).await?;
             }
             self.sign_and_send(&handle.id).await?;
@@ -598,7 +621,8 @@ impl Provider for IDocs {
         let build = |http: &reqwest::Client| http.get(&url);
         let call = Call::new("download", Idempotency::Read, self, &build).auth(&self.token);
         let response = self.base.transport.execute_streaming(call).await?;
-        let info = http::stream_into("idocs", response, None, sink).await?;
+        let limit = self.base.transport.config().max_file_reply_bytes;
+        let info = http::stream_into("idocs", response, None, limit, sink).await?;
         Ok(DownloadInfo { media_type: Some(media_type.into()), ..info })
     }
 

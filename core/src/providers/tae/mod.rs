@@ -281,6 +281,12 @@ impl Tae {
     }
 
     /// The `data` of a `{success, data}` reply already classified as a success.
+    /// A publish or cancel went through: `{"success": true, …}`, or an empty body (some
+    /// deployments answer a cancel so; contract §4.2 says only that `success` is checked).
+    fn acknowledged(reply: &Reply) -> Result<()> {
+        http::acknowledged(reply, |v| v.get("success") == Some(&serde_json::Value::Bool(true)))
+    }
+
     fn data<T: DeserializeOwned>(reply: &Reply) -> Result<T> {
         http::decode::<wire::DocumentsResponse<T>>(reply)?
             .data
@@ -337,7 +343,8 @@ impl Tae {
             PublishRoute::DocumentsV1 => self.api("documents/v1/publicacoes"),
         };
         let build = |http: &reqwest::Client| http.post(&url).json(&body);
-        self.request(Call::new("publish", Idempotency::Write, self, &build)).await.map(drop)
+        let reply = self.request(Call::new("publish", Idempotency::Write, self, &build)).await?;
+        Self::acknowledged(&reply)
     }
 
     /// The v1 download: the file is base64 inside the JSON reply, decoded into `sink` as the
@@ -349,9 +356,11 @@ impl Tae {
         let call = Call::new("download", Idempotency::Read, self, &build).auth(self);
         let response = self.base.transport.execute_streaming(call).await?;
         let (status, headers) = (response.status(), response.headers().clone());
-        let max_rest = self.base.transport.config().max_reply_bytes;
+        let config = self.base.transport.config();
+        let body = http::Chunks::new("tae", response, config.max_file_reply_bytes);
         let decoded =
-            base64_json::stream_field("tae", response, "fileBytes", max_rest, sink).await?;
+            base64_json::stream_field("tae", body, "fileBytes", config.max_reply_bytes, sink)
+                .await?;
         // What surrounds the file is an ordinary reply: `success: false` is still a failure.
         let reply = Reply {
             status,
@@ -520,7 +529,8 @@ impl Provider for Tae {
         let id = Self::document_id(handle)?;
         let url = self.api(&format!("documents/v1/publicacoes/{id}/cancelar"));
         let build = |http: &reqwest::Client| http.post(&url);
-        self.request(Call::new("cancel", Idempotency::Write, self, &build)).await.map(drop)
+        let reply = self.request(Call::new("cancel", Idempotency::Write, self, &build)).await?;
+        Self::acknowledged(&reply)
     }
 }
 

@@ -1,0 +1,415 @@
+//! The hostile server: a proxy on 127.0.0.1 in front of a sandbox that passes every request
+//! through until it is armed, then plays one way of misbehaving on the armed request and on
+//! every later request to the same path (so retries meet it too). The sandbox keeps the flow
+//! real (ids, tickets, links built from the `Host` the proxy passes on); the proxy only spoils
+//! what comes back. Without an upstream it is the "other origin": it answers `{}` to anything
+//! and records what it was sent.
+
+use std::convert::Infallible;
+use std::io;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::StreamExt as _;
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full, StreamBody};
+use hyper::body::{Frame, Incoming};
+use hyper::header::{CONTENT_DISPOSITION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use serde_json::Value;
+
+type Body = BoxBody<Bytes, io::Error>;
+
+/// One way of misbehaving.
+#[derive(Clone, Copy, Debug)]
+pub enum Play {
+    /// Passes the request on, then answers this status and body instead of the sandbox.
+    Reply { status: u16, content_type: &'static str, body: &'static [u8] },
+    /// Passes the request on, then answers the sandbox's status with its body spoiled.
+    Spoil(Spoil),
+    /// Passes the request on, then announces a body of 50 GB and sends a few bytes.
+    HugeLength,
+    /// Passes the request on, then a 200 whose body never ends: `chunk` bytes at a time,
+    /// each `every` apart (none: as fast as the client reads).
+    Endless { chunk: usize, every: Option<Duration> },
+    /// A redirect (not passed on): to the other origin, or to the same path (a loop).
+    Redirect { away: bool },
+    /// Reads at most 1 KiB of the request's body and closes the connection (not passed on).
+    HangUpMidUpload,
+    /// Passes the request on and closes the connection without an answer.
+    HangUpAfter,
+}
+
+/// How [`Play::Spoil`] changes a sandbox answer.
+#[derive(Clone, Copy, Debug)]
+pub enum Spoil {
+    /// Every JSON value replaced by one of another type (a body that is not JSON: `{"data":42}`).
+    WrongTypes,
+    /// A byte that is not UTF-8 inside every JSON string (prepended to a body that is not JSON).
+    NonUtf8,
+    /// Every file name (JSON strings ending in a file extension, `Content-Disposition`) made
+    /// an unsafe one: a path out of the directory, with a NUL and a device name.
+    UnsafeNames,
+    /// Every `http(s)://` link in the JSON moved to the other origin, same path.
+    LinksAway,
+}
+
+/// What the proxy saw of one request.
+#[derive(Clone, Debug)]
+pub struct Seen {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, Vec<u8>)>,
+    pub played: bool,
+}
+
+#[derive(Default)]
+struct State {
+    armed: Option<Armed>,
+    seen: Vec<Seen>,
+}
+
+struct Armed {
+    /// Requests still to pass before the one the play starts on.
+    skip: usize,
+    play: Play,
+    /// The path the play stays on, once it started.
+    path: Option<String>,
+}
+
+pub struct Hostile {
+    base: String,
+    upstream: Option<String>,
+    other: String,
+    state: Mutex<State>,
+    /// Body bytes of endless answers handed to the connection so far.
+    served: AtomicU64,
+    http: reqwest::Client,
+}
+
+impl Hostile {
+    /// A proxy to `upstream` (a sandbox root URL; None: the other origin itself), whose
+    /// redirects and moved links point at `other`.
+    pub async fn start(upstream: Option<String>, other: &str) -> Arc<Hostile> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let server = Arc::new(Hostile {
+            base: format!("http://{}", listener.local_addr().unwrap()),
+            upstream,
+            other: other.trim_end_matches('/').to_string(),
+            state: Mutex::default(),
+            served: AtomicU64::new(0),
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .no_proxy()
+                .build()
+                .unwrap(),
+        });
+        let weak = Arc::downgrade(&server);
+        // Stops accepting once the test drops the server.
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let Some(server) = weak.upgrade() else { break };
+                tokio::spawn(async move {
+                    let service = service_fn(move |req| {
+                        let server = server.clone();
+                        async move { server.handle(req).await }
+                    });
+                    let _ =
+                        http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                });
+            }
+        });
+        server
+    }
+
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Plays `play` on the request after the next `skip` ones, and on later ones to its path.
+    pub fn arm(&self, skip: usize, play: Play) {
+        let mut state = self.state.lock().unwrap();
+        state.armed = Some(Armed { skip, play, path: None });
+        state.seen.clear();
+        self.served.store(0, Ordering::SeqCst);
+    }
+
+    /// Passes everything through again and forgets what was seen.
+    pub fn disarm(&self) {
+        let mut state = self.state.lock().unwrap();
+        state.armed = None;
+        state.seen.clear();
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.state.lock().unwrap().seen.clone()
+    }
+
+    pub fn served(&self) -> u64 {
+        self.served.load(Ordering::SeqCst)
+    }
+
+    async fn handle(self: Arc<Self>, req: Request<Incoming>) -> io::Result<Response<Body>> {
+        let path = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_string();
+        let play = {
+            let mut state = self.state.lock().unwrap();
+            let bare = req.uri().path().to_string();
+            let play = match &mut state.armed {
+                Some(armed) if armed.path.is_none() && armed.skip > 0 => {
+                    armed.skip -= 1;
+                    None
+                }
+                Some(armed) if armed.path.is_none() => {
+                    armed.path = Some(bare);
+                    Some(armed.play)
+                }
+                Some(armed) if armed.path.as_deref() == Some(bare.as_str()) => Some(armed.play),
+                _ => None,
+            };
+            state.seen.push(Seen {
+                method: req.method().to_string(),
+                path: path.clone(),
+                headers: req
+                    .headers()
+                    .iter()
+                    .map(|(k, v)| (k.as_str().to_string(), v.as_bytes().to_vec()))
+                    .collect(),
+                played: play.is_some(),
+            });
+            play
+        };
+        match play {
+            Some(Play::Redirect { away }) => {
+                let to = if away { format!("{}{path}", self.other) } else { path };
+                let mut reply = full(307, "text/plain", Bytes::new());
+                reply.headers_mut().insert(LOCATION, to.parse().unwrap());
+                return Ok(reply);
+            }
+            Some(Play::HangUpMidUpload) => {
+                let mut body = req.into_body();
+                let mut read = 0;
+                while read < 1024 {
+                    match body.frame().await {
+                        Some(Ok(frame)) => read += frame.data_ref().map_or(0, |d| d.len()),
+                        _ => break,
+                    }
+                }
+                return Err(io::Error::other("hung up mid-upload"));
+            }
+            _ => {}
+        }
+        let Some(upstream) = &self.upstream else {
+            return Ok(full(200, "application/json", Bytes::from_static(b"{}")));
+        };
+        let (status, headers, body) = self.forward(upstream, &path, req).await?;
+        let Some(play) = play else {
+            let mut reply = full(status.as_u16(), "", body);
+            for name in [CONTENT_TYPE, CONTENT_DISPOSITION] {
+                if let Some(value) = headers.get(&name) {
+                    reply.headers_mut().insert(name, value.clone());
+                }
+            }
+            return Ok(reply);
+        };
+        let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        Ok(match play {
+            Play::Reply { status, content_type, body } => {
+                full(status, content_type, Bytes::from_static(body))
+            }
+            Play::Spoil(spoil) => {
+                let mut reply =
+                    full(status.as_u16(), content_type, Bytes::from(self.spoil(spoil, &body)));
+                if let (Spoil::UnsafeNames, Some(_)) = (spoil, headers.get(CONTENT_DISPOSITION)) {
+                    reply.headers_mut().insert(
+                        CONTENT_DISPOSITION,
+                        // A header cannot carry the NUL: the rest of the name is there.
+                        format!("attachment; filename=\"{}\"", UNSAFE_NAME.replace('\0', ""))
+                            .parse()
+                            .unwrap(),
+                    );
+                } else if let Some(value) = headers.get(CONTENT_DISPOSITION) {
+                    reply.headers_mut().insert(CONTENT_DISPOSITION, value.clone());
+                }
+                reply
+            }
+            Play::HugeLength => {
+                // Then nothing: the head and these bytes are all the client gets to see.
+                let stream = futures::stream::iter([Ok::<_, io::Error>(Frame::data(
+                    Bytes::from_static(b"{\"data\":"),
+                ))])
+                .chain(futures::stream::pending());
+                let mut reply = Response::new(BodyExt::boxed(StreamBody::new(stream)));
+                reply.headers_mut().insert(CONTENT_TYPE, "application/json".parse().unwrap());
+                reply.headers_mut().insert(CONTENT_LENGTH, "50000000000".parse().unwrap());
+                reply
+            }
+            Play::Endless { chunk, every } => {
+                let this = self.clone();
+                // It starts as the real answer did (a JSON string, or the file's first bytes),
+                // so that what is cut is the endless part, not a wrong beginning.
+                let head = if body.first() == Some(&b'{') {
+                    Bytes::from_static(b"{\"data\":\"")
+                } else {
+                    body.slice(..body.len().min(16))
+                };
+                let filler = Bytes::from(vec![b'A'; chunk]);
+                let stream = futures::stream::once(async move { head })
+                    .chain(futures::stream::repeat(filler).then(move |bytes| {
+                        let this = this.clone();
+                        async move {
+                            if let Some(every) = every {
+                                tokio::time::sleep(every).await;
+                            }
+                            this.served.fetch_add(bytes.len() as u64, Ordering::SeqCst);
+                            bytes
+                        }
+                    }))
+                    .map(|bytes| Ok::<_, io::Error>(Frame::data(bytes)));
+                let mut reply = Response::new(BodyExt::boxed(StreamBody::new(stream)));
+                reply.headers_mut().insert(CONTENT_TYPE, "application/json".parse().unwrap());
+                reply
+            }
+            Play::HangUpAfter => return Err(io::Error::other("hung up after the request")),
+            Play::Redirect { .. } | Play::HangUpMidUpload => unreachable!("answered above"),
+        })
+    }
+
+    async fn forward(
+        &self,
+        upstream: &str,
+        path: &str,
+        req: Request<Incoming>,
+    ) -> io::Result<(StatusCode, hyper::HeaderMap, Bytes)> {
+        let (parts, body) = req.into_parts();
+        let body = body.collect().await.map_err(io::Error::other)?.to_bytes();
+        let mut forwarded = self
+            .http
+            .request(parts.method.as_str().parse().unwrap(), format!("{upstream}{path}"))
+            .body(body);
+        for (name, value) in &parts.headers {
+            // Host passes on too: the sandbox builds its links from it, so they lead back here.
+            if !matches!(name.as_str(), "content-length" | "transfer-encoding") {
+                forwarded = forwarded.header(name.as_str(), value.as_bytes());
+            }
+        }
+        let response = forwarded.send().await.map_err(io::Error::other)?;
+        let status = StatusCode::from_u16(response.status().as_u16()).unwrap();
+        let mut headers = hyper::HeaderMap::new();
+        for (name, value) in response.headers() {
+            headers.insert(
+                hyper::header::HeaderName::from_bytes(name.as_str().as_bytes()).unwrap(),
+                value.as_bytes().try_into().unwrap(),
+            );
+        }
+        let body = response.bytes().await.map_err(io::Error::other)?;
+        Ok((status, headers, body))
+    }
+
+    fn spoil(&self, spoil: Spoil, body: &[u8]) -> Vec<u8> {
+        let Ok(mut json) = serde_json::from_slice::<Value>(body) else {
+            return match spoil {
+                Spoil::WrongTypes => b"{\"data\":42}".to_vec(),
+                Spoil::NonUtf8 => [b"\xff\xfe".as_slice(), body].concat(),
+                Spoil::UnsafeNames | Spoil::LinksAway => body.to_vec(),
+            };
+        };
+        match spoil {
+            Spoil::WrongTypes => serde_json::to_vec(&wrong_types(json)).unwrap(),
+            Spoil::NonUtf8 => {
+                // A marker JSON cannot carry, replaced by the raw byte once serialized.
+                strings(&mut json, &mut |s| s.push('\u{1}'));
+                let text = serde_json::to_vec(&json).unwrap();
+                let marker = b"\\u0001";
+                let mut out = Vec::with_capacity(text.len());
+                let mut i = 0;
+                while i < text.len() {
+                    if text[i..].starts_with(marker) {
+                        out.push(0xff);
+                        i += marker.len();
+                    } else {
+                        out.push(text[i]);
+                        i += 1;
+                    }
+                }
+                out
+            }
+            Spoil::UnsafeNames => {
+                strings(&mut json, &mut |s| {
+                    if is_file_name(s) {
+                        *s = UNSAFE_NAME.to_string();
+                    }
+                });
+                serde_json::to_vec(&json).unwrap()
+            }
+            Spoil::LinksAway => {
+                strings(&mut json, &mut |s| {
+                    if let Ok(url) = url::Url::parse(s) {
+                        if matches!(url.scheme(), "http" | "https") {
+                            let rest = &url[url::Position::BeforePath..];
+                            *s = format!("{}{rest}", self.other);
+                        }
+                    }
+                });
+                serde_json::to_vec(&json).unwrap()
+            }
+        }
+    }
+}
+
+/// A file name no file system should be handed: out of the directory on Unix and Windows,
+/// with a NUL that would truncate it and a device name.
+pub const UNSAFE_NAME: &str = "../../..\\..\\etc/CON\u{0}passwd.pdf";
+
+fn is_file_name(s: &str) -> bool {
+    let lower = s.to_ascii_lowercase();
+    [".pdf", ".zip", ".p7s", ".sig", ".xml", ".docx"].iter().any(|ext| lower.ends_with(ext))
+        && !lower.starts_with("http")
+}
+
+fn strings(value: &mut Value, f: &mut dyn FnMut(&mut String)) {
+    match value {
+        Value::String(s) => f(s),
+        Value::Array(items) => items.iter_mut().for_each(|v| strings(v, f)),
+        Value::Object(map) => map.values_mut().for_each(|v| strings(v, f)),
+        _ => {}
+    }
+}
+
+/// Every value replaced by one of another type, containers kept so the fields are still there.
+fn wrong_types(value: Value) -> Value {
+    match value {
+        Value::Null => Value::from(7),
+        Value::Bool(_) => Value::from("yes"),
+        Value::Number(_) => Value::from("x"),
+        Value::String(_) => Value::from(7),
+        Value::Array(items) => {
+            if items.is_empty() {
+                Value::from("[]")
+            } else {
+                Value::Array(items.into_iter().map(wrong_types).collect())
+            }
+        }
+        Value::Object(map) => {
+            if map.is_empty() {
+                Value::from(0)
+            } else {
+                Value::Object(map.into_iter().map(|(k, v)| (k, wrong_types(v))).collect())
+            }
+        }
+    }
+}
+
+fn full(status: u16, content_type: &str, body: Bytes) -> Response<Body> {
+    let mut reply =
+        Response::new(Full::new(body).map_err(|never: Infallible| match never {}).boxed());
+    *reply.status_mut() = StatusCode::from_u16(status).unwrap();
+    if !content_type.is_empty() {
+        reply.headers_mut().insert(CONTENT_TYPE, content_type.parse().unwrap());
+    }
+    reply
+}
