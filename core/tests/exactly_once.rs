@@ -243,3 +243,35 @@ async fn clients_of_one_journal_file_share_intents_sessions_and_budgets() {
     assert!(err.retry_after().is_some(), "says when it may go");
     assert!(w.control.requests().await.unwrap().is_empty(), "refused before any request");
 }
+
+#[tokio::test]
+async fn a_cancelled_send_is_marked_unknown_and_reconcile_answers_it() {
+    let w = world().await;
+    let c = Arc::new(client("tae", &w.url, JournalConfig::in_memory()));
+    // The create commits and its answer is slow: the host gives up (drops the send) meanwhile.
+    let slow = Fault::delay(create_route("tae"), 2_000).after_commit();
+    w.control.add_fault(slow).await.unwrap();
+    let sending = {
+        let c = c.clone();
+        tokio::spawn(async move { c.send(&envelope("tae", "EO-CANCEL")).await })
+    };
+    while documents(&w.control, "tae").await == 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    sending.abort();
+    assert!(sending.await.unwrap_err().is_cancelled());
+    // The guard's write runs on the runtime; wait for it, never for the lease to expire.
+    let mut state = None;
+    for _ in 0..100 {
+        state = c.intent("EO-CANCEL").await.unwrap().map(|r| r.state);
+        if state != Some(signbridge::journal::IntentState::Pending) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(state, Some(signbridge::journal::IntentState::Unknown));
+    let found = c.reconcile("EO-CANCEL").await.unwrap();
+    assert!(matches!(found, Reconciled::Draft { .. }), "{found:?}");
+    c.send(&envelope("tae", "EO-CANCEL")).await.unwrap();
+    assert_eq!(documents(&w.control, "tae").await, 1, "never two");
+}
