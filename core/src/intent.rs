@@ -354,12 +354,17 @@ impl Client {
     }
 
     /// Reconciles every send of this account that is not known to have ended (at most
-    /// `limit`), oldest first; one failure never stops the rest.
-    pub async fn reconcile_pending(&self, limit: usize) -> Result<Vec<Result<Reconciled>>> {
+    /// `limit`), oldest first; one failure never stops the rest. Each result comes with its
+    /// reference, so a failed one still says which send it was.
+    pub async fn reconcile_pending(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(String, Result<Reconciled>)>> {
         let pending = self.journal.unfinished(self.provider_id(), self.account(), limit).await?;
         let mut results = Vec::with_capacity(pending.len());
         for record in pending {
-            results.push(self.reconcile(&record.key.reference).await);
+            let result = self.reconcile(&record.key.reference).await;
+            results.push((record.key.reference, result));
         }
         Ok(results)
     }
