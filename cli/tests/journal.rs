@@ -200,3 +200,98 @@ fn arqsigns_monthly_budget_spent_elsewhere_is_seen_by_every_later_process() {
     }
     assert!(runtime.block_on(control.requests()).unwrap().is_empty(), "no request went out");
 }
+
+#[test]
+fn a_journal_that_cannot_be_used_is_a_clear_error_naming_the_file_and_nothing_is_sent() {
+    let sandbox = SandboxProcess::start();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let control = Control::new(&sandbox.url);
+    let dir = tempfile::tempdir().unwrap();
+    let config = account(dir.path(), "tae", &sandbox.url, "none");
+    let mut value = json(&std::fs::read_to_string(&config).unwrap());
+    // Waiting for another process's lock: briefly, so the locked case fails soon.
+    value["journal"] = serde_json::json!({"busy_timeout_ms": 300});
+    std::fs::write(&config, value.to_string()).unwrap();
+    let journal = config.with_file_name("journal.sqlite3");
+    let (_, send) = envelope(dir.path(), "tae", "CLI-BAD-JOURNAL");
+    let refused = |journal: &std::path::Path, what: &str| {
+        let env = [("SIGNBRIDGE_JOURNAL", journal.to_str().unwrap())];
+        for command in [args(&send), vec!["journal", "list"]] {
+            let (ok, _, err) = common::signbridge_with(&config, &command, &env);
+            assert!(!ok, "{what}: {command:?} succeeded");
+            assert!(err.contains("[600 journal]"), "{what}: {err}");
+            assert!(err.contains(journal.to_str().unwrap()), "{what}: names the file: {err}");
+        }
+    };
+    let (ok, _, err) = signbridge(&config, &["journal", "list"]);
+    assert!(ok, "a fresh journal is created: {err}");
+    let fresh = std::fs::read(&journal).unwrap();
+
+    // Corrupt: the schema on the first page overwritten.
+    let mut bytes = fresh.clone();
+    bytes[100..1000].fill(0xA5);
+    std::fs::write(&journal, &bytes).unwrap();
+    refused(&journal, "corrupt");
+
+    // Written by a newer signbridge: the schema version (PRAGMA user_version, the big-endian
+    // u32 at offset 60 of the header) beyond this build's; refused and left unchanged.
+    let mut bytes = fresh.clone();
+    bytes[60..64].copy_from_slice(&99u32.to_be_bytes());
+    std::fs::write(&journal, &bytes).unwrap();
+    refused(&journal, "newer");
+    assert_eq!(std::fs::read(&journal).unwrap(), bytes, "a newer journal is left unchanged");
+
+    // Not creatable: its directory would be under a file.
+    refused(&config.join("journal.sqlite3"), "uncreatable");
+
+    // Read-only: a directory the user cannot write (root writes through mode bits, so then
+    // /proc stands in for one).
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let locked = dir.path().join("read-only");
+        std::fs::create_dir(&locked).unwrap();
+        std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o500)).unwrap();
+        let privileged = std::fs::write(locked.join("probe"), "").is_ok();
+        let path = if privileged {
+            std::path::PathBuf::from("/proc/signbridge-cli-test/journal.sqlite3")
+        } else {
+            locked.join("journal.sqlite3")
+        };
+        refused(&path, "read-only");
+    }
+
+    // Locked: another process holds the write lock longer than the busy timeout. Reads still
+    // work (WAL); a send, which must record its intent first, fails and sends nothing.
+    std::fs::write(&journal, &fresh).unwrap();
+    let mut holder = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sqlite3, sys, time\n\
+             c = sqlite3.connect(sys.argv[1], isolation_level=None)\n\
+             c.execute('BEGIN EXCLUSIVE')\n\
+             print('locked', flush=True)\n\
+             time.sleep(60)",
+        ])
+        .arg(&journal)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3 holds the lock");
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(holder.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    assert_eq!(line.trim(), "locked");
+    let (ok, _, err) = signbridge(&config, &args(&send));
+    let _ = holder.kill();
+    let _ = holder.wait();
+    assert!(!ok && err.contains("[600 journal]") && err.contains("locked"), "{err}");
+    assert!(err.contains(journal.to_str().unwrap()), "names the file: {err}");
+
+    assert!(runtime.block_on(control.requests()).unwrap().is_empty(), "nothing was sent");
+    // Once the lock is gone, the same send goes through.
+    let (ok, _, err) = signbridge(&config, &args(&send));
+    assert!(ok, "{err}");
+}
