@@ -1,6 +1,7 @@
 //! The CLI killed with SIGKILL at random points of a send, then run again with the same
 //! reference, as an ERP's job runner would after a crash: each reference ends with exactly one
-//! document at the sandbox and its handle printed, never two and never none.
+//! document at the sandbox and its handle printed, never two and never none. And two workers
+//! sending the same 100 references at once, one CLI process per send: 100 documents.
 //!
 //! 100 iterations here; `SIGNBRIDGE_CRASH_ITERATIONS` sets another number (scripts/soak.sh runs
 //! 1,000), and `SIGNBRIDGE_CRASH_SEED` replays a run (the seed is printed).
@@ -107,4 +108,54 @@ fn a_send_killed_at_any_point_ends_as_one_document_when_run_again() {
     }
     println!("crash loop: {killed} of {iterations} sends killed mid-way; {sent:?} documents");
     assert!(killed > iterations / 4, "the kills must land inside sends: {killed}");
+}
+
+#[test]
+fn two_processes_sending_the_same_hundred_references_make_a_hundred_documents() {
+    let sandbox = SandboxProcess::start();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let control = Control::new(&sandbox.url);
+    let dir = tempfile::tempdir().unwrap();
+    let config = account(dir.path(), "tae", &sandbox.url, "none");
+    let journal = dir.path().join("journal.sqlite3");
+    let sends: Vec<Vec<String>> =
+        (0..100).map(|n| envelope(dir.path(), "tae", &format!("TWICE-{n}")).1).collect();
+    // Two ERP workers each send every reference, one CLI process per send, at the same time.
+    // A reference the other holds is refused as a conflict; the worker tries it again.
+    let worker = |order: Vec<usize>| {
+        let (config, journal, sends) = (&config, &journal, &sends);
+        move || {
+            let mut handles = vec![serde_json::Value::Null; sends.len()];
+            let mut conflicts = 0;
+            for i in order {
+                handles[i] = loop {
+                    let output = Command::new(BIN)
+                        .arg("--config")
+                        .arg(config)
+                        .args(&sends[i])
+                        .env("SIGNBRIDGE_TAE_PASSWORD", signbridge_sandbox::tae::DEFAULT_PASSWORD)
+                        .env("SIGNBRIDGE_JOURNAL", journal)
+                        .output()
+                        .unwrap();
+                    if output.status.success() {
+                        break json(&String::from_utf8_lossy(&output.stdout));
+                    }
+                    let err = String::from_utf8_lossy(&output.stderr);
+                    assert!(err.contains("[302 conflict]"), "TWICE-{i}: {err}");
+                    conflicts += 1;
+                    std::thread::sleep(Duration::from_millis(20));
+                };
+            }
+            (handles, conflicts)
+        }
+    };
+    let ((first, a), (second, b)) = std::thread::scope(|s| {
+        let one = s.spawn(worker((0..100).collect()));
+        // Both in the same order, so they meet on the same references all along.
+        let two = s.spawn(worker((0..100).collect()));
+        (one.join().unwrap(), two.join().unwrap())
+    });
+    println!("two workers: {a} + {b} conflicts retried");
+    assert_eq!(first, second, "both workers got the same handle for every reference");
+    assert_eq!(runtime.block_on(documents(&control, "tae")), 100, "one document per reference");
 }
