@@ -502,6 +502,84 @@ const char *signbridge_last_error_provider_message(void);
 const char *signbridge_last_error_handle(void);
 
 /**
+ * Like `signbridge_send`, but makes a new document even when `reference` was already sent
+ * (the earlier intent stays in the journal's history). `signbridge_send` with another envelope
+ * under a used reference fails with `SIGNBRIDGE_RESULT_VALIDATION` naming `reference`; this
+ * is how the host says it means it.
+ *
+ * # Safety
+ * As `signbridge_send`.
+ */
+signbridge_result signbridge_send_new_document(const struct signbridge_client *client,
+                                               const char *envelope_json,
+                                               char **out_handle_json);
+
+/**
+ * Finds out what became of the send of `reference` (a lost answer, a crashed process), asking
+ * the provider where it can look the document up. On success writes
+ * `{"outcome": "sent"|"draft"|"not_sent"|"unknown", "reference", "handle"?, "reason"?}` to
+ * `*out_json` (free it with `signbridge_string_free`):
+ * - `sent`: the document exists; `handle` is its handle (a later send returns it);
+ * - `draft`: created but not sent; send the same envelope again to finish it;
+ * - `not_sent`: nothing was created; sending again is safe;
+ * - `unknown`: the provider cannot tell (ArqSign has no lookup) or another sender holds the
+ *   reference; settle it with `signbridge_resolve`.
+ *
+ * `reference` NULL reconciles every unfinished send of the account (at most 1000, oldest
+ * first) and writes an array of those objects, where one that failed is
+ * `{"reference", "error": {...}}`. A reference the journal never saw is
+ * `SIGNBRIDGE_RESULT_NOT_FOUND`.
+ *
+ * # Safety
+ * `client` is NULL or a live client; `reference` NULL or a NUL-terminated string; `out_json`
+ * NULL or writable.
+ */
+signbridge_result signbridge_reconcile(const struct signbridge_client *client,
+                                       const char *reference,
+                                       char **out_json);
+
+/**
+ * The account's sends not known to have ended (pending or unknown), at most 1000, oldest
+ * first. On success writes an array of
+ * `{"provider", "account", "reference", "state", "ids", "steps", "handle", "reason", "holder",
+ * "lease_until", "attempts", "created_at", "updated_at"}` to `*out_json` (free it with
+ * `signbridge_string_free`).
+ *
+ * # Safety
+ * `client` is NULL or a live client; `out_json` NULL or writable.
+ */
+signbridge_result signbridge_pending(const struct signbridge_client *client, char **out_json);
+
+/**
+ * Settles by the host's word a send the provider cannot reconcile. `resolution_json` is
+ * `{"sent_as": "<the provider's id of the document>"}` (later sends of the reference return
+ * its handle) or `{"not_sent": true}` (the reference may be sent again); anything else is
+ * `SIGNBRIDGE_RESULT_VALIDATION` naming `resolution`. On success writes the outcome as
+ * `signbridge_reconcile` does to `*out_json`. A reference already sent is
+ * `SIGNBRIDGE_RESULT_CONFLICT`; one the journal never saw `SIGNBRIDGE_RESULT_NOT_FOUND`.
+ *
+ * # Safety
+ * `client` is NULL or a live client; `reference` and `resolution_json` NULL or
+ * NUL-terminated strings; `out_json` NULL or writable.
+ */
+signbridge_result signbridge_resolve(const struct signbridge_client *client,
+                                     const char *reference,
+                                     const char *resolution_json,
+                                     char **out_json);
+
+/**
+ * What is left of the account's rate windows, counted in the journal (shared by every process
+ * using the account, kept across restarts). On success writes an array of
+ * `{"period": "second"|"minute"|"hour"|"day"|"month", "limit", "used", "remaining",
+ * "frees_at"}` to `*out_json` (free it with `signbridge_string_free`); `[]` when the
+ * provider's contract gives no limits.
+ *
+ * # Safety
+ * `client` is NULL or a live client; `out_json` NULL or writable.
+ */
+signbridge_result signbridge_budget(const struct signbridge_client *client, char **out_json);
+
+/**
  * Frees a string the library returned through an out-parameter (handle, status, event and
  * refresh JSON). NULL is accepted and ignored.
  *

@@ -122,6 +122,20 @@ function signbridge_call(Client: PSignbridgeClient; Name, ArgsJson: PAnsiChar;
 function signbridge_changes(Client: PSignbridgeClient; Cursor: PAnsiChar;
   out Json: PAnsiChar): TSignbridgeResult; cdecl; external SignbridgeLib;
 
+{ Exactly once: a new document under a used reference, and settling unknown outcomes. }
+function signbridge_send_new_document(Client: PSignbridgeClient; EnvelopeJson: PAnsiChar;
+  out HandleJson: PAnsiChar): TSignbridgeResult; cdecl; external SignbridgeLib;
+{ Reference may be nil: every unfinished send of the account (an array). }
+function signbridge_reconcile(Client: PSignbridgeClient; Reference: PAnsiChar;
+  out Json: PAnsiChar): TSignbridgeResult; cdecl; external SignbridgeLib;
+function signbridge_pending(Client: PSignbridgeClient;
+  out Json: PAnsiChar): TSignbridgeResult; cdecl; external SignbridgeLib;
+{ ResolutionJson: '{"sent_as": "<id>"}' or '{"not_sent": true}'. }
+function signbridge_resolve(Client: PSignbridgeClient; Reference: PAnsiChar;
+  ResolutionJson: PAnsiChar; out Json: PAnsiChar): TSignbridgeResult; cdecl; external SignbridgeLib;
+function signbridge_budget(Client: PSignbridgeClient;
+  out Json: PAnsiChar): TSignbridgeResult; cdecl; external SignbridgeLib;
+
 function signbridge_last_error_code: TSignbridgeResult; cdecl; external SignbridgeLib;
 function signbridge_last_error_message: PAnsiChar; cdecl; external SignbridgeLib;
 function signbridge_last_error_http_status: Integer; cdecl; external SignbridgeLib;

@@ -10,6 +10,7 @@
 #     software signer, all with a throw-away key) against
 #     a sandbox it starts, and checks the text and the signatures the sandbox received;
 #   - runs the C misuse suite under valgrind (with the test-panic build);
+#   - sends through a journal file across a client restart (tests/c/journal.c);
 #   - checks that no copy of the password or the token outlives a freed client;
 #   - checks that a C program with the default SIGPIPE disposition survives a server that hangs
 #     up during a large upload;
@@ -212,6 +213,16 @@ gcc -Wall -Wextra -Werror -Iinclude tests/c/misuse.c -o "$work/misuse" -pthread 
     -L"$panic_target_dir/debug" -lsignbridge -Wl,-rpath,"$panic_target_dir/debug"
 valgrind -q --error-exitcode=1 --leak-check=full \
     --errors-for-leak-kinds=definite --show-leak-kinds=definite "$work/misuse" "$url"
+
+step "journal file (exactly once across a restart)"
+gcc -Wall -Wextra -Werror -Iinclude tests/c/journal.c -o "$work/journal" \
+    -L"$lib_dir" -lsignbridge -Wl,-rpath,"$lib_dir"
+# The answer of TAE's publish is lost once, after the publish committed.
+python3 -c 'import json, sys, urllib.request
+fault = {"path": "/tae/signintegration/v2/Publicacoes", "reset": "after", "times": 1}
+urllib.request.urlopen(urllib.request.Request(sys.argv[1] + "/__sandbox/faults",
+    data=json.dumps(fault).encode(), headers={"Content-Type": "application/json"}))' "$url"
+"$work/journal" "$url" "$work/journal.sqlite3" || fail "the journal file did not keep a send exactly once"
 
 step "secrets wiped"
 # The password and the token must be gone from memory once the client is freed.

@@ -2,7 +2,7 @@
 //!
 //! `demo` runs the whole TAE flow against an embedded sandbox; `sandbox` serves the provider
 //! simulators; `capabilities` prints what providers can do; `send`, `validate`, `status`,
-//! `refresh`, `download`, `cancel`, `call` and `changes` work against a configured account (a
+//! `refresh`, `download`, `cancel`, `call`, `changes` and `journal` work against a configured account (a
 //! JSON or TOML file, secrets from `SIGNBRIDGE_<PROVIDER>_<SETTING>` variables). Envelopes,
 //! handles (bare ids included), refresh rows and capability records go through
 //! `signbridge::host`, so they read and print as in the C ABI and the Python package.
@@ -17,7 +17,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use serde_json::Value;
-use signbridge::{Client, DownloadKind, Envelope, Handle, host};
+use signbridge::{Client, DownloadKind, Envelope, Handle, Resolution, host};
 
 #[derive(Parser)]
 #[command(
@@ -68,10 +68,21 @@ enum Command {
         provider: Option<String>,
     },
     /// Send an envelope (JSON file, or - for standard input); prints the handle as JSON.
+    /// Sending a reference again prints its handle without sending (see `journal`).
     Send {
         envelope: PathBuf,
+        /// Make a new document even though the reference was already sent (another envelope
+        /// under a used reference is refused without it).
+        #[arg(long)]
+        new_document: bool,
         #[command(flatten)]
         signer: SignerArgs,
+    },
+    /// What the journal knows about the account's sends, and settling those whose outcome is
+    /// unknown.
+    Journal {
+        #[command(subcommand)]
+        command: JournalCommand,
     },
     /// Check an envelope as `send` does before its first request, sending nothing.
     Validate {
@@ -114,6 +125,39 @@ enum Command {
         #[arg(long)]
         cursor: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum JournalCommand {
+    /// The account's sends not known to have ended (pending or unknown), oldest first.
+    List {
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Everything the journal holds about the send of REFERENCE.
+    Show { reference: String },
+    /// Ask the provider what became of the send of REFERENCE (or of every unfinished send):
+    /// sent (with the handle), draft, not_sent (safe to send again) or unknown.
+    Reconcile {
+        reference: Option<String>,
+        /// Without REFERENCE, at most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Settle by your word a send the provider cannot reconcile.
+    Resolve {
+        reference: String,
+        /// The document exists: the provider's id of it (later sends return its handle).
+        #[arg(long, value_name = "ID", required_unless_present = "not_sent")]
+        sent_as: Option<String>,
+        /// Nothing was created: the reference may be sent again.
+        #[arg(long, conflicts_with = "sent_as")]
+        not_sent: bool,
+    },
+    /// What is left of the account's rate windows (shared by every process and kept across
+    /// restarts).
+    Budget,
 }
 
 /// The key the CLI signs with, for providers where the host signs (iDocs): the reference
@@ -222,12 +266,18 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             print_json(&client.capability().to_json(client.provider_id()))
         }
         Command::Capabilities { provider: None } => print_json(&host::capabilities(None)?),
-        Command::Send { envelope, signer } => {
+        Command::Send { envelope, new_document, signer } => {
             let client = cli.client()?;
             signer.install(&client)?;
             let envelope = read_envelope(envelope)?;
-            print_json(&client.send(&envelope).await?)
+            let handle = if *new_document {
+                client.send_new_document(&envelope).await?
+            } else {
+                client.send(&envelope).await?
+            };
+            print_json(&handle)
         }
+        Command::Journal { command } => journal(&cli.client()?, command).await,
         Command::Validate { envelope, signer } => {
             let client = cli.client()?;
             signer.install(&client)?;
@@ -285,6 +335,41 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             let (events, cursor) = client.changes(cursor.as_deref()).await?;
             print_json(&serde_json::json!({"events": events, "cursor": cursor}))
         }
+    }
+}
+
+async fn journal(client: &Client, command: &JournalCommand) -> Result<(), Failure> {
+    match command {
+        JournalCommand::List { limit } => {
+            let rows: Vec<Value> =
+                client.pending(*limit).await?.iter().map(host::intent_json).collect();
+            print_json(&rows)
+        }
+        JournalCommand::Show { reference } => match client.intent(reference).await? {
+            Some(record) => print_json(&host::intent_json(&record)),
+            None => Err(signbridge::Error::new(
+                signbridge::ErrorKind::NotFound,
+                format!("the journal has no send of {reference:?}"),
+            )
+            .into()),
+        },
+        JournalCommand::Reconcile { reference: Some(reference), .. } => {
+            print_json(&client.reconcile(reference).await?)
+        }
+        JournalCommand::Reconcile { reference: None, limit } => {
+            let results = client.reconcile_pending(*limit).await?;
+            let rows: Vec<Value> =
+                results.iter().map(|(r, result)| host::reconciled_json(r, result)).collect();
+            print_json(&rows)
+        }
+        JournalCommand::Resolve { reference, sent_as, not_sent } => {
+            let resolution = match (sent_as, not_sent) {
+                (Some(id), false) => Resolution::SentAs(id.clone()),
+                _ => Resolution::NotSent,
+            };
+            print_json(&client.resolve(reference, resolution).await?)
+        }
+        JournalCommand::Budget => print_json(&host::budget_json(&client.budget().await?)),
     }
 }
 

@@ -1,10 +1,11 @@
 //! The `signbridge` binary, run as a user would: the demo, and the account commands against a
 //! sandbox started with `signbridge sandbox`.
 
-use std::io::{BufRead as _, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_signbridge");
+mod common;
+
+use common::{BIN, SandboxProcess, signbridge, signbridge_with};
 
 #[test]
 fn demo_writes_signed_pdfs_with_more_pages() {
@@ -39,60 +40,6 @@ fn demo_writes_signed_pdfs_with_more_pages() {
     for f in &files {
         assert!(stdout.contains(&f.display().to_string()), "each path is printed: {stdout}");
     }
-}
-
-/// `signbridge sandbox --port 0`, killed on drop.
-struct SandboxProcess {
-    child: Child,
-    url: String,
-}
-
-impl SandboxProcess {
-    fn start() -> SandboxProcess {
-        let mut child = Command::new(BIN)
-            .args(["sandbox", "--port", "0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
-        let url = line.trim().strip_prefix("SIGNBRIDGE_SANDBOX_URL=").expect(&line).to_string();
-        SandboxProcess { child, url }
-    }
-}
-
-impl Drop for SandboxProcess {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn signbridge(config: &std::path::Path, args: &[&str]) -> (bool, String, String) {
-    signbridge_with(config, args, &[])
-}
-
-fn signbridge_with(
-    config: &std::path::Path,
-    args: &[&str],
-    env: &[(&str, &str)],
-) -> (bool, String, String) {
-    let output = Command::new(BIN)
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .env("SIGNBRIDGE_TAE_PASSWORD", signbridge_sandbox::tae::DEFAULT_PASSWORD)
-        // Each test's own journal, beside its configuration: runs never share intents.
-        .env("SIGNBRIDGE_JOURNAL", config.with_file_name("journal.sqlite3"))
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
-    (
-        output.status.success(),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
 }
 
 #[test]

@@ -7,6 +7,8 @@ use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
+use crate::intent::{Reconciled, Resolution};
+use crate::journal::{IntentRecord, Period, WindowUsage};
 use crate::model::{Envelope, Handle, Status};
 use crate::providers;
 
@@ -141,6 +143,84 @@ pub fn capabilities(provider: Option<&str>) -> Result<Value> {
     }
 }
 
+/// An intent of the journal as hosts read it (`signbridge journal show`, `signbridge_pending`):
+/// where the send stands, the provider ids and steps recorded, the handle once sent.
+pub fn intent_json(record: &IntentRecord) -> Value {
+    let steps: Vec<Value> =
+        record.steps.iter().map(|s| json!({"name": s.name, "at": s.at})).collect();
+    json!({
+        "provider": record.key.provider,
+        "account": record.key.account,
+        "reference": record.key.reference,
+        "state": record.state.as_str(),
+        "ids": record.ids,
+        "steps": steps,
+        "handle": record.handle,
+        "reason": record.reason,
+        "holder": record.holder,
+        "lease_until": record.lease_until,
+        "attempts": record.attempts,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+    })
+}
+
+/// One reconciliation as hosts read it: `{"outcome": "sent"|"draft"|"not_sent"|"unknown",
+/// "reference", "handle"?, "reason"?}`, or `{"reference", "error"}` when it failed.
+pub fn reconciled_json(reference: &str, result: &Result<Reconciled>) -> Value {
+    match result {
+        Ok(found) => serde_json::to_value(found).unwrap_or_default(),
+        Err(e) => json!({"reference": reference, "error": e.to_json()}),
+    }
+}
+
+/// The account's rate windows as hosts read them: `[{"period", "limit", "used", "remaining",
+/// "frees_at"}]`, the period as `second`, `minute`, `hour`, `day`, `month` or `<n>ms`.
+pub fn budget_json(usage: &[WindowUsage]) -> Value {
+    usage
+        .iter()
+        .map(|u| {
+            let period = match u.window.period {
+                Period::SECOND => "second".to_string(),
+                Period::MINUTE => "minute".to_string(),
+                Period::HOUR => "hour".to_string(),
+                Period::DAY => "day".to_string(),
+                Period::Fixed(d) => format!("{}ms", d.as_millis()),
+                Period::CalendarMonth => "month".to_string(),
+            };
+            json!({
+                "period": period,
+                "limit": u.window.limit,
+                "used": u.used,
+                "remaining": u.remaining,
+                "frees_at": u.frees_at,
+            })
+        })
+        .collect()
+}
+
+/// How the host settles an unknown send, from its JSON: `{"sent_as": "<provider id>"}` or
+/// `{"not_sent": true}` (exactly one of them).
+pub fn resolution(text: &str) -> Result<Resolution> {
+    #[derive(serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct Wire {
+        sent_as: Option<String>,
+        #[serde(default)]
+        not_sent: bool,
+    }
+    let wire: Wire = from_json("resolution", text)?;
+    match (wire.sent_as, wire.not_sent) {
+        (Some(id), false) if !id.trim().is_empty() => Ok(Resolution::SentAs(id.trim().into())),
+        (Some(_), false) => Err(Error::validation("resolution.sent_as", "is empty")),
+        (None, true) => Ok(Resolution::NotSent),
+        _ => Err(Error::validation(
+            "resolution",
+            "give exactly one of sent_as (the provider's id of the document) or not_sent: true",
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -199,6 +279,33 @@ mod tests {
         assert_eq!(err.field(), Some("handles[1]"), "{err}");
         let err = handles(r#"{"id": 1}"#, "tae", "rm").unwrap_err();
         assert_eq!(err.field(), Some("handles"), "{err}");
+    }
+
+    #[test]
+    fn resolutions_are_one_of_two() {
+        assert_eq!(resolution(r#"{"sent_as": " 42 "}"#).unwrap(), Resolution::SentAs("42".into()));
+        assert_eq!(resolution(r#"{"not_sent": true}"#).unwrap(), Resolution::NotSent);
+        for bad in [r#"{}"#, r#"{"not_sent": false}"#, r#"{"sent_as": "1", "not_sent": true}"#] {
+            assert_eq!(resolution(bad).unwrap_err().field(), Some("resolution"), "{bad}");
+        }
+        assert_eq!(
+            resolution(r#"{"sent_as": ""}"#).unwrap_err().field(),
+            Some("resolution.sent_as")
+        );
+        assert_eq!(resolution(r#"{"sent": "1"}"#).unwrap_err().kind(), ErrorKind::Validation);
+    }
+
+    #[test]
+    fn budgets_name_their_period() {
+        use crate::journal::Window;
+        let usage =
+            [WindowUsage { window: Window::per_month(80), used: 3, remaining: 77, frees_at: None }];
+        let rows = budget_json(&usage);
+        assert_eq!(rows[0]["period"], "month");
+        assert_eq!(
+            (rows[0]["limit"].as_u64(), rows[0]["remaining"].as_u64()),
+            (Some(80), Some(77))
+        );
     }
 
     #[test]

@@ -20,7 +20,7 @@ use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::journal::{Begin, IntentKey, IntentRecord, IntentState, Journal, Lease};
+use crate::journal::{Begin, IntentKey, IntentRecord, IntentState, Journal, Lease, WindowUsage};
 use crate::model::{DocumentContent, Envelope, Handle};
 use crate::outgoing::OutgoingDocument;
 use crate::provider::{Lookup, Progress};
@@ -75,6 +75,37 @@ impl Progress for JournalProgress<'_> {
             self.steps.push(step.into());
         }
         Ok(())
+    }
+}
+
+/// Marks the intent unknown if the send is dropped before it ends (a host cancelled an async
+/// send, or a timeout dropped it): whatever was written stays findable by `reconcile` at once,
+/// rather than only after the lease expires.
+struct Cancelled {
+    journal: Journal,
+    lease: Option<Lease>,
+}
+
+impl Cancelled {
+    fn disarm(&mut self) {
+        self.lease = None;
+    }
+}
+
+impl Drop for Cancelled {
+    fn drop(&mut self) {
+        let Some(lease) = self.lease.take() else { return };
+        // Dropping cannot wait; the runtime finishes the write. Without a runtime the lease
+        // simply expires and the intent reads as pending, which reconcile also answers.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let journal = self.journal.clone();
+            runtime.spawn(async move {
+                let recorded = journal.mark_unknown(lease, "the send was cancelled").await;
+                if let Err(e) = recorded {
+                    tracing::warn!(target: "signbridge", error = %e, "the journal could not record a cancelled send");
+                }
+            });
+        }
     }
 }
 
@@ -186,8 +217,14 @@ impl Client {
             Begin::New(lease) => (lease, None),
             Begin::Resume(lease, record) => (lease, Some(record)),
         };
+        // The holder is what the journal checks, so the lease as begun ends the intent even
+        // after renewals.
+        let mut cancelled = Cancelled { journal: self.journal.clone(), lease: Some(lease.clone()) };
         let mut progress = JournalProgress::new(&self.journal, lease, earlier.as_deref());
         let outcome = self.send_resumed(envelope, documents, &mut progress).await;
+        // From here the outcome is known; a cancel while it is recorded leaves the recording
+        // to finish on its blocking thread.
+        cancelled.disarm();
         let JournalProgress { lease, ids, .. } = progress;
         // What the journal fails to record here, the next send resumes from anyway.
         let recorded = match &outcome {
@@ -317,12 +354,17 @@ impl Client {
     }
 
     /// Reconciles every send of this account that is not known to have ended (at most
-    /// `limit`), oldest first; one failure never stops the rest.
-    pub async fn reconcile_pending(&self, limit: usize) -> Result<Vec<Result<Reconciled>>> {
+    /// `limit`), oldest first; one failure never stops the rest. Each result comes with its
+    /// reference, so a failed one still says which send it was.
+    pub async fn reconcile_pending(
+        &self,
+        limit: usize,
+    ) -> Result<Vec<(String, Result<Reconciled>)>> {
         let pending = self.journal.unfinished(self.provider_id(), self.account(), limit).await?;
         let mut results = Vec::with_capacity(pending.len());
         for record in pending {
-            results.push(self.reconcile(&record.key.reference).await);
+            let result = self.reconcile(&record.key.reference).await;
+            results.push((record.key.reference, result));
         }
         Ok(results)
     }
@@ -330,6 +372,13 @@ impl Client {
     /// The sends of this account not known to have ended, oldest first (at most `limit`).
     pub async fn pending(&self, limit: usize) -> Result<Vec<IntentRecord>> {
         self.journal.unfinished(self.provider_id(), self.account(), limit).await
+    }
+
+    /// What is left of each of the account's rate windows (empty when the provider's contract
+    /// gives none); counted in the journal, so it is what every process using the account sees.
+    pub async fn budget(&self) -> Result<Vec<WindowUsage>> {
+        let windows = self.provider.base().transport.windows();
+        self.journal.remaining(self.provider_id(), self.account(), windows).await
     }
 
     /// What the journal holds about the send of `reference`.

@@ -39,7 +39,10 @@ fn arg_handle(client: &signbridge_client, text: &str) -> Result<Handle, Failure>
 ///
 /// # Safety
 /// As for `arg_str`.
-unsafe fn arg_opt_str<'a>(ptr: *const c_char, name: &str) -> Result<Option<&'a str>, Failure> {
+pub(crate) unsafe fn arg_opt_str<'a>(
+    ptr: *const c_char,
+    name: &str,
+) -> Result<Option<&'a str>, Failure> {
     if ptr.is_null() {
         return Ok(None);
     }
@@ -52,8 +55,19 @@ fn arg_kind(text: &str) -> Result<DownloadKind, Failure> {
 }
 
 impl signbridge_client {
-    fn send(&self, envelope: &Envelope, out: Out<*mut c_char>) -> Result<(), Failure> {
-        let handle = block_on(self.client.send(envelope))??;
+    /// Sends through the journal; `new_document` asks for a new document under a reference
+    /// already used.
+    pub(crate) fn send(
+        &self,
+        envelope: &Envelope,
+        new_document: bool,
+        out: Out<*mut c_char>,
+    ) -> Result<(), Failure> {
+        let handle = if new_document {
+            block_on(self.client.send_new_document(envelope))??
+        } else {
+            block_on(self.client.send(envelope))??
+        };
         out.write_json(&handle)
     }
 
@@ -147,7 +161,7 @@ pub unsafe extern "C" fn signbridge_send(
         let text = unsafe { arg_str(envelope_json, "envelope_json") }?;
         let out = unsafe { Out::new(out_handle_json, "out_handle_json") }?;
         let envelope = signbridge::host::envelope(text)?;
-        client.send(&envelope, out)
+        client.send(&envelope, false, out)
     })
 }
 
@@ -177,7 +191,7 @@ pub unsafe extern "C" fn signbridge_send_with_document(
         let out = unsafe { Out::new(out_handle_json, "out_handle_json") }?;
         let mut envelope = signbridge::host::envelope(text)?;
         envelope.documents.push(Document::from_bytes(name, bytes.to_vec()));
-        client.send(&envelope, out)
+        client.send(&envelope, false, out)
     })
 }
 

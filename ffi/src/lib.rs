@@ -10,6 +10,7 @@
 
 mod client;
 mod error;
+mod journal;
 mod panic;
 mod ptr;
 mod runtime;
@@ -21,6 +22,7 @@ use std::ffi::{CStr, c_char};
 
 pub use client::*;
 pub use error::*;
+pub use journal::*;
 pub use ptr::{signbridge_bytes_free, signbridge_string_free};
 pub use signer::*;
 

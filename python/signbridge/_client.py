@@ -23,7 +23,19 @@ from typing import (
 
 from . import _native
 from .errors import SignbridgeError, _from_json
-from .types import Capability, Changes, CmsForm, DownloadKind, Envelope, Event, Handle, Status
+from .types import (
+    BudgetWindow,
+    Capability,
+    Changes,
+    CmsForm,
+    DownloadKind,
+    Envelope,
+    Event,
+    Handle,
+    Intent,
+    Reconciled,
+    Status,
+)
 
 __all__ = ["Client", "AsyncClient", "HostSigner", "capabilities"]
 
@@ -94,6 +106,34 @@ def _rows(json_text: str) -> List[Union[Status, SignbridgeError]]:
         Status.from_dict(row["status"]) if "status" in row else _from_json(row["error"])
         for row in json.loads(json_text)
     ]
+
+
+def _reconciled(json_text: str) -> Reconciled:
+    return Reconciled.from_dict(json.loads(json_text))
+
+
+def _reconciled_rows(json_text: str) -> List[Union[Reconciled, SignbridgeError]]:
+    """Every unfinished send's outcome, or the exception of its failure (``{"reference",
+    "error"}``), as C and the CLI give them."""
+    return [
+        _from_json(row["error"]) if "error" in row else Reconciled.from_dict(row)
+        for row in json.loads(json_text)
+    ]
+
+
+def _resolution(sent_as: Optional[str], not_sent: bool) -> str:
+    # Core checks it too (exactly one); a TypeError here names the Python arguments.
+    if (sent_as is None) == (not not_sent):
+        raise TypeError("give exactly one of sent_as=<the provider's id> or not_sent=True")
+    return json.dumps({"sent_as": sent_as} if sent_as is not None else {"not_sent": True})
+
+
+def _pending(json_text: str) -> List[Intent]:
+    return [Intent.from_dict(row) for row in json.loads(json_text)]
+
+
+def _budget(json_text: str) -> List[BudgetWindow]:
+    return [BudgetWindow.from_dict(row) for row in json.loads(json_text)]
 
 
 def _call_args(args: Any) -> Optional[str]:
@@ -192,19 +232,52 @@ class Client(_Base):
     a context manager, or call :meth:`close`, to release its connections.
     """
 
-    def send(self, envelope: EnvelopeLike) -> Handle:
-        """Validates the envelope, creates it at the provider and sends it to the parties.
+    def send(self, envelope: EnvelopeLike, new_document: bool = False) -> Handle:
+        """Validates the envelope, creates it at the provider and sends it to the parties,
+        exactly once per ``reference``: a reference already sent returns its handle with no
+        request; another envelope under it raises ValidationError (``field`` "reference")
+        unless ``new_document`` asks for a new document explicitly.
 
         Raises ValidationError (naming the ``field``, or the line and column of malformed
-        JSON) before any request when the envelope is wrong, and OutcomeUnknown when a write's
-        answer was lost (``handle`` set when the document exists: check its status before
-        sending again)."""
+        JSON) before any request when the envelope is wrong, ConflictError while another
+        sender holds the reference, and OutcomeUnknown when a write's answer was lost
+        (``handle`` set when the document exists): then :meth:`reconcile` tells what became
+        of it."""
         try:
-            handle = self._native.send(*_envelope_args(envelope))
+            handle = self._native.send(*_envelope_args(envelope), new_document=new_document)
         except SignbridgeError:
             self._raise_escaped()
             raise
         return Handle.from_dict(json.loads(handle))
+
+    def reconcile(self, reference: str) -> Reconciled:
+        """What became of the send of ``reference`` (a lost answer, a crashed process), asking
+        the provider where it can look the document up; see :class:`Outcome`. NotFoundError
+        when the journal never saw the reference."""
+        return _reconciled(self._native.reconcile(reference))
+
+    def reconcile_pending(self) -> List[Union[Reconciled, SignbridgeError]]:
+        """:meth:`reconcile` of every unfinished send (at most 1000, oldest first): each entry
+        its outcome, or the exception of its failure (one failure never stops the rest)."""
+        return _reconciled_rows(self._native.reconcile(None))
+
+    def pending(self) -> List[Intent]:
+        """The account's sends not known to have ended (at most 1000, oldest first)."""
+        return _pending(self._native.pending())
+
+    def resolve(
+        self, reference: str, *, sent_as: Optional[str] = None, not_sent: bool = False
+    ) -> Reconciled:
+        """Settles by your word a send the provider cannot reconcile: ``sent_as`` the
+        provider's id of the document you found (later sends return its handle), or
+        ``not_sent=True`` (the reference may be sent again). TypeError unless exactly one is
+        given; ConflictError if the reference is already sent."""
+        return _reconciled(self._native.resolve(reference, _resolution(sent_as, not_sent)))
+
+    def budget(self) -> List[BudgetWindow]:
+        """What is left of the account's rate windows (empty when the provider's contract
+        gives none), as every process using the account sees it."""
+        return _budget(self._native.budget())
 
     def validate(self, envelope: EnvelopeLike) -> None:
         """Every check :meth:`send` makes before its first request; sends nothing. Raises
@@ -296,14 +369,40 @@ class AsyncClient(_Base):
     :meth:`aclose`. The host signer stays a plain (blocking) callable.
     """
 
-    async def send(self, envelope: EnvelopeLike) -> Handle:
-        """See :meth:`Client.send`."""
+    async def send(self, envelope: EnvelopeLike, new_document: bool = False) -> Handle:
+        """See :meth:`Client.send`. Cancelling it marks the send unknown in the journal at once,
+        so :meth:`reconcile` answers it."""
         try:
-            handle = await self._native.send_async(*_envelope_args(envelope))
+            handle = await self._native.send_async(
+                *_envelope_args(envelope), new_document=new_document
+            )
         except SignbridgeError:
             self._raise_escaped()
             raise
         return Handle.from_dict(json.loads(handle))
+
+    async def reconcile(self, reference: str) -> Reconciled:
+        """See :meth:`Client.reconcile`."""
+        return _reconciled(await self._native.reconcile_async(reference))
+
+    async def reconcile_pending(self) -> List[Union[Reconciled, SignbridgeError]]:
+        """See :meth:`Client.reconcile_pending`."""
+        return _reconciled_rows(await self._native.reconcile_async(None))
+
+    async def pending(self) -> List[Intent]:
+        """See :meth:`Client.pending`."""
+        return _pending(await self._native.pending_async())
+
+    async def resolve(
+        self, reference: str, *, sent_as: Optional[str] = None, not_sent: bool = False
+    ) -> Reconciled:
+        """See :meth:`Client.resolve`."""
+        resolution = _resolution(sent_as, not_sent)
+        return _reconciled(await self._native.resolve_async(reference, resolution))
+
+    async def budget(self) -> List[BudgetWindow]:
+        """See :meth:`Client.budget`."""
+        return _budget(await self._native.budget_async())
 
     async def validate(self, envelope: EnvelopeLike) -> None:
         """See :meth:`Client.validate`."""

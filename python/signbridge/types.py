@@ -34,6 +34,11 @@ __all__ = [
     "Status",
     "Event",
     "Changes",
+    "Outcome",
+    "Reconciled",
+    "IntentState",
+    "Intent",
+    "BudgetWindow",
     "EnvelopeRules",
     "SendCapability",
     "StatusCapability",
@@ -424,6 +429,118 @@ class Changes:
         return cls(
             events=[Event.from_dict(e) for e in data["events"]],
             cursor=data.get("cursor"),
+        )
+
+
+class Outcome(_StrEnum):
+    """What became of a send, as ``Client.reconcile`` and ``Client.resolve`` found it."""
+
+    #: The document was sent: ``handle`` is its handle (later sends of the reference return it).
+    SENT = "sent"
+    #: Created but never sent: send the same envelope again to finish it.
+    DRAFT = "draft"
+    #: Nothing was created: sending again is safe.
+    NOT_SENT = "not_sent"
+    #: The provider cannot tell (ArqSign has no lookup) or another sender holds the reference:
+    #: settle it with ``Client.resolve``.
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Reconciled:
+    """The outcome of the send of ``reference`` (see :class:`Outcome`)."""
+
+    outcome: Outcome
+    reference: str
+    #: Set when ``SENT`` or ``DRAFT``.
+    handle: Optional[Handle] = None
+    #: Why it is still ``UNKNOWN``.
+    reason: Optional[str] = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Reconciled:
+        handle = data.get("handle")
+        return cls(
+            outcome=Outcome(data["outcome"]),
+            reference=data["reference"],
+            handle=Handle.from_dict(handle) if handle is not None else None,
+            reason=data.get("reason"),
+        )
+
+
+class IntentState(_StrEnum):
+    """Where a send stands in the journal."""
+
+    #: A sender holds it (or held it and died): it may have written.
+    PENDING = "pending"
+    #: A write's outcome is not known: reconcile before sending again.
+    UNKNOWN = "unknown"
+    SENT = "sent"
+    NOT_SENT = "not_sent"
+
+
+@dataclass(frozen=True)
+class Intent:
+    """What the journal holds about one send (``Client.pending`` lists the unfinished ones)."""
+
+    provider: str
+    account: str
+    reference: str
+    state: IntentState
+    #: The provider's ids recorded so far (e.g. ``{"document_id": "42"}``).
+    ids: Dict[str, str]
+    #: The steps completed, in order (e.g. ``["uploaded", "published"]``).
+    steps: List[str]
+    handle: Optional[Handle]
+    #: Why the last attempt ended unknown or not sent.
+    reason: Optional[str]
+    attempts: int
+    created_at: datetime
+    updated_at: datetime
+    #: Until when a live sender holds it.
+    lease_until: Optional[datetime] = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Intent:
+        handle = data.get("handle")
+        return cls(
+            provider=data["provider"],
+            account=data["account"],
+            reference=data["reference"],
+            state=IntentState(data["state"]),
+            ids=dict(data.get("ids") or {}),
+            steps=[step["name"] for step in data.get("steps") or []],
+            handle=Handle.from_dict(handle) if handle is not None else None,
+            reason=data.get("reason"),
+            attempts=data["attempts"],
+            created_at=_datetime_from_json(data["created_at"]),
+            updated_at=_datetime_from_json(data["updated_at"]),
+            lease_until=_optional_datetime(data.get("lease_until")),
+        )
+
+
+@dataclass(frozen=True)
+class BudgetWindow:
+    """One of the account's rate windows (``Client.budget``), counted in the journal: shared by
+    every process using the account and kept across restarts."""
+
+    #: ``"second"``, ``"minute"``, ``"hour"``, ``"day"``, ``"month"`` (calendar, UTC) or
+    #: ``"<n>ms"``.
+    period: str
+    limit: int
+    used: int
+    remaining: int
+    #: When the next unit frees up (None while nothing is used).
+    frees_at: Optional[datetime] = None
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BudgetWindow:
+        return cls(
+            period=data["period"],
+            limit=data["limit"],
+            used=data["used"],
+            remaining=data["remaining"],
+            frees_at=_optional_datetime(data.get("frees_at")),
         )
 
 

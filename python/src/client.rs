@@ -22,6 +22,10 @@ use crate::errors::{boundary, to_pyerr};
 use crate::runtime::{block_on, forked_since, spawn_for_asyncio};
 use crate::signer::{NativeSoftwareSigner, PySigner};
 
+/// How many unfinished sends `pending` and `reconcile()` take at most (the oldest first), as
+/// in C: one answer stays bounded whatever the journal holds.
+const PENDING_LIMIT: usize = 1000;
+
 pub fn to_json<T: serde::Serialize>(value: &T) -> Result<String, Error> {
     serde_json::to_string(value).map_err(|e| Error::internal(format!("cannot encode JSON: {e}")))
 }
@@ -107,10 +111,70 @@ impl NativeClient {
         py: Python<'_>,
         envelope_json: &str,
         documents: Vec<InMemoryDocument>,
+        new_document: bool,
     ) -> PyResult<impl Future<Output = Result<String, Error>> + use<>> {
         let envelope = envelope(envelope_json, documents).map_err(|e| to_pyerr(py, &e))?;
         let client = self.client(py)?;
-        Ok(async move { to_json(&client.send(&envelope).await?) })
+        Ok(async move {
+            let handle = if new_document {
+                client.send_new_document(&envelope).await?
+            } else {
+                client.send(&envelope).await?
+            };
+            to_json(&handle)
+        })
+    }
+
+    /// One reference's outcome, or (None) every unfinished send's, as C and the CLI give them.
+    fn reconcile_future(
+        &self,
+        py: Python<'_>,
+        reference: Option<String>,
+    ) -> PyResult<impl Future<Output = Result<String, Error>> + use<>> {
+        let client = self.client(py)?;
+        Ok(async move {
+            match reference {
+                Some(reference) => to_json(&client.reconcile(&reference).await?),
+                None => {
+                    let results = client.reconcile_pending(PENDING_LIMIT).await?;
+                    let rows: Vec<Value> = results
+                        .iter()
+                        .map(|(r, result)| host::reconciled_json(r, result))
+                        .collect();
+                    to_json(&rows)
+                }
+            }
+        })
+    }
+
+    fn pending_future(
+        &self,
+        py: Python<'_>,
+    ) -> PyResult<impl Future<Output = Result<String, Error>> + use<>> {
+        let client = self.client(py)?;
+        Ok(async move {
+            let pending = client.pending(PENDING_LIMIT).await?;
+            to_json(&pending.iter().map(host::intent_json).collect::<Vec<_>>())
+        })
+    }
+
+    fn resolve_future(
+        &self,
+        py: Python<'_>,
+        reference: String,
+        resolution: &str,
+    ) -> PyResult<impl Future<Output = Result<String, Error>> + use<>> {
+        let resolution = host::resolution(resolution).map_err(|e| to_pyerr(py, &e))?;
+        let client = self.client(py)?;
+        Ok(async move { to_json(&client.resolve(&reference, resolution).await?) })
+    }
+
+    fn budget_future(
+        &self,
+        py: Python<'_>,
+    ) -> PyResult<impl Future<Output = Result<String, Error>> + use<>> {
+        let client = self.client(py)?;
+        Ok(async move { to_json(&host::budget_json(&client.budget().await?)) })
     }
 
     /// Local checks only, but documents given by path are read: off the caller's thread.
@@ -329,24 +393,77 @@ impl NativeClient {
         })
     }
 
-    #[pyo3(signature = (envelope, documents=Vec::new()))]
+    #[pyo3(signature = (envelope, documents=Vec::new(), new_document=false))]
     fn send(
         &self,
         py: Python<'_>,
         envelope: &str,
         documents: Vec<InMemoryDocument>,
+        new_document: bool,
     ) -> PyResult<Py<PyAny>> {
-        boundary(py, || string(py, block_on(py, self.send_future(py, envelope, documents)?)?))
+        boundary(py, || {
+            string(py, block_on(py, self.send_future(py, envelope, documents, new_document)?)?)
+        })
     }
 
-    #[pyo3(signature = (envelope, documents=Vec::new()))]
+    #[pyo3(signature = (envelope, documents=Vec::new(), new_document=false))]
     fn send_async<'py>(
         &self,
         py: Python<'py>,
         envelope: &str,
         documents: Vec<InMemoryDocument>,
+        new_document: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        boundary(py, || spawn_for_asyncio(py, self.send_future(py, envelope, documents)?, string))
+        boundary(py, || {
+            let future = self.send_future(py, envelope, documents, new_document)?;
+            spawn_for_asyncio(py, future, string)
+        })
+    }
+
+    #[pyo3(signature = (reference=None))]
+    fn reconcile(&self, py: Python<'_>, reference: Option<String>) -> PyResult<Py<PyAny>> {
+        boundary(py, || string(py, block_on(py, self.reconcile_future(py, reference)?)?))
+    }
+
+    #[pyo3(signature = (reference=None))]
+    fn reconcile_async<'py>(
+        &self,
+        py: Python<'py>,
+        reference: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        boundary(py, || spawn_for_asyncio(py, self.reconcile_future(py, reference)?, string))
+    }
+
+    fn pending(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        boundary(py, || string(py, block_on(py, self.pending_future(py)?)?))
+    }
+
+    fn pending_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        boundary(py, || spawn_for_asyncio(py, self.pending_future(py)?, string))
+    }
+
+    /// `resolution`: `{"sent_as": "<id>"}` or `{"not_sent": true}` (core::host reads it).
+    fn resolve(&self, py: Python<'_>, reference: String, resolution: &str) -> PyResult<Py<PyAny>> {
+        boundary(py, || string(py, block_on(py, self.resolve_future(py, reference, resolution)?)?))
+    }
+
+    fn resolve_async<'py>(
+        &self,
+        py: Python<'py>,
+        reference: String,
+        resolution: &str,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        boundary(py, || {
+            spawn_for_asyncio(py, self.resolve_future(py, reference, resolution)?, string)
+        })
+    }
+
+    fn budget(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        boundary(py, || string(py, block_on(py, self.budget_future(py)?)?))
+    }
+
+    fn budget_async<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        boundary(py, || spawn_for_asyncio(py, self.budget_future(py)?, string))
     }
 
     #[pyo3(signature = (envelope, documents=Vec::new()))]

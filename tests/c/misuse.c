@@ -402,6 +402,67 @@ static void call_and_changes_misuse(const signbridge_client *client,
     EXPECT(out == UNTOUCHED, "changes wrote its output on failure\n");
 }
 
+/* The journal's exports: NULL and non-UTF-8 arguments, bad resolutions, unknown references;
+ * and one call of each that works (an empty journal: nothing pending, TAE has no budget). */
+static void journal_misuse(const signbridge_client *client) {
+    char *out = UNTOUCHED;
+    EXPECT_CODE(signbridge_send_new_document(NULL, VALID_ENVELOPE, &out),
+                SIGNBRIDGE_RESULT_NULL_ARGUMENT, "client is NULL");
+    EXPECT_CODE(signbridge_send_new_document(client, NULL, &out), SIGNBRIDGE_RESULT_NULL_ARGUMENT,
+                "envelope_json is NULL");
+    EXPECT_CODE(signbridge_send_new_document(client, VALID_ENVELOPE, NULL),
+                SIGNBRIDGE_RESULT_NULL_ARGUMENT, "out_handle_json is NULL");
+    EXPECT_CODE(signbridge_send_new_document(client, "{\"reference\":", &out),
+                SIGNBRIDGE_RESULT_VALIDATION, "envelope: not valid JSON");
+    EXPECT_CODE(signbridge_reconcile(NULL, "R", &out), SIGNBRIDGE_RESULT_NULL_ARGUMENT,
+                "client is NULL");
+    EXPECT_CODE(signbridge_reconcile(client, "R", NULL), SIGNBRIDGE_RESULT_NULL_ARGUMENT,
+                "out_json is NULL");
+    EXPECT_CODE(signbridge_reconcile(client, "\xff", &out), SIGNBRIDGE_RESULT_INVALID_UTF8,
+                "reference is not UTF-8");
+    EXPECT_CODE(signbridge_reconcile(client, "MISUSE-NEVER", &out), SIGNBRIDGE_RESULT_NOT_FOUND,
+                "MISUSE-NEVER");
+    EXPECT_CODE(signbridge_pending(NULL, &out), SIGNBRIDGE_RESULT_NULL_ARGUMENT, "client is NULL");
+    EXPECT_CODE(signbridge_pending(client, NULL), SIGNBRIDGE_RESULT_NULL_ARGUMENT,
+                "out_json is NULL");
+    EXPECT_CODE(signbridge_resolve(NULL, "R", "{\"not_sent\":true}", &out),
+                SIGNBRIDGE_RESULT_NULL_ARGUMENT, "client is NULL");
+    EXPECT_CODE(signbridge_resolve(client, NULL, "{\"not_sent\":true}", &out),
+                SIGNBRIDGE_RESULT_NULL_ARGUMENT, "reference is NULL");
+    EXPECT_CODE(signbridge_resolve(client, "R", NULL, &out), SIGNBRIDGE_RESULT_NULL_ARGUMENT,
+                "resolution_json is NULL");
+    EXPECT_CODE(signbridge_resolve(client, "R", "{\"not_sent\":true}", NULL),
+                SIGNBRIDGE_RESULT_NULL_ARGUMENT, "out_json is NULL");
+    EXPECT_CODE(signbridge_resolve(client, "R", "{\"sent_as\":\"1\",\"not_sent\":true}", &out),
+                SIGNBRIDGE_RESULT_VALIDATION, "resolution: give exactly one");
+    EXPECT_CODE(signbridge_resolve(client, "R", "{\"sent_as\":", &out),
+                SIGNBRIDGE_RESULT_VALIDATION, "resolution: not valid JSON");
+    EXPECT_CODE(signbridge_resolve(client, "MISUSE-NEVER", "{\"not_sent\":true}", &out),
+                SIGNBRIDGE_RESULT_NOT_FOUND, "MISUSE-NEVER");
+    EXPECT_CODE(signbridge_budget(NULL, &out), SIGNBRIDGE_RESULT_NULL_ARGUMENT, "client is NULL");
+    EXPECT_CODE(signbridge_budget(client, NULL), SIGNBRIDGE_RESULT_NULL_ARGUMENT,
+                "out_json is NULL");
+    EXPECT(out == UNTOUCHED, "a journal call wrote its output on failure\n");
+
+    EXPECT_CODE(signbridge_budget(client, &out), SIGNBRIDGE_RESULT_OK, "");
+    if (out != UNTOUCHED) {
+        EXPECT(strcmp(out, "[]") == 0, "TAE's budget: %s\n", out);
+        signbridge_string_free(out);
+    }
+    out = UNTOUCHED;
+    EXPECT_CODE(signbridge_reconcile(client, NULL, &out), SIGNBRIDGE_RESULT_OK, "");
+    if (out != UNTOUCHED) {
+        EXPECT(out[0] == '[', "reconcile every pending: %s\n", out);
+        signbridge_string_free(out);
+    }
+    out = UNTOUCHED;
+    EXPECT_CODE(signbridge_pending(client, &out), SIGNBRIDGE_RESULT_OK, "");
+    if (out != UNTOUCHED) {
+        EXPECT(out[0] == '[', "pending: %s\n", out);
+        signbridge_string_free(out);
+    }
+}
+
 static void frees_accept_null(void) {
     signbridge_string_free(NULL);
     signbridge_bytes_free(NULL, 0);
@@ -518,6 +579,7 @@ int main(int argc, char **argv) {
     validate_misuse(client);
     capability_misuse(client);
     call_and_changes_misuse(client, arqsign);
+    journal_misuse(client);
     frees_accept_null();
     panic_is_caught(client);
     shared_between_threads(client);

@@ -406,6 +406,12 @@ impl Transport {
         &self.config
     }
 
+    /// The account's rate windows counted in the journal (empty: the provider's contract
+    /// gives none).
+    pub fn windows(&self) -> &[Window] {
+        self.budget.as_ref().map_or(&[], |b| &b.windows)
+    }
+
     /// Whether `url` is on one of the account's configured origins (where credentials may
     /// go and whose bytes may be trusted as the provider's).
     pub fn is_configured_origin(&self, url: &str) -> bool {
