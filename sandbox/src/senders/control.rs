@@ -1,15 +1,4 @@
-//! The control routes every sender has, under `/__sandbox/<id>/`:
-//!
-//! | Route | Body | Answer |
-//! |---|---|---|
-//! | `GET /deliveries` | | `[DeliveryView]` in queueing order |
-//! | `DELETE /deliveries` | | `{}`: forgets every delivery not being sent |
-//! | `GET /deliveries/{id}` | | `DeliveryView` |
-//! | `POST /deliveries/{id}/fire` | | sends it once now and answers its `DeliveryView` afterwards |
-//! | `POST /deliveries/run` | | every pending delivery (held or backing off) is due now: `{"started": n}` |
-//! | `POST /deliveries/settle` | `{"timeout_ms"}` (default 10 000) | `DeliverySummary`; 408 if still busy at the deadline |
-//! | `GET`/`POST /deliveries/policy` | `DeliveryPolicy` fields to change | the policy in force |
-//! | `GET`/`POST`/`DELETE /deliveries/chaos` | `DeliveryChaos` | the chaos in force (`null` when none) |
+//! The control routes every sender has (the table is in [`super`]).
 
 use std::sync::Arc;
 use std::time::Duration;

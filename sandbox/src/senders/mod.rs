@@ -1,11 +1,24 @@
 //! The webhook machinery every sender shares (SINtegre, iDocs, ArqSign, TAE): a queue of
 //! deliveries per sender, its delivery policy (timeout, retries with backoff, what counts as
 //! success), seeded chaos (duplicates, shuffled order) and the control routes that list, fire,
-//! run and settle deliveries (see [`routes`]).
+//! run and settle deliveries.
 //!
-//! A sender queues a delivery with a [`Render`] that builds the request when an attempt starts,
+//! A sender queues a delivery with a function that builds the request when an attempt starts,
 //! so a sender that mints something per attempt (SINtegre's token) or follows an edited
 //! configuration does so on every retry.
+//!
+//! # Control routes, under `/__sandbox/<sender>/` (`sintegre`, `idocs`, `arqsign`, `tae`)
+//!
+//! | Route | Body | Answer |
+//! |---|---|---|
+//! | `GET /deliveries` | | `[DeliveryView]` in queueing order |
+//! | `DELETE /deliveries` | | `{}`: forgets every delivery not being sent |
+//! | `GET /deliveries/{id}` | | `DeliveryView` |
+//! | `POST /deliveries/{id}/fire` | | sends it once now and answers its `DeliveryView` afterwards |
+//! | `POST /deliveries/run` | | every pending delivery (held or backing off) is due now: `{"started": n}` |
+//! | `POST /deliveries/settle` | `{"timeout_ms"}` (default 10 000) | `DeliverySummary`; 408 if still busy at the deadline |
+//! | `GET`/`POST /deliveries/policy` | `DeliveryPolicy` fields to change | the policy in force |
+//! | `GET`/`POST`/`DELETE /deliveries/chaos` | `DeliveryChaos` | the chaos in force (`null` when none) |
 
 mod control;
 pub mod model;
@@ -176,6 +189,27 @@ impl Outbox {
         drop(inner);
         self.changed.notify_waiters();
         cancelled
+    }
+
+    /// Failed deliveries whose tag matches `predicate` start over (attempt count reset) and are
+    /// due now; returns how many.
+    pub fn requeue_failed(self: &Arc<Self>, predicate: impl Fn(&Value) -> bool) -> usize {
+        let count = {
+            let mut inner = self.lock();
+            let now = Instant::now();
+            let mut count = 0;
+            for delivery in inner.deliveries.values_mut() {
+                if delivery.status == DeliveryStatus::Failed && predicate(&delivery.tag) {
+                    delivery.status = DeliveryStatus::Pending;
+                    delivery.attempt_count = 0;
+                    delivery.due = Some(now);
+                    count += 1;
+                }
+            }
+            count
+        };
+        self.pump();
+        count
     }
 
     pub fn policy(&self) -> DeliveryPolicy {
