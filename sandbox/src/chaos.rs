@@ -109,7 +109,7 @@ fn validate(chaos: &Chaos) -> Result<(), String> {
 
 /// Vigna's splitmix64 (public domain, <https://prng.di.unimi.it/splitmix64.c>): written out
 /// rather than taken from a crate so that a seed gives the same firings in every version.
-fn splitmix64(state: &mut u64) -> u64 {
+pub(crate) fn splitmix64(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
     let mut z = *state;
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -118,7 +118,7 @@ fn splitmix64(state: &mut u64) -> u64 {
 }
 
 /// The top 53 bits of `draw` as a fraction in [0, 1).
-fn unit_fraction(draw: u64) -> f64 {
+pub(crate) fn unit_fraction(draw: u64) -> f64 {
     (draw >> 11) as f64 / (1_u64 << 53) as f64
 }
 

@@ -18,6 +18,7 @@
 //! | `/__sandbox/tae/…` | | see [`crate::tae`] |
 //! | `/__sandbox/arqsign/…` | | see [`crate::arqsign`] |
 //! | `/__sandbox/idocs/…` | | see [`crate::idocs`] |
+//! | `/__sandbox/<sender>/deliveries…` | | webhook deliveries of each sender: see [`crate::senders`] |
 
 use std::sync::Arc;
 
@@ -32,6 +33,7 @@ use crate::chaos::ChaosStore;
 use crate::faults::FaultStore;
 pub use crate::model::{Chaos, ChaosKind, ChaosReport, Fault, RecordedRequest, Reset, When};
 use crate::requests::RequestLog;
+use crate::senders::{DeliveryChaos, DeliveryPolicy, DeliverySummary, DeliveryView, SenderId};
 
 /// Why a control call failed: the HTTP status (when the sandbox answered) and its message.
 #[derive(Debug, Clone)]
@@ -277,6 +279,87 @@ impl Control {
         self.send(reqwest::Method::POST, "/__sandbox/idocs/config", Some(config)).await
     }
 
+    /// Every delivery of webhook sender `sender`, in queueing order.
+    pub async fn deliveries(&self, sender: SenderId) -> Result<Vec<DeliveryView>, Error> {
+        let value = self.send(reqwest::Method::GET, &deliveries_path(sender, ""), None).await?;
+        decode(value)
+    }
+
+    /// One delivery of `sender`.
+    pub async fn delivery(&self, sender: SenderId, id: u64) -> Result<DeliveryView, Error> {
+        let path = deliveries_path(sender, &format!("/{id}"));
+        decode(self.send(reqwest::Method::GET, &path, None).await?)
+    }
+
+    /// Sends delivery `id` of `sender` once now (again, if it was delivered) and returns it
+    /// after the answer.
+    pub async fn fire_delivery(&self, sender: SenderId, id: u64) -> Result<DeliveryView, Error> {
+        let path = deliveries_path(sender, &format!("/{id}/fire"));
+        decode(self.send(reqwest::Method::POST, &path, None).await?)
+    }
+
+    /// Every pending delivery of `sender` (held or backing off) is due now; returns how many.
+    pub async fn run_deliveries(&self, sender: SenderId) -> Result<u64, Error> {
+        let path = deliveries_path(sender, "/run");
+        let answer = self.send(reqwest::Method::POST, &path, None).await?;
+        answer
+            .get("started")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| Error { status: None, message: format!("unexpected answer: {answer}") })
+    }
+
+    /// Waits until `sender` has no delivery being sent or due (held ones aside); an error
+    /// (HTTP 408) if it still has after `timeout`.
+    pub async fn settle(
+        &self,
+        sender: SenderId,
+        timeout: std::time::Duration,
+    ) -> Result<DeliverySummary, Error> {
+        let body = json!({ "timeout_ms": u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX) });
+        let path = deliveries_path(sender, "/settle");
+        decode(self.send(reqwest::Method::POST, &path, Some(body)).await?)
+    }
+
+    /// Forgets every delivery of `sender` not being sent.
+    pub async fn clear_deliveries(&self, sender: SenderId) -> Result<(), Error> {
+        self.send(reqwest::Method::DELETE, &deliveries_path(sender, ""), None).await.map(drop)
+    }
+
+    /// The delivery policy of `sender`.
+    pub async fn delivery_policy(&self, sender: SenderId) -> Result<DeliveryPolicy, Error> {
+        let path = deliveries_path(sender, "/policy");
+        decode(self.send(reqwest::Method::GET, &path, None).await?)
+    }
+
+    /// Changes the fields of `sender`'s delivery policy that `patch` names (`timeout_ms`,
+    /// `max_attempts`, `backoff_ms`, `success`, `give_up_statuses`, `concurrency`, `hold`);
+    /// returns the policy now in force.
+    pub async fn set_delivery_policy(
+        &self,
+        sender: SenderId,
+        patch: Value,
+    ) -> Result<DeliveryPolicy, Error> {
+        let path = deliveries_path(sender, "/policy");
+        decode(self.send(reqwest::Method::POST, &path, Some(patch)).await?)
+    }
+
+    /// Puts delivery chaos in force for `sender` (`None` ends it).
+    pub async fn set_delivery_chaos(
+        &self,
+        sender: SenderId,
+        chaos: Option<&DeliveryChaos>,
+    ) -> Result<(), Error> {
+        let path = deliveries_path(sender, "/chaos");
+        match chaos {
+            Some(chaos) => {
+                let body = serde_json::to_value(chaos)
+                    .map_err(|e| Error { status: None, message: e.to_string() })?;
+                self.send(reqwest::Method::POST, &path, Some(body)).await.map(drop)
+            }
+            None => self.send(reqwest::Method::DELETE, &path, None).await.map(drop),
+        }
+    }
+
     /// Arms a fault; returns its id.
     pub async fn add_fault(&self, fault: Fault) -> Result<u64, Error> {
         let body = serde_json::to_value(&fault)
@@ -359,6 +442,10 @@ impl Control {
             .unwrap_or_else(|| value.to_string());
         Err(Error { status: Some(status.as_u16()), message: format!("{what}: {message}") })
     }
+}
+
+fn deliveries_path(sender: SenderId, rest: &str) -> String {
+    format!("/__sandbox/{}/deliveries{rest}", sender.as_str())
 }
 
 fn decode<T: serde::de::DeserializeOwned>(value: Value) -> Result<T, Error> {

@@ -10,6 +10,11 @@
 //! | TOTVS Assinatura Eletrônica | [`tae`] | `/tae` (API), `/tae/identityintegration` (auth), `/tae-storage` (v2 download links) |
 //! | ArqSign (Arquivar) | [`arqsign`] | `/arqsign` (API), `/arqsign-storage` (download links), `/arqsign-app` (signing and share links) |
 //! | iDocs (idocs.kz) | [`idocs`] | `/idocs` (API), `/idocs-storage` (bulk-download links) |
+//! | SINtegre (ONS), a webhook sender only | [`sintegre`] | `/sintegre` (its file proxy) |
+//!
+//! Webhook senders (SINtegre, and iDocs, ArqSign and TAE on status changes) share one delivery
+//! machinery, [`senders`], with control routes under `/__sandbox/<id>/deliveries`; tests
+//! receive with a [`CaptureReceiver`].
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -28,6 +33,7 @@
 //! field in [`SandboxConfig`], and its line in `simulators()` below.
 
 pub mod arqsign;
+pub mod capture;
 pub mod control;
 pub mod fixtures;
 pub mod idocs;
@@ -41,7 +47,9 @@ mod ids;
 mod model;
 mod pdf;
 mod requests;
+pub mod senders;
 mod server;
+pub mod sintegre;
 
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
@@ -51,7 +59,11 @@ use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 
+pub use capture::{CaptureReceiver, Captured};
 pub use control::{Chaos, ChaosKind, ChaosReport, Control, Fault, RecordedRequest, Reset, When};
+pub use senders::{
+    DeliveryChaos, DeliveryPolicy, DeliveryStatus, DeliverySummary, DeliveryView, SenderId,
+};
 
 /// Settings of every simulator.
 #[derive(Debug, Clone, Default)]
@@ -59,6 +71,7 @@ pub struct SandboxConfig {
     pub tae: tae::TaeConfig,
     pub arqsign: arqsign::ArqSignConfig,
     pub idocs: idocs::IDocsConfig,
+    pub sintegre: sintegre::SintegreConfig,
 }
 
 /// The simulators this server hosts; a new provider adds its line here.
@@ -67,6 +80,7 @@ fn simulators(config: SandboxConfig) -> Vec<Arc<dyn server::Simulator>> {
         Arc::new(tae::Tae::new(config.tae)),
         Arc::new(arqsign::ArqSign::new(config.arqsign)),
         Arc::new(idocs::IDocs::new(config.idocs)),
+        Arc::new(sintegre::Sintegre::new(config.sintegre)),
     ]
 }
 
@@ -84,6 +98,9 @@ impl Sandbox {
     pub async fn start(config: SandboxConfig, addr: SocketAddr) -> io::Result<Sandbox> {
         let listener = TcpListener::bind(addr).await?;
         let addr = listener.local_addr()?;
+        let mut config = config;
+        // SINtegre's links lead to its proxy on this server unless a test says otherwise.
+        config.sintegre.proxy_base.get_or_insert_with(|| format!("{}/sintegre", base_url(addr)));
         let app = Arc::new(server::App::new(simulators(config)));
         let (stop, stopped) = watch::channel(false);
         let task = tokio::spawn(server::serve(listener, app, stopped));

@@ -772,3 +772,159 @@ async fn deleted_processes_answer_documento_excluido() {
     assert_error(&answer, StatusCode::BAD_REQUEST, "Documento excluído.");
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+// ---- webhooks (§6) ---------------------------------------------------------------------------
+
+mod webhooks {
+    use std::time::Duration;
+
+    use hmac::{Hmac, KeyInit, Mac};
+    use signbridge_sandbox::{CaptureReceiver, SenderId};
+
+    use super::*;
+
+    const CONF: &str = "/api/v1/confwebhook";
+
+    async fn configure(env: &Env, receiver: &CaptureReceiver, gatilhos: Value) -> (String, String) {
+        let body = json!({
+            "nome": "Acompanhamento", "status": 1, "urlPublicar": receiver.url("/arq hook"),
+            "gatilhos": gatilhos,
+            "dadosRetorno": {"processo": 1, "signatarios": 1, "documentos": 0},
+        });
+        let (status, answer) = env.call(Method::POST, CONF, Some(&body)).await;
+        assert_eq!(status, StatusCode::OK, "{answer}");
+        let id = answer["id"].as_str().unwrap().to_owned();
+        (id, answer["chaveHMAC"].as_str().unwrap().to_owned())
+    }
+
+    async fn fast_retries(env: &Env) {
+        let policy = json!({"backoff_ms": [5], "timeout_ms": 2000});
+        env.control.set_delivery_policy(SenderId::Arqsign, policy).await.unwrap();
+    }
+
+    fn hmac_of(key: &str, body: &[u8]) -> String {
+        let mut mac = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(key.as_bytes()).unwrap();
+        mac.update(body);
+        b64(&mac.finalize().into_bytes())
+    }
+
+    #[tokio::test]
+    async fn configurations_are_created_listed_and_validated() {
+        let env = Env::start().await;
+        let receiver = CaptureReceiver::start().await.unwrap();
+        let (id, key) = configure(&env, &receiver, json!([2, 3, 8])).await;
+        assert_eq!(key.len(), 43);
+        let (status, list) = env.get(CONF).await;
+        assert_eq!(status, StatusCode::OK);
+        let config = &list[0];
+        assert_eq!(config["id"], json!(id));
+        assert_eq!(config["urlPublicar"], json!(receiver.url("/arqhook")), "spaces removed");
+        assert_eq!(config["aguardaRetorno"], json!(false), "the GET's spelling");
+        assert_eq!(config["hmac"], json!(key));
+        assert_eq!(config["gatilhos"].as_array().unwrap().len(), 3);
+        assert_eq!(
+            config["gatilhos"][2],
+            json!({"id": 8, "nome": "Processo assinado/concluído por todos os signatários", "ativo": true})
+        );
+        assert!(config["dadosRetorno"].get("linkDocumentoCompartilhado").is_some());
+
+        let duplicate = json!({"nome": "acompanhamento", "status": 1, "urlPublicar": "http://x", "gatilhos": [1]});
+        assert_eq!(env.call(Method::POST, CONF, Some(&duplicate)).await.0, StatusCode::BAD_REQUEST);
+        let no_trigger =
+            json!({"nome": "B", "status": 1, "urlPublicar": "http://x", "gatilhos": []});
+        assert_eq!(
+            env.call(Method::POST, CONF, Some(&no_trigger)).await.0,
+            StatusCode::BAD_REQUEST
+        );
+        let no_kind = json!({"nome": "C", "status": 1, "urlPublicar": "http://x", "gatilhos": [8],
+                             "dadosRetorno": {"documentos": 1}});
+        assert_eq!(env.call(Method::POST, CONF, Some(&no_kind)).await.0, StatusCode::BAD_REQUEST);
+        let users = json!({"nome": "D", "status": 1, "urlPublicar": "http://x", "gatilhos": [8],
+                           "usuarios": [INACTIVE_USER]});
+        let (status, answer) = env.call(Method::POST, CONF, Some(&users)).await;
+        assert_error(&answer, status, "Somente é permitido usuários com status ativo.");
+        let unauthenticated = env.http.get(env.url(CONF)).send().await.unwrap();
+        assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED);
+    }
+
+    const INACTIVE_USER: &str = signbridge_sandbox::arqsign::INACTIVE_USER_ID;
+
+    #[tokio::test]
+    async fn each_trigger_delivers_a_pascal_case_body_signed_with_hmac() {
+        let env = Env::start().await;
+        let receiver = CaptureReceiver::start().await.unwrap();
+        let (webhook, key) = configure(&env, &receiver, json!([1, 3, 8])).await;
+        let process = env.sent(&two_ordered()).await;
+        env.control.arqsign_sign(&process, "ana@example.com").await.unwrap();
+        env.control.arqsign_sign(&process, "bia@example.com").await.unwrap();
+        env.control.settle(SenderId::Arqsign, Duration::from_secs(20)).await.unwrap();
+
+        let received = receiver.received();
+        let events: Vec<Value> = received.iter().map(|c| c.json()["Evento"].clone()).collect();
+        // Deliveries run concurrently: compare as a multiset.
+        let mut events: Vec<String> =
+            events.iter().map(|e| e.as_str().unwrap().to_owned()).collect();
+        events.sort();
+        assert_eq!(
+            events,
+            ["ProcessoAssinado", "ProcessoAssinado", "ProcessoConcluido", "ProcessoEnviado"]
+        );
+        for captured in &received {
+            assert_eq!(captured.target, "/arqhook");
+            let signature = captured.header("hmac").expect("the HMAC header");
+            assert_eq!(signature, hmac_of(&key, &captured.body), "base64 of HMAC-SHA256(body)");
+            let body = captured.json();
+            assert_eq!(body["IdProcesso"], json!(process));
+            assert_eq!(body["IdWebhook"], json!(webhook));
+            assert_eq!(body["IdConta"], json!(signbridge_sandbox::arqsign::ACCOUNT_ID));
+            let now = body["DataHoraAtual"].as_str().unwrap();
+            assert!(
+                chrono::NaiveDateTime::parse_from_str(now, "%d/%m/%Y %H:%M:%S").is_ok(),
+                "{now}"
+            );
+            assert_eq!(body["NomeProcesso"], "Contrato");
+            if body["Evento"] == "ProcessoAssinado" {
+                assert_eq!(body["Signatarios"].as_array().unwrap().len(), 1, "only who signed");
+            }
+            if body["Evento"] == "ProcessoConcluido" {
+                assert_eq!(body["Status"], 4);
+                assert_eq!(body["Signatarios"].as_array().unwrap().len(), 2);
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn only_200_succeeds_retries_back_off_and_401_disables_the_webhook() {
+        let env = Env::start().await;
+        fast_retries(&env).await;
+        let receiver = CaptureReceiver::start().await.unwrap();
+        let (webhook, _) = configure(&env, &receiver, json!([1])).await;
+        receiver.answer_next([500, 201]);
+        env.sent(&send_body()).await;
+        env.control.settle(SenderId::Arqsign, Duration::from_secs(20)).await.unwrap();
+        assert_eq!(receiver.count(), 3, "500 and 201 are failures (§6.3: only 200)");
+        let delivery = &env.control.deliveries(SenderId::Arqsign).await.unwrap()[0];
+        assert_eq!(delivery.attempts, 3);
+        assert_eq!(delivery.status, signbridge_sandbox::DeliveryStatus::Delivered);
+
+        receiver.clear();
+        receiver.set_status(401);
+        env.sent(&send_body()).await;
+        env.control.settle(SenderId::Arqsign, Duration::from_secs(20)).await.unwrap();
+        assert_eq!(receiver.count(), 1, "401 is not retried");
+        let (_, list) = env.get(CONF).await;
+        assert_eq!(list[0]["status"], 3, "Inativo por falhas");
+        env.sent(&send_body()).await;
+        env.control.settle(SenderId::Arqsign, Duration::from_secs(20)).await.unwrap();
+        assert_eq!(receiver.count(), 1, "an inactive webhook sends nothing");
+
+        receiver.set_status(200);
+        let path = format!("{CONF}/{webhook}/alterar-status");
+        let (status, _) = env.call(Method::PATCH, &path, Some(&json!({"status": 1}))).await;
+        assert_eq!(status, StatusCode::OK);
+        env.control.settle(SenderId::Arqsign, Duration::from_secs(20)).await.unwrap();
+        assert_eq!(receiver.count(), 2, "activating re-queues the failed delivery");
+        let (_, list) = env.get(CONF).await;
+        assert_eq!(list[0]["status"], 1);
+    }
+}

@@ -1166,3 +1166,113 @@ async fn the_control_sign_route_can_record_a_real_cms() {
     let cms_files = unzip(&archive).into_iter().filter(|(name, _)| name.ends_with(".cms")).count();
     assert_eq!(cms_files, 2);
 }
+
+// ---- webhooks (§5) ---------------------------------------------------------------------------
+
+mod webhooks {
+    use std::time::Duration;
+
+    use signbridge_sandbox::{CaptureReceiver, SenderId};
+
+    use super::*;
+
+    const SUBSCRIBE: &str = "/webhooks/document-events/subscription/document-status-changed-event";
+
+    impl Env {
+        async fn subscribe(&self, token: &str, url: &str) -> Answer {
+            let path = format!("{}/idocs-webhooks/api/1{SUBSCRIBE}", self.sandbox.base_url());
+            let request = self.http.post(path).bearer_auth(token);
+            Env::answer(request.json(&json!({"subscriptionUrl": url})).send().await.unwrap()).await
+        }
+    }
+
+    /// (document id, status) of each delivery received, in no particular order.
+    fn statuses(receiver: &CaptureReceiver) -> Vec<(String, String)> {
+        let mut seen: Vec<(String, String)> = receiver
+            .received()
+            .iter()
+            .map(|c| {
+                let body = c.json();
+                assert!(body["eventId"].is_string() && body["createdOn"].is_string(), "{body}");
+                (
+                    body["documentId"].as_str().unwrap().into(),
+                    body["documentStatus"].as_str().unwrap().into(),
+                )
+            })
+            .collect();
+        seen.sort();
+        seen
+    }
+
+    #[tokio::test]
+    async fn each_subscriber_gets_the_status_changes_it_sees() {
+        let env = Env::start().await;
+        let sender = CaptureReceiver::start().await.unwrap();
+        let recipient = CaptureReceiver::start().await.unwrap();
+        let unauthenticated = env
+            .http
+            .post(format!("{}/idocs-webhooks/api/1{SUBSCRIBE}", env.sandbox.base_url()))
+            .json(&json!({"subscriptionUrl": sender.url("/x")}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(unauthenticated.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(env.subscribe(DEFAULT_TOKEN, "not a url").await.status, StatusCode::BAD_REQUEST);
+        // An upsert: the second URL replaces the first.
+        assert_eq!(
+            env.subscribe(DEFAULT_TOKEN, &recipient.url("/old")).await.status,
+            StatusCode::OK
+        );
+        assert_eq!(env.subscribe(DEFAULT_TOKEN, &sender.url("/a")).await.status, StatusCode::OK);
+        assert_eq!(
+            env.subscribe(COUNTERPARTY_TOKEN, &recipient.url("/b")).await.status,
+            StatusCode::OK
+        );
+
+        let id = env.routed().await;
+        env.sender_signs(&id, CmsForm::Attached).await;
+        env.control.settle(SenderId::Idocs, Duration::from_secs(20)).await.unwrap();
+        assert_eq!(statuses(&sender), vec![(id.clone(), "SENT_BY_SENDER".to_owned())]);
+        assert_eq!(statuses(&recipient), vec![(id.clone(), "IN_NEW".to_owned())]);
+
+        env.control.idocs_counterparty_sign(&id).await.unwrap();
+        env.control.settle(SenderId::Idocs, Duration::from_secs(20)).await.unwrap();
+        assert!(statuses(&sender).contains(&(id.clone(), "FINISHED".to_owned())));
+        assert!(statuses(&recipient).contains(&(id.clone(), "FINISHED".to_owned())));
+        assert!(recipient.received().iter().all(|c| c.target == "/b"));
+        assert_eq!(sender.count(), 2, "one delivery per change, none for reads");
+
+        // [I] simulator-only history: the caller's events of that document.
+        let path = format!(
+            "{}/idocs-webhooks/api/1/webhooks/document-events/history/{id}",
+            env.sandbox.base_url()
+        );
+        let request = env.http.get(path).bearer_auth(DEFAULT_TOKEN);
+        let history: Value = request.send().await.unwrap().json().await.unwrap();
+        let shown: Vec<&str> = history
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["documentStatus"].as_str().unwrap())
+            .collect();
+        assert_eq!(shown, ["SENT_BY_SENDER", "FINISHED"]);
+    }
+
+    #[tokio::test]
+    async fn deliveries_retry_on_5xx_until_success() {
+        let env = Env::start().await;
+        let receiver = CaptureReceiver::start().await.unwrap();
+        let policy = json!({"backoff_ms": [5]});
+        env.control.set_delivery_policy(SenderId::Idocs, policy).await.unwrap();
+        env.subscribe(DEFAULT_TOKEN, &receiver.url("/a")).await;
+        receiver.answer_next([503, 500]);
+        let id = env.routed().await;
+        env.sender_signs(&id, CmsForm::Attached).await;
+        env.control.settle(SenderId::Idocs, Duration::from_secs(20)).await.unwrap();
+        assert_eq!(receiver.count(), 3);
+        let deliveries = env.control.deliveries(SenderId::Idocs).await.unwrap();
+        assert_eq!(deliveries.len(), 1);
+        assert_eq!(deliveries[0].attempts, 3);
+        assert_eq!(deliveries[0].last_answer.as_ref().unwrap().status, Some(200));
+    }
+}

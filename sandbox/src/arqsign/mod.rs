@@ -19,6 +19,7 @@
 //! | `GET /api/v1/processo/{idArquivoProcesso}/registro-assinaturas` | evidence report of one document |
 //! | `POST /api/v1/diretorio/buscar-pastas`, `POST /api/v1/usuarios/buscar-usuarios` | seeded folders and users |
 //! | `GET /api/v1/conta/papeis-signatarios`, `GET /api/v1/conta/dados-assinatura` | roles; account, plan and credits |
+//! | `POST`/`GET /api/v1/confwebhook`, `PATCH /api/v1/confwebhook/{id}/alterar-status` | account webhooks (up to 25); their triggers fire deliveries signed with `HMAC` (§6.3) |
 //!
 //! Download links point at `/arqsign-storage/{key}` (no auth); v3 signing links at
 //! `/arqsign-app/assinar/{token}` (a small HTML page).
@@ -45,6 +46,8 @@
 //! | `POST /__sandbox/arqsign/processes/{id}/fail-delivery` | `{"email"\|"phone"}` |
 //! | `POST /__sandbox/arqsign/processes/{id}/delete` | logical deletion: reads answer `Documento excluído.` |
 //! | `GET /__sandbox/arqsign/processes/{id}`, `GET /__sandbox/arqsign/processes` | full internal state |
+//! | `GET`/`POST /__sandbox/arqsign/webhooks/settings` | `{"casing": "pascal"\|"camel", "date_format": "doc"\|"iso", "hmac_encoding": "base64"\|"hex", "event_names": {"1": …, "8": "ProcessoConcluido"}}` |
+//! | `/__sandbox/arqsign/deliveries…` | webhook deliveries ([`crate::senders`]); §6.3's policy by default: only 200, 100 s, 14 attempts over 5 days, 401/403/404 stop |
 //! | `GET`/`POST /__sandbox/arqsign/config` | `{"status_poll_interval_ms", "requests_per_second", "account_active", "app_key_header", "subscription_key_header", "default_expiry_days", "credits": {"envios", "whatsapp", "sms"}}` |
 //!
 //! Sign, refuse and fail-delivery answer the process state, or 409 when it is not that
@@ -60,6 +63,7 @@ mod model;
 mod state;
 mod text;
 mod validate;
+mod webhooks;
 mod wire;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -84,6 +88,7 @@ pub use account::{
 use crate::aspnet::{self, BindError, query_param, wire_utc};
 use crate::files::{Blob, blob_response};
 use crate::ids::is_guid;
+use crate::senders::{Outbox, SenderId};
 use crate::server::{DEFAULT_BODY_LIMIT, Simulator};
 use download::Context;
 use limits::{Poll, retry_after_secs};
@@ -169,11 +174,18 @@ const SEND_BODY_LIMIT: usize = 140 * 1024 * 1024;
 #[derive(Clone)]
 pub(crate) struct ArqSign {
     state: Arc<Mutex<state::State>>,
+    outbox: Arc<Outbox>,
 }
 
 impl ArqSign {
     pub fn new(config: ArqSignConfig) -> ArqSign {
-        ArqSign { state: Arc::new(Mutex::new(state::State::new(config, Utc::now()))) }
+        let state = Arc::new(Mutex::new(state::State::new(config, Utc::now())));
+        let outbox = Outbox::new(SenderId::Arqsign, webhooks::default_policy());
+        outbox.set_observer(Arc::new(webhooks::Consequences {
+            state: state.clone(),
+            outbox: Arc::downgrade(&outbox),
+        }));
+        ArqSign { state, outbox }
     }
 
     fn lock(&self) -> MutexGuard<'_, state::State> {
@@ -248,6 +260,8 @@ impl Simulator for ArqSign {
             .route("/arqsign/api/v1/usuarios/buscar-usuarios", post(users))
             .route("/arqsign/api/v1/conta/papeis-signatarios", get(roles))
             .route("/arqsign/api/v1/conta/dados-assinatura", get(subscription))
+            .route("/arqsign/api/v1/confwebhook", get(webhooks::list).post(webhooks::create))
+            .route("/arqsign/api/v1/confwebhook/{id}/alterar-status", patch(webhooks::set_status))
             .route_layer(middleware::from_fn_with_state(self.clone(), guard));
         Router::new()
             .route("/arqsign", any(no_route))
@@ -257,7 +271,14 @@ impl Simulator for ArqSign {
             .route("/arqsign-app/compartilhado/{id}", get(shared))
             .merge(api)
             .merge(control::routes())
+            .route(
+                "/__sandbox/arqsign/webhooks/settings",
+                get(webhooks::settings).post(webhooks::set_settings),
+            )
+            // Every request may have changed a process: its events become webhook deliveries.
+            .layer(middleware::from_fn_with_state(self.clone(), deliver_events))
             .with_state(self.clone())
+            .merge(crate::senders::routes(self.outbox.clone()))
     }
 }
 
@@ -377,6 +398,14 @@ fn guid(id: &str, field: &str) -> Result<(), Fail> {
 
 async fn no_route() -> Fail {
     Fail::new(StatusCode::NOT_FOUND, "O recurso solicitado ou o endpoint não foi localizado.")
+}
+
+/// Runs the request, then queues the webhook deliveries of the events it recorded.
+async fn deliver_events(State(arq): State<ArqSign>, request: Request, next: Next) -> Response {
+    let origin = origin(request.headers()).ok();
+    let response = next.run(request).await;
+    webhooks::emit(&arq, origin);
+    response
 }
 
 // ---- authentication and account rate ---------------------------------------------------------

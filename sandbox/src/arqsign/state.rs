@@ -56,6 +56,7 @@ pub(crate) struct State {
     pub account: Account,
     pub links: LinkStore,
     pub limiter: Limiter,
+    pub hooks: super::webhooks::Hooks,
     processes: Vec<Process>,
     /// Process id → index in `processes`.
     by_id: HashMap<String, usize>,
@@ -70,6 +71,7 @@ impl State {
             config,
             links: LinkStore::default(),
             limiter: Limiter::default(),
+            hooks: Default::default(),
             processes: Vec::new(),
             by_id: HashMap::new(),
             by_document: HashMap::new(),

@@ -46,6 +46,13 @@
 //! `SENT_BY_SENDER`, the recipient sees `IN_NEW`; when every counterparty signed both see
 //! `FINISHED`; a rejection gives `REJECTED_BY_RECIPIENT`, a recall `RECALLED_BY_SENDER`.
 //!
+//! Webhooks (contract §5, see `webhooks`): `POST /idocs-webhooks/api/1/webhooks/document-events/
+//! subscription/document-status-changed-event` with `{"subscriptionUrl"}` (same bearer tokens)
+//! subscribes a company; each status change it sees is then POSTed there as
+//! `{eventId, documentId, documentStatus, createdOn}` [I: the payload is undocumented; names
+//! settable through `GET`/`POST /__sandbox/idocs/webhooks/settings`]. Deliveries are listed and
+//! driven under `/__sandbox/idocs/deliveries…` ([`crate::senders`]).
+//!
 //! # Control routes
 //!
 //! | Route | Body | Answer |
@@ -80,6 +87,7 @@ mod state;
 #[cfg(test)]
 mod test_support;
 mod ui;
+mod webhooks;
 mod wire;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -104,6 +112,7 @@ pub use company::{
 
 use crate::aspnet::{self, BindError, bearer_challenge, bearer_token};
 use crate::files::{blob_response, content_disposition};
+use crate::senders::{Outbox, SenderId};
 use crate::server::Simulator;
 use blobs::BlobKind;
 use company::CompanyIndex;
@@ -165,6 +174,8 @@ impl std::fmt::Debug for IDocsConfig {
 }
 
 const STORAGE_PREFIX: &str = "/idocs-storage/";
+/// Stands for `https://webhooks.idocs.kz` (contract §5).
+const WEBHOOKS_PREFIX: &str = "/idocs-webhooks/";
 /// Kestrel's default `MaxRequestBodySize` (about 28.6 MiB): larger bodies never reach an
 /// ASP.NET service unless it raises the limit. Uploads between 15 MB and this get iDocs' own
 /// `UPLOADED_FILE_SIZE_ERROR`.
@@ -174,11 +185,15 @@ const BODY_LIMIT: usize = 30_000_000;
 #[derive(Clone)]
 pub(crate) struct IDocs {
     state: Arc<Mutex<state::State>>,
+    outbox: Arc<Outbox>,
 }
 
 impl IDocs {
     pub fn new(config: IDocsConfig) -> IDocs {
-        IDocs { state: Arc::new(Mutex::new(state::State::new(config, Utc::now()))) }
+        IDocs {
+            state: Arc::new(Mutex::new(state::State::new(config, Utc::now()))),
+            outbox: Outbox::new(SenderId::Idocs, webhooks::default_policy()),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, state::State> {
@@ -191,7 +206,10 @@ impl IDocs {
 impl Simulator for IDocs {
     fn owns(&self, path: &str) -> bool {
         let lower = path.to_ascii_lowercase();
-        lower == "/idocs" || lower.starts_with("/idocs/") || path.starts_with(STORAGE_PREFIX)
+        lower == "/idocs"
+            || lower.starts_with("/idocs/")
+            || lower.starts_with(WEBHOOKS_PREFIX)
+            || path.starts_with(STORAGE_PREFIX)
     }
 
     /// ASP.NET routing ignores case and a trailing slash; link keys are case-sensitive.
@@ -310,14 +328,30 @@ impl Simulator for IDocs {
                     post(move |idocs, caller, body| poll(idocs, caller, body, kind)),
                 );
         }
-        let api = api.route_layer(middleware::from_fn_with_state(self.clone(), guard));
+        const HOOKS: &str = "/idocs-webhooks/api/1/webhooks/document-events";
+        let api = api
+            .route(
+                &format!("{HOOKS}/subscription/document-status-changed-event"),
+                post(webhooks::subscribe),
+            )
+            .route(&format!("{HOOKS}/history"), get(webhooks::history))
+            .route(&format!("{HOOKS}/history/{{id}}"), get(webhooks::history_of))
+            .route_layer(middleware::from_fn_with_state(self.clone(), guard));
         Router::new()
             .route("/idocs", any(no_route))
             .route("/idocs/{*rest}", any(no_route))
+            .route("/idocs-webhooks/{*rest}", any(no_route))
             .route("/idocs-storage/{key}", get(storage))
             .merge(api)
             .merge(control::routes())
+            .route(
+                "/__sandbox/idocs/webhooks/settings",
+                get(webhooks::settings).post(webhooks::set_settings),
+            )
+            // Every request may have changed a status a subscriber sees.
+            .layer(middleware::from_fn_with_state(self.clone(), deliver_changes))
             .with_state(self.clone())
+            .merge(crate::senders::routes(self.outbox.clone()))
     }
 }
 
@@ -394,6 +428,13 @@ fn origin(headers: &HeaderMap) -> Result<String, Refusal> {
         .and_then(|h| h.to_str().ok())
         .map(|host| format!("http://{host}"))
         .ok_or_else(|| Refusal::validation("The Host header is missing."))
+}
+
+/// Runs the request, then queues the webhook deliveries of the statuses it changed.
+async fn deliver_changes(State(idocs): State<IDocs>, request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    webhooks::emit(&idocs);
+    response
 }
 
 // ---- authentication --------------------------------------------------------------------------

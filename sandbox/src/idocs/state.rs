@@ -32,6 +32,8 @@ pub(crate) struct State {
     pub operations: Vec<Operation>,
     /// Files behind bulk-download links.
     pub links: LinkStore,
+    /// Webhook subscriptions and what their subscribers last saw.
+    pub hooks: super::webhooks::Hooks,
 }
 
 /// `now` plus `ttl`, saturating at the largest date.
@@ -53,6 +55,7 @@ impl State {
             tickets: Vec::new(),
             operations: Vec::new(),
             links: LinkStore::default(),
+            hooks: Default::default(),
         }
     }
 
