@@ -30,6 +30,7 @@ pub mod providers;
 pub mod signing;
 pub mod transport;
 mod validate;
+pub mod webhooks;
 
 use std::path::Path;
 use std::sync::Arc;
