@@ -355,7 +355,7 @@ pub unsafe extern "C" fn signbridge_next_event(
         let client = unsafe { arg_ref(client, "client") }?;
         let out = unsafe { Out::new(out_event_json, "out_event_json") }?;
         let timeout = Duration::from_millis(timeout_ms.into());
-        match block_on(client.client.next_event(Some(timeout)))? {
+        match block_on(client.client.next_event(Some(timeout)))?? {
             Some(event) => out.write_json(&event),
             None => Err(Failure::no_event(timeout_ms)),
         }
