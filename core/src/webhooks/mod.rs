@@ -19,6 +19,7 @@
 
 pub mod arqsign;
 pub mod idocs;
+mod receiver;
 
 mod secret;
 pub mod sintegre;
@@ -34,6 +35,8 @@ use sha2::{Digest as _, Sha256};
 use crate::error::{Error, Result};
 use crate::model::{Event, EventKind, Handle};
 use crate::transport::Secret;
+
+pub use receiver::{Receiver, ReceiverConfig, Reply, RouteConfig};
 
 /// The sources signbridge knows, by id (the `source` of a route).
 pub const SOURCES: &[&str] = &["sintegre", "idocs", "arqsign", "tae"];
@@ -122,6 +125,18 @@ impl Headers {
     /// The first value of `name`.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The headers as kept in the inbox: credentials and signatures left out.
+    pub(crate) fn redacted(&self) -> serde_json::Value {
+        const SECRET: &[&str] = &["authorization", "hmac", "x-webhook-secret", "cookie"];
+        let kept = self
+            .0
+            .iter()
+            .filter(|(k, _)| !SECRET.iter().any(|s| k.eq_ignore_ascii_case(s)))
+            .map(|(k, v)| serde_json::json!([k, v]))
+            .collect();
+        serde_json::Value::Array(kept)
     }
 }
 
