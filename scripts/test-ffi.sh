@@ -10,6 +10,8 @@
 #     software signer, all with a throw-away key) against
 #     a sandbox it starts, and checks the text and the signatures the sandbox received;
 #   - runs the C misuse suite under valgrind (with the test-panic build);
+#   - runs the C webhook intake test (receiver, ingest, acked events across a restart) under
+#     valgrind;
 #   - checks that no copy of the password or the token outlives a freed client;
 #   - checks that a C program with the default SIGPIPE disposition survives a server that hangs
 #     up during a large upload;
@@ -212,6 +214,12 @@ gcc -Wall -Wextra -Werror -Iinclude tests/c/misuse.c -o "$work/misuse" -pthread 
     -L"$panic_target_dir/debug" -lsignbridge -Wl,-rpath,"$panic_target_dir/debug"
 valgrind -q --error-exitcode=1 --leak-check=full \
     --errors-for-leak-kinds=definite --show-leak-kinds=definite "$work/misuse" "$url"
+
+step "webhooks (valgrind)"
+gcc -Wall -Wextra -Werror -Iinclude tests/c/webhooks.c -o "$work/webhooks" \
+    -L"$lib_dir" -lsignbridge -Wl,-rpath,"$lib_dir"
+valgrind -q --error-exitcode=1 --leak-check=full \
+    --errors-for-leak-kinds=definite --show-leak-kinds=definite "$work/webhooks" "$work"
 
 step "secrets wiped"
 # The password and the token must be gone from memory once the client is freed.

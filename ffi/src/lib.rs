@@ -16,6 +16,7 @@ mod runtime;
 mod signer;
 #[cfg(unix)]
 mod sigpipe;
+mod webhooks;
 
 use std::ffi::{CStr, c_char};
 
@@ -23,6 +24,7 @@ pub use client::*;
 pub use error::*;
 pub use ptr::{signbridge_bytes_free, signbridge_string_free};
 pub use signer::*;
+pub use webhooks::*;
 
 /// The ABI version this header describes, bumped on every change that breaks hosts built
 /// against an older header (a changed signature, a removed function, a changed meaning).

@@ -53,15 +53,21 @@ pub struct RouteConfig {
 }
 
 impl ReceiverConfig {
-    /// From JSON; a field that does not fit is a validation error naming it.
+    /// From JSON, then [`ReceiverConfig::apply_env`]; a field that does not fit is a
+    /// validation error naming it.
     pub fn from_json(text: &str) -> Result<ReceiverConfig> {
         let mut de = serde_json::Deserializer::from_str(text);
         let mut config: ReceiverConfig = serde_path_to_error::deserialize(&mut de)
             .map_err(|e| Error::validation(e.path().to_string(), e.inner()))?;
-        if let Some(path) = std::env::var_os("SIGNBRIDGE_JOURNAL") {
-            config.journal.path = Some(path.into());
-        }
+        config.apply_env();
         Ok(config)
+    }
+
+    /// `SIGNBRIDGE_JOURNAL` in the environment sets the journal's path.
+    pub fn apply_env(&mut self) {
+        if let Some(path) = std::env::var_os("SIGNBRIDGE_JOURNAL") {
+            self.journal.path = Some(path.into());
+        }
     }
 }
 
