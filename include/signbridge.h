@@ -57,6 +57,16 @@
 typedef struct signbridge_client signbridge_client;
 
 /**
+ * A webhook receiver: routes (source, account) with their secrets, over a journal.
+ *
+ * Created by `signbridge_receiver_new`, released by `signbridge_receiver_free`; the host
+ * holds the only pointer to it (a Box). Any number of threads may call
+ * `signbridge_webhook_ingest` and the event functions on it at once; only
+ * `signbridge_receiver_free` must wait until every other call on it has returned.
+ */
+typedef struct signbridge_receiver signbridge_receiver;
+
+/**
  * Where the host signer puts its answer: a DER CMS or an error message. Owned by the
  * library, valid only during the callback it was passed to.
  */
@@ -374,13 +384,16 @@ signbridge_result signbridge_download(const struct signbridge_client *client,
 signbridge_result signbridge_cancel(const struct signbridge_client *client, const char *handle);
 
 /**
- * Takes the oldest event not yet taken: changes that `signbridge_status` and
- * `signbridge_refresh` saw (a party signed, the state moved). Waits up to `timeout_ms`
+ * Takes the oldest event of the account not yet taken: changes that `signbridge_status` and
+ * `signbridge_refresh` saw (a party signed, the state moved) and webhook deliveries a receiver
+ * on the same journal kept for the account. Waits up to `timeout_ms`
  * milliseconds for one (0: do not wait).
  *
  * On success writes the event JSON (`{"id", "handle", "kind", "at", "raw"}`; `id` is stable,
  * so duplicates can be dropped) to `*out_event_json`; free it with `signbridge_string_free`.
- * When none came in time returns `SIGNBRIDGE_RESULT_NO_EVENT` and writes nothing.
+ * When none came in time returns `SIGNBRIDGE_RESULT_NO_EVENT` and writes nothing. An event
+ * stays pending until `signbridge_ack_event`: it is not handed out again by this client, but
+ * a new client on the same journal (after a restart) hands it out again.
  *
  * # Safety
  * `client` is NULL or a live client; `out_event_json` NULL or writable.
@@ -672,6 +685,92 @@ signbridge_result signbridge_sign_reply_set_cms(struct signbridge_sign_reply *re
  */
 signbridge_result signbridge_sign_reply_set_error(struct signbridge_sign_reply *reply,
                                                   const char *message);
+
+/**
+ * Acknowledges the event `event_id` of the client's stream: the host has taken it, and it is
+ * not handed out again (an event not acknowledged is handed out again after a restart).
+ *
+ * Returns `SIGNBRIDGE_RESULT_OK` also when the event was acknowledged before, and
+ * `SIGNBRIDGE_RESULT_NOT_FOUND` for an id the journal never had.
+ *
+ * # Safety
+ * `client` is NULL or a live client; `event_id` NULL or a NUL-terminated string.
+ */
+signbridge_result signbridge_ack_event(const struct signbridge_client *client,
+                                       const char *event_id);
+
+/**
+ * Creates a receiver from its configuration, the JSON of signbridge's `ReceiverConfig`:
+ * `{"journal": {"path": ...}, "routes": [{"source": "sintegre", "account": "ons",
+ * "settings": {"auth": [{"basic": {"user": "...", "password": "..."}}]}}]}` (sources:
+ * `sintegre`, `idocs`, `arqsign`, `tae`). `SIGNBRIDGE_JOURNAL` sets the journal's path.
+ *
+ * On success writes the receiver to `*out_receiver`; free it with `signbridge_receiver_free`.
+ * Fails with `SIGNBRIDGE_RESULT_INVALID_JSON` (malformed JSON, unknown field),
+ * `SIGNBRIDGE_RESULT_VALIDATION` (an unknown source, a route's bad settings, named) or
+ * `SIGNBRIDGE_RESULT_JOURNAL`.
+ *
+ * # Safety
+ * `config_json` is NULL or a NUL-terminated string; `out_receiver` NULL or writable.
+ */
+signbridge_result signbridge_receiver_new(const char *config_json,
+                                          struct signbridge_receiver **out_receiver);
+
+/**
+ * Frees a receiver. NULL is accepted and ignored.
+ *
+ * # Safety
+ * `receiver` is NULL or from `signbridge_receiver_new`, not freed before, and no other call on
+ * it is running or will start.
+ */
+void signbridge_receiver_free(struct signbridge_receiver *receiver);
+
+/**
+ * Handles one webhook request to the route (`source`, `account`): `method` as received,
+ * `headers_json` the request's headers as a JSON object `{"Name": "value"}` or an array of
+ * `["name", "value"]` pairs, and the body as (`body`, `body_len`; NULL with 0 for none).
+ *
+ * Writes the HTTP status to answer to `*out_status` (200 only once the delivery is committed
+ * to the journal; 404, 405, 413, 401, 400 or 503 otherwise) and the reply to
+ * `*out_reply_json`, `{"headers": [["name", "value"], ...], "body": "..."}` (free it with
+ * `signbridge_string_free`): send both back to the sender. Returns `SIGNBRIDGE_RESULT_OK`
+ * whenever there is a reply, whatever its status; an error result means the arguments were
+ * unusable (and nothing was stored).
+ *
+ * # Safety
+ * `receiver` is NULL or a live receiver; `source`, `account`, `method`, `headers_json` NULL or
+ * NUL-terminated strings; `body` NULL or `body_len` readable bytes; the outputs NULL or
+ * writable.
+ */
+signbridge_result signbridge_webhook_ingest(const struct signbridge_receiver *receiver,
+                                            const char *source,
+                                            const char *account,
+                                            const char *method,
+                                            const char *headers_json,
+                                            const uint8_t *body,
+                                            size_t body_len,
+                                            int32_t *out_status,
+                                            char **out_reply_json);
+
+/**
+ * The oldest event of the receiver's routes not yet acknowledged nor handed out by this
+ * receiver, waiting up to `timeout_ms`: as `signbridge_next_event` for a client.
+ *
+ * # Safety
+ * `receiver` is NULL or a live receiver; `out_event_json` NULL or writable.
+ */
+signbridge_result signbridge_receiver_next_event(const struct signbridge_receiver *receiver,
+                                                 uint32_t timeout_ms,
+                                                 char **out_event_json);
+
+/**
+ * Acknowledges the event `event_id` of the receiver's stream: as `signbridge_ack_event`.
+ *
+ * # Safety
+ * `receiver` is NULL or a live receiver; `event_id` NULL or a NUL-terminated string.
+ */
+signbridge_result signbridge_receiver_ack_event(const struct signbridge_receiver *receiver,
+                                                const char *event_id);
 
 #ifdef __cplusplus
 }  // extern "C"

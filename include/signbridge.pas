@@ -76,6 +76,8 @@ type
   PSignbridgeClient = ^TSignbridgeClient;
   TSignbridgeSignReply = record end;
   PSignbridgeSignReply = ^TSignbridgeSignReply;
+  TSignbridgeReceiver = record end;
+  PSignbridgeReceiver = ^TSignbridgeReceiver;
 
   { The host signer. Runs on a library thread, never the one that called signbridge (which
     waits meanwhile: do not Synchronize to it); must catch every exception itself. }
@@ -155,6 +157,26 @@ function signbridge_sign_reply_set_cms(Reply: PSignbridgeSignReply; Cms: Pointer
   Len: TSignbridgeSize): TSignbridgeResult; cdecl; external SignbridgeLib;
 function signbridge_sign_reply_set_error(Reply: PSignbridgeSignReply;
   Message: PAnsiChar): TSignbridgeResult; cdecl; external SignbridgeLib;
+
+{ Events are handed out until acknowledged; an event not acknowledged comes again after a
+  restart (a new client or receiver on the same journal). }
+function signbridge_ack_event(Client: PSignbridgeClient;
+  EventId: PAnsiChar): TSignbridgeResult; cdecl; external SignbridgeLib;
+
+{ Webhook intake for hosts with their own web server: hand each request to
+  signbridge_webhook_ingest and answer the sender with the status and reply it gives. }
+function signbridge_receiver_new(ConfigJson: PAnsiChar;
+  out Receiver: PSignbridgeReceiver): TSignbridgeResult; cdecl; external SignbridgeLib;
+procedure signbridge_receiver_free(Receiver: PSignbridgeReceiver); cdecl; external SignbridgeLib;
+{ Body may be nil when BodyLen is 0. Status is the HTTP status to answer; ReplyJson is
+  {"headers": [[name, value], ...], "body": "..."}. }
+function signbridge_webhook_ingest(Receiver: PSignbridgeReceiver; Source, Account, Method,
+  HeadersJson: PAnsiChar; Body: Pointer; BodyLen: TSignbridgeSize; out Status: Integer;
+  out ReplyJson: PAnsiChar): TSignbridgeResult; cdecl; external SignbridgeLib;
+function signbridge_receiver_next_event(Receiver: PSignbridgeReceiver; TimeoutMs: Cardinal;
+  out EventJson: PAnsiChar): TSignbridgeResult; cdecl; external SignbridgeLib;
+function signbridge_receiver_ack_event(Receiver: PSignbridgeReceiver;
+  EventId: PAnsiChar): TSignbridgeResult; cdecl; external SignbridgeLib;
 
 type
   { A failed signbridge call, with everything the library said about it. }

@@ -11,6 +11,8 @@
 #     a sandbox it starts, and checks the text and the signatures the sandbox received;
 #   - runs the C misuse suite under valgrind (with the test-panic build);
 #   - sends through a journal file across a client restart (tests/c/journal.c);
+#   - runs the C webhook intake test (receiver, ingest, acked events across a restart) under
+#     valgrind;
 #   - checks that no copy of the password or the token outlives a freed client;
 #   - checks that a C program with the default SIGPIPE disposition survives a server that hangs
 #     up during a large upload;
@@ -223,6 +225,12 @@ fault = {"path": "/tae/signintegration/v2/Publicacoes", "reset": "after", "times
 urllib.request.urlopen(urllib.request.Request(sys.argv[1] + "/__sandbox/faults",
     data=json.dumps(fault).encode(), headers={"Content-Type": "application/json"}))' "$url"
 "$work/journal" "$url" "$work/journal.sqlite3" || fail "the journal file did not keep a send exactly once"
+
+step "webhooks (valgrind)"
+gcc -Wall -Wextra -Werror -Iinclude tests/c/webhooks.c -o "$work/webhooks" \
+    -L"$lib_dir" -lsignbridge -Wl,-rpath,"$lib_dir"
+valgrind -q --error-exitcode=1 --leak-check=full \
+    --errors-for-leak-kinds=definite --show-leak-kinds=definite "$work/webhooks" "$work"
 
 step "secrets wiped"
 # The password and the token must be gone from memory once the client is freed.

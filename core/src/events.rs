@@ -1,20 +1,24 @@
-//! Events from polling: each status a client reads is compared with the last one read of that
-//! handle (its snapshot in the journal, so the comparison survives restarts and is shared by
-//! every process), and what changed (state, a party signing or rejecting) is queued for the
-//! host to pull with [`crate::Client::next_event`]. Hosts pull; nothing is pushed on runtime
-//! threads.
+//! The event stream. Events from polling: each status a client reads is compared with the last
+//! one read of that handle (its snapshot in the journal, so the comparison survives restarts
+//! and is shared by every process), and what changed (state, a party signing or rejecting) is
+//! committed with the new snapshot. Events from webhooks are committed with their delivery
+//! (see [`crate::webhooks`]). Both land in the journal's one stream, which the host pulls with
+//! [`crate::Client::next_event`] and acknowledges with [`crate::Client::ack_event`]: at least
+//! once, until acked, also across restarts. Hosts pull; nothing is pushed on runtime threads.
 //!
 //! Event ids are derived from what happened (`tae:acct:123:state:completed`), so the same
 //! change seen twice, by two clients or after a restart, has the same id.
 
-use std::collections::{BTreeMap, VecDeque};
-use std::sync::Mutex;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Notify;
+use tokio::time::Instant;
 
+use crate::error::{Error, ErrorKind, Result};
+use crate::journal::{Ack, Journal};
 use crate::model::{Event, EventKind, Handle, PartyState, State, Status};
 
 /// What is kept of one envelope's last status: what events are derived from.
@@ -87,51 +91,82 @@ pub(crate) fn changes(
     events
 }
 
-/// Bounded so that a host that never pulls cannot grow memory without limit.
-const MAX_QUEUED: usize = 10_000;
+/// How often a waiting puller looks at the journal for events committed elsewhere (another
+/// process, or another client or receiver on the same journal); events committed through this
+/// stream's owner wake it at once.
+const POLL: Duration = Duration::from_millis(250);
 
-#[derive(Debug, Default)]
-pub(crate) struct EventQueue {
-    queue: Mutex<VecDeque<Event>>,
+/// Most events one replay returns.
+pub const MAX_REPLAY: usize = 1_000;
+
+/// The events of some (provider or source, account) pairs, as the journal keeps them: pulled
+/// in commit order, each until acknowledged. Acked events are never handed out again; an event
+/// handed out and not acked is handed out again by the next stream over the journal (after a
+/// restart), not by this one.
+#[derive(Debug)]
+pub(crate) struct EventStream {
+    journal: Journal,
+    scope: Vec<(String, String)>,
+    /// The position of the last event this stream handed out.
+    delivered: tokio::sync::Mutex<i64>,
     arrived: Notify,
 }
 
-impl EventQueue {
-    pub fn push(&self, events: Vec<Event>) {
-        if events.is_empty() {
-            return;
-        }
-        let mut queue = self.lock();
-        for event in events {
-            if queue.len() == MAX_QUEUED {
-                let dropped = queue.pop_front();
-                tracing::warn!(target: "signbridge", id = ?dropped.map(|e| e.id), "event queue full; oldest event dropped");
-            }
-            queue.push_back(event);
-        }
-        drop(queue);
+impl EventStream {
+    pub fn new(journal: Journal, scope: Vec<(String, String)>) -> EventStream {
+        EventStream { journal, scope, delivered: Default::default(), arrived: Notify::new() }
+    }
+
+    /// Wakes a puller: events of this stream were just committed.
+    pub fn committed(&self) {
         self.arrived.notify_waiters();
     }
 
-    /// The oldest queued event, waiting up to `timeout` for one (None: wait indefinitely).
-    pub async fn next(&self, timeout: Option<Duration>) -> Option<Event> {
-        let wait = async {
-            loop {
-                let notified = self.arrived.notified();
-                if let Some(event) = self.lock().pop_front() {
-                    return event;
+    /// The oldest pending event not yet handed out by this stream, waiting up to `timeout` for
+    /// one (None: until one comes).
+    pub async fn next(&self, timeout: Option<Duration>) -> Result<Option<Event>> {
+        let deadline = timeout.map(|t| Instant::now() + t);
+        loop {
+            let notified = self.arrived.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            {
+                let mut position = self.delivered.lock().await;
+                let found = self.journal.store().next_event(&self.scope, *position).await?;
+                if let Some(stored) = found {
+                    *position = stored.seq;
+                    return Ok(Some(stored.event));
                 }
-                notified.await;
             }
-        };
-        match timeout {
-            Some(t) => tokio::time::timeout(t, wait).await.ok(),
-            None => Some(wait.await),
+            let wait = match deadline {
+                Some(d) if d <= Instant::now() => return Ok(None),
+                Some(d) => POLL.min(d - Instant::now()),
+                None => POLL,
+            };
+            tokio::select! {
+                () = notified => {}
+                () = tokio::time::sleep(wait) => {}
+            }
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<Event>> {
-        self.queue.lock().unwrap_or_else(|p| p.into_inner())
+    /// Acknowledges the event `id`: true if acked now, false if it was acked before; an id
+    /// the journal never had is [`ErrorKind::NotFound`].
+    pub async fn ack(&self, id: &str) -> Result<bool> {
+        match self.journal.store().ack_event(id, Utc::now()).await? {
+            Ack::Acked => Ok(true),
+            Ack::Already => Ok(false),
+            Ack::Unknown => Err(Error::new(ErrorKind::NotFound, format!("no event has id {id:?}"))
+                .with_context("field", "id")),
+        }
+    }
+
+    /// Events committed at or after `since`, acknowledged or not, oldest first, at most
+    /// `limit` (capped at [`MAX_REPLAY`]).
+    pub async fn replay(&self, since: DateTime<Utc>, limit: usize) -> Result<Vec<Event>> {
+        let limit = limit.min(MAX_REPLAY);
+        let stored = self.journal.store().replay_events(&self.scope, since, 0, limit).await?;
+        Ok(stored.into_iter().map(|s| s.event).collect())
     }
 }
 
@@ -214,20 +249,5 @@ mod tests {
         let snap = Snapshot::of(&status(State::Rejected, &[("a@x.com", PartyState::Rejected)]));
         let back: Snapshot = serde_json::from_value(serde_json::to_value(&snap).unwrap()).unwrap();
         assert_eq!(back, snap);
-    }
-
-    #[tokio::test]
-    async fn a_waiting_puller_is_woken() {
-        let q = std::sync::Arc::new(EventQueue::default());
-        let puller = {
-            let q = q.clone();
-            tokio::spawn(async move { q.next(Some(Duration::from_secs(5))).await })
-        };
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        let previous = Snapshot::sent(std::iter::empty());
-        q.push(changes(&handle(), &previous, &status(State::Cancelled, &[]), Utc::now()));
-        let e = puller.await.unwrap().unwrap();
-        assert_eq!(e.id, "tae:a:1:state:cancelled");
-        assert!(q.next(Some(Duration::ZERO)).await.is_none());
     }
 }

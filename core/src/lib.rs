@@ -30,6 +30,7 @@ pub mod providers;
 pub mod signing;
 pub mod transport;
 mod validate;
+pub mod webhooks;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -140,7 +141,7 @@ impl ClientConfig {
 pub struct Client {
     provider: Arc<dyn Provider>,
     batch_concurrency: usize,
-    events: Arc<events::EventQueue>,
+    events: Arc<events::EventStream>,
     signer: signing::SignerSlot,
     journal: journal::Journal,
 }
@@ -172,7 +173,9 @@ impl Client {
                 journal: journal.clone(),
             },
         )?;
-        Ok(Client { provider, batch_concurrency, events: Default::default(), signer, journal })
+        let scope = vec![(provider.id().to_owned(), provider.account().to_owned())];
+        let events = Arc::new(events::EventStream::new(journal.clone(), scope));
+        Ok(Client { provider, batch_concurrency, events, signer, journal })
     }
 
     /// The journal this client keeps its intents, sessions, budgets and snapshots in.
@@ -243,7 +246,8 @@ impl Client {
                 .await
                 .map_err(|e| e.with_context("reference", &envelope.reference))?;
             tracing::debug!(target: "signbridge", id = %handle.id, "sent");
-            self.remember(&handle, &events::Snapshot::sent(intent::acting_emails(envelope))).await;
+            self.remember(&handle, &events::Snapshot::sent(intent::acting_emails(envelope)), &[])
+                .await;
             Ok(handle)
         })
         .await
@@ -316,27 +320,54 @@ impl Client {
                 None
             }
         };
-        if let Some(previous) = &previous {
-            self.events.push(events::changes(handle, previous, status, chrono::Utc::now()));
-        }
+        let changes = match &previous {
+            Some(previous) => events::changes(handle, previous, status, chrono::Utc::now()),
+            None => Vec::new(),
+        };
         let next = events::Snapshot::of(status);
         if previous.as_ref() != Some(&next) {
-            self.remember(handle, &next).await;
+            self.remember(handle, &next, &changes).await;
         }
     }
 
-    async fn remember(&self, handle: &Handle, snapshot: &events::Snapshot) {
+    /// Keeps `snapshot` with the events its change means, together: if that fails, the next
+    /// reading finds the old snapshot and derives the same events again.
+    async fn remember(&self, handle: &Handle, snapshot: &events::Snapshot, changes: &[Event]) {
         let json = serde_json::to_value(snapshot).unwrap_or_default();
-        let stored = self.journal.put_status(self.provider_id(), self.account(), &handle.id, &json);
-        if let Err(e) = stored.await {
-            tracing::warn!(target: "signbridge", error = %e, "the journal could not keep a status snapshot");
+        let (provider, account) = (self.provider_id(), self.account());
+        match self.journal.put_status(provider, account, &handle.id, &json, changes).await {
+            Ok(()) if !changes.is_empty() => self.events.committed(),
+            Ok(()) => {}
+            Err(e) => {
+                tracing::warn!(target: "signbridge", error = %e, "the journal could not keep a status snapshot");
+            }
         }
     }
 
-    /// The oldest event not yet taken: changes seen by `status` and `refresh` (a party signed,
-    /// the state moved). Waits up to `timeout` (None: until one arrives); None when none came.
-    pub async fn next_event(&self, timeout: Option<Duration>) -> Option<Event> {
+    /// The oldest event of this account not yet acknowledged nor handed out by this client:
+    /// changes seen by `status` and `refresh` (a party signed, the state moved) and webhook
+    /// deliveries received for the account, from the journal. Waits up to `timeout` (None:
+    /// until one arrives); None when none came. An event handed out stays pending until
+    /// [`Client::ack_event`]: a new client on the same journal (after a restart) hands it out
+    /// again.
+    pub async fn next_event(&self, timeout: Option<Duration>) -> Result<Option<Event>> {
         self.events.next(timeout).await
+    }
+
+    /// Acknowledges the event `id` (the host has taken it): true if acked now, false if it
+    /// was acked before; an unknown id is [`ErrorKind::NotFound`].
+    pub async fn ack_event(&self, id: &str) -> Result<bool> {
+        self.events.ack(id).await
+    }
+
+    /// The account's events committed at or after `since`, acknowledged or not, oldest first;
+    /// at most `limit` (capped at 1 000).
+    pub async fn replay_events(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+        limit: usize,
+    ) -> Result<Vec<Event>> {
+        self.events.replay(since, limit).await
     }
 
     /// Sets (or, with None, removes) the signer that providers needing a host signature call.

@@ -11,10 +11,11 @@ use chrono::{DateTime, TimeZone as _, Utc};
 use serde_json::json;
 use signbridge::ErrorKind;
 use signbridge::journal::{
-    Acquire, Begin, BeginMode, Finish, IntentKey, IntentState, Journal, JournalConfig,
-    JournalStore, Lease, Period, Session, SessionLookup, SessionValue, SqliteStore, StatusSnapshot,
-    Window,
+    Ack, Acquire, Begin, BeginMode, Finish, InboxEntry, Ingested, IntentKey, IntentState, Journal,
+    JournalConfig, JournalStore, Lease, Period, Session, SessionLookup, SessionValue, SqliteStore,
+    StatusSnapshot, Window,
 };
+use signbridge::{Event, EventKind, Handle};
 
 const TTL: Duration = Duration::from_secs(60);
 const BUSY: Duration = Duration::from_secs(10);
@@ -477,13 +478,16 @@ async fn the_sliding_window_answers_when_the_oldest_call_leaves() {
 async fn status_snapshots_keep_the_latest_reading() {
     let store = SqliteStore::in_memory().unwrap();
     let snap = |state: &str, at| StatusSnapshot { status: json!({"state": state}), read_at: at };
-    store.put_status("idocs", "main", "D-1", &snap("sent", t0() + secs(10))).await.unwrap();
-    store.put_status("idocs", "main", "D-1", &snap("draft", t0())).await.unwrap();
+    store.put_status("idocs", "main", "D-1", &snap("sent", t0() + secs(10)), &[]).await.unwrap();
+    store.put_status("idocs", "main", "D-1", &snap("draft", t0()), &[]).await.unwrap();
     assert_eq!(
         store.status("idocs", "main", "D-1").await.unwrap(),
         Some(snap("sent", t0() + secs(10)))
     );
-    store.put_status("idocs", "main", "D-1", &snap("completed", t0() + secs(20))).await.unwrap();
+    store
+        .put_status("idocs", "main", "D-1", &snap("completed", t0() + secs(20)), &[])
+        .await
+        .unwrap();
     assert_eq!(
         store.status("idocs", "main", "D-1").await.unwrap(),
         Some(snap("completed", t0() + secs(20)))
@@ -491,7 +495,7 @@ async fn status_snapshots_keep_the_latest_reading() {
     assert_eq!(store.status("idocs", "main", "D-2").await.unwrap(), None);
 
     let journal = Journal::in_memory().unwrap();
-    journal.put_status("idocs", "main", "D-3", &json!({"state": "sent"})).await.unwrap();
+    journal.put_status("idocs", "main", "D-3", &json!({"state": "sent"}), &[]).await.unwrap();
     assert_eq!(
         journal.status("idocs", "main", "D-3").await.unwrap().unwrap().status["state"],
         "sent"
@@ -654,4 +658,113 @@ async fn secrets_never_show_in_debug_output() {
     assert!(!shown.contains("hunter2"), "{shown}");
     assert!(shown.contains("SessionValue(***)"), "{shown}");
     assert_eq!(session.value.expose(), "hunter2-token");
+}
+
+fn event(provider: &str, id: &str) -> Event {
+    Event {
+        id: id.into(),
+        handle: Handle {
+            provider: provider.into(),
+            account: "main".into(),
+            id: "D-1".into(),
+            reference: None,
+        },
+        kind: EventKind::StateChanged,
+        at: t0(),
+        raw: json!({"n": id}),
+    }
+}
+
+fn entry(key: &str, link: Option<(&str, i64)>) -> InboxEntry {
+    InboxEntry {
+        source: "sintegre".into(),
+        account: "main".into(),
+        key: key.into(),
+        body: format!("{{\"k\":\"{key}\"}}"),
+        headers: json!([["Content-Type", "application/json"]]),
+        flags: vec!["no_content_type".into()],
+        link: link.map(|(url, exp)| (url.to_owned(), Some(t0() + secs(exp)))),
+        events: vec![event("sintegre", &format!("sintegre:main:{key}"))],
+    }
+}
+
+fn scope(provider: &str) -> Vec<(String, String)> {
+    vec![(provider.to_owned(), "main".to_owned())]
+}
+
+#[tokio::test]
+async fn a_delivery_is_kept_once_and_its_duplicates_counted() {
+    let store = SqliteStore::in_memory().unwrap();
+    let first = entry("k1:a", Some(("https://x/?token=one", 100)));
+    assert_eq!(store.ingest(&first, t0()).await.unwrap(), Ingested::New);
+    let resend = entry("k1:a", Some(("https://x/?token=two", 200)));
+    assert_eq!(
+        store.ingest(&resend, t0() + secs(5)).await.unwrap(),
+        Ingested::Duplicate { deliveries: 2 }
+    );
+    let kept = store.inbox("sintegre", "main", "k1:a").await.unwrap().unwrap();
+    assert_eq!((kept.deliveries, kept.first_at, kept.last_at), (2, t0(), t0() + secs(5)));
+    assert_eq!(kept.link_expires_at, Some(t0() + secs(200)), "the later link is kept");
+    assert_eq!(kept.flags, ["no_content_type"]);
+    assert_eq!(kept.headers, json!([["Content-Type", "application/json"]]));
+    let sintegre = scope("sintegre");
+    let only = store.next_event(&sintegre, 0).await.unwrap().unwrap();
+    assert_eq!(only.event.id, "sintegre:main:k1:a");
+    assert!(store.next_event(&sintegre, only.seq).await.unwrap().is_none(), "one event, not two");
+    assert!(store.inbox("sintegre", "main", "k1:b").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn events_stay_pending_until_acked_and_replay_shows_them_all() {
+    let store = SqliteStore::in_memory().unwrap();
+    let snap = StatusSnapshot { status: json!({"state": "sent"}), read_at: t0() };
+    let events = [event("idocs", "e1"), event("idocs", "e2")];
+    store.put_status("idocs", "main", "D-1", &snap, &events).await.unwrap();
+    // The same change derived again (another client, after a restart) is the same event.
+    store.put_status("idocs", "main", "D-1", &snap, &events[..1]).await.unwrap();
+    store.ingest(&entry("k", None), t0()).await.unwrap();
+    let idocs = scope("idocs");
+    let e1 = store.next_event(&idocs, 0).await.unwrap().unwrap();
+    let e2 = store.next_event(&idocs, e1.seq).await.unwrap().unwrap();
+    assert_eq!((e1.event.id.as_str(), e2.event.id.as_str()), ("e1", "e2"));
+    assert!(store.next_event(&idocs, e2.seq).await.unwrap().is_none(), "scoped to idocs/main");
+    assert!(store.next_event(&scope("tae"), 0).await.unwrap().is_none());
+    assert_eq!(store.ack_event("e1", t0()).await.unwrap(), Ack::Acked);
+    assert_eq!(store.ack_event("e1", t0()).await.unwrap(), Ack::Already);
+    assert_eq!(store.ack_event("nope", t0()).await.unwrap(), Ack::Unknown);
+    let pending = store.next_event(&idocs, 0).await.unwrap().unwrap();
+    assert_eq!(pending.event.id, "e2", "from the start, the acked one is skipped");
+    let both =
+        [("idocs".to_owned(), "main".to_owned()), ("sintegre".to_owned(), "main".to_owned())];
+    let all = store.replay_events(&both, DateTime::<Utc>::UNIX_EPOCH, 0, 10).await.unwrap();
+    let ids: Vec<_> = all.iter().map(|e| e.event.id.as_str()).collect();
+    assert_eq!(ids, ["e1", "e2", "sintegre:main:k"]);
+    assert!(all[0].acked_at.is_some() && all[1].acked_at.is_none());
+    assert_eq!(all[1].event, events[1], "kept whole");
+    let later = store.replay_events(&both, Utc::now() + secs(3600), 0, 10).await.unwrap();
+    assert!(later.is_empty());
+}
+
+#[test]
+fn a_version_1_journal_is_migrated_on_open_keeping_its_rows() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = journal_file(&dir);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let store = open(&path);
+    runtime.block_on(new_lease(&store, "R-1", "d", t0()));
+    drop(store);
+    // Back to what version 1 wrote: no inbox, no events.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch("DROP TABLE inbox; DROP TABLE events; PRAGMA user_version = 1;").unwrap();
+    drop(conn);
+    let store = open(&path);
+    let version: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("PRAGMA user_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
+    runtime.block_on(async {
+        assert!(store.intent(&key("R-1")).await.unwrap().is_some(), "version 1 rows kept");
+        assert_eq!(store.ingest(&entry("k", None), t0()).await.unwrap(), Ingested::New);
+    });
 }

@@ -297,19 +297,19 @@ async fn polling_turns_changes_into_events() {
     let h = start().await;
     let handle = h.client.send(&envelope("ERP-EV")).await.unwrap();
     h.client.status(&handle).await.unwrap();
-    assert!(h.client.next_event(Some(Duration::from_millis(20))).await.is_none());
+    assert!(h.client.next_event(Some(Duration::from_millis(20))).await.unwrap().is_none());
     h.control.tae_sign(doc_id(&handle), "maria@cliente.example").await.unwrap();
     h.client.status(&handle).await.unwrap();
-    let signed = h.client.next_event(Some(Duration::ZERO)).await.unwrap();
+    let signed = h.client.next_event(Some(Duration::ZERO)).await.unwrap().unwrap();
     assert_eq!(signed.kind, signbridge::EventKind::PartySigned);
     assert_eq!(signed.id, format!("tae:test:{}:party:maria@cliente.example:signed", handle.id));
-    let moved = h.client.next_event(Some(Duration::ZERO)).await.unwrap();
+    let moved = h.client.next_event(Some(Duration::ZERO)).await.unwrap().unwrap();
     assert_eq!(moved.id, format!("tae:test:{}:state:partially_signed", handle.id));
     h.control.tae_sign(doc_id(&handle), "joao@empresa.example").await.unwrap();
     h.client.refresh(std::slice::from_ref(&handle)).await;
     let ids: Vec<String> = [
-        h.client.next_event(Some(Duration::ZERO)).await,
-        h.client.next_event(Some(Duration::ZERO)).await,
+        h.client.next_event(Some(Duration::ZERO)).await.unwrap(),
+        h.client.next_event(Some(Duration::ZERO)).await.unwrap(),
     ]
     .into_iter()
     .map(|e| e.unwrap().id)

@@ -348,13 +348,16 @@ pub unsafe extern "C" fn signbridge_cancel(
     })
 }
 
-/// Takes the oldest event not yet taken: changes that `signbridge_status` and
-/// `signbridge_refresh` saw (a party signed, the state moved). Waits up to `timeout_ms`
+/// Takes the oldest event of the account not yet taken: changes that `signbridge_status` and
+/// `signbridge_refresh` saw (a party signed, the state moved) and webhook deliveries a receiver
+/// on the same journal kept for the account. Waits up to `timeout_ms`
 /// milliseconds for one (0: do not wait).
 ///
 /// On success writes the event JSON (`{"id", "handle", "kind", "at", "raw"}`; `id` is stable,
 /// so duplicates can be dropped) to `*out_event_json`; free it with `signbridge_string_free`.
-/// When none came in time returns `SIGNBRIDGE_RESULT_NO_EVENT` and writes nothing.
+/// When none came in time returns `SIGNBRIDGE_RESULT_NO_EVENT` and writes nothing. An event
+/// stays pending until `signbridge_ack_event`: it is not handed out again by this client, but
+/// a new client on the same journal (after a restart) hands it out again.
 ///
 /// # Safety
 /// `client` is NULL or a live client; `out_event_json` NULL or writable.
@@ -369,7 +372,7 @@ pub unsafe extern "C" fn signbridge_next_event(
         let client = unsafe { arg_ref(client, "client") }?;
         let out = unsafe { Out::new(out_event_json, "out_event_json") }?;
         let timeout = Duration::from_millis(timeout_ms.into());
-        match block_on(client.client.next_event(Some(timeout)))? {
+        match block_on(client.client.next_event(Some(timeout)))?? {
             Some(event) => out.write_json(&event),
             None => Err(Failure::no_event(timeout_ms)),
         }

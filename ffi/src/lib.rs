@@ -17,6 +17,7 @@ mod runtime;
 mod signer;
 #[cfg(unix)]
 mod sigpipe;
+mod webhooks;
 
 use std::ffi::{CStr, c_char};
 
@@ -25,6 +26,7 @@ pub use error::*;
 pub use journal::*;
 pub use ptr::{signbridge_bytes_free, signbridge_string_free};
 pub use signer::*;
+pub use webhooks::*;
 
 /// The ABI version this header describes, bumped on every change that breaks hosts built
 /// against an older header (a changed signature, a removed function, a changed meaning).

@@ -293,7 +293,7 @@ impl NativeClient {
             .transpose()
             .map_err(|e| PyValueError::new_err(format!("timeout: {e}")))?;
         let client = self.client(py)?;
-        Ok(async move { client.next_event(timeout).await.as_ref().map(to_json).transpose() })
+        Ok(async move { client.next_event(timeout).await?.as_ref().map(to_json).transpose() })
     }
 }
 

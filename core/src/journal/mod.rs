@@ -8,7 +8,11 @@
 //! - **Sessions**: one login per account shared by every process, refreshed single-flight.
 //! - **Rate budgets**: one count per account and window (second … calendar month), shared by
 //!   every process and kept across restarts, so a month's budget cannot be spent twice.
-//! - **Status snapshots**: the last status read of each handle.
+//! - **Status snapshots**: the last status read of each handle, stored together with the
+//!   events the change from the previous one means.
+//! - **Webhook inbox and event stream** (see [`InboxEntry`], [`StoredEvent`]): deliveries
+//!   committed before the sender is answered, and one stream of events from webhooks and
+//!   polling, each kept until the host acknowledges it.
 //!
 //! # Leases
 //! Whoever begins an intent holds a *lease* on it: a holder id (process id and a random number,
@@ -49,6 +53,7 @@
 //! refused without being changed.
 
 mod budget;
+mod inbox;
 mod sqlite;
 
 use std::collections::BTreeMap;
@@ -64,8 +69,10 @@ use serde::Deserialize;
 use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorKind, Result};
+use crate::model::Event;
 
 pub use budget::{Acquire, Period, Window, WindowUsage};
+pub use inbox::{Ack, InboxEntry, InboxRecord, Ingested, Scope, StoredEvent};
 pub use sqlite::SqliteStore;
 
 /// The `journal` section of the client configuration. Every field has a default.
@@ -330,8 +337,8 @@ pub struct StatusSnapshot {
 /// A journal backend. Every operation is atomic on its own, also across processes sharing the
 /// store; `now` is passed in so that all time arithmetic is testable and one clock decides.
 ///
-/// Later features (change-list cursors, a webhook inbox, an acked event stream) will be new
-/// operations here; a backend that lacks one answers [`ErrorKind::Unsupported`].
+/// Later features (change-list cursors) will be new operations here; a backend that lacks one
+/// answers [`ErrorKind::Unsupported`].
 #[async_trait]
 pub trait JournalStore: Send + Sync + fmt::Debug {
     /// Names the store in messages (the file path for SQLite).
@@ -429,13 +436,15 @@ pub trait JournalStore: Send + Sync + fmt::Debug {
     ) -> Result<Vec<WindowUsage>>;
 
     /// Stores the status read at `read_at` as the handle's snapshot, unless a later read is
-    /// already stored.
+    /// already stored, and adds `events` (what changed since the previous snapshot) to the
+    /// stream, in one transaction: a change is never recorded without its events.
     async fn put_status(
         &self,
         provider: &str,
         account: &str,
         id: &str,
         snapshot: &StatusSnapshot,
+        events: &[Event],
     ) -> Result<()>;
 
     /// The handle's last status snapshot.
@@ -445,6 +454,29 @@ pub trait JournalStore: Send + Sync + fmt::Debug {
         account: &str,
         id: &str,
     ) -> Result<Option<StatusSnapshot>>;
+
+    /// Keeps a webhook delivery and adds its events to the stream, in one transaction; a
+    /// delivery whose key is already kept is only counted. Returns once committed.
+    async fn ingest(&self, entry: &InboxEntry, now: DateTime<Utc>) -> Result<Ingested>;
+
+    /// A kept delivery (its body without secrets; the link itself is not returned).
+    async fn inbox(&self, source: &str, account: &str, key: &str) -> Result<Option<InboxRecord>>;
+
+    /// The first event of `scope` after position `after` not yet acknowledged.
+    async fn next_event(&self, scope: &Scope, after: i64) -> Result<Option<StoredEvent>>;
+
+    /// Acknowledges the event `id`.
+    async fn ack_event(&self, id: &str, now: DateTime<Utc>) -> Result<Ack>;
+
+    /// Events of `scope` committed at or after `since`, acknowledged or not, in order; at most
+    /// `limit`, starting after position `after`.
+    async fn replay_events(
+        &self,
+        scope: &Scope,
+        since: DateTime<Utc>,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>>;
 }
 
 /// How long a login may take before another process may try its own.
@@ -669,16 +701,33 @@ impl Journal {
         self.store.remaining(provider, account, windows, Utc::now()).await
     }
 
-    /// Stores a status just read (JSON) as the handle's snapshot.
+    /// Stores a status just read (JSON) as the handle's snapshot, with the events its change
+    /// means.
     pub async fn put_status(
         &self,
         provider: &str,
         account: &str,
         id: &str,
         status: &serde_json::Value,
+        events: &[Event],
     ) -> Result<()> {
         let snapshot = StatusSnapshot { status: status.clone(), read_at: Utc::now() };
-        self.store.put_status(provider, account, id, &snapshot).await
+        self.store.put_status(provider, account, id, &snapshot, events).await
+    }
+
+    /// Keeps a webhook delivery and its events; see [`JournalStore::ingest`].
+    pub async fn ingest(&self, entry: &InboxEntry) -> Result<Ingested> {
+        self.store.ingest(entry, Utc::now()).await
+    }
+
+    /// A kept delivery.
+    pub async fn inbox(
+        &self,
+        source: &str,
+        account: &str,
+        key: &str,
+    ) -> Result<Option<InboxRecord>> {
+        self.store.inbox(source, account, key).await
     }
 
     /// The handle's last status snapshot.

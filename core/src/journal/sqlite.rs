@@ -31,11 +31,13 @@ use serde::{Deserialize, Serialize};
 
 use super::budget::{self, Acquire, Window, WindowUsage};
 use super::{
-    Begin, BeginMode, Change, Finish, IntentKey, IntentRecord, IntentState, JournalStore, Lease,
-    LoginLease, MEMORY, Session, SessionLookup, SessionValue, StatusSnapshot, Step, apply,
-    journal_error, later, plan_begin,
+    Ack, Begin, BeginMode, Change, Finish, InboxEntry, InboxRecord, Ingested, IntentKey,
+    IntentRecord, IntentState, JournalStore, Lease, LoginLease, MEMORY, Scope, Session,
+    SessionLookup, SessionValue, StatusSnapshot, Step, StoredEvent, apply, journal_error, later,
+    plan_begin,
 };
 use crate::error::{Error, Result};
+use crate::model::Event;
 
 /// `PRAGMA application_id` of a signbridge journal ("SBJN").
 const APPLICATION_ID: i32 = 0x5342_4a4e;
@@ -97,6 +99,34 @@ const MIGRATIONS: &[&str] = &[
         read_ms  INTEGER NOT NULL,
         PRIMARY KEY (provider, account, id)
     ) WITHOUT ROWID;
+    ",
+    // 2: the webhook inbox and the event stream.
+    "
+    CREATE TABLE inbox (
+        source          TEXT NOT NULL,
+        account         TEXT NOT NULL,
+        key             TEXT NOT NULL,  -- the source's dedupe key
+        body            TEXT NOT NULL,  -- as received, secrets removed
+        headers         TEXT NOT NULL,  -- JSON array of [name, value], credentials removed
+        flags           TEXT NOT NULL,  -- JSON array of strings
+        link            TEXT,           -- a link to fetch, a secret until link_expires_ms
+        link_expires_ms INTEGER,
+        deliveries      INTEGER NOT NULL,
+        first_ms        INTEGER NOT NULL,
+        last_ms         INTEGER NOT NULL,
+        PRIMARY KEY (source, account, key)
+    ) WITHOUT ROWID;
+    CREATE TABLE events (
+        seq        INTEGER PRIMARY KEY AUTOINCREMENT,  -- commit order, never reused
+        id         TEXT NOT NULL UNIQUE,
+        provider   TEXT NOT NULL,  -- the handle's provider (or source)
+        account    TEXT NOT NULL,
+        event      TEXT NOT NULL,  -- JSON
+        created_ms INTEGER NOT NULL,
+        acked_ms   INTEGER
+    );
+    CREATE INDEX events_pending ON events (provider, account, seq) WHERE acked_ms IS NULL;
+    CREATE INDEX events_created ON events (provider, account, created_ms);
     ",
 ];
 
@@ -405,6 +435,47 @@ fn load_intent(conn: &Connection, key: &IntentKey) -> rusqlite::Result<Option<In
         intent_from_row,
     )
     .optional()
+}
+
+const EVENT_COLUMNS: &str = "seq, event, created_ms, acked_ms";
+
+fn event_from_row(row: &Row<'_>) -> rusqlite::Result<StoredEvent> {
+    Ok(StoredEvent {
+        seq: row.get(0)?,
+        event: json_column(row, 1)?,
+        created_at: budget::time(row.get(2)?),
+        acked_at: row.get::<_, Option<i64>>(3)?.map(budget::time),
+    })
+}
+
+/// Adds events to the stream; one whose id is already there is the same event, dropped.
+fn insert_events(conn: &Connection, events: &[Event], now_ms: i64) -> Fallible<()> {
+    let mut stmt = conn.prepare(
+        "INSERT INTO events (id, provider, account, event, created_ms) \
+         VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (id) DO NOTHING",
+    )?;
+    for event in events {
+        stmt.execute(params![
+            event.id,
+            event.handle.provider,
+            event.handle.account,
+            to_json(event)?,
+            now_ms
+        ])?;
+    }
+    Ok(())
+}
+
+/// `(provider = ?1 AND account = ?2) OR …` for a scope, and its arguments.
+fn scope_filter(scope: &Scope) -> (String, Vec<rusqlite::types::Value>) {
+    let mut filter = Vec::new();
+    let mut args: Vec<rusqlite::types::Value> = Vec::new();
+    for (provider, account) in scope {
+        filter.push(format!("(provider = ?{} AND account = ?{})", args.len() + 1, args.len() + 2));
+        args.push(provider.clone().into());
+        args.push(account.clone().into());
+    }
+    (filter.join(" OR "), args)
 }
 
 fn write_intent(conn: &Connection, rec: &IntentRecord) -> Fallible<()> {
@@ -744,18 +815,23 @@ impl JournalStore for SqliteStore {
         account: &str,
         id: &str,
         snapshot: &StatusSnapshot,
+        events: &[Event],
     ) -> Result<()> {
         let (provider, account, id) = (provider.to_owned(), account.to_owned(), id.to_owned());
         let (status, read) = (snapshot.status.to_string(), ms(snapshot.read_at));
+        let events = events.to_vec();
         self.run(move |conn| {
+            let tx = immediate(conn)?;
+            insert_events(&tx, &events, read)?;
             // Two processes may read the same handle; the later reading wins, whoever writes last.
-            conn.execute(
+            tx.execute(
                 "INSERT INTO status_snapshots (provider, account, id, status, read_ms) \
                  VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (provider, account, id) DO UPDATE SET \
                  status = excluded.status, read_ms = excluded.read_ms \
                  WHERE excluded.read_ms >= status_snapshots.read_ms",
                 params![provider, account, id, status, read],
             )?;
+            tx.commit()?;
             Ok(())
         })
         .await
@@ -782,6 +858,161 @@ impl JournalStore for SqliteStore {
                     },
                 )
                 .optional()?)
+        })
+        .await
+    }
+
+    async fn ingest(&self, entry: &InboxEntry, now: DateTime<Utc>) -> Result<Ingested> {
+        let entry = entry.clone();
+        self.run(move |conn| {
+            let tx = immediate(conn)?;
+            let now = ms(now);
+            let (link, expires) = match &entry.link {
+                Some((url, expires)) => (Some(url.as_str()), expires.map(ms)),
+                None => (None, None),
+            };
+            let known: Option<i64> = tx
+                .query_row(
+                    "SELECT deliveries FROM inbox WHERE source = ?1 AND account = ?2 AND key = ?3",
+                    params![entry.source, entry.account, entry.key],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let answer = match known {
+                Some(count) => {
+                    // A resend carries a fresh link (SINtegre mints a token per send): keep the
+                    // one that expires last.
+                    tx.execute(
+                        "UPDATE inbox SET deliveries = deliveries + 1, last_ms = ?4, \
+                         link = CASE WHEN ?5 IS NOT NULL AND (link_expires_ms IS NULL \
+                           OR ?6 >= link_expires_ms) THEN ?5 ELSE link END, \
+                         link_expires_ms = CASE WHEN ?5 IS NOT NULL AND (link_expires_ms IS NULL \
+                           OR ?6 >= link_expires_ms) THEN ?6 ELSE link_expires_ms END \
+                         WHERE source = ?1 AND account = ?2 AND key = ?3",
+                        params![entry.source, entry.account, entry.key, now, link, expires],
+                    )?;
+                    Ingested::Duplicate {
+                        deliveries: u64::try_from(count).unwrap_or(0).saturating_add(1),
+                    }
+                }
+                None => {
+                    tx.execute(
+                        "INSERT INTO inbox (source, account, key, body, headers, flags, link, \
+                         link_expires_ms, deliveries, first_ms, last_ms) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9, ?9)",
+                        params![
+                            entry.source,
+                            entry.account,
+                            entry.key,
+                            entry.body,
+                            entry.headers.to_string(),
+                            to_json(&entry.flags)?,
+                            link,
+                            expires,
+                            now
+                        ],
+                    )?;
+                    insert_events(&tx, &entry.events, now)?;
+                    Ingested::New
+                }
+            };
+            tx.commit()?;
+            Ok(answer)
+        })
+        .await
+    }
+
+    async fn inbox(&self, source: &str, account: &str, key: &str) -> Result<Option<InboxRecord>> {
+        let (source, account, key) = (source.to_owned(), account.to_owned(), key.to_owned());
+        self.run(move |conn| {
+            Ok(conn
+                .query_row(
+                    "SELECT source, account, key, body, headers, flags, link_expires_ms, \
+                     deliveries, first_ms, last_ms FROM inbox \
+                     WHERE source = ?1 AND account = ?2 AND key = ?3",
+                    params![source, account, key],
+                    |r| {
+                        Ok(InboxRecord {
+                            source: r.get(0)?,
+                            account: r.get(1)?,
+                            key: r.get(2)?,
+                            body: r.get(3)?,
+                            headers: json_column(r, 4)?,
+                            flags: json_column(r, 5)?,
+                            link_expires_at: r.get::<_, Option<i64>>(6)?.map(budget::time),
+                            deliveries: u64::try_from(r.get::<_, i64>(7)?).unwrap_or(0),
+                            first_at: budget::time(r.get(8)?),
+                            last_at: budget::time(r.get(9)?),
+                        })
+                    },
+                )
+                .optional()?)
+        })
+        .await
+    }
+
+    async fn next_event(&self, scope: &Scope, after: i64) -> Result<Option<StoredEvent>> {
+        let scope = scope.to_vec();
+        self.run(move |conn| {
+            let (filter, mut args) = scope_filter(&scope);
+            if args.is_empty() {
+                return Ok(None);
+            }
+            args.push(after.into());
+            let sql = format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE acked_ms IS NULL AND ({filter}) \
+                 AND seq > ?{} ORDER BY seq LIMIT 1",
+                args.len()
+            );
+            Ok(conn.query_row(&sql, rusqlite::params_from_iter(args), event_from_row).optional()?)
+        })
+        .await
+    }
+
+    async fn ack_event(&self, id: &str, now: DateTime<Utc>) -> Result<Ack> {
+        let id = id.to_owned();
+        self.run(move |conn| {
+            let acked = conn.execute(
+                "UPDATE events SET acked_ms = ?2 WHERE id = ?1 AND acked_ms IS NULL",
+                params![id, ms(now)],
+            )?;
+            if acked > 0 {
+                return Ok(Ack::Acked);
+            }
+            let known = conn
+                .query_row("SELECT 1 FROM events WHERE id = ?1", params![id], |_| Ok(()))
+                .optional()?;
+            Ok(if known.is_some() { Ack::Already } else { Ack::Unknown })
+        })
+        .await
+    }
+
+    async fn replay_events(
+        &self,
+        scope: &Scope,
+        since: DateTime<Utc>,
+        after: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>> {
+        let scope = scope.to_vec();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.run(move |conn| {
+            let (filter, mut args) = scope_filter(&scope);
+            if args.is_empty() {
+                return Ok(Vec::new());
+            }
+            let n = args.len();
+            args.extend([ms(since).into(), after.into(), limit.into()]);
+            let sql = format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE ({filter}) AND created_ms >= ?{} \
+                 AND seq > ?{} ORDER BY seq LIMIT ?{}",
+                n + 1,
+                n + 2,
+                n + 3
+            );
+            let mut stmt = conn.prepare(&sql)?;
+            let rows = stmt.query_map(rusqlite::params_from_iter(args), event_from_row)?;
+            Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
         .await
     }

@@ -30,7 +30,7 @@
 //! operation and poll its companion until every operation is done). The status table is in
 //! [`map::state`].
 
-mod map;
+pub(crate) mod map;
 mod wire;
 
 use std::time::Duration;

@@ -1,0 +1,77 @@
+//! What the journal keeps of webhook deliveries (the inbox) and of the event stream.
+//!
+//! - **Inbox**: one row per distinct delivery of a source's account, keyed by the source's
+//!   dedupe key. The row is committed before the sender is answered 2xx; a duplicate only
+//!   counts one more delivery (and keeps the later link, which expires later).
+//! - **Events**: every event the host is to see — from webhooks and from status polling — in
+//!   one table, in the order committed, each with its stable id (a second event with an id
+//!   already kept is the same event and is dropped). An event stays pending until the host
+//!   acknowledges it, so a host that stops before acknowledging gets it again.
+
+use chrono::{DateTime, Utc};
+
+use crate::model::Event;
+
+/// One delivery to keep, with the events it means.
+#[derive(Debug, Clone)]
+pub struct InboxEntry {
+    pub source: String,
+    pub account: String,
+    /// The source's dedupe key.
+    pub key: String,
+    /// The body with secrets removed.
+    pub body: String,
+    /// The headers with credentials removed (JSON array of `[name, value]`).
+    pub headers: serde_json::Value,
+    pub flags: Vec<String>,
+    /// A link to fetch later (a secret until it expires), and when it expires.
+    pub link: Option<(String, Option<DateTime<Utc>>)>,
+    pub events: Vec<Event>,
+}
+
+/// What keeping a delivery did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ingested {
+    /// First seen: kept, its events added to the stream.
+    New,
+    /// Seen before: counted (this is delivery number `deliveries`); no new event.
+    Duplicate { deliveries: u64 },
+}
+
+/// A delivery as the inbox holds it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboxRecord {
+    pub source: String,
+    pub account: String,
+    pub key: String,
+    pub body: String,
+    pub headers: serde_json::Value,
+    pub flags: Vec<String>,
+    pub link_expires_at: Option<DateTime<Utc>>,
+    pub deliveries: u64,
+    pub first_at: DateTime<Utc>,
+    pub last_at: DateTime<Utc>,
+}
+
+/// Whose events a stream shows: (provider or source id, account) pairs.
+pub type Scope = [(String, String)];
+
+/// An event as the stream keeps it: its position (commit order) and whether it was acked.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    pub seq: i64,
+    pub event: Event,
+    pub created_at: DateTime<Utc>,
+    pub acked_at: Option<DateTime<Utc>>,
+}
+
+/// What acknowledging an event did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ack {
+    /// Acknowledged now.
+    Acked,
+    /// It was acknowledged before.
+    Already,
+    /// No event has this id.
+    Unknown,
+}
