@@ -132,7 +132,7 @@ function signbridge_reconcile(Client: PSignbridgeClient; Reference: PAnsiChar;
   out Json: PAnsiChar): TSignbridgeResult; cdecl; external SignbridgeLib;
 function signbridge_pending(Client: PSignbridgeClient;
   out Json: PAnsiChar): TSignbridgeResult; cdecl; external SignbridgeLib;
-{ ResolutionJson: '{"sent_as": "<id>"}' or '{"not_sent": true}'. }
+(* ResolutionJson: '{"sent_as": "<id>"}' or '{"not_sent": true}'. *)
 function signbridge_resolve(Client: PSignbridgeClient; Reference: PAnsiChar;
   ResolutionJson: PAnsiChar; out Json: PAnsiChar): TSignbridgeResult; cdecl; external SignbridgeLib;
 function signbridge_budget(Client: PSignbridgeClient;

@@ -224,7 +224,9 @@ python3 -c 'import json, sys, urllib.request
 fault = {"path": "/tae/signintegration/v2/Publicacoes", "reset": "after", "times": 1}
 urllib.request.urlopen(urllib.request.Request(sys.argv[1] + "/__sandbox/faults",
     data=json.dumps(fault).encode(), headers={"Content-Type": "application/json"}))' "$url"
-"$work/journal" "$url" "$work/journal.sqlite3" || fail "the journal file did not keep a send exactly once"
+# SIGNBRIDGE_JOURNAL wins over the configuration's journal.path: this step names the file.
+SIGNBRIDGE_JOURNAL="$work/journal.sqlite3" "$work/journal" "$url" "$work/journal.sqlite3" ||
+    fail "the journal file did not keep a send exactly once"
 
 step "webhooks (valgrind)"
 gcc -Wall -Wextra -Werror -Iinclude tests/c/webhooks.c -o "$work/webhooks" \
