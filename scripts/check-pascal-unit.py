@@ -48,10 +48,22 @@ def parse_header(text: str):
     return functions, c_arity(callback.group(1)) if callback else None, constants
 
 
+def nested_brace_comments(text: str) -> list[str]:
+    """`{ ... }` comments do not nest in Free Pascal or Delphi: a `{` inside one (JSON in a
+    comment, say) means its first `}` ends it early and the rest is read as code."""
+    problems = []
+    for m in re.finditer(r"\{(?!\$)(.*?)\}", text, flags=re.S):
+        if "{" in m.group(1):
+            line = text.count("\n", 0, m.start()) + 1
+            problems.append(f"line {line}: a {{ }} comment holds a brace; write it as (* ... *)")
+    return problems
+
+
 def parse_unit(text: str):
+    nested = nested_brace_comments(text)
     text = re.sub(r"\{.*?\}|\(\*.*?\*\)", "", text, flags=re.S)
     text = re.sub(r"//[^\n]*", "", text)
-    problems, functions = [], {}
+    problems, functions = nested, {}
     for m in re.finditer(
         r"\b(function|procedure)\s+(signbridge_\w+)\s*(?:\((.*?)\))?\s*(?::\s*\w+)?\s*;(.*?);\s*(?=\n)",
         text,
