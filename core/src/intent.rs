@@ -33,10 +33,14 @@ pub(crate) struct JournalProgress<'a> {
     ids: BTreeMap<String, String>,
     steps: Vec<String>,
     resumed: bool,
+    /// Whether this send began with nothing at the provider: no earlier attempt, or the
+    /// provider's lookup found nothing of one.
+    began_clean: bool,
 }
 
 impl<'a> JournalProgress<'a> {
     fn new(journal: &'a Journal, lease: Lease, earlier: Option<&IntentRecord>) -> Self {
+        let resumed = earlier.is_some_and(|r| !r.ids.is_empty() || !r.steps.is_empty());
         JournalProgress {
             journal,
             lease,
@@ -44,7 +48,8 @@ impl<'a> JournalProgress<'a> {
             steps: earlier
                 .map(|r| r.steps.iter().map(|s| s.name.clone()).collect())
                 .unwrap_or_default(),
-            resumed: earlier.is_some_and(|r| !r.ids.is_empty() || !r.steps.is_empty()),
+            resumed,
+            began_clean: !resumed,
         }
     }
 }
@@ -225,7 +230,7 @@ impl Client {
         // From here the outcome is known; a cancel while it is recorded leaves the recording
         // to finish on its blocking thread.
         cancelled.disarm();
-        let JournalProgress { lease, ids, .. } = progress;
+        let JournalProgress { lease, began_clean, .. } = progress;
         // What the journal fails to record here, the next send resumes from anyway.
         let recorded = match &outcome {
             Ok(handle) => {
@@ -235,8 +240,17 @@ impl Client {
             Err(e) if e.kind() == ErrorKind::OutcomeUnknown || e.handle().is_some() => {
                 self.journal.mark_unknown(lease, &e.to_string()).await
             }
-            // Refused before anything was created: the reference is free again.
-            Err(e) if ids.is_empty() => self.journal.mark_not_sent(lease, &e.to_string()).await,
+            // Refused before anything was created, so the reference is free again. The
+            // transport answers every write whose answer is unclear with outcome_unknown, and
+            // every error after the document exists carries its handle; so any other error
+            // created nothing, even after the send recorded what its lookup would search by
+            // (ArqSign's time of sending, TAE's file name) and then was refused by the rate
+            // budget or a login. The journal's own failures and internal errors prove nothing.
+            Err(e)
+                if began_clean && !matches!(e.kind(), ErrorKind::Journal | ErrorKind::Internal) =>
+            {
+                self.journal.mark_not_sent(lease, &e.to_string()).await
+            }
             Err(e) => self.journal.mark_unknown(lease, &e.to_string()).await,
         };
         if let Err(e) = recorded {
@@ -266,7 +280,8 @@ impl Client {
                         ),
                     ));
                 }
-                Lookup::Found { .. } | Lookup::Absent => {}
+                Lookup::Absent => progress.began_clean = true,
+                Lookup::Found { .. } => {}
             }
         }
         self.provider.send(envelope, documents, progress).await

@@ -253,6 +253,13 @@ async fn clients_of_one_journal_file_share_intents_sessions_and_budgets() {
     assert_eq!(err.kind(), ErrorKind::RateLimited, "{err}");
     assert!(err.retry_after().is_some(), "says when it may go");
     assert!(w.control.requests().await.unwrap().is_empty(), "refused before any request");
+    // ArqSign records when it sends before it asks the budget: a refusal by the budget still
+    // created nothing, so the reference is free, never left for the host to resolve by hand.
+    assert_eq!(
+        restarted.reconcile("EO-BUDGET").await.unwrap(),
+        Reconciled::NotSent { reference: "EO-BUDGET".into() }
+    );
+    assert!(restarted.pending(10).await.unwrap().is_empty());
 }
 
 #[tokio::test]
