@@ -168,8 +168,8 @@ function signbridge_ack_event(Client: PSignbridgeClient;
 function signbridge_receiver_new(ConfigJson: PAnsiChar;
   out Receiver: PSignbridgeReceiver): TSignbridgeResult; cdecl; external SignbridgeLib;
 procedure signbridge_receiver_free(Receiver: PSignbridgeReceiver); cdecl; external SignbridgeLib;
-(* Body may be nil when BodyLen is 0. Status is the HTTP status to answer; ReplyJson is
-  {"headers": [[name, value], ...], "body": "..."}. *)
+{ Body may be nil when BodyLen is 0. Status is the HTTP status to answer; ReplyJson is a
+  JSON object with "headers" (an array of [name, value]) and "body" (a string). }
 function signbridge_webhook_ingest(Receiver: PSignbridgeReceiver; Source, Account, Method,
   HeadersJson: PAnsiChar; Body: Pointer; BodyLen: TSignbridgeSize; out Status: Integer;
   out ReplyJson: PAnsiChar): TSignbridgeResult; cdecl; external SignbridgeLib;

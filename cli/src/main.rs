@@ -10,7 +10,7 @@
 mod config;
 mod demo;
 
-use std::io::Read as _;
+use std::io::{Read as _, Write as _};
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -118,6 +118,14 @@ enum Command {
         name: String,
         /// The operation's arguments, as JSON (e.g. '{"search": "root"}').
         args: Option<String>,
+    },
+    /// Print the account's pending events (from polling and from webhooks kept in the
+    /// journal) as JSON lines, each acknowledged once printed; an event printed but not
+    /// acknowledged (the command was killed) is printed again next time.
+    Events {
+        /// Keep waiting for more events until interrupted.
+        #[arg(long)]
+        follow: bool,
     },
     /// Print the events the provider lists since --cursor as {"events": [...], "cursor": ...}.
     Changes {
@@ -329,6 +337,22 @@ async fn run(cli: Cli) -> Result<(), Failure> {
                 None => Value::Null,
             };
             print_json(&client.call(name, args).await?)
+        }
+        Command::Events { follow } => {
+            let client = cli.client()?;
+            let wait = if *follow { None } else { Some(std::time::Duration::ZERO) };
+            while let Some(event) = client.next_event(wait).await? {
+                let line = serde_json::to_string(&event)
+                    .map_err(|e| Failure::Other(format!("encoding the event: {e}")))?;
+                // Acknowledged only once the line is out: a closed pipe leaves it pending.
+                let mut out = std::io::stdout().lock();
+                writeln!(out, "{line}")
+                    .and_then(|()| out.flush())
+                    .map_err(|e| Failure::Other(format!("writing the event: {e}")))?;
+                drop(out);
+                client.ack_event(&event.id).await?;
+            }
+            Ok(())
         }
         Command::Changes { cursor } => {
             let client = cli.client()?;

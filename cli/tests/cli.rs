@@ -278,3 +278,37 @@ fn arqsign_calls_through_the_cli() {
     let (ok, _, err) = signbridge(&config, &["call", "folders", r#"{"search": "up"}"#]);
     assert!(!ok && err.contains("[300 validation] args.search"), "{err}");
 }
+
+#[tokio::test]
+async fn events_prints_webhook_events_as_json_lines_and_acks_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("signbridge.toml");
+    std::fs::write(
+        &config,
+        "provider = \"tae\"\naccount = \"rm\"\n[settings]\nauth_base = \"http://127.0.0.1:9/id\"\napi_base = \"http://127.0.0.1:9/\"\nusername = \"u@x.example\"\n",
+    )
+    .unwrap();
+    // A receiver on the journal `signbridge` uses (beside the configuration) keeps two TAE
+    // deliveries for the account.
+    let receiver = signbridge::webhooks::Receiver::new(
+        serde_json::from_value(serde_json::json!({
+            "journal": {"path": config.with_file_name("journal.sqlite3")},
+            "routes": [{"source": "tae", "account": "rm"}]}))
+        .unwrap(),
+    )
+    .unwrap();
+    let headers = signbridge::webhooks::Headers::default();
+    for body in [r#"{"idDocumento": 1, "status": 2}"#, r#"{"idDocumento": 2, "status": 3}"#] {
+        let reply = receiver.handle("tae", "rm", "POST", &headers, body.as_bytes()).await;
+        assert_eq!(reply.status, 200, "{}", reply.body);
+    }
+    let (ok, out, err) = signbridge(&config, &["events"]);
+    assert!(ok, "{err}");
+    let ids: Vec<String> = out
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["id"].to_string())
+        .collect();
+    assert_eq!(ids, ["\"tae:rm:1::2:\"", "\"tae:rm:2::3:\""], "{out}");
+    let (ok, out, err) = signbridge(&config, &["events"]);
+    assert!(ok && out.is_empty(), "acknowledged as printed: {out} {err}");
+}

@@ -48,6 +48,7 @@ pub use model::{
 };
 pub use provider::{
     Capability, DownloadCapability, EnvelopeRules, Provider, SendCapability, StatusCapability,
+    WebhookCapability,
 };
 pub use signing::{
     CmsForm, HostSigner, SignRequest, SoftwareSigner, software_signer_from_pem,

@@ -24,8 +24,8 @@ pub struct Capability {
     pub cancel: bool,
     /// `changes(cursor)` lists events since a cursor.
     pub changes: bool,
-    /// The provider pushes status changes to a receiver (see the webhook sources).
-    pub webhooks: bool,
+    /// The provider pushes changes to a receiver (see [`crate::webhooks`]).
+    pub webhooks: WebhookCapability,
     /// Provider-specific operations reachable through `call(name, args)`.
     pub calls: &'static [&'static str],
 }
@@ -45,6 +45,13 @@ pub struct StatusCapability {
     /// One request lists the status of many envelopes, so a batch refresh needs fewer
     /// requests than envelopes. Otherwise a batch fans out one status call per envelope.
     pub batch: bool,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct WebhookCapability {
+    /// The webhook source (a receiver route's `source`) whose deliveries for the account join
+    /// its event stream; None: the provider pushes nothing.
+    pub source: Option<&'static str>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize)]
@@ -83,7 +90,7 @@ impl Capability {
         download: DownloadCapability { kinds: &[] },
         cancel: false,
         changes: false,
-        webhooks: false,
+        webhooks: WebhookCapability { source: None },
         calls: &[],
     };
 

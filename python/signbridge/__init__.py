@@ -1,13 +1,14 @@
 """signbridge: one provider-neutral API for electronic-signature and EDO providers.
 
 ``Client`` (blocking) and ``AsyncClient`` (asyncio) send envelopes, read their status and
-download the signed files; the model is in ``signbridge.types`` and the exceptions, one class
+download the signed files; ``Receiver`` takes webhook deliveries from the host's web server; the model is in ``signbridge.types`` and the exceptions, one class
 per error kind, in ``signbridge.errors``. Core logs go to the ``signbridge`` logger.
 """
 
 from . import _logging as _logging  # imported by the native module when it logs
 from ._client import AsyncClient, Client, HostSigner, capabilities
 from ._native import SoftwareSigner, __version__
+from ._receiver import Receiver, Reply
 from .errors import (
     AuthError,
     ConfigError,
@@ -51,6 +52,7 @@ from .types import (
     State,
     Status,
     StatusCapability,
+    WebhookCapability,
 )
 
 __all__ = [
@@ -58,6 +60,8 @@ __all__ = [
     "Client",
     "AsyncClient",
     "HostSigner",
+    "Receiver",
+    "Reply",
     "SoftwareSigner",
     "capabilities",
     "Capability",
@@ -65,6 +69,7 @@ __all__ = [
     "EnvelopeRules",
     "StatusCapability",
     "DownloadCapability",
+    "WebhookCapability",
     "Changes",
     "Reconciled",
     "Outcome",

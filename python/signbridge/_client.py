@@ -84,8 +84,10 @@ def _status(json_text: str) -> Status:
     return Status.from_dict(json.loads(json_text))
 
 
-def _event(json_text: Optional[str]) -> Optional[Event]:
-    return Event.from_dict(json.loads(json_text)) if json_text is not None else None
+def _event(
+    json_text: Optional[str], ack: Optional[Callable[[str], bool]] = None
+) -> Optional[Event]:
+    return Event.from_dict(json.loads(json_text), ack) if json_text is not None else None
 
 
 def _handle_texts(handles: Iterable[HandleLike]) -> List[str]:
@@ -332,9 +334,16 @@ class Client(_Base):
         self._native.cancel(_handle_text(handle))
 
     def next_event(self, timeout: Optional[float] = None) -> Optional[Event]:
-        """The oldest event not yet taken (changes seen by ``status``/``refresh``). Waits up
-        to ``timeout`` seconds (None: until one arrives); None if none came."""
-        return _event(self._native.next_event(timeout))
+        """The oldest event of the account not yet taken (changes seen by
+        ``status``/``refresh``, webhook deliveries a receiver kept on the same journal). Waits
+        up to ``timeout`` seconds (None: until one arrives); None if none came. The event comes
+        again after a restart until acknowledged (``event.ack()``)."""
+        return _event(self._native.next_event(timeout), self._native.ack_event)
+
+    def ack_event(self, event_id: str) -> bool:
+        """Acknowledges the event ``event_id``: True if acknowledged now, False if it was
+        before; NotFound for an id the journal never had."""
+        return self._native.ack_event(event_id)
 
     def events(self, timeout: Optional[float] = None) -> Iterator[Event]:
         """Iterates over events as they come. With a ``timeout``, the iteration ends once no
@@ -449,7 +458,11 @@ class AsyncClient(_Base):
 
     async def next_event(self, timeout: Optional[float] = None) -> Optional[Event]:
         """See :meth:`Client.next_event`."""
-        return _event(await self._native.next_event_async(timeout))
+        return _event(await self._native.next_event_async(timeout), self._native.ack_event)
+
+    async def ack_event(self, event_id: str) -> bool:
+        """See :meth:`Client.ack_event`."""
+        return await self._native.ack_event_async(event_id)
 
     async def events(self, timeout: Optional[float] = None) -> AsyncIterator[Event]:
         """See :meth:`Client.events`; ``async for event in client.events(1.0): ...``."""

@@ -2,7 +2,7 @@
 # shapes; the public API is signbridge.Client and signbridge.AsyncClient.
 
 import asyncio
-from typing import Callable, Optional, Union, final, overload
+from typing import Callable, Optional, Tuple, Union, final, overload
 
 #: An envelope's in-memory document: position among its documents, name, media type, bytes.
 _InMemoryDocument = tuple[int, Optional[str], Optional[str], Union[bytes, bytearray]]
@@ -12,6 +12,7 @@ __all__ = [
     "ERROR_KINDS",
     "DOWNLOAD_KINDS",
     "NativeClient",
+    "NativeReceiver",
     "SoftwareSigner",
     "parse_handle",
     "capabilities",
@@ -82,6 +83,17 @@ class NativeClient:
     def cancel_async(self, handle: str) -> asyncio.Future[None]: ...
     def next_event(self, timeout: Optional[float] = None) -> Optional[str]: ...
     def next_event_async(self, timeout: Optional[float] = None) -> asyncio.Future[Optional[str]]: ...
+    def ack_event(self, id: str) -> bool: ...
+    def ack_event_async(self, id: str) -> asyncio.Future[bool]: ...
+
+@final
+class NativeReceiver:
+    def __new__(cls, config: str) -> NativeReceiver: ...
+    def handle(
+        self, source: str, account: str, method: str, headers_json: str, body: bytes
+    ) -> Tuple[int, str]: ...
+    def next_event(self, timeout: Optional[float] = None) -> Optional[str]: ...
+    def ack_event(self, id: str) -> bool: ...
 
 @final
 class SoftwareSigner:

@@ -14,7 +14,7 @@ import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Mapping, Optional, Tuple, Union
 
 from . import _native
 
@@ -43,6 +43,7 @@ __all__ = [
     "SendCapability",
     "StatusCapability",
     "DownloadCapability",
+    "WebhookCapability",
     "Capability",
 ]
 
@@ -396,24 +397,37 @@ class Status:
 
 @dataclass
 class Event:
-    """Something that happened to an envelope, seen by ``status`` or ``refresh``. ``id`` is
-    stable across deliveries, so duplicates can be dropped."""
+    """Something that happened to an envelope, seen by ``status`` or ``refresh`` or pushed by
+    a webhook. ``id`` is stable across deliveries, so duplicates can be dropped. An event
+    comes again (after a restart) until it is acknowledged with :meth:`ack`."""
 
     id: str
     handle: Handle
     kind: EventKind
     at: datetime
     raw: Any = None
+    _ack: Optional[Callable[[str], bool]] = field(default=None, repr=False, compare=False)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Event:
+    def from_dict(
+        cls, data: Mapping[str, Any], ack: Optional[Callable[[str], bool]] = None
+    ) -> Event:
         return cls(
             id=data["id"],
             handle=Handle.from_dict(data["handle"]),
             kind=EventKind(data["kind"]),
             at=_datetime_from_json(data["at"]),
             raw=data.get("raw"),
+            _ack=ack,
         )
+
+    def ack(self) -> bool:
+        """Acknowledges the event where it came from (the host has taken it): True if
+        acknowledged now, False if it was before. Blocking, also for an ``AsyncClient``'s
+        events (a short journal write)."""
+        if self._ack is None:
+            raise RuntimeError("this event was not handed out by a client or a receiver")
+        return self._ack(self.id)
 
 
 @dataclass
@@ -629,6 +643,20 @@ class DownloadCapability:
 
 
 @dataclass(frozen=True)
+class WebhookCapability:
+    #: The webhook source (a ``Receiver`` route's ``source``) whose deliveries for the account
+    #: join its events; None: the provider pushes nothing.
+    source: Optional[str]
+
+    def to_dict(self) -> Dict[str, Any]:
+        return {"source": self.source}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> WebhookCapability:
+        return cls(source=data["source"])
+
+
+@dataclass(frozen=True)
 class Capability:
     """What a provider can do, grouped by operation: ``Client.capability``, or
     ``signbridge.capabilities()`` without a client. Every call checks it before any request
@@ -643,8 +671,8 @@ class Capability:
     cancel: bool
     #: ``changes(cursor)`` lists events since a cursor.
     changes: bool
-    #: The provider pushes status changes to a receiver.
-    webhooks: bool
+    #: The provider pushes changes to a receiver.
+    webhooks: WebhookCapability
     #: The provider's own operations, reachable through ``Client.call(name, args)``.
     calls: Tuple[str, ...]
 
@@ -656,7 +684,7 @@ class Capability:
             "download": self.download.to_dict(),
             "cancel": self.cancel,
             "changes": self.changes,
-            "webhooks": self.webhooks,
+            "webhooks": self.webhooks.to_dict(),
             "calls": list(self.calls),
         }
 
@@ -669,6 +697,6 @@ class Capability:
             download=DownloadCapability.from_dict(data["download"]),
             cancel=data["cancel"],
             changes=data["changes"],
-            webhooks=data["webhooks"],
+            webhooks=WebhookCapability.from_dict(data["webhooks"]),
             calls=tuple(data["calls"]),
         )

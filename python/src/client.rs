@@ -283,6 +283,15 @@ impl NativeClient {
         Ok(async move { client.cancel(&handle).await })
     }
 
+    fn ack_event_future(
+        &self,
+        py: Python<'_>,
+        id: &str,
+    ) -> PyResult<impl Future<Output = Result<bool, Error>> + use<>> {
+        let (client, id) = (self.client(py)?, id.to_owned());
+        Ok(async move { client.ack_event(&id).await })
+    }
+
     fn next_event_future(
         &self,
         py: Python<'_>,
@@ -301,12 +310,16 @@ fn string(py: Python<'_>, value: String) -> PyResult<Py<PyAny>> {
     Ok(value.into_pyobject(py)?.into_any().unbind())
 }
 
-fn optional_string(py: Python<'_>, value: Option<String>) -> PyResult<Py<PyAny>> {
+pub(crate) fn optional_string(py: Python<'_>, value: Option<String>) -> PyResult<Py<PyAny>> {
     Ok(value.into_pyobject(py)?.unbind())
 }
 
 fn none(py: Python<'_>, _: ()) -> PyResult<Py<PyAny>> {
     Ok(py.None())
+}
+
+fn boolean(py: Python<'_>, value: bool) -> PyResult<Py<PyAny>> {
+    Ok(value.into_pyobject(py)?.to_owned().into_any().unbind())
 }
 
 fn optional_bytes(py: Python<'_>, value: Option<Vec<u8>>) -> PyResult<Py<PyAny>> {
@@ -575,6 +588,14 @@ impl NativeClient {
     #[pyo3(signature = (timeout=None))]
     fn next_event(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Py<PyAny>> {
         boundary(py, || optional_string(py, block_on(py, self.next_event_future(py, timeout)?)?))
+    }
+
+    fn ack_event(&self, py: Python<'_>, id: &str) -> PyResult<bool> {
+        boundary(py, || block_on(py, self.ack_event_future(py, id)?))
+    }
+
+    fn ack_event_async<'py>(&self, py: Python<'py>, id: &str) -> PyResult<Bound<'py, PyAny>> {
+        boundary(py, || spawn_for_asyncio(py, self.ack_event_future(py, id)?, boolean))
     }
 
     #[pyo3(signature = (timeout=None))]

@@ -11,6 +11,7 @@
 mod client;
 mod errors;
 mod logging;
+mod receiver;
 mod runtime;
 mod signer;
 
@@ -62,6 +63,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     let downloads: Vec<&str> = signbridge::DownloadKind::ALL.iter().map(|k| k.as_str()).collect();
     m.add("DOWNLOAD_KINDS", downloads)?;
     m.add_class::<client::NativeClient>()?;
+    m.add_class::<receiver::NativeReceiver>()?;
     m.add_class::<signer::NativeSoftwareSigner>()?;
     m.add_function(wrap_pyfunction!(parse_handle, m)?)?;
     m.add_function(wrap_pyfunction!(capabilities, m)?)?;

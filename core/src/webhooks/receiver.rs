@@ -116,8 +116,14 @@ impl std::fmt::Debug for Receiver {
 impl Receiver {
     /// Builds every route's source and opens the journal (blocking briefly).
     pub fn new(config: ReceiverConfig) -> Result<Receiver> {
+        let journal = Journal::open(&config.journal)?;
+        Receiver::with_journal(config.routes, journal)
+    }
+
+    /// A receiver of `routes` over a journal already open (e.g. a client's).
+    pub fn with_journal(config: Vec<RouteConfig>, journal: Journal) -> Result<Receiver> {
         let mut routes = BTreeMap::new();
-        for (i, route) in config.routes.into_iter().enumerate() {
+        for (i, route) in config.into_iter().enumerate() {
             let source = super::build(&route.source, &route.account, route.settings)
                 .map_err(|e| e.with_context("route", i))?;
             let key = (route.source, route.account);
@@ -128,7 +134,6 @@ impl Receiver {
                 ));
             }
         }
-        let journal = Journal::open(&config.journal)?;
         let events = EventStream::new(journal.clone(), routes.keys().cloned().collect());
         Ok(Receiver { routes, journal, events })
     }

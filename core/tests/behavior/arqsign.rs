@@ -116,4 +116,20 @@ impl Harness for ArqSign {
             _ => return None,
         })
     }
+
+    fn webhook(&self, handle: &Handle) -> (Value, signbridge::webhooks::Headers, Vec<u8>) {
+        use base64::Engine as _;
+        use hmac::{KeyInit, Mac as _};
+        // Trigger 8 as the one receiver found reads it (contract §6.3), signed with the key.
+        let body = json!({"Evento": "ProcessoConcluido", "IdProcesso": handle.id,
+            "IdConta": "c", "IdWebhook": "w", "DataHoraAtual": "05/06/2025 10:11:12"})
+        .to_string()
+        .into_bytes();
+        let mut mac = <hmac::Hmac<sha2::Sha256> as KeyInit>::new_from_slice(b"chave-hmac").unwrap();
+        mac.update(&body);
+        let signature =
+            base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes());
+        let headers = signbridge::webhooks::Headers::new([("HMAC".to_owned(), signature)]);
+        (json!({"hmac_keys": ["chave-hmac"]}), headers, body)
+    }
 }

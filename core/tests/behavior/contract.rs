@@ -3,9 +3,11 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 
 use serde_json::json;
 use signbridge::providers::PROVIDERS;
+use signbridge::webhooks::{Receiver, RouteConfig};
 use signbridge::{
     Document, DownloadKind, Envelope, ErrorKind, HostSigner, Role, SignRequest, State,
 };
@@ -93,15 +95,31 @@ async fn changes(h: &'static dyn Harness) -> Outcome {
     undeclared("changes")
 }
 
-/// No scenario can prove `webhooks` yet: the client has no webhook operation. A provider that
-/// declares it fails here until one is written, rather than passing unproved.
+/// A declared webhook source: the provider's delivery about a sent document, handed to a
+/// receiver on the client's journal, reaches the account's event stream.
 async fn webhooks(h: &'static dyn Harness) -> Outcome {
-    assert!(
-        !capability(h).webhooks,
-        "{} declares webhooks, which no scenario proves yet: add one to behavior/contract.rs",
-        h.id()
-    );
-    not_applicable("capability webhooks not declared; the client has no webhook operation")
+    let Some(source) = capability(h).webhooks.source else {
+        return not_applicable("capability webhooks declares no source");
+    };
+    let env = start(h).await;
+    let (_, handle) = send(h, &env, "ERP-WEBHOOK").await;
+    let (settings, headers, body) = h.webhook(&handle);
+    let route = RouteConfig {
+        source: source.to_owned(),
+        account: env.client.account().to_owned(),
+        settings,
+    };
+    let receiver = Receiver::with_journal(vec![route], env.client.journal().clone()).unwrap();
+    let reply = receiver.handle(source, env.client.account(), "POST", &headers, &body).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let prefix = format!("{source}:");
+    while let Some(event) = env.client.next_event(Some(Duration::ZERO)).await.unwrap() {
+        if event.id.starts_with(&prefix) && event.handle.id == handle.id {
+            assert!(env.client.ack_event(&event.id).await.unwrap());
+            return Outcome::Ok;
+        }
+    }
+    panic!("no {source} webhook event for {} in the client's stream", handle.id)
 }
 
 /// Counts the signatures its inner signer makes.

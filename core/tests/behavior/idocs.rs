@@ -131,4 +131,11 @@ impl Harness for IDocs {
             _ => return None,
         })
     }
+
+    fn webhook(&self, handle: &Handle) -> (Value, signbridge::webhooks::Headers, Vec<u8>) {
+        // The contract's candidate names (§5: the payload's shape is unknown).
+        let body = json!({"documentId": handle.id, "documentStatus": "FINISHED",
+            "eventDate": "2025-06-01T10:00:00Z"});
+        (json!({}), signbridge::webhooks::Headers::default(), body.to_string().into_bytes())
+    }
 }

@@ -155,6 +155,11 @@ pub trait Harness: Sync {
     /// Arguments of one successful call of provider call `name` about `handle`, a sent and
     /// pending document; `None` for a name this harness does not know.
     fn call_args(&self, name: &str, handle: &Handle) -> Option<Value>;
+
+    /// A webhook delivery telling of a change to `handle`, as the provider's sender posts it
+    /// (from its contract): the route's settings, the headers and the body. Only asked of a
+    /// provider whose record declares a webhook source.
+    fn webhook(&self, handle: &Handle) -> (Value, signbridge::webhooks::Headers, Vec<u8>);
 }
 
 /// One plain write of `send`.

@@ -109,4 +109,10 @@ impl Harness for Tae {
     fn call_args(&self, _name: &str, _handle: &Handle) -> Option<Value> {
         None
     }
+
+    fn webhook(&self, handle: &Handle) -> (Value, signbridge::webhooks::Headers, Vec<u8>) {
+        // The names the one receiver found reads (§7), in its casing.
+        let body = json!({"IdDocumento": handle.id, "status": 2});
+        (json!({}), signbridge::webhooks::Headers::default(), body.to_string().into_bytes())
+    }
 }

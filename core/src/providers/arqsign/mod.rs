@@ -63,7 +63,7 @@ use crate::journal::Window;
 use crate::model::{DownloadInfo, DownloadKind, Envelope, Handle, Status};
 use crate::provider::{
     Capability, DownloadCapability, EnvelopeRules, Lookup, OutgoingDocument, Progress, Provider,
-    SendCapability, Sink,
+    SendCapability, Sink, WebhookCapability,
 };
 use crate::transport::{Call, Classify, FixedHeaders, Idempotency, Reply, Secret};
 use crate::{host, names};
@@ -89,6 +89,11 @@ pub const CAPABILITY: Capability = Capability {
     },
     cancel: true,
     calls: &["resend", "signer_data", "users", "folders"],
+    webhooks: WebhookCapability {
+        // Account webhooks signed with HMAC (contract §6); with a budget of a few hundred
+        // requests a month they, not polling, are how changes are learnt.
+        source: Some("arqsign"),
+    },
     ..Capability::NONE
 };
 

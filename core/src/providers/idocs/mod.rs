@@ -47,7 +47,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::model::{DownloadInfo, DownloadKind, Envelope, Handle, Role, State, Status};
 use crate::provider::{
     Capability, DownloadCapability, EnvelopeRules, Lookup, OutgoingDocument, Progress, Provider,
-    SendCapability, Sink,
+    SendCapability, Sink, WebhookCapability,
 };
 use crate::signing::{CmsForm, SignRequest, SignerSlot};
 use crate::transport::{Call, Classify, FixedHeaders, Idempotency, Reply, Secret};
@@ -73,6 +73,10 @@ pub const CAPABILITY: Capability = Capability {
     },
     calls: &["inbox", "bulk"],
     // V3 has no recall endpoint: recalls happen in the iDocs web UI, so no `cancel`.
+    webhooks: WebhookCapability {
+        // document-status-changed notifications (contract §5).
+        source: Some("idocs"),
+    },
     ..Capability::NONE
 };
 

@@ -42,7 +42,7 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::model::{DownloadInfo, DownloadKind, Envelope, Handle, Role, Status};
 use crate::provider::{
     Capability, DownloadCapability, EnvelopeRules, Lookup, OutgoingDocument, Progress, Provider,
-    SendCapability, Sink,
+    SendCapability, Sink, WebhookCapability,
 };
 use crate::transport::{Call, Classify, Idempotency, Reply, Secret, SessionKey, Token, TokenCache};
 
@@ -69,6 +69,10 @@ pub const CAPABILITY: Capability = Capability {
         ],
     },
     cancel: true,
+    webhooks: WebhookCapability {
+        // Configured by the company administrator; payload undocumented, read leniently (§7).
+        source: Some("tae"),
+    },
     ..Capability::NONE
 };
 
