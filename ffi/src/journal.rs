@@ -214,11 +214,12 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_send_is_pending_and_new_document_reads_its_envelope_alike() {
+    fn a_send_refused_at_login_frees_its_reference_and_new_document_reads_its_envelope_alike() {
         let client = offline_client();
         let mut out = std::ptr::null_mut();
         // Nobody listens at the offline client's endpoints: the send fails at its login, after
-        // its intent recorded the file name it would upload.
+        // its intent recorded the file name it would upload. Nothing was created, so nothing
+        // is left pending for the host to resolve.
         let envelope = c"{\"reference\":\"R-2\",\"title\":\"t\",\"parties\":[{\"name\":\"M\",\
             \"email\":\"m@x.example\"}],\"documents\":[{\"name\":\"a.pdf\",\
             \"content_base64\":\"JVBERi0xLjQK\"}]}";
@@ -226,11 +227,12 @@ mod tests {
         assert_eq!(code, SIGNBRIDGE_RESULT_TRANSPORT, "{}", last_message());
         assert_eq!(unsafe { signbridge_pending(client, &mut out) }, SIGNBRIDGE_RESULT_OK);
         let pending = take_json(out);
-        assert_eq!(pending.as_array().unwrap().len(), 1, "{pending}");
-        assert_eq!(
-            (pending[0]["reference"].as_str(), pending[0]["state"].as_str()),
-            (Some("R-2"), Some("unknown"))
-        );
+        assert_eq!(pending, serde_json::json!([]), "{pending}");
+        out = std::ptr::null_mut();
+        let code = unsafe { signbridge_reconcile(client, c"R-2".as_ptr(), &mut out) };
+        assert_eq!(code, SIGNBRIDGE_RESULT_OK, "{}", last_message());
+        let reconciled = take_json(out);
+        assert_eq!(reconciled["outcome"], "not_sent", "{reconciled}");
         out = std::ptr::null_mut();
         let code = unsafe { signbridge_send_new_document(client, c"{".as_ptr(), &mut out) };
         assert_eq!(code, SIGNBRIDGE_RESULT_VALIDATION);
