@@ -565,3 +565,46 @@ async fn editar_changes_what_later_attempts_send_and_a_closed_port_fails_the_slo
         Some(format!("Basic {}", STANDARD.encode("ons:nova"))).as_deref()
     );
 }
+
+/// The control client's SINtegre calls drive the same portal as the routes.
+#[tokio::test]
+async fn the_control_client_drives_the_portal() {
+    let env = env().await;
+    let receiver = CaptureReceiver::start().await.unwrap();
+    let control = &env.control;
+    let product = control
+        .sintegre_add_product(json!({"nome": "PDP", "processo": "P", "macroProcesso": "M"}))
+        .await
+        .unwrap()["id"]
+        .as_u64()
+        .unwrap();
+    let integration = control
+        .sintegre_add_integration(json!({"url": receiver.url("/h"), "produtos": [product]}))
+        .await
+        .unwrap()["id"]
+        .as_u64()
+        .unwrap();
+    let publication = json!({
+        "dataProduto": "07/11/2025",
+        "periodicidade": "2025-11-07T00:00:00",
+        "periodicidadeFinal": "2025-11-07T23:59:59",
+        "file_name": "pdp.xls",
+        "content": "x",
+    });
+    control.sintegre_publish(product, publication).await.unwrap();
+    control.settle(SenderId::Sintegre, SETTLE).await.unwrap();
+    assert_eq!(control.sintegre_press(integration, "enviar-tudo").await.unwrap()["sent"], 1);
+    control.settle(SenderId::Sintegre, SETTLE).await.unwrap();
+    assert_eq!(receiver.count(), 2);
+    let view = control.sintegre_integration(integration).await.unwrap();
+    assert_eq!(view["slots"][0]["last_status"], "delivered");
+    assert_eq!(control.sintegre_press(integration, "nope").await.unwrap_err().status(), Some(404));
+    let config = control.sintegre_set_config(json!({"expired_status": 403})).await.unwrap();
+    assert_eq!(config["expired_status"], 403);
+    let config = control.sintegre_advance_clock(60).await.unwrap();
+    assert_eq!(config["clock_offset_secs"], 60);
+    let first = control.deliveries(SenderId::Sintegre).await.unwrap()[0].id;
+    let fired = control.fire_delivery(SenderId::Sintegre, first).await.unwrap();
+    assert_eq!(fired.attempts, 2);
+    assert_eq!(receiver.count(), 3);
+}
