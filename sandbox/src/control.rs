@@ -279,6 +279,61 @@ impl Control {
         self.send(reqwest::Method::POST, "/__sandbox/idocs/config", Some(config)).await
     }
 
+    /// Adds a SINtegre product (`{"nome", "processo", "macroProcesso"}`); returns it with its
+    /// `id`.
+    pub async fn sintegre_add_product(&self, product: Value) -> Result<Value, Error> {
+        self.send(reqwest::Method::POST, "/__sandbox/sintegre/products", Some(product)).await
+    }
+
+    /// Publishes a version of SINtegre product `product_id` (see [`crate::sintegre`] for the
+    /// body): it is sent at once to every integration listing the product.
+    pub async fn sintegre_publish(
+        &self,
+        product_id: u64,
+        publication: Value,
+    ) -> Result<Value, Error> {
+        let path = format!("/__sandbox/sintegre/products/{product_id}/publications");
+        self.send(reqwest::Method::POST, &path, Some(publication)).await
+    }
+
+    /// Adds a SINtegre integration (`{"url", "auth", "produtos", "casing"}`); returns it with
+    /// its `id` and slots.
+    pub async fn sintegre_add_integration(&self, integration: Value) -> Result<Value, Error> {
+        self.send(reqwest::Method::POST, "/__sandbox/sintegre/integrations", Some(integration))
+            .await
+    }
+
+    /// SINtegre integration `id` with its slots ("Exibir Detalhes").
+    pub async fn sintegre_integration(&self, id: u64) -> Result<Value, Error> {
+        let path = format!("/__sandbox/sintegre/integrations/{id}");
+        self.send(reqwest::Method::GET, &path, None).await
+    }
+
+    /// Presses a portal button of SINtegre integration `id`: `enviar`, `enviar-tudo` or
+    /// `reenviar-pendentes`.
+    pub async fn sintegre_press(&self, id: u64, button: &str) -> Result<Value, Error> {
+        let path = format!("/__sandbox/sintegre/integrations/{id}/{button}");
+        self.send(reqwest::Method::POST, &path, Some(json!({}))).await
+    }
+
+    /// Changes SINtegre settings (`token_ttl_secs`, `expired_status`, `expired_body`,
+    /// `content_disposition`, `truncate_downloads`); returns those in force.
+    pub async fn sintegre_set_config(&self, config: Value) -> Result<Value, Error> {
+        self.send(reqwest::Method::POST, "/__sandbox/sintegre/config", Some(config)).await
+    }
+
+    /// Moves SINtegre's clock forward by `secs` (links expire early).
+    pub async fn sintegre_advance_clock(&self, secs: i64) -> Result<Value, Error> {
+        let body = json!({ "secs": secs });
+        self.send(reqwest::Method::POST, "/__sandbox/sintegre/clock/advance", Some(body)).await
+    }
+
+    /// Registers a receiver of TAE's made-up webhooks (`{"url", "secret"?, "secret_in"?,
+    /// "casing"?}`); returns its `id`.
+    pub async fn tae_add_webhook(&self, receiver: Value) -> Result<Value, Error> {
+        self.send(reqwest::Method::POST, "/__sandbox/tae/webhooks", Some(receiver)).await
+    }
+
     /// Every delivery of webhook sender `sender`, in queueing order.
     pub async fn deliveries(&self, sender: SenderId) -> Result<Vec<DeliveryView>, Error> {
         let value = self.send(reqwest::Method::GET, &deliveries_path(sender, ""), None).await?;

@@ -461,3 +461,150 @@ async fn chaos_duplicates_and_shuffles_reproducibly_by_seed() {
     assert_eq!(run(42).await, (duplicates.clone(), order.clone(), received), "same seed");
     assert_ne!(run(43).await.0, duplicates, "another seed");
 }
+
+/// The 10,000-delivery run the receiver's chaos test needs: one call publishes them, 20 % are
+/// duplicated, the order is shuffled, and every distinct file arrives at least once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ten_thousand_deliveries_with_a_fifth_duplicated_and_shuffled() {
+    let env = env().await;
+    let receiver = CaptureReceiver::start().await.unwrap();
+    let product = env.ipdo().await;
+    env.integration(&receiver, json!({"type": "none"}), &[product]).await;
+    let chaos = DeliveryChaos { seed: 7, duplicate_percent: 20.0, shuffle: true };
+    env.control.set_delivery_chaos(SenderId::Sintegre, Some(&chaos)).await.unwrap();
+    env.set_policy(json!({"hold": true, "concurrency": 16})).await;
+    let body = json!({
+        "dataProduto": "20/02/2025",
+        "periodicidade": "2025-02-20T00:00:00",
+        "periodicidadeFinal": "2025-02-20T23:59:59",
+        "file_name": "psat.txt",
+        "content": "x",
+        "count": 10_000,
+    });
+    let answer = env.post(&format!("/products/{product}/publications"), body).await;
+    assert_eq!(answer["publications"].as_array().unwrap().len(), 10_000);
+    env.control.run_deliveries(SenderId::Sintegre).await.unwrap();
+    env.control.settle(SenderId::Sintegre, Duration::from_secs(300)).await.unwrap();
+
+    let received = receiver.received();
+    let files: Vec<String> =
+        received.iter().map(|c| claims(&url_of(c))["URL"].as_str().unwrap().to_owned()).collect();
+    let distinct: HashSet<&String> = files.iter().collect();
+    assert_eq!(distinct.len(), 10_000, "every publication arrived");
+    let copies = received.len() - 10_000;
+    assert!((1_800..=2_200).contains(&copies), "about 20 % duplicated: {copies}");
+    let versions: Vec<u32> = files
+        .iter()
+        .map(|f| f.rsplit_once("psat-").unwrap().1.trim_end_matches(".txt").parse().unwrap())
+        .collect();
+    let inversions = versions.windows(2).filter(|w| w[0] > w[1]).count();
+    assert!(inversions > 3_000, "shuffled, not in publication order: {inversions} inversions");
+    let summary = env.control.settle(SenderId::Sintegre, SETTLE).await.unwrap();
+    assert_eq!(summary.delivered, received.len() as u64);
+}
+
+#[tokio::test]
+async fn proxy_faults_truncated_bodies_and_missing_names() {
+    let env = env().await;
+    let receiver = CaptureReceiver::start().await.unwrap();
+    let product = env.ipdo().await;
+    env.integration(&receiver, json!({"type": "none"}), &[product]).await;
+    env.publish(product, "psat_24022025.txt", &"0123456789".repeat(1000)).await;
+    env.settle().await;
+    let url = url_of(&receiver.received()[0]);
+
+    // 5xx on the first two tries (§6 test 10), from the sandbox's fault routes.
+    let fault =
+        signbridge_sandbox::Fault::status("/sintegre/ONS.Sintegre.Proxy/webhook", 503).times(2);
+    env.control.add_fault(fault).await.unwrap();
+    assert_eq!(env.http.get(&url).send().await.unwrap().status(), 503);
+    assert_eq!(env.http.get(&url).send().await.unwrap().status(), 503);
+    assert_eq!(env.http.get(&url).send().await.unwrap().status(), 200);
+
+    env.post("/config", json!({"truncate_downloads": 1, "content_disposition": "none"})).await;
+    let cut = env.http.get(&url).send().await.unwrap();
+    assert_eq!(cut.headers()["content-length"], "10000");
+    assert!(cut.headers().get("content-disposition").is_none());
+    assert!(cut.bytes().await.is_err(), "the body ends before its length");
+    let whole = env.http.get(&url).send().await.unwrap().bytes().await.unwrap();
+    assert_eq!(whole.len(), 10_000, "only the next download was cut");
+}
+
+#[tokio::test]
+async fn editar_changes_what_later_attempts_send_and_a_closed_port_fails_the_slot() {
+    let env = env().await;
+    let receiver = CaptureReceiver::start().await.unwrap();
+    let product = env.ipdo().await;
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        format!("http://{}/api/webhook", listener.local_addr().unwrap())
+    };
+    let integration = env.integration_with(json!({"url": closed, "produtos": [product]})).await;
+    env.publish(product, "a.pdf", "x").await;
+    env.settle().await;
+    let slot = env.slot(integration, product).await;
+    assert_eq!(slot["last_status"], "failed");
+    assert!(slot["reason"].as_str().unwrap().starts_with("Connect("), "{slot}");
+
+    let form = json!({
+        "url": receiver.url("/novo"),
+        "auth": {"type": "basic", "user": "ons", "password": "nova"},
+        "produtos": [product],
+    });
+    let edited = env
+        .sintegre(reqwest::Method::PUT, &format!("/integrations/{integration}"), Some(form))
+        .await;
+    assert_eq!(edited["slots"][0]["last_status"], "failed", "a kept product keeps its slot");
+    env.post(&format!("/integrations/{integration}/reenviar-pendentes"), json!({})).await;
+    env.settle().await;
+    let received = receiver.received();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].target, "/novo");
+    assert_eq!(
+        received[0].header("authorization"),
+        Some(format!("Basic {}", STANDARD.encode("ons:nova"))).as_deref()
+    );
+}
+
+/// The control client's SINtegre calls drive the same portal as the routes.
+#[tokio::test]
+async fn the_control_client_drives_the_portal() {
+    let env = env().await;
+    let receiver = CaptureReceiver::start().await.unwrap();
+    let control = &env.control;
+    let product = control
+        .sintegre_add_product(json!({"nome": "PDP", "processo": "P", "macroProcesso": "M"}))
+        .await
+        .unwrap()["id"]
+        .as_u64()
+        .unwrap();
+    let integration = control
+        .sintegre_add_integration(json!({"url": receiver.url("/h"), "produtos": [product]}))
+        .await
+        .unwrap()["id"]
+        .as_u64()
+        .unwrap();
+    let publication = json!({
+        "dataProduto": "07/11/2025",
+        "periodicidade": "2025-11-07T00:00:00",
+        "periodicidadeFinal": "2025-11-07T23:59:59",
+        "file_name": "pdp.xls",
+        "content": "x",
+    });
+    control.sintegre_publish(product, publication).await.unwrap();
+    control.settle(SenderId::Sintegre, SETTLE).await.unwrap();
+    assert_eq!(control.sintegre_press(integration, "enviar-tudo").await.unwrap()["sent"], 1);
+    control.settle(SenderId::Sintegre, SETTLE).await.unwrap();
+    assert_eq!(receiver.count(), 2);
+    let view = control.sintegre_integration(integration).await.unwrap();
+    assert_eq!(view["slots"][0]["last_status"], "delivered");
+    assert_eq!(control.sintegre_press(integration, "nope").await.unwrap_err().status(), Some(404));
+    let config = control.sintegre_set_config(json!({"expired_status": 403})).await.unwrap();
+    assert_eq!(config["expired_status"], 403);
+    let config = control.sintegre_advance_clock(60).await.unwrap();
+    assert_eq!(config["clock_offset_secs"], 60);
+    let first = control.deliveries(SenderId::Sintegre).await.unwrap()[0].id;
+    let fired = control.fire_delivery(SenderId::Sintegre, first).await.unwrap();
+    assert_eq!(fired.attempts, 2);
+    assert_eq!(receiver.count(), 3);
+}

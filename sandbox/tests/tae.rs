@@ -1384,3 +1384,91 @@ async fn shutdown_stops_the_server() {
     let result = env.http.post(&url).json(&json!({})).send().await;
     assert!(result.is_err());
 }
+
+// ---- the made-up webhook sender (§7, [I]) ----------------------------------------------------
+
+mod webhooks {
+    use std::time::Duration;
+
+    use signbridge_sandbox::{CaptureReceiver, SenderId};
+
+    use super::*;
+
+    async fn register(env: &Env, body: Value) {
+        let url = format!("{}/__sandbox/tae/webhooks", env.sandbox.base_url());
+        let response = env.http.post(url).json(&body).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+
+    #[tokio::test]
+    async fn receivers_hear_of_publication_signatures_and_finalization() {
+        let env = Env::start().await;
+        let receiver = CaptureReceiver::start().await.unwrap();
+        let secret_receiver = CaptureReceiver::start().await.unwrap();
+        register(&env, json!({"url": receiver.url("/tae")})).await;
+        register(
+            &env,
+            json!({"url": secret_receiver.url("/hook"), "secret": "s3 cr/t", "secret_in": "query", "casing": "pascal"}),
+        )
+        .await;
+        let (_, id) = env.published(true).await;
+        env.control.tae_sign(id, "cliente@exemplo.com").await.unwrap();
+        env.control.tae_sign(id, "gestor@empresa.com.br").await.unwrap();
+        env.control.settle(SenderId::Tae, Duration::from_secs(20)).await.unwrap();
+
+        let mut events: Vec<String> = receiver
+            .received()
+            .iter()
+            .map(|c| {
+                let body = c.json();
+                assert_eq!(body["idDocumento"], json!(id));
+                body["evento"].as_str().unwrap().to_owned()
+            })
+            .collect();
+        events.sort();
+        assert_eq!(
+            events,
+            [
+                "assinatura realizada",
+                "assinatura realizada",
+                "documento finalizado",
+                "documento publicado"
+            ]
+        );
+        let received = secret_receiver.received();
+        assert_eq!(received.len(), 4);
+        assert!(
+            received.iter().all(|c| c.target == "/hook?token=s3%20cr%2Ft"),
+            "{}",
+            received[0].target
+        );
+        assert!(received.iter().all(|c| c.json()["IdDocumento"] == json!(id)), "PascalCase");
+        let listed: Value = env
+            .http
+            .get(format!("{}/__sandbox/tae/webhooks", env.sandbox.base_url()))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(!listed.to_string().contains("s3 cr/t"), "secrets are not shown");
+    }
+
+    #[tokio::test]
+    async fn a_header_secret_and_a_rejection() {
+        let env = Env::start().await;
+        let receiver = CaptureReceiver::start().await.unwrap();
+        register(&env, json!({"url": receiver.url("/tae"), "secret": "x", "secret_in": "header"}))
+            .await;
+        let (_, id) = env.published(false).await;
+        env.control.tae_reject(id, "cliente@exemplo.com", "não").await.unwrap();
+        env.control.settle(SenderId::Tae, Duration::from_secs(20)).await.unwrap();
+        let received = receiver.received();
+        assert_eq!(received.len(), 2);
+        assert!(received.iter().all(|c| c.header("x-webhook-secret") == Some("x")));
+        let last = received.iter().find(|c| c.json()["evento"] == "documento rejeitado").unwrap();
+        assert_eq!(last.json()["status"], 4);
+        assert_eq!(last.json()["assinante"], "cliente@exemplo.com");
+    }
+}

@@ -23,7 +23,7 @@
 mod control;
 pub mod model;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -95,6 +95,11 @@ struct ChaosState {
 
 struct Inner {
     deliveries: BTreeMap<u64, Delivery>,
+    /// Pending deliveries due now, in the order they became due. Entries whose delivery is no
+    /// longer pending are skipped when met (cancelling does not search this queue).
+    ready: VecDeque<u64>,
+    /// Pending deliveries due later (a retry backing off), by due time; stale entries as above.
+    waiting: BTreeSet<(Instant, u64)>,
     next_id: u64,
     next_order: u64,
     sending: usize,
@@ -126,6 +131,8 @@ impl Outbox {
             id,
             inner: Mutex::new(Inner {
                 deliveries: BTreeMap::new(),
+                ready: VecDeque::new(),
+                waiting: BTreeSet::new(),
                 next_id: 1,
                 next_order: 1,
                 sending: 0,
@@ -197,15 +204,17 @@ impl Outbox {
         let count = {
             let mut inner = self.lock();
             let now = Instant::now();
-            let mut count = 0;
-            for delivery in inner.deliveries.values_mut() {
+            let mut requeued = Vec::new();
+            for (id, delivery) in inner.deliveries.iter_mut() {
                 if delivery.status == DeliveryStatus::Failed && predicate(&delivery.tag) {
                     delivery.status = DeliveryStatus::Pending;
                     delivery.attempt_count = 0;
                     delivery.due = Some(now);
-                    count += 1;
+                    requeued.push(*id);
                 }
             }
+            let count = requeued.len();
+            inner.ready.extend(requeued);
             count
         };
         self.pump();
@@ -254,13 +263,16 @@ impl Outbox {
         let started = {
             let mut inner = self.lock();
             let now = Instant::now();
-            let mut count = 0;
-            for delivery in inner.deliveries.values_mut() {
+            let mut due = Vec::new();
+            for (id, delivery) in inner.deliveries.iter_mut() {
                 if delivery.status == DeliveryStatus::Pending {
                     delivery.due = Some(now);
-                    count += 1;
+                    due.push(*id);
                 }
             }
+            let count = due.len();
+            inner.waiting.clear();
+            inner.ready = due.into();
             count
         };
         self.pump();
@@ -301,9 +313,8 @@ impl Outbox {
             let notified = self.changed.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            let summary = self.summary();
-            if summary.settled {
-                return summary;
+            if self.lock().is_settled() {
+                return self.summary();
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
                 return self.summary();
@@ -322,20 +333,9 @@ impl Outbox {
         {
             let mut inner = self.lock();
             let now = Instant::now();
-            loop {
-                if inner.sending >= inner.policy.concurrency.max(1) {
-                    break;
-                }
-                let due: Vec<u64> = inner
-                    .deliveries
-                    .iter()
-                    .filter(|(_, d)| {
-                        d.status == DeliveryStatus::Pending && d.due.is_some_and(|at| at <= now)
-                    })
-                    .map(|(id, _)| *id)
-                    .take(if inner.shuffling() { usize::MAX } else { 1 })
-                    .collect();
-                let Some(id) = inner.pick(&due) else { break };
+            inner.promote(now);
+            while inner.sending < inner.policy.concurrency.max(1) {
+                let Some(id) = inner.pick() else { break };
                 let order = inner.next_order;
                 inner.next_order += 1;
                 inner.sending += 1;
@@ -345,14 +345,7 @@ impl Outbox {
                 delivery.sent_order.get_or_insert(order);
                 starts.push((id, delivery.render.clone()));
             }
-            let next = inner
-                .deliveries
-                .values()
-                .filter(|d| d.status == DeliveryStatus::Pending)
-                .filter_map(|d| d.due)
-                .filter(|at| *at > now)
-                .min();
-            if let Some(next) = next {
+            if let Some((next, _)) = inner.waiting.first().copied() {
                 if inner.timer.is_none_or(|timer| next < timer || timer <= now) {
                     inner.timer = Some(next);
                     wake = Some(next);
@@ -444,10 +437,16 @@ impl Outbox {
                 let retry = delivery.attempt_count.saturating_sub(1) as usize;
                 let delay =
                     policy.backoff_ms.get(retry).or(policy.backoff_ms.last()).copied().unwrap_or(0);
-                delivery.due = Some(Instant::now() + Duration::from_millis(delay));
+                let at = Instant::now() + Duration::from_millis(delay);
+                delivery.due = Some(at);
                 DeliveryStatus::Pending
             };
-            (delivery.tag.clone(), record, delivery.status)
+            let retry = delivery.due.filter(|_| delivery.status == DeliveryStatus::Pending);
+            let done = (delivery.tag.clone(), record, delivery.status);
+            if let Some(at) = retry {
+                inner.waiting.insert((at, id));
+            }
+            done
         };
         let observer = self.observer.lock().unwrap_or_else(PoisonError::into_inner).clone();
         if let Some(observer) = observer {
@@ -462,6 +461,9 @@ impl Inner {
         let id = self.next_id;
         self.next_id += 1;
         let due = if self.policy.hold { None } else { Some(Instant::now()) };
+        if due.is_some() {
+            self.ready.push_back(id);
+        }
         self.deliveries.insert(
             id,
             Delivery {
@@ -504,19 +506,52 @@ impl Inner {
         }
     }
 
-    fn shuffling(&self) -> bool {
-        self.chaos.as_ref().is_some_and(|state| state.chaos.shuffle)
+    fn pending(&self, id: u64) -> bool {
+        self.deliveries.get(&id).is_some_and(|d| d.status == DeliveryStatus::Pending)
     }
 
-    /// The next delivery to send among `due` (in id order): the oldest, or a seeded draw.
-    fn pick(&mut self, due: &[u64]) -> Option<u64> {
-        match &mut self.chaos {
-            Some(state) if state.chaos.shuffle && !due.is_empty() => {
-                let draw = splitmix64(&mut state.rng) % due.len() as u64;
-                due.get(usize::try_from(draw).ok()?).copied()
+    /// Retries whose time came join the ready queue.
+    fn promote(&mut self, now: Instant) {
+        while let Some((at, id)) = self.waiting.first().copied() {
+            if at > now {
+                break;
             }
-            _ => due.first().copied(),
+            self.waiting.pop_first();
+            if self.pending(id) {
+                self.ready.push_back(id);
+            }
         }
+    }
+
+    /// The next delivery to send: the first that became due, or with `shuffle` a seeded draw
+    /// among the due ones.
+    fn pick(&mut self) -> Option<u64> {
+        loop {
+            let id = match &mut self.chaos {
+                Some(state) if state.chaos.shuffle && !self.ready.is_empty() => {
+                    let draw = splitmix64(&mut state.rng) % self.ready.len() as u64;
+                    self.ready.swap_remove_back(usize::try_from(draw).ok()?)?
+                }
+                _ => self.ready.pop_front()?,
+            };
+            if self.pending(id) {
+                return Some(id);
+            }
+        }
+    }
+
+    /// Nothing is being sent, due or backing off (held deliveries aside); drops stale queue
+    /// entries on the way.
+    fn is_settled(&mut self) -> bool {
+        if self.sending > 0 {
+            return false;
+        }
+        let deliveries = &self.deliveries;
+        let pending =
+            |id: &u64| deliveries.get(id).is_some_and(|d| d.status == DeliveryStatus::Pending);
+        self.ready.retain(pending);
+        self.waiting.retain(|(_, id)| pending(id));
+        self.ready.is_empty() && self.waiting.is_empty()
     }
 
     fn summary(&self) -> DeliverySummary {

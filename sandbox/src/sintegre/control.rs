@@ -67,17 +67,45 @@ async fn add_product(State(sintegre): State<Sintegre>, body: Bytes) -> Answer {
     Ok(Json(json!(product)))
 }
 
+/// Most publications one call makes.
+const MAX_COUNT: u32 = 10_000;
+
 /// §5.2 `publish(p)`: every integration listing the product gets an attempt.
 async fn publish(State(sintegre): State<Sintegre>, Path(id): Path<String>, body: Bytes) -> Answer {
     let product = parse_id(&id)?;
     let form: PublicationForm = parse(&body)?;
-    let (publication, targets) = sintegre.lock().publish(product, form).map_err(|message| {
-        if message.starts_with("no product") { not_found(message) } else { bad(message) }
-    })?;
-    for integration in &targets {
-        sintegre.send(*integration, Some(product), Some(publication.id), true);
+    let count = form.count.unwrap_or(1);
+    if !(1..=MAX_COUNT).contains(&count) {
+        return Err(bad(format!("\"count\" must be between 1 and {MAX_COUNT}")));
     }
-    Ok(Json(json!({ "publication": publication, "sent_to": targets })))
+    let mut published = Vec::new();
+    for n in 1..=count {
+        let mut form = form.clone();
+        if count > 1 {
+            form.file_name = numbered(&form.file_name, n);
+        }
+        let (publication, targets) = sintegre.lock().publish(product, form).map_err(|message| {
+            if message.starts_with("no product") { not_found(message) } else { bad(message) }
+        })?;
+        for integration in &targets {
+            sintegre.send(*integration, Some(product), Some(publication.id), true);
+        }
+        published.push((publication, targets));
+    }
+    if count == 1 {
+        let (publication, targets) = &published[0];
+        return Ok(Json(json!({ "publication": publication, "sent_to": targets })));
+    }
+    let ids: Vec<u64> = published.iter().map(|(p, _)| p.id).collect();
+    Ok(Json(json!({ "publications": ids, "sent_to": published[0].1 })))
+}
+
+/// `name.ext` → `name-n.ext`.
+fn numbered(file_name: &str, n: u32) -> String {
+    match file_name.rsplit_once('.') {
+        Some((stem, extension)) => format!("{stem}-{n}.{extension}"),
+        None => format!("{file_name}-{n}"),
+    }
 }
 
 async fn publications(State(sintegre): State<Sintegre>) -> Json<Value> {
@@ -226,6 +254,7 @@ struct ConfigPatch {
     expired_status: Option<u16>,
     expired_body: Option<String>,
     content_disposition: Option<Disposition>,
+    truncate_downloads: Option<u32>,
 }
 
 fn config_view(state: &super::state::State) -> Value {
@@ -235,6 +264,7 @@ fn config_view(state: &super::state::State) -> Value {
         "expired_body": state.expired.body,
         "content_disposition": state.disposition,
         "clock_offset_secs": state.clock_offset.num_seconds(),
+        "truncate_downloads": state.truncate_downloads,
         "proxy_base": state.proxy_base,
     })
 }
@@ -267,6 +297,9 @@ async fn set_config(State(sintegre): State<Sintegre>, body: Bytes) -> Answer {
     }
     if let Some(disposition) = patch.content_disposition {
         state.disposition = disposition;
+    }
+    if let Some(truncate) = patch.truncate_downloads {
+        state.truncate_downloads = truncate;
     }
     Ok(Json(config_view(&state)))
 }

@@ -19,14 +19,14 @@
 //! | Route | Body |
 //! |---|---|
 //! | `POST /products`, `GET /products` | `{"nome", "processo", "macroProcesso"}` |
-//! | `POST /products/{id}/publications` | `{"dataProduto", "periodicidade", "periodicidadeFinal", "file_name", "content" \| "content_base64", "content_type"?, "is_file"?, "inner_url"?}`: stores it and sends it to every integration listing the product |
+//! | `POST /products/{id}/publications` | `{"dataProduto", "periodicidade", "periodicidadeFinal", "file_name", "content" \| "content_base64", "content_type"?, "is_file"?, "inner_url"?, "count"?}`: stores it (`count` versions, numbered, up to 10 000) and sends it to every integration listing the product |
 //! | `GET /publications` | every publication (sizes and hashes, not bytes) |
 //! | `POST /integrations`, `GET /integrations` | `{"descricao", "url", "auth": {"type": "none"} \| {"type": "basic", "user", "password"} \| {"type": "token", "value", "scheme": "raw"\|"bearer"}, "produtos": [ids], "casing": "camel"\|"guide", "extra_members": {}}` |
 //! | `GET`/`PUT /integrations/{id}` | "Exibir Detalhes" (slots) / "Editar" (same body as create) |
 //! | `POST /integrations/{id}/enviar` | `{"product_id"?, "update_slot"?}`: the product's latest publication (the first listed product with one by default), or a made-up payload when nothing is published |
 //! | `POST /integrations/{id}/enviar-tudo` | the latest publication of every listed product |
 //! | `POST /integrations/{id}/reenviar-pendentes` | the latest publication of every failed slot (an older version still pending is cancelled: versions coalesce, §3.4) |
-//! | `GET`/`POST /config` | `{"token_ttl_secs", "expired_status", "expired_body", "content_disposition": "rfc6266"\|"plain"\|"rfc2047"\|"none"}` |
+//! | `GET`/`POST /config` | `{"token_ttl_secs", "expired_status", "expired_body", "content_disposition": "rfc6266"\|"plain"\|"rfc2047"\|"none", "truncate_downloads": n}` |
 //! | `POST /clock/advance` | `{"secs"}`: the simulator's clock jumps (links expire early) |
 //! | `/deliveries…` | the shared sender routes ([`crate::senders`]); by default one attempt, no automatic retry (§3.3: "Reenviar Pendentes" is the documented path), 30 s timeout, any 2xx succeeds |
 //!
@@ -37,10 +37,12 @@ mod control;
 mod state;
 mod token;
 
+use std::future::Future;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -221,7 +223,7 @@ struct ProxyQuery {
 
 /// §4: a plain GET of the `url`, no credentials; the file while the token lives.
 async fn proxy(State(sintegre): State<Sintegre>, Query(query): Query<ProxyQuery>) -> Response {
-    let state = sintegre.lock();
+    let mut state = sintegre.lock();
     let Some(token) = query.token else {
         return (StatusCode::UNAUTHORIZED, "Token não informado").into_response();
     };
@@ -255,8 +257,20 @@ async fn proxy(State(sintegre): State<Sintegre>, Query(query): Query<ProxyQuery>
         (format!("{}.zip", claims.nome_produto), "application/zip".to_owned(), zipped.into())
     };
     let disposition = state.disposition;
+    let truncate = state.truncate_downloads > 0;
+    state.truncate_downloads = state.truncate_downloads.saturating_sub(1);
     drop(state);
-    let mut response = bytes.into_response();
+    let full = bytes.len();
+    let mut response = if truncate {
+        // The full length announced, half the bytes sent, then the connection is cut.
+        let pause = Box::pin(tokio::time::sleep(Duration::from_millis(100)));
+        let mut response =
+            Body::new(Truncated(Some(bytes.slice(..full / 2)), pause)).into_response();
+        response.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(full));
+        response
+    } else {
+        bytes.into_response()
+    };
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&content_type) {
         headers.insert(header::CONTENT_TYPE, value);
@@ -265,6 +279,31 @@ async fn proxy(State(sintegre): State<Sintegre>, Query(query): Query<ProxyQuery>
         headers.insert(header::CONTENT_DISPOSITION, value);
     }
     response
+}
+
+/// A body that yields its bytes, then (once they had time to be written) fails: the server
+/// cuts the connection mid-body.
+struct Truncated(Option<Bytes>, std::pin::Pin<Box<tokio::time::Sleep>>);
+
+impl hyper::body::Body for Truncated {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        context: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, std::io::Error>>> {
+        use std::task::Poll;
+        if let Some(bytes) = self.0.take() {
+            return Poll::Ready(Some(Ok(hyper::body::Frame::data(bytes))));
+        }
+        match self.1.as_mut().poll(context) {
+            Poll::Ready(()) => {
+                Poll::Ready(Some(Err(std::io::Error::other("truncated by the sandbox"))))
+            }
+            Poll::Pending => Poll::Pending,
+        }
+    }
 }
 
 fn disposition_header(disposition: Disposition, file_name: &str) -> Option<HeaderValue> {

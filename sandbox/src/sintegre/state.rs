@@ -181,15 +181,19 @@ pub(crate) struct State {
     pub disposition: Disposition,
     /// Added to the wall clock: a jump makes links expire early (§5.3).
     pub clock_offset: Duration,
+    /// The next this many downloads stop halfway (§5.3 "a truncated body").
+    pub truncate_downloads: u32,
     next_id: u64,
     pub products: BTreeMap<u64, Product>,
     pub publications: BTreeMap<u64, Publication>,
     pub integrations: BTreeMap<u64, Integration>,
+    /// Publications so far, by product.
+    versions: BTreeMap<u64, u64>,
     file_bytes: usize,
 }
 
 /// A publication as the control route takes it.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PublicationForm {
     #[serde(rename = "dataProduto")]
@@ -207,6 +211,8 @@ pub(crate) struct PublicationForm {
     #[serde(default = "yes")]
     pub is_file: bool,
     pub inner_url: Option<String>,
+    /// Publishes this many versions at once (for load tests), file names numbered.
+    pub count: Option<u32>,
 }
 
 fn yes() -> bool {
@@ -223,10 +229,12 @@ impl State {
             expired: config.expired.clone(),
             disposition: config.disposition,
             clock_offset: Duration::zero(),
+            truncate_downloads: 0,
             next_id: 1,
             products: BTreeMap::new(),
             publications: BTreeMap::new(),
             integrations: BTreeMap::new(),
+            versions: BTreeMap::new(),
             file_bytes: 0,
         }
     }
@@ -287,8 +295,11 @@ impl State {
             return Err("\"file_name\" must be a file name, without '/'".into());
         }
         let now = self.now();
-        let version_id =
-            self.publications.values().filter(|p| p.product_id == product_id).count() as u64 + 1;
+        let version_id = {
+            let versions = self.versions.entry(product_id).or_default();
+            *versions += 1;
+            *versions
+        };
         // §1.7: a file's path, or a folder named after its local timestamp.
         let inner_url = form.inner_url.unwrap_or_else(|| {
             if form.is_file {

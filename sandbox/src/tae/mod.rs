@@ -39,12 +39,16 @@
 //! | `POST /__sandbox/tae/tokens/expire` | every issued token now answers 401 |
 //! | `GET`/`POST /__sandbox/tae/config` | `{"token_ttl_secs", "login_routes": ["v3","v2","api"], "cancel_status": 5\|7, "download_url_shape": "string"\|"fileUrl"\|"url"\|"signedURL"}` |
 //!
+//! | `GET`/`POST`/`DELETE /__sandbox/tae/webhooks` | a made-up webhook sender (\[I\], contract §7): see `webhooks` |
+//! | `/__sandbox/tae/deliveries…` | its deliveries ([`crate::senders`]) |
+//!
 //! Sign/reject answer 409 when the document is not waiting (status other than 0/1), expired,
 //! out of workflow order, already acted on by that recipient, or (reject) not rejectable.
 
 mod control;
 mod download;
 mod state;
+mod webhooks;
 mod wire;
 
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -64,6 +68,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::aspnet::{self, bearer_challenge, bearer_token, query_param, wire_time, wire_utc};
 use crate::files::{Blob, blob_response, mime_type};
+use crate::senders::{Outbox, SenderId};
 use crate::server::Simulator;
 use download::Kind;
 use state::{Progress, Refusal};
@@ -154,11 +159,15 @@ const STORAGE_PREFIX: &str = "/tae-storage/";
 #[derive(Clone)]
 pub(crate) struct Tae {
     state: Arc<Mutex<state::State>>,
+    outbox: Arc<Outbox>,
 }
 
 impl Tae {
     pub fn new(config: TaeConfig) -> Tae {
-        Tae { state: Arc::new(Mutex::new(state::State::new(config))) }
+        Tae {
+            state: Arc::new(Mutex::new(state::State::new(config))),
+            outbox: Outbox::new(SenderId::Tae, webhooks::default_policy()),
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, state::State> {
@@ -223,8 +232,22 @@ impl Simulator for Tae {
             .route("/tae-storage/{key}", get(storage))
             .merge(protected)
             .merge(control::routes())
+            .route(
+                "/__sandbox/tae/webhooks",
+                get(webhooks::list).post(webhooks::register).delete(webhooks::clear),
+            )
+            // Every request may have changed a document: receivers hear of it.
+            .layer(middleware::from_fn_with_state(self.clone(), deliver_changes))
             .with_state(self.clone())
+            .merge(crate::senders::routes(self.outbox.clone()))
     }
+}
+
+/// Runs the request, then queues the webhook deliveries of what it changed.
+async fn deliver_changes(State(tae): State<Tae>, request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    webhooks::emit(&tae);
+    response
 }
 
 // ---- answers ----------------------------------------------------------------------------------

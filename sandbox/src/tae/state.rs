@@ -193,6 +193,8 @@ pub(crate) struct State {
     sessions: HashMap<String, Session>,
     /// Files behind v2 download links.
     pub links: LinkStore,
+    /// Webhook receivers and what they were last sent.
+    pub hooks: super::webhooks::Hooks,
 }
 
 impl State {
@@ -203,6 +205,7 @@ impl State {
             documents: BTreeMap::new(),
             sessions: HashMap::new(),
             links: LinkStore::default(),
+            hooks: Default::default(),
         }
     }
 
