@@ -41,16 +41,32 @@ pub use receiver::{Receiver, ReceiverConfig, Reply, RouteConfig};
 /// The sources signbridge knows, by id (the `source` of a route).
 pub const SOURCES: &[&str] = &["sintegre", "idocs", "arqsign", "tae"];
 
+/// What every configured source has, kept once.
+#[derive(Debug)]
+pub struct SourceBase {
+    /// The source id (`sintegre`): the route's first part and the events' handle provider.
+    pub id: &'static str,
+    /// The account (route) the source receives for.
+    pub account: String,
+    /// The largest body accepted; a larger one is refused with 413 before anything else.
+    pub body_limit: usize,
+}
+
 /// One webhook source configured for one account: checks and reads what its sender posts.
 pub trait Source: Send + Sync + fmt::Debug {
-    /// The source id (`sintegre`): the route's first part and the events' handle provider.
-    fn id(&self) -> &'static str;
+    fn base(&self) -> &SourceBase;
 
-    /// The account (route) this source receives for.
-    fn account(&self) -> &str;
+    fn id(&self) -> &'static str {
+        self.base().id
+    }
 
-    /// The largest body accepted; a larger one is refused with 413 before anything else.
-    fn body_limit(&self) -> usize;
+    fn account(&self) -> &str {
+        &self.base().account
+    }
+
+    fn body_limit(&self) -> usize {
+        self.base().body_limit
+    }
 
     /// Checks the delivery's credential (a header, or a signature over `body`).
     fn authenticate(&self, headers: &Headers, body: &[u8]) -> Result<(), Denied>;
@@ -216,6 +232,41 @@ pub(crate) fn json_object(
             _ => Err("not_an_object"),
         },
         Err(_) => Err("not_json"),
+    }
+}
+
+/// A source's mapping of its wire body: account, wire body, raw body, flags, time received.
+pub(crate) type MapWire<T> = fn(&str, T, &[u8], Vec<String>, DateTime<Utc>) -> Delivery;
+
+/// How a source reads a JSON body that its contract never answers with 400: as the wire type
+/// `T` after `keys` normalizes the names (camel case; TAE's loose senders, lower case), mapped
+/// by `map`; a body that does not read is
+/// kept as an unreadable delivery flagged with why.
+pub(crate) fn read_json<T: DeserializeOwned>(
+    base: &SourceBase,
+    headers: &Headers,
+    body: &[u8],
+    received: DateTime<Utc>,
+    keys: fn(serde_json::Value) -> serde_json::Value,
+    map: MapWire<T>,
+) -> Delivery {
+    let mut flags = Vec::new();
+    check_content_type(headers, &mut flags);
+    let parsed = match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(value) => match keys(value) {
+            object @ serde_json::Value::Object(_) => {
+                serde_json::from_value(object).map_err(|_| "unexpected_shape")
+            }
+            _ => Err("not_an_object"),
+        },
+        Err(_) => Err("not_json"),
+    };
+    match parsed {
+        Ok(wire) => map(&base.account, wire, body, flags, received),
+        Err(why) => {
+            flags.push(why.into());
+            unreadable(base.id, &base.account, body, flags, received)
+        }
     }
 }
 

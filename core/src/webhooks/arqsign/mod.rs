@@ -21,7 +21,7 @@ mod wire;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::{Delivery, Denied, Headers, Malformed, Source, check_content_type, secret};
+use super::{Delivery, Denied, Headers, Malformed, Source, SourceBase, secret};
 use crate::error::{Error, Result};
 use crate::transport::Secret;
 
@@ -39,7 +39,7 @@ fn default_body_limit() -> usize {
 
 #[derive(Debug)]
 pub struct ArqSign {
-    account: String,
+    base: SourceBase,
     settings: Settings,
 }
 
@@ -49,21 +49,18 @@ impl ArqSign {
         if settings.hmac_keys.is_empty() {
             return Err(Error::validation("routes.arqsign.settings.hmac_keys", "lists no key"));
         }
-        Ok(ArqSign { account: account.to_owned(), settings })
+        let base = SourceBase {
+            id: "arqsign",
+            account: account.to_owned(),
+            body_limit: settings.body_limit,
+        };
+        Ok(ArqSign { base, settings })
     }
 }
 
 impl Source for ArqSign {
-    fn id(&self) -> &'static str {
-        "arqsign"
-    }
-
-    fn account(&self) -> &str {
-        &self.account
-    }
-
-    fn body_limit(&self) -> usize {
-        self.settings.body_limit
+    fn base(&self) -> &SourceBase {
+        &self.base
     }
 
     fn authenticate(&self, headers: &Headers, body: &[u8]) -> Result<(), Denied> {
@@ -83,19 +80,14 @@ impl Source for ArqSign {
         body: &[u8],
         received: DateTime<Utc>,
     ) -> Result<Delivery, Malformed> {
-        let mut flags = Vec::new();
-        check_content_type(headers, &mut flags);
-        let parsed = super::json_object(body).and_then(|object| {
-            serde_json::from_value::<wire::Notificacao>(serde_json::Value::Object(object))
-                .map_err(|_| "unexpected_shape")
-        });
-        Ok(match parsed {
-            Ok(n) => map::delivery(&self.account, n, body, flags, received),
-            Err(why) => {
-                flags.push(why.into());
-                super::unreadable("arqsign", &self.account, body, flags, received)
-            }
-        })
+        Ok(super::read_json(
+            &self.base,
+            headers,
+            body,
+            received,
+            crate::providers::lenient::camel_keys,
+            map::delivery,
+        ))
     }
 }
 

@@ -17,7 +17,7 @@ mod wire;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::{Delivery, Denied, Headers, Malformed, Source, check_content_type};
+use super::{Delivery, Denied, Headers, Malformed, Source, SourceBase};
 use crate::error::Result;
 use crate::transport::Secret;
 
@@ -36,28 +36,25 @@ fn default_body_limit() -> usize {
 
 #[derive(Debug)]
 pub struct IDocs {
-    account: String,
+    base: SourceBase,
     settings: Settings,
 }
 
 impl IDocs {
     pub fn new(account: &str, settings: serde_json::Value) -> Result<IDocs> {
-        let settings = super::settings("idocs", settings)?;
-        Ok(IDocs { account: account.to_owned(), settings })
+        let settings: Settings = super::settings("idocs", settings)?;
+        let base = SourceBase {
+            id: "idocs",
+            account: account.to_owned(),
+            body_limit: settings.body_limit,
+        };
+        Ok(IDocs { base, settings })
     }
 }
 
 impl Source for IDocs {
-    fn id(&self) -> &'static str {
-        "idocs"
-    }
-
-    fn account(&self) -> &str {
-        &self.account
-    }
-
-    fn body_limit(&self) -> usize {
-        self.settings.body_limit
+    fn base(&self) -> &SourceBase {
+        &self.base
     }
 
     fn authenticate(&self, headers: &Headers, _body: &[u8]) -> Result<(), Denied> {
@@ -70,19 +67,14 @@ impl Source for IDocs {
         body: &[u8],
         received: DateTime<Utc>,
     ) -> Result<Delivery, Malformed> {
-        let mut flags = Vec::new();
-        check_content_type(headers, &mut flags);
-        let parsed = super::json_object(body).and_then(|object| {
-            serde_json::from_value(serde_json::Value::Object(object))
-                .map_err(|_| "unexpected_shape")
-        });
-        Ok(match parsed {
-            Ok(n) => map::delivery(&self.account, n, body, flags, received),
-            Err(why) => {
-                flags.push(why.into());
-                super::unreadable("idocs", &self.account, body, flags, received)
-            }
-        })
+        Ok(super::read_json(
+            &self.base,
+            headers,
+            body,
+            received,
+            crate::providers::lenient::camel_keys,
+            map::delivery,
+        ))
     }
 }
 

@@ -23,7 +23,7 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use subtle::Choice;
 
-use super::{Delivery, Denied, Headers, Malformed, Source, check_content_type, secret};
+use super::{Delivery, Denied, Headers, Malformed, Source, SourceBase, check_content_type, secret};
 use crate::error::{Error, Result};
 use crate::transport::Secret;
 
@@ -70,7 +70,7 @@ fn default_body_limit() -> usize {
 
 #[derive(Debug)]
 pub struct Sintegre {
-    account: String,
+    base: SourceBase,
     settings: Settings,
 }
 
@@ -83,7 +83,12 @@ impl Sintegre {
                 "lists no credential (write [\"none\"] to accept unauthenticated posts)",
             ));
         }
-        Ok(Sintegre { account: account.to_owned(), settings })
+        let base = SourceBase {
+            id: "sintegre",
+            account: account.to_owned(),
+            body_limit: settings.body_limit,
+        };
+        Ok(Sintegre { base, settings })
     }
 
     fn challenge(&self) -> Option<&'static str> {
@@ -93,16 +98,8 @@ impl Sintegre {
 }
 
 impl Source for Sintegre {
-    fn id(&self) -> &'static str {
-        "sintegre"
-    }
-
-    fn account(&self) -> &str {
-        &self.account
-    }
-
-    fn body_limit(&self) -> usize {
-        self.settings.body_limit
+    fn base(&self) -> &SourceBase {
+        &self.base
     }
 
     fn authenticate(&self, headers: &Headers, _body: &[u8]) -> Result<(), Denied> {
@@ -156,7 +153,7 @@ impl Source for Sintegre {
                 .map_err(|e| Malformed(format!("the body cannot be read: {e}")))?;
         let mut flags = Vec::new();
         check_content_type(headers, &mut flags);
-        map::delivery(&self.account, notification, text, flags, received)
+        map::delivery(&self.base.account, notification, text, flags, received)
     }
 }
 

@@ -16,7 +16,7 @@ mod wire;
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 
-use super::{Delivery, Denied, Headers, Malformed, Source, check_content_type};
+use super::{Delivery, Denied, Headers, Malformed, Source, SourceBase};
 use crate::error::Result;
 use crate::transport::Secret;
 
@@ -35,28 +35,22 @@ fn default_body_limit() -> usize {
 
 #[derive(Debug)]
 pub struct Tae {
-    account: String,
+    base: SourceBase,
     settings: Settings,
 }
 
 impl Tae {
     pub fn new(account: &str, settings: serde_json::Value) -> Result<Tae> {
-        let settings = super::settings("tae", settings)?;
-        Ok(Tae { account: account.to_owned(), settings })
+        let settings: Settings = super::settings("tae", settings)?;
+        let base =
+            SourceBase { id: "tae", account: account.to_owned(), body_limit: settings.body_limit };
+        Ok(Tae { base, settings })
     }
 }
 
 impl Source for Tae {
-    fn id(&self) -> &'static str {
-        "tae"
-    }
-
-    fn account(&self) -> &str {
-        &self.account
-    }
-
-    fn body_limit(&self) -> usize {
-        self.settings.body_limit
+    fn base(&self) -> &SourceBase {
+        &self.base
     }
 
     fn authenticate(&self, headers: &Headers, _body: &[u8]) -> Result<(), Denied> {
@@ -73,22 +67,7 @@ impl Source for Tae {
         body: &[u8],
         received: DateTime<Utc>,
     ) -> Result<Delivery, Malformed> {
-        let mut flags = Vec::new();
-        check_content_type(headers, &mut flags);
-        let parsed = match serde_json::from_slice::<serde_json::Value>(body) {
-            Ok(v @ serde_json::Value::Object(_)) => {
-                serde_json::from_value(map::lower_keys(v)).map_err(|_| "unexpected_shape")
-            }
-            Ok(_) => Err("not_an_object"),
-            Err(_) => Err("not_json"),
-        };
-        Ok(match parsed {
-            Ok(a) => map::delivery(&self.account, a, body, flags, received),
-            Err(why) => {
-                flags.push(why.into());
-                super::unreadable("tae", &self.account, body, flags, received)
-            }
-        })
+        Ok(super::read_json(&self.base, headers, body, received, map::lower_keys, map::delivery))
     }
 }
 
