@@ -8,7 +8,13 @@
 //!   handle once the document exists; a body that never ends slowly is a `timeout`;
 //! - within the operation's configured timeout;
 //! - with bounded memory: an endless body is cut at the reply cap, not read on;
-//! - with no credential seen by the other origin, and no file left by a failed download.
+//! - with no credential seen by the other origin, no request led elsewhere by an id from a
+//!   reply, and no file left by a failed download.
+//!
+//! A spoiled answer (wrong types, non-UTF-8, unsafe names, links away, ids that climb out of
+//! their path) may still succeed where the SDK needs nothing of what was spoiled (an unused
+//! field, a reply with no strings); then a download's name and its archive's entries must be
+//! safe.
 //!
 //! Each case prints one line: `hostile <op> <provider> <case> @<n> <METHOD path>: <outcome>`.
 
@@ -40,6 +46,7 @@ const CASES: &[(&str, Play)] = &[
     ("non_utf8", Play::Spoil(Spoil::NonUtf8)),
     ("unsafe_names", Play::Spoil(Spoil::UnsafeNames)),
     ("links_away", Play::Spoil(Spoil::LinksAway)),
+    ("path_ids", Play::Spoil(Spoil::PathIds)),
     ("huge_length", Play::HugeLength),
     ("endless_fast", Play::Endless { chunk: 64 << 10, every: None }),
     ("endless_slow", Play::Endless { chunk: 1, every: Some(Duration::from_millis(40)) }),
@@ -125,6 +132,9 @@ fn judge(case: &str, play: Play, place: Place, ended: &Ended, stage: &Stage) -> 
     }
     if let Some(problem) = &ended.file_problem {
         problems.push(problem.clone());
+    }
+    if let Some(seen) = stage.proxy.seen().iter().find(|s| s.path.contains(server::ESCAPED)) {
+        problems.push(format!("an id from a reply led a request to {}", seen.path));
     }
     for seen in stage.other.seen() {
         problems.extend(credential_in(&seen, &stage.secrets));

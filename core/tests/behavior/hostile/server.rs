@@ -57,7 +57,13 @@ pub enum Spoil {
     UnsafeNames,
     /// Every `http(s)://` link in the JSON moved to the other origin, same path.
     LinksAway,
+    /// Every GUID in the JSON made a path that climbs out of its route to [`ESCAPED`]: an id
+    /// must be checked before it goes into a URL.
+    PathIds,
 }
+
+/// Where a [`Spoil::PathIds`] id leads once put into a URL.
+pub const ESCAPED: &str = "escaped-by-an-id";
 
 /// What the proxy saw of one request.
 #[derive(Clone, Debug)]
@@ -315,7 +321,7 @@ impl Hostile {
             return match spoil {
                 Spoil::WrongTypes => b"{\"data\":42}".to_vec(),
                 Spoil::NonUtf8 => [b"\xff\xfe".as_slice(), body].concat(),
-                Spoil::UnsafeNames | Spoil::LinksAway => body.to_vec(),
+                Spoil::UnsafeNames | Spoil::LinksAway | Spoil::PathIds => body.to_vec(),
             };
         };
         match spoil {
@@ -346,6 +352,14 @@ impl Hostile {
                 });
                 serde_json::to_vec(&json).unwrap()
             }
+            Spoil::PathIds => {
+                strings(&mut json, &mut |s| {
+                    if is_guid(s) {
+                        *s = format!("../../../../{ESCAPED}?{s}#");
+                    }
+                });
+                serde_json::to_vec(&json).unwrap()
+            }
             Spoil::LinksAway => {
                 strings(&mut json, &mut |s| {
                     if let Ok(url) = url::Url::parse(s) {
@@ -369,6 +383,13 @@ fn is_file_name(s: &str) -> bool {
     let lower = s.to_ascii_lowercase();
     [".pdf", ".zip", ".p7s", ".sig", ".xml", ".docx"].iter().any(|ext| lower.ends_with(ext))
         && !lower.starts_with("http")
+}
+
+fn is_guid(s: &str) -> bool {
+    s.len() == 36
+        && s.char_indices().all(|(i, c)| {
+            if [8, 13, 18, 23].contains(&i) { c == '-' } else { c.is_ascii_hexdigit() }
+        })
 }
 
 fn strings(value: &mut Value, f: &mut dyn FnMut(&mut String)) {
