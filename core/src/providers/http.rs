@@ -173,6 +173,10 @@ pub async fn stream_link(
     file_name: Option<String>,
     sink: Sink<'_>,
 ) -> Result<DownloadInfo> {
+    // The link is the provider's words: one that is no web address is its error, not ours.
+    if !url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
+        return Err(unexpected(provider, "download", "the file's link is not an http(s) URL"));
+    }
     let response = transport
         .execute_streaming(Call::new("download", Idempotency::Read, &ByStatus(provider), &|http| {
             http.get(url)

@@ -18,7 +18,7 @@
 //!
 //! Each case prints one line: `hostile <op> <provider> <case> @<n> <METHOD path>: <outcome>`.
 
-mod server;
+pub mod server;
 
 use std::io::Write as _;
 use std::sync::Arc;
@@ -46,6 +46,7 @@ const CASES: &[(&str, Play)] = &[
     ("non_utf8", Play::Spoil(Spoil::NonUtf8)),
     ("unsafe_names", Play::Spoil(Spoil::UnsafeNames)),
     ("links_away", Play::Spoil(Spoil::LinksAway)),
+    ("links_broken", Play::Spoil(Spoil::LinksBroken)),
     ("path_ids", Play::Spoil(Spoil::PathIds)),
     ("huge_length", Play::HugeLength),
     ("endless_fast", Play::Endless { chunk: 64 << 10, every: None }),
@@ -62,7 +63,7 @@ const fn reply(status: u16, content_type: &'static str, body: &'static [u8]) -> 
 
 /// Short timeouts and small reply caps, so that every case ends quickly and a cap is easy to
 /// see applied.
-fn transport() -> TransportConfig {
+pub fn transport() -> TransportConfig {
     TransportConfig {
         read_timeout_ms: 300,
         request_timeout_ms: 800,
@@ -81,14 +82,14 @@ fn transport() -> TransportConfig {
 const SERVED_BOUND: u64 = (1 << 20) + (16 << 20);
 
 /// A sandbox behind the hostile proxy, a client of `h` on the proxy, and the other origin.
-struct Stage {
-    env: Env,
-    proxy: Arc<Hostile>,
-    other: Arc<Hostile>,
-    secrets: Vec<String>,
+pub struct Stage {
+    pub env: Env,
+    pub proxy: Arc<Hostile>,
+    pub other: Arc<Hostile>,
+    pub secrets: Vec<String>,
 }
 
-async fn stage(h: &'static dyn Harness) -> Stage {
+pub async fn stage(h: &'static dyn Harness) -> Stage {
     let sandbox = Sandbox::start(Default::default(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let other = Hostile::start(None, "http://127.0.0.1:9").await;
     let proxy = Hostile::start(Some(sandbox.base_url()), other.base()).await;
@@ -267,7 +268,7 @@ where
 }
 
 /// Learns the requests `op` makes on a clean run.
-async fn learn(stage: &Stage, what: &str, op: impl AsyncFnOnce() -> Result<()>) -> Vec<Seen> {
+pub async fn learn(stage: &Stage, what: &str, op: impl AsyncFnOnce() -> Result<()>) -> Vec<Seen> {
     stage.proxy.disarm();
     op().await.unwrap_or_else(|e| panic!("{what} through the proxy, unspoiled: {e}"));
     stage.proxy.seen()
