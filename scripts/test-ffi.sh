@@ -15,7 +15,9 @@
 #     valgrind;
 #   - checks that no copy of the password or the token outlives a freed client;
 #   - checks that a C program with the default SIGPIPE disposition survives a server that hangs
-#     up during a large upload;
+#     up during a large upload, and a provider that answers HTML, garbage, 502, a huge
+#     Content-Length, an endless body, a redirect to another origin or nothing (right result
+#     codes, no file left, nothing sent to the other origin);
 #   - installs under a temporary prefix and builds a program with pkg-config.
 # Leaves no process and no file behind (the test-panic build stays in its target directory).
 # Run from anywhere: ./scripts/test-ffi.sh
@@ -38,8 +40,9 @@ panic_target_dir="$target_dir/ffi-test-panic"
 work=$(mktemp -d)
 sandbox_pid=
 hangup_pid=
+hostile_pid=
 cleanup() {
-    for pid in $sandbox_pid $hangup_pid; do
+    for pid in $sandbox_pid $hangup_pid $hostile_pid; do
         kill "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
     done
@@ -291,6 +294,95 @@ fi
 cat "$work/hangup.out"
 uploads=$(grep -c '^hung up on POST /documents/v1/envelopes/upload ' "$work/hangup.out" || true)
 ((uploads >= 2)) || fail "the hang-up server saw $uploads uploads, expected one from each thread"
+
+step "hostile provider"
+# Misbehaves by the document id in the path (tests/c/hostile.c lists the cases); a second
+# port is the other origin its redirect points at, which must receive nothing.
+python3 - >"$work/hostile.out" <<'PY' &
+import re, socket, threading, time
+
+def serve(listener, handle):
+    while True:
+        conn, _ = listener.accept()
+        threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+def read_head(conn):
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        if not chunk:
+            return None
+        data += chunk
+    return data.split(b"\r\n", 1)[0].decode()
+
+other = socket.create_server(("127.0.0.1", 0))
+other_url = f"http://127.0.0.1:{other.getsockname()[1]}"
+
+def other_origin(conn):
+    with conn:
+        line = read_head(conn)
+        print(f"OTHER ORIGIN RECEIVED {line}", flush=True)
+
+def reply(conn, status, body, extra=b""):
+    conn.sendall(b"HTTP/1.1 %s\r\nContent-Type: text/html\r\nContent-Length: %d\r\n%s\r\n"
+                 % (status, len(body), extra) + body)
+
+def hostile(conn):
+    with conn:
+        line = read_head(conn)
+        found = re.search(r"/publicacoes/(\d+)", line or "")
+        case = found.group(1) if found else "0"
+        print(f"case {case}: {line}", flush=True)
+        try:
+            if case == "1":
+                reply(conn, b"200 OK", b"<html><body>Entrar</body></html>")
+            elif case == "2":
+                reply(conn, b"200 OK", b"\x00\xff{{ not json")
+            elif case == "3":
+                reply(conn, b"502 Bad Gateway", b"<html>502 Bad Gateway</html>")
+            elif case == "4":
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: 50000000000\r\n\r\n{\"data\":")
+                time.sleep(5)
+            elif case == "5":
+                conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Transfer-Encoding: chunked\r\n\r\n")
+                for _ in range(200):
+                    conn.sendall(b"1\r\n \r\n")
+                    time.sleep(0.05)
+            elif case == "6":
+                path = line.split(" ")[1]
+                reply(conn, b"307 Temporary Redirect", b"",
+                      f"Location: {other_url}{path}\r\n".encode())
+            # 7 and anything else: hang up without an answer.
+        except OSError:
+            pass
+
+listener = socket.create_server(("127.0.0.1", 0))
+print(f"HOSTILE_URL=http://127.0.0.1:{listener.getsockname()[1]}", flush=True)
+threading.Thread(target=serve, args=(other, other_origin), daemon=True).start()
+serve(listener, hostile)
+PY
+hostile_pid=$!
+for _ in $(seq 100); do
+    grep -qs '^HOSTILE_URL=' "$work/hostile.out" && break
+    kill -0 "$hostile_pid" 2>/dev/null || fail "the hostile server exited"
+    sleep 0.1
+done
+hostile_url=$(sed -n 's/^HOSTILE_URL=//p' "$work/hostile.out")
+[[ -n $hostile_url ]] || fail "the hostile server printed no URL"
+gcc -Wall -Wextra -Werror -Iinclude tests/c/hostile.c -o "$work/hostile" \
+    -L"$lib_dir" -lsignbridge -Wl,-rpath,"$lib_dir"
+mkdir "$work/hostile-downloads"
+status=0
+env --default-signal=PIPE "$work/hostile" "$hostile_url" "$work/hostile-downloads" || status=$?
+if ((status > 128)); then
+    fail "the hostile test was killed by signal $((status - 128))"
+fi
+((status == 0)) || fail "the hostile test failed (exit status $status)"
+if grep '^OTHER ORIGIN RECEIVED' "$work/hostile.out"; then
+    fail "a request followed the redirect to another origin"
+fi
 
 step "install"
 CARGO_TARGET_DIR="$target_dir" scripts/install.sh --prefix "$work/prefix" --debug

@@ -13,7 +13,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, ErrorKind, Result};
+use crate::error::{Error, Result};
 
 /// One signing request: documents, the people who act on them, and how.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -311,18 +311,17 @@ impl Handle {
     pub fn parse(text: &str) -> Result<Handle> {
         let text = text.trim();
         if text.starts_with('{') {
-            return serde_json::from_str(text).map_err(|e| {
-                Error::new(ErrorKind::Validation, format!("handle is not valid JSON: {e}"))
-            });
+            return serde_json::from_str(text)
+                .map_err(|e| Error::validation("handle", format!("not valid JSON: {e}")));
         }
         let mut parts = text.splitn(3, ':');
         match (parts.next(), parts.next(), parts.next()) {
             (Some(p), Some(a), Some(id)) if !p.is_empty() && !a.is_empty() && !id.is_empty() => {
                 Ok(Handle { provider: p.into(), account: a.into(), id: id.into(), reference: None })
             }
-            _ => Err(Error::new(
-                ErrorKind::Validation,
-                format!("handle {text:?} is neither JSON nor provider:account:id"),
+            _ => Err(Error::validation(
+                "handle",
+                format!("{text:?} is neither JSON nor provider:account:id"),
             )),
         }
     }
@@ -507,6 +506,7 @@ pub struct DownloadInfo {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::error::ErrorKind;
 
     #[test]
     fn document_json_takes_exactly_one_source() {
@@ -565,8 +565,11 @@ mod tests {
         let json = serde_json::to_string(&h).unwrap();
         assert_eq!(Handle::parse(&json).unwrap(), h);
         assert_eq!(h.to_string(), "tae:default:12978325");
-        assert_eq!(Handle::parse("tae::1").unwrap_err().kind(), ErrorKind::Validation);
-        assert_eq!(Handle::parse("{nope").unwrap_err().kind(), ErrorKind::Validation);
+        for bad in ["tae::1", "{nope", "", "::", "tae:a"] {
+            let err = Handle::parse(bad).unwrap_err();
+            assert_eq!(err.kind(), ErrorKind::Validation, "{bad:?}");
+            assert_eq!(err.context("field"), Some("handle"), "{bad:?}: the field is named");
+        }
     }
 
     #[test]

@@ -39,7 +39,9 @@ pub fn catch<T>(body: impl FnOnce() -> T) -> thread::Result<T> {
 }
 
 /// Installs the hook once, chained to the one already there (the host's, or Rust's default).
-fn install_hook() {
+/// [`catch`] does it; a shell calls it before starting threads marked with
+/// [`mark_library_thread`], whose panics may come before any call's.
+pub fn install_hook() {
     static INSTALLED: Once = Once::new();
     // take_hook and set_hook panic on a thread that is panicking; the next call installs.
     if thread::panicking() {

@@ -197,3 +197,25 @@ async fn inbox_and_bulk_calls() {
         .unwrap_err();
     assert_eq!(err.field(), Some("args.operation"));
 }
+
+/// A handle's id goes into URL paths: one that is not a GUID is refused, naming the field,
+/// before any request.
+#[tokio::test]
+async fn a_handle_id_that_is_no_guid_is_refused_before_any_request() {
+    let env = start().await;
+    env.control.clear_requests().await.unwrap();
+    for id in ["../../admin", "7a3b6a9b-7173-47d1-91c9-cbf14b544dd6/../x", ""] {
+        let handle = signbridge::Handle {
+            provider: "idocs".into(),
+            account: "test".into(),
+            id: id.into(),
+            reference: None,
+        };
+        let err = env.client.status(&handle).await.unwrap_err();
+        assert_eq!((err.kind(), err.context("field")), (ErrorKind::Validation, Some("handle.id")));
+        let err = env.client.download_bytes(&handle, signbridge::DownloadKind::Signed).await;
+        assert_eq!(err.unwrap_err().context("field"), Some("handle.id"), "{id:?}");
+    }
+    let requests = env.requests().await;
+    assert!(requests.is_empty(), "no request: {:?}", requests.len());
+}

@@ -5,7 +5,6 @@
 //! listed in `ERROR_KINDS` (all of core's `ErrorKind::ALL`) has a class.
 
 use std::any::Any;
-use std::panic::{AssertUnwindSafe, catch_unwind};
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -35,15 +34,17 @@ fn exception<'py>(py: Python<'py>, e: &Error) -> PyResult<Bound<'py, PyAny>> {
 
 /// A panic as `InternalError`: it is a bug in signbridge, reported like any other error.
 pub fn panic_to_pyerr(py: Python<'_>, panic: Box<dyn Any + Send>) -> PyErr {
-    let what = panic
-        .downcast_ref::<&str>()
-        .map(|s| s.to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "a panic without a message".into());
+    let what = signbridge::panics::message(&*panic);
     to_pyerr(py, &Error::internal(format!("signbridge panicked (a bug): {what}")))
 }
 
-/// Runs the body of an entry point, turning a panic into `InternalError`.
+/// Runs the body of an entry point, turning a panic into `InternalError`. The panic goes to
+/// the `signbridge` logger (ERROR), never to the host's stderr (`signbridge::panics`), and its
+/// record reaches Python logging before the exception is raised.
 pub fn boundary<T>(py: Python<'_>, body: impl FnOnce() -> PyResult<T>) -> PyResult<T> {
-    catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|panic| Err(panic_to_pyerr(py, panic)))
+    signbridge::panics::catch(body).unwrap_or_else(|panic| {
+        // A failure to forward (an interrupt meanwhile) must not hide the panic's error.
+        let _ = crate::logging::deliver(py);
+        Err(panic_to_pyerr(py, panic))
+    })
 }

@@ -47,10 +47,13 @@ pub fn runtime(_py: Python<'_>) -> Result<Arc<tokio::runtime::Runtime>, Error> {
     // The work is waiting on HTTP: a few threads serve any number of calls, however many
     // cores the host has.
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get().min(4));
+    // A panic on the runtime's threads is the library's: logged, not printed on stderr.
+    signbridge::panics::install_hook();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .enable_all()
         .thread_name("signbridge")
+        .on_thread_start(signbridge::panics::mark_library_thread)
         .build()
         .map(Arc::new)
         .map_err(|e| Error::internal(format!("cannot start the signbridge runtime: {e}")))?;
@@ -116,7 +119,7 @@ impl<'py> IntoPyObject<'py> for Deferred {
 
     fn into_pyobject(self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
         logging::deliver(py)?;
-        match std::panic::catch_unwind(AssertUnwindSafe(|| (self.0)(py))) {
+        match signbridge::panics::catch(|| (self.0)(py)) {
             Ok(result) => result.map(|object| object.into_bound(py)),
             Err(panic) => Err(panic_to_pyerr(py, panic)),
         }

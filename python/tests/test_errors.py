@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import time
 from pathlib import Path
@@ -145,6 +146,27 @@ def test_an_incomplete_configuration_is_a_config_error(sandbox: Sandbox) -> None
     del config["settings"]["api_base"]
     with pytest.raises(signbridge.ConfigError):
         signbridge.Client(config)
+
+
+def test_a_rust_panic_is_logged_never_printed(
+    capfd: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    # The host's stderr is its own: a panic goes to the signbridge logger, at ERROR, whether it
+    # happened at the boundary or on the runtime's threads.
+    caplog.set_level(logging.ERROR, logger="signbridge")
+    capfd.readouterr()
+    for in_task in (False, True):
+        with pytest.raises(signbridge.InternalError):
+            _native._panic_for_test(in_task)
+    assert capfd.readouterr().err == ""
+    panics = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "signbridge" and r.levelno == logging.ERROR
+    ]
+    assert len(panics) == 2, panics
+    assert "panic: test panic at the boundary" in panics[0]
+    assert "panic: test panic in a task" in panics[1]
 
 
 def test_a_rust_panic_is_an_internal_error() -> None:

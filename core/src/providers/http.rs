@@ -118,6 +118,37 @@ pub fn decode<T: serde::de::DeserializeOwned>(reply: &Reply) -> Result<T> {
     serde_json::from_slice(&reply.body).map_err(|e| reply.malformed(e))
 }
 
+/// Whether `id` is a GUID (`8-4-4-4-12` hex digits), the only kind of id ArqSign and iDocs
+/// give, and so one that can go into a URL path as it is.
+pub fn is_guid(id: &str) -> bool {
+    id.len() == 36
+        && id.char_indices().all(|(i, c)| {
+            if matches!(i, 8 | 13 | 18 | 23) { c == '-' } else { c.is_ascii_hexdigit() }
+        })
+}
+
+/// A GUID a reply gave (a new document's id, a blob's), checked before it is kept or put into
+/// a URL: `../admin` from a hostile provider must not lead a later request elsewhere.
+pub fn reply_guid(reply: &Reply, field: &str, id: String) -> Result<String> {
+    if is_guid(&id) {
+        Ok(id)
+    } else {
+        Err(reply.malformed(format!("{field} {:?} is not a GUID", body_excerpt(id.as_bytes()))))
+    }
+}
+
+/// The id of a handle of a provider whose ids are GUIDs, checked before it goes into a URL.
+pub fn handle_guid<'h>(provider: &str, handle: &'h crate::model::Handle) -> Result<&'h str> {
+    if is_guid(&handle.id) {
+        Ok(&handle.id)
+    } else {
+        Err(Error::validation(
+            "handle.id",
+            format!("{:?} is not a {provider} document id", handle.id),
+        ))
+    }
+}
+
 /// Checks the answer to a write that returns nothing the SDK needs: an empty body, or JSON
 /// that `ok` accepts. Anything else (an HTML page a proxy put there, garbage, another shape)
 /// is no clear success, so for a write the outcome is unknown.
@@ -142,6 +173,10 @@ pub async fn stream_link(
     file_name: Option<String>,
     sink: Sink<'_>,
 ) -> Result<DownloadInfo> {
+    // The link is the provider's words: one that is no web address is its error, not ours.
+    if !url::Url::parse(url).is_ok_and(|u| matches!(u.scheme(), "http" | "https")) {
+        return Err(unexpected(provider, "download", "the file's link is not an http(s) URL"));
+    }
     let response = transport
         .execute_streaming(Call::new("download", Idempotency::Read, &ByStatus(provider), &|http| {
             http.get(url)

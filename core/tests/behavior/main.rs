@@ -52,6 +52,7 @@ mod common;
 
 mod contract;
 mod faults;
+mod fuzz;
 mod hostile;
 mod lifecycle;
 

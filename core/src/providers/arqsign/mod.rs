@@ -328,13 +328,7 @@ impl ArqSign {
     }
 
     fn process_id(handle: &Handle) -> Result<&str> {
-        let id = handle.id.as_str();
-        let guid_like = !id.is_empty() && id.chars().all(|c| c.is_ascii_hexdigit() || c == '-');
-        if guid_like {
-            Ok(id)
-        } else {
-            Err(Error::validation("handle.id", format!("{id:?} is not an ArqSign process id")))
-        }
+        http::handle_guid("ArqSign", handle)
     }
 
     async fn poll(&self, id: &str) -> Result<(wire::StatusProcesso, serde_json::Value)> {
@@ -373,7 +367,15 @@ impl ArqSign {
         if process.documentos.is_empty() {
             return Err(reply.malformed("the process lists no documents"));
         }
-        Ok(process.documentos)
+        // Each document's id goes into the evidence report's URL.
+        process
+            .documentos
+            .into_iter()
+            .map(|mut doc| {
+                doc.id = http::reply_guid(&reply, "id", std::mem::take(&mut doc.id))?;
+                Ok(doc)
+            })
+            .collect()
     }
 
     async fn evidence(&self, document_id: &str) -> Result<(String, Vec<u8>)> {
@@ -637,8 +639,9 @@ impl Provider for ArqSign {
         progress.record_id(SENT_AT, &Utc::now().to_rfc3339()).await?;
         let reply = self.request(Call::new("send", Idempotency::Write, self, &build)).await?;
         let sent: wire::ProcessoEnviado = Self::decode(&reply)?;
-        progress.record_id(PROCESS_ID, &sent.id_processo).await?;
-        Ok(self.base.handle(sent.id_processo, env))
+        let id = http::reply_guid(&reply, "idProcesso", sent.id_processo)?;
+        progress.record_id(PROCESS_ID, &id).await?;
+        Ok(self.base.handle(id, env))
     }
 
     async fn find(&self, _reference: &str, progress: &mut dyn Progress) -> Result<Lookup> {

@@ -292,7 +292,8 @@ impl IDocs {
         };
         // A lost upload only leaves an unused blob behind: safe to repeat.
         let reply = self.request(Call::new(op, Idempotency::KeyedWrite, self, &build)).await?;
-        Ok(Self::enveloped::<wire::UploadedBlob>(&reply)?.blob_id)
+        let blob = Self::enveloped::<wire::UploadedBlob>(&reply)?.blob_id;
+        http::reply_guid(&reply, "blobId", blob)
     }
 
     /// The content to sign from `link`: with the account's token when it is on the configured
@@ -377,8 +378,9 @@ impl IDocs {
         let path = "api/v3/sync/external/outbox/document/create";
         let reply = self.post("create", Idempotency::Write, path, &create).await?;
         let document: wire::DocumentBase = http::decode(&reply)?;
-        progress.record_id(DOCUMENT_ID, &document.id).await?;
-        Ok(document.id)
+        let id = http::reply_guid(&reply, "id", document.id)?;
+        progress.record_id(DOCUMENT_ID, &id).await?;
+        Ok(id)
     }
 
     /// Content to sign → host signature → `.cms` blob → save with the ticket.
@@ -592,6 +594,9 @@ impl Provider for IDocs {
                 )));
             }
         };
+        if !http::is_guid(&one.id) {
+            return Err(http::unexpected("idocs", "find", "the document found has no GUID id"));
+        }
         let sent = map::state(&map::status_name(&one.document_status)) != State::Draft;
         progress.record_id(DOCUMENT_ID, &one.id).await?;
         if sent {
@@ -601,8 +606,10 @@ impl Provider for IDocs {
     }
 
     async fn status(&self, handle: &Handle) -> Result<Status> {
-        let url =
-            self.url(&format!("api/v3/sync/external/documents-query/single/outbox/{}", handle.id));
+        let url = self.url(&format!(
+            "api/v3/sync/external/documents-query/single/outbox/{}",
+            http::handle_guid("iDocs", handle)?
+        ));
         let build = |http: &reqwest::Client| http.get(&url);
         let reply = self.request(Call::new("status", Idempotency::Read, self, &build)).await?;
         let raw: serde_json::Value = Self::enveloped(&reply)?;
@@ -621,7 +628,8 @@ impl Provider for IDocs {
             DownloadKind::Archive => ("GetDocumentArchiveByDocumentId", "application/zip"),
             other => return Err(self.unsupported(&format!("download of {other}"))),
         };
-        let url = self.url(&format!("api/v3/sync/single/document/{path}/{}", handle.id));
+        let id = http::handle_guid("iDocs", handle)?;
+        let url = self.url(&format!("api/v3/sync/single/document/{path}/{id}"));
         let build = |http: &reqwest::Client| http.get(&url);
         let call = Call::new("download", Idempotency::Read, self, &build).auth(&self.token);
         let response = self.base.transport.execute_streaming(call).await?;

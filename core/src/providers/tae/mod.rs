@@ -222,7 +222,7 @@ impl Classify for Tae {
                 return Ok(());
             }
             match serde_json::from_slice::<wire::DocumentsResponse<IgnoredAny>>(&reply.body) {
-                Ok(outcome) if !outcome.success => {}
+                Ok(outcome) if outcome.success == Some(false) => {}
                 // A body that is not the wrapper is the decoder's to report.
                 _ => return Ok(()),
             }
@@ -550,6 +550,18 @@ mod tests {
             signer: Default::default(),
             journal: crate::journal::Journal::in_memory().unwrap(),
         })
+    }
+
+    #[test]
+    fn success_may_be_missing_but_false_is_a_failure() {
+        let tae = build(serde_json::json!({"auth_base": "http://h/identityintegration",
+            "api_base": "http://h", "username": "u", "password": "p"}))
+        .unwrap();
+        let without = Reply::for_test(200, r#"{"data": {"id": 1, "status": 0}}"#);
+        tae.classify("status", &without).expect("no `success`: the data decides");
+        let failed = Reply::for_test(200, r#"{"success": false, "message": "Falhou."}"#);
+        let err = tae.classify("status", &failed).unwrap_err();
+        assert_eq!(err.kind(), crate::error::ErrorKind::Provider, "{err}");
     }
 
     #[test]

@@ -39,10 +39,12 @@ pub struct LoginData {
 }
 
 /// The documents/signintegration wrapper: `success` + `data`, or `errors` / `message`.
+/// `success` may be missing (TecTAE checks only the HTTP status, contract §4.2): only
+/// `false` says the call failed.
 #[derive(Debug, Deserialize)]
 pub struct DocumentsResponse<T> {
     #[serde(default)]
-    pub success: bool,
+    pub success: Option<bool>,
     #[serde(default = "none")]
     pub data: Option<T>,
     #[serde(default)]
@@ -329,7 +331,7 @@ mod tests {
             r#"{"success": false, "message": "Documento não encontrado.", "errors": ["Documento não encontrado."]}"#,
         )
         .unwrap();
-        assert!(!r.success && r.data.is_none());
+        assert!(r.success == Some(false) && r.data.is_none());
         assert_eq!(r.message.as_deref(), Some("Documento não encontrado."));
         let r: DocumentsResponse<PublicacaoDetalhe> = serde_json::from_str(
             r#"{"success": true, "data": {"status": 5, "assinantes": null, "pendentes": null}}"#,

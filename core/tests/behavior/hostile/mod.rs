@@ -8,11 +8,17 @@
 //!   handle once the document exists; a body that never ends slowly is a `timeout`;
 //! - within the operation's configured timeout;
 //! - with bounded memory: an endless body is cut at the reply cap, not read on;
-//! - with no credential seen by the other origin, and no file left by a failed download.
+//! - with no credential seen by the other origin, no request led elsewhere by an id from a
+//!   reply, and no file left by a failed download.
+//!
+//! A spoiled answer (wrong types, non-UTF-8, unsafe names, links away, ids that climb out of
+//! their path) may still succeed where the SDK needs nothing of what was spoiled (an unused
+//! field, a reply with no strings); then a download's name and its archive's entries must be
+//! safe.
 //!
 //! Each case prints one line: `hostile <op> <provider> <case> @<n> <METHOD path>: <outcome>`.
 
-mod server;
+pub mod server;
 
 use std::io::Write as _;
 use std::sync::Arc;
@@ -40,6 +46,8 @@ const CASES: &[(&str, Play)] = &[
     ("non_utf8", Play::Spoil(Spoil::NonUtf8)),
     ("unsafe_names", Play::Spoil(Spoil::UnsafeNames)),
     ("links_away", Play::Spoil(Spoil::LinksAway)),
+    ("links_broken", Play::Spoil(Spoil::LinksBroken)),
+    ("path_ids", Play::Spoil(Spoil::PathIds)),
     ("huge_length", Play::HugeLength),
     ("endless_fast", Play::Endless { chunk: 64 << 10, every: None }),
     ("endless_slow", Play::Endless { chunk: 1, every: Some(Duration::from_millis(40)) }),
@@ -55,7 +63,7 @@ const fn reply(status: u16, content_type: &'static str, body: &'static [u8]) -> 
 
 /// Short timeouts and small reply caps, so that every case ends quickly and a cap is easy to
 /// see applied.
-fn transport() -> TransportConfig {
+pub fn transport() -> TransportConfig {
     TransportConfig {
         read_timeout_ms: 300,
         request_timeout_ms: 800,
@@ -74,14 +82,14 @@ fn transport() -> TransportConfig {
 const SERVED_BOUND: u64 = (1 << 20) + (16 << 20);
 
 /// A sandbox behind the hostile proxy, a client of `h` on the proxy, and the other origin.
-struct Stage {
-    env: Env,
-    proxy: Arc<Hostile>,
-    other: Arc<Hostile>,
-    secrets: Vec<String>,
+pub struct Stage {
+    pub env: Env,
+    pub proxy: Arc<Hostile>,
+    pub other: Arc<Hostile>,
+    pub secrets: Vec<String>,
 }
 
-async fn stage(h: &'static dyn Harness) -> Stage {
+pub async fn stage(h: &'static dyn Harness) -> Stage {
     let sandbox = Sandbox::start(Default::default(), "127.0.0.1:0".parse().unwrap()).await.unwrap();
     let other = Hostile::start(None, "http://127.0.0.1:9").await;
     let proxy = Hostile::start(Some(sandbox.base_url()), other.base()).await;
@@ -125,6 +133,9 @@ fn judge(case: &str, play: Play, place: Place, ended: &Ended, stage: &Stage) -> 
     }
     if let Some(problem) = &ended.file_problem {
         problems.push(problem.clone());
+    }
+    if let Some(seen) = stage.proxy.seen().iter().find(|s| s.path.contains(server::ESCAPED)) {
+        problems.push(format!("an id from a reply led a request to {}", seen.path));
     }
     for seen in stage.other.seen() {
         problems.extend(credential_in(&seen, &stage.secrets));
@@ -257,7 +268,7 @@ where
 }
 
 /// Learns the requests `op` makes on a clean run.
-async fn learn(stage: &Stage, what: &str, op: impl AsyncFnOnce() -> Result<()>) -> Vec<Seen> {
+pub async fn learn(stage: &Stage, what: &str, op: impl AsyncFnOnce() -> Result<()>) -> Vec<Seen> {
     stage.proxy.disarm();
     op().await.unwrap_or_else(|e| panic!("{what} through the proxy, unspoiled: {e}"));
     stage.proxy.seen()

@@ -43,6 +43,9 @@ pub enum Play {
     HangUpMidUpload,
     /// Passes the request on and closes the connection without an answer.
     HangUpAfter,
+    /// Passes the request on, then answers the sandbox's status with its body changed by
+    /// [`mutate`] from this seed (the fuzz run).
+    Mutate(u64),
 }
 
 /// How [`Play::Spoil`] changes a sandbox answer.
@@ -57,7 +60,15 @@ pub enum Spoil {
     UnsafeNames,
     /// Every `http(s)://` link in the JSON moved to the other origin, same path.
     LinksAway,
+    /// Every `http(s)://` link in the JSON made one that is no URL at all.
+    LinksBroken,
+    /// Every GUID in the JSON made a path that climbs out of its route to [`ESCAPED`]: an id
+    /// must be checked before it goes into a URL.
+    PathIds,
 }
+
+/// Where a [`Spoil::PathIds`] id leads once put into a URL.
+pub const ESCAPED: &str = "escaped-by-an-id";
 
 /// What the proxy saw of one request.
 #[derive(Clone, Debug)]
@@ -274,6 +285,9 @@ impl Hostile {
                 reply.headers_mut().insert(CONTENT_TYPE, "application/json".parse().unwrap());
                 reply
             }
+            Play::Mutate(seed) => {
+                full(status.as_u16(), content_type, Bytes::from(mutate(&body, seed)))
+            }
             Play::HangUpAfter => return Err(io::Error::other("hung up after the request")),
             Play::Redirect { .. } | Play::HangUpMidUpload => unreachable!("answered above"),
         })
@@ -315,7 +329,9 @@ impl Hostile {
             return match spoil {
                 Spoil::WrongTypes => b"{\"data\":42}".to_vec(),
                 Spoil::NonUtf8 => [b"\xff\xfe".as_slice(), body].concat(),
-                Spoil::UnsafeNames | Spoil::LinksAway => body.to_vec(),
+                Spoil::UnsafeNames | Spoil::LinksAway | Spoil::LinksBroken | Spoil::PathIds => {
+                    body.to_vec()
+                }
             };
         };
         match spoil {
@@ -346,6 +362,22 @@ impl Hostile {
                 });
                 serde_json::to_vec(&json).unwrap()
             }
+            Spoil::LinksBroken => {
+                strings(&mut json, &mut |s| {
+                    if s.starts_with("http://") || s.starts_with("https://") {
+                        *s = "http://[broken link/x".into();
+                    }
+                });
+                serde_json::to_vec(&json).unwrap()
+            }
+            Spoil::PathIds => {
+                strings(&mut json, &mut |s| {
+                    if is_guid(s) {
+                        *s = format!("../../../../{ESCAPED}?{s}#");
+                    }
+                });
+                serde_json::to_vec(&json).unwrap()
+            }
             Spoil::LinksAway => {
                 strings(&mut json, &mut |s| {
                     if let Ok(url) = url::Url::parse(s) {
@@ -365,10 +397,89 @@ impl Hostile {
 /// with a NUL that would truncate it and a device name.
 pub const UNSAFE_NAME: &str = "../../..\\..\\etc/CON\u{0}passwd.pdf";
 
+/// Values the contracts show in their examples, and the edges of JSON: what a mutation
+/// inserts or puts in place of a value.
+const TOKENS: &[&str] = &[
+    "null",
+    "true",
+    "false",
+    "0",
+    "-1",
+    "1.5",
+    "1e309",
+    "-0",
+    "18446744073709551616",
+    "12978325",
+    "\"\"",
+    "\"\\u0000\"",
+    "\"\\ud800\"",
+    "[]",
+    "{}",
+    "[{}]",
+    "[null]",
+    "\"../x\"",
+    "\"2025-06-01T12:00:00.123456\"",
+    "\"31/12/2025 23:59:59\"",
+    "\"FINISHED\"",
+    "\"DRAFT\"",
+    "\"Aguardando\"",
+    "\"Cancelado\"",
+    "{\"success\":false}",
+    "{\"errors\":[{}]}",
+    "\"JVBERi0xLjcK\"",
+    "\"7a3b6a9b-7173-47d1-91c9-cbf14b544dd6\"",
+    "\"http://127.0.0.1:9/x\"",
+];
+
+/// A few changes to `body`, drawn from `seed`: bytes flipped, ranges deleted, duplicated or
+/// cut off, tokens inserted or put in place of a value.
+pub fn mutate(body: &[u8], seed: u64) -> Vec<u8> {
+    let mut rng = fastrand::Rng::with_seed(seed);
+    let mut out = body.to_vec();
+    for _ in 0..rng.usize(1..=4) {
+        let at = rng.usize(..=out.len());
+        let token = TOKENS[rng.usize(..TOKENS.len())].as_bytes();
+        match rng.u8(..6) {
+            0 if at < out.len() => out[at] = rng.u8(..),
+            1 => {
+                let end = (at + rng.usize(..=16)).min(out.len());
+                out.drain(at..end);
+            }
+            2 => {
+                out.splice(at..at, token.iter().copied());
+            }
+            3 => out.truncate(at),
+            4 => {
+                // The value after the next `:` (up to `,`, `}` or `]`) becomes the token.
+                let Some(colon) = out[at..].iter().position(|&b| b == b':') else { continue };
+                let start = at + colon + 1;
+                let end = out[start..]
+                    .iter()
+                    .position(|b| b",}]".contains(b))
+                    .map_or(out.len(), |n| start + n);
+                out.splice(start..end, token.iter().copied());
+            }
+            _ => {
+                let end = (at + rng.usize(..=32)).min(out.len());
+                let copy = out[at..end].to_vec();
+                out.splice(at..at, copy);
+            }
+        }
+    }
+    out
+}
+
 fn is_file_name(s: &str) -> bool {
     let lower = s.to_ascii_lowercase();
     [".pdf", ".zip", ".p7s", ".sig", ".xml", ".docx"].iter().any(|ext| lower.ends_with(ext))
         && !lower.starts_with("http")
+}
+
+fn is_guid(s: &str) -> bool {
+    s.len() == 36
+        && s.char_indices().all(|(i, c)| {
+            if [8, 13, 18, 23].contains(&i) { c == '-' } else { c.is_ascii_hexdigit() }
+        })
 }
 
 fn strings(value: &mut Value, f: &mut dyn FnMut(&mut String)) {
