@@ -78,6 +78,8 @@ type
   PSignbridgeSignReply = ^TSignbridgeSignReply;
   TSignbridgeReceiver = record end;
   PSignbridgeReceiver = ^TSignbridgeReceiver;
+  TSignbridgeListener = record end;
+  PSignbridgeListener = ^TSignbridgeListener;
 
   { The host signer. Runs on a library thread, never the one that called signbridge (which
     waits meanwhile: do not Synchronize to it); must catch every exception itself. }
@@ -168,8 +170,8 @@ function signbridge_ack_event(Client: PSignbridgeClient;
 function signbridge_receiver_new(ConfigJson: PAnsiChar;
   out Receiver: PSignbridgeReceiver): TSignbridgeResult; cdecl; external SignbridgeLib;
 procedure signbridge_receiver_free(Receiver: PSignbridgeReceiver); cdecl; external SignbridgeLib;
-{ Body may be nil when BodyLen is 0. Status is the HTTP status to answer; ReplyJson is
-  {"headers": [[name, value], ...], "body": "..."}. }
+{ Body may be nil when BodyLen is 0. Status is the HTTP status to answer; ReplyJson is a
+  JSON object with "headers" ([[name, value], ...]) and "body" (a string). }
 function signbridge_webhook_ingest(Receiver: PSignbridgeReceiver; Source, Account, Method,
   HeadersJson: PAnsiChar; Body: Pointer; BodyLen: TSignbridgeSize; out Status: Integer;
   out ReplyJson: PAnsiChar): TSignbridgeResult; cdecl; external SignbridgeLib;
@@ -177,6 +179,20 @@ function signbridge_receiver_next_event(Receiver: PSignbridgeReceiver; TimeoutMs
   out EventJson: PAnsiChar): TSignbridgeResult; cdecl; external SignbridgeLib;
 function signbridge_receiver_ack_event(Receiver: PSignbridgeReceiver;
   EventId: PAnsiChar): TSignbridgeResult; cdecl; external SignbridgeLib;
+
+{ The embeddable listener: signbridge's own HTTP server for webhooks in this process
+  (POST /webhooks/<source>/<account>, GET /health) with the SINtegre download worker.
+  Address is http://HOST:PORT (free it with signbridge_string_free). Stop waits for the
+  deliveries and the download in flight, then frees the listener. }
+function signbridge_listener_start(ConfigJson: PAnsiChar;
+  out Listener: PSignbridgeListener): TSignbridgeResult; cdecl; external SignbridgeLib;
+function signbridge_listener_address(Listener: PSignbridgeListener;
+  out Address: PAnsiChar): TSignbridgeResult; cdecl; external SignbridgeLib;
+function signbridge_listener_next_event(Listener: PSignbridgeListener; TimeoutMs: Cardinal;
+  out EventJson: PAnsiChar): TSignbridgeResult; cdecl; external SignbridgeLib;
+function signbridge_listener_ack_event(Listener: PSignbridgeListener;
+  EventId: PAnsiChar): TSignbridgeResult; cdecl; external SignbridgeLib;
+procedure signbridge_listener_stop(Listener: PSignbridgeListener); cdecl; external SignbridgeLib;
 
 type
   { A failed signbridge call, with everything the library said about it. }

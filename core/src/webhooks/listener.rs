@@ -34,7 +34,7 @@ use crate::journal::JournalConfig;
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ListenerConfig {
-    /// `host:port` to bind; port 0 picks a free one.
+    /// `IP:port` to bind (`0.0.0.0:8443`, `[::]:8443`); port 0 picks a free one.
     #[serde(default = "default_listen")]
     pub listen: String,
     #[serde(default)]
@@ -60,10 +60,15 @@ impl ListenerConfig {
         let mut de = serde_json::Deserializer::from_str(text);
         let mut config: ListenerConfig = serde_path_to_error::deserialize(&mut de)
             .map_err(|e| Error::validation(e.path().to_string(), e.inner()))?;
-        if let Some(path) = std::env::var_os("SIGNBRIDGE_JOURNAL") {
-            config.journal.path = Some(path.into());
-        }
+        config.apply_env();
         Ok(config)
+    }
+
+    /// `SIGNBRIDGE_JOURNAL` in the environment sets the journal's path.
+    pub fn apply_env(&mut self) {
+        if let Some(path) = std::env::var_os("SIGNBRIDGE_JOURNAL") {
+            self.journal.path = Some(path.into());
+        }
     }
 }
 
@@ -104,7 +109,14 @@ impl Listener {
             routes: config.routes,
         })?);
         let downloader = Downloader::new(receiver.journal().clone(), downloads)?;
-        let socket = tokio::net::TcpListener::bind(&config.listen).await.map_err(|e| {
+        // An address, not a name: what to bind is never left to a resolver.
+        let listen: SocketAddr = config.listen.parse().map_err(|_| {
+            Error::validation(
+                "listen",
+                format!("{:?} is not an IP address and port", config.listen),
+            )
+        })?;
+        let socket = tokio::net::TcpListener::bind(listen).await.map_err(|e| {
             Error::config(format!("listen: cannot bind {}: {e}", config.listen)).with_source(e)
         })?;
         let addr = socket.local_addr().map_err(|e| Error::internal(e.to_string()))?;
