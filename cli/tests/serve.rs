@@ -48,14 +48,20 @@ impl Serve {
             .arg(&path)
             .arg("serve")
             .env_remove("SIGNBRIDGE_JOURNAL")
+            .env("SIGNBRIDGE_LOG", "debug")
             .stdout(Stdio::piped())
-            .stderr(Stdio::null())
+            .stderr(std::fs::File::create(dir.path().join("serve.log")).unwrap())
             .spawn()
             .unwrap();
         let mut line = String::new();
         BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
         let url = line.trim().strip_prefix("SIGNBRIDGE_LISTEN=").expect(&line).to_owned();
         Serve { child, url, journal, folder, settings, _dir: dir }
+    }
+
+    /// What serve logged (at debug) so far.
+    fn log(&self) -> String {
+        std::fs::read_to_string(self._dir.path().join("serve.log")).unwrap()
     }
 
     fn route(&self) -> String {
@@ -186,6 +192,10 @@ async fn an_expired_link_becomes_link_expired() {
     assert_eq!(expired.kind, EventKind::LinkExpired);
     assert!(expired.raw["action"].as_str().unwrap().contains("Enviar Tudo"));
     assert!(files(&serve.folder).is_empty(), "{:?}", files(&serve.folder));
+    // §6 test 10: the link's token (a JWT, "eyJ…") is never logged, even as attempts fail.
+    let log = serve.log();
+    assert!(log.contains("retrying") && log.contains("link expired"), "{log}");
+    assert!(!log.contains("eyJ") && !log.contains("token="), "{log}");
 }
 
 /// A server on 127.0.0.1 answering every request with a redirect to the cloud metadata address.
