@@ -604,7 +604,8 @@ signbridge_result signbridge_budget(const struct signbridge_client *client, char
  * Starts a listener from its configuration, the JSON of signbridge's `ListenerConfig`:
  * `{"listen": "127.0.0.1:8080", "journal": {"path": ...}, "routes": [{"source": "sintegre",
  * "account": "ons", "settings": {"auth": ["none"], "downloads": {"folder": "..."}}}],
- * "download_poll_ms": 1000}` (`listen` port 0 picks a free port: see
+ * "download_poll_ms": 1000, "tls": {"certificate": "cert.pem", "private_key": "key.pem"}}`
+ * (`tls` optional; `listen` port 0 picks a free port: see
  * `signbridge_listener_address`). `SIGNBRIDGE_JOURNAL` sets the journal's path. It serves on
  * the library's threads until `signbridge_listener_stop`.
  *
@@ -619,8 +620,8 @@ signbridge_result signbridge_listener_start(const char *config_json,
                                             struct signbridge_listener **out_listener);
 
 /**
- * Writes the address the listener is bound to, `http://HOST:PORT`, to `*out_address` (free it
- * with `signbridge_string_free`).
+ * Writes the address the listener is bound to, `http://HOST:PORT` (`https://` with `tls`), to
+ * `*out_address` (free it with `signbridge_string_free`).
  *
  * # Safety
  * `listener` is NULL or a live listener; `out_address` NULL or writable.

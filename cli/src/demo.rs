@@ -305,6 +305,7 @@ async fn sintegre(control: &Control, out_dir: &Path) -> Result<(), Failure> {
         journal: JournalConfig::in_memory(),
         routes: vec![RouteConfig { source: "sintegre".into(), account: "demo".into(), settings }],
         download_poll_ms: 50,
+        tls: None,
     };
     let listener = Listener::start(config).await?;
     let result = async {

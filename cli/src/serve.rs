@@ -13,10 +13,12 @@
 //!              downloads = { folder = "/srv/ons" } }
 //! ```
 //!
-//! Once bound it prints `SIGNBRIDGE_LISTEN=http://HOST:PORT` on standard output. SIGINT or
+//! `tls = { certificate = "cert.pem", private_key = "key.pem" }` serves HTTPS (rustls); without
+//! it, a listener beyond the loopback warns that secrets travel in clear.
+//!
+//! Once bound it prints `SIGNBRIDGE_LISTEN=http(s)://HOST:PORT` on standard output. SIGINT or
 //! SIGTERM stops it gracefully: no new connection, the deliveries in flight answered after
-//! their commit, the download in progress finished. No TLS of its own: put it behind a proxy
-//! that terminates TLS (SINtegre's secret travels in clear over `http`).
+//! their commit, the download in progress finished.
 
 use std::io::Write as _;
 use std::path::Path;
@@ -33,7 +35,7 @@ pub async fn run(config: &Path, listen: Option<&str>) -> Result<(), Failure> {
     let routes: Vec<String> =
         config.routes.iter().map(|r| format!("/webhooks/{}/{}", r.source, r.account)).collect();
     let listener = Listener::start(config).await?;
-    println!("SIGNBRIDGE_LISTEN=http://{}", listener.local_addr());
+    println!("SIGNBRIDGE_LISTEN={}", listener.url());
     let _ = std::io::stdout().flush();
     eprintln!(
         "listening on {}: {}; /health; Ctrl-C stops",

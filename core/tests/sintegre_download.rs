@@ -303,3 +303,40 @@ async fn a_200_mb_file_streams_to_disk_with_bounded_memory() {
     assert_eq!(downloaded.raw["sha256"], hex(&expected.finalize()));
     listener.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_listener_serves_https_from_pem_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let (certificate, key) = signbridge_signer::testkeys::ecdsa_p256("127.0.0.1");
+    let (cert_path, key_path) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_path, certificate).unwrap();
+    std::fs::write(&key_path, key).unwrap();
+    let mut config = config(dir.path(), json!([]));
+    config.tls = Some(signbridge::webhooks::TlsFiles {
+        certificate: cert_path.clone(),
+        private_key: key_path.clone(),
+    });
+    let listener = Listener::start(config.clone()).await.unwrap();
+    assert!(listener.url().starts_with("https://127.0.0.1:"), "{}", listener.url());
+    // The throw-away certificate names no host: this client checks the TLS, not the name.
+    let https = reqwest::Client::builder().danger_accept_invalid_certs(true).build().unwrap();
+    let health = https.get(format!("{}/health", listener.url())).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let link = format!("https://apps08.ons.org.br/x?token={}", token("/Produtos/1/a.zip"));
+    let posted = https
+        .post(format!("{}/webhooks/sintegre/ons", listener.url()))
+        .body(notification(&link))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), 200);
+    assert_eq!(next(&listener).await.kind, EventKind::DocumentReceived);
+    let plain = format!("http://{}/health", listener.local_addr());
+    assert!(reqwest::get(plain).await.is_err(), "no plain HTTP on a TLS listener");
+    listener.stop().await;
+
+    std::fs::write(&key_path, "not a key").unwrap();
+    let err = Listener::start(config).await.unwrap_err();
+    assert!(err.to_string().contains("tls.private_key"), "{err}");
+    assert!(!err.to_string().contains("not a key"), "{err}");
+}

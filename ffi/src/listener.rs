@@ -24,7 +24,8 @@ pub struct signbridge_listener {
 /// Starts a listener from its configuration, the JSON of signbridge's `ListenerConfig`:
 /// `{"listen": "127.0.0.1:8080", "journal": {"path": ...}, "routes": [{"source": "sintegre",
 /// "account": "ons", "settings": {"auth": ["none"], "downloads": {"folder": "..."}}}],
-/// "download_poll_ms": 1000}` (`listen` port 0 picks a free port: see
+/// "download_poll_ms": 1000, "tls": {"certificate": "cert.pem", "private_key": "key.pem"}}`
+/// (`tls` optional; `listen` port 0 picks a free port: see
 /// `signbridge_listener_address`). `SIGNBRIDGE_JOURNAL` sets the journal's path. It serves on
 /// the library's threads until `signbridge_listener_stop`.
 ///
@@ -51,8 +52,8 @@ pub unsafe extern "C" fn signbridge_listener_start(
     })
 }
 
-/// Writes the address the listener is bound to, `http://HOST:PORT`, to `*out_address` (free it
-/// with `signbridge_string_free`).
+/// Writes the address the listener is bound to, `http://HOST:PORT` (`https://` with `tls`), to
+/// `*out_address` (free it with `signbridge_string_free`).
 ///
 /// # Safety
 /// `listener` is NULL or a live listener; `out_address` NULL or writable.
@@ -65,7 +66,7 @@ pub unsafe extern "C" fn signbridge_listener_address(
         // SAFETY (these calls): pointers as the caller guaranteed above.
         let listener = unsafe { arg_ref(listener, "listener") }?;
         let out = unsafe { Out::new(out_address, "out_address") }?;
-        out.write_string(format!("http://{}", listener.listener.local_addr()));
+        out.write_string(listener.listener.url());
         Ok(())
     })
 }

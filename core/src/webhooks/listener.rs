@@ -8,8 +8,11 @@
 //!
 //! [`Listener::stop`] stops accepting, lets the requests in flight finish (each is answered
 //! only after its commit), lets the download in progress end and commit, then returns.
-//! TLS is not served here: put a TLS-terminating proxy in front (SINtegre sends the secret in
-//! clear over `http`, `sintegre.md` §2).
+//!
+//! With `tls` (a PEM certificate chain and private key) it serves HTTPS with rustls; each
+//! handshake runs apart (bounded in time and number) so that a slow client cannot hold the
+//! others up. Without it, it warns when listening beyond the loopback: SINtegre's Basic or
+//! token secret travels in clear over `http` (`sintegre.md` §2, §7).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -22,8 +25,11 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get};
 use serde::Deserialize;
+use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
 
 use super::sintegre::{Downloader, Sintegre};
 use super::{Headers, Receiver, ReceiverConfig, RouteConfig};
@@ -43,6 +49,95 @@ pub struct ListenerConfig {
     /// How often the download worker looks for due links.
     #[serde(default = "default_poll")]
     pub download_poll_ms: u64,
+    /// Serve HTTPS with this certificate and key (PEM files).
+    #[serde(default)]
+    pub tls: Option<TlsFiles>,
+}
+
+/// The PEM files of an HTTPS listener.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsFiles {
+    /// The certificate, then its chain.
+    pub certificate: std::path::PathBuf,
+    /// Its private key (PKCS#8, PKCS#1 or SEC1).
+    pub private_key: std::path::PathBuf,
+}
+
+impl TlsFiles {
+    fn acceptor(&self) -> Result<TlsAcceptor> {
+        use rustls_pki_types::pem::PemObject as _;
+        use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+        let bad = |field: &str, path: &std::path::Path, e: &dyn std::fmt::Display| {
+            Error::config(format!("tls.{field} {}: {e}", path.display()))
+        };
+        let chain = CertificateDer::pem_file_iter(&self.certificate)
+            .map_err(|e| bad("certificate", &self.certificate, &e))?
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|e| bad("certificate", &self.certificate, &e))?;
+        if chain.is_empty() {
+            return Err(bad("certificate", &self.certificate, &"no certificate in the file"));
+        }
+        // The key's own text is never put in an error.
+        let key = PrivateKeyDer::from_pem_file(&self.private_key)
+            .map_err(|e| bad("private_key", &self.private_key, &e))?;
+        let config = tokio_rustls::rustls::ServerConfig::builder_with_provider(Arc::new(
+            tokio_rustls::rustls::crypto::aws_lc_rs::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .and_then(|b| b.with_no_client_auth().with_single_cert(chain, key))
+        .map_err(|e| Error::config(format!("tls: {e}")))?;
+        Ok(TlsAcceptor::from(Arc::new(config)))
+    }
+}
+
+/// Handshakes in progress at once; beyond it, new connections wait in the kernel's backlog.
+const MAX_HANDSHAKES: usize = 256;
+/// A client that has not finished its handshake by then is dropped.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A TCP listener whose connections come out after their TLS handshake.
+struct TlsListener {
+    tcp: tokio::net::TcpListener,
+    acceptor: TlsAcceptor,
+    handshakes: tokio::task::JoinSet<Option<(TlsStream<TcpStream>, SocketAddr)>>,
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = TlsStream<TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        loop {
+            tokio::select! {
+                accepted = self.tcp.accept(), if self.handshakes.len() < MAX_HANDSHAKES => {
+                    match accepted {
+                        Ok((stream, addr)) => {
+                            let acceptor = self.acceptor.clone();
+                            self.handshakes.spawn(async move {
+                                let shake = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(stream));
+                                shake.await.ok()?.ok().map(|tls| (tls, addr))
+                            });
+                        }
+                        // Out of descriptors and the like: wait, as axum does for plain TCP.
+                        Err(e) => {
+                            tracing::warn!(target: "signbridge::webhooks", error = %e, "accept failed");
+                            tokio::time::sleep(Duration::from_millis(50)).await;
+                        }
+                    }
+                }
+                Some(done) = self.handshakes.join_next(), if !self.handshakes.is_empty() => {
+                    if let Ok(Some(connection)) = done {
+                        return connection;
+                    }
+                }
+            }
+        }
+    }
+
+    fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.tcp.local_addr()
+    }
 }
 
 fn default_listen() -> String {
@@ -75,6 +170,7 @@ impl ListenerConfig {
 /// A running listener. Dropping it without [`Listener::stop`] stops it without waiting.
 pub struct Listener {
     addr: SocketAddr,
+    tls: bool,
     receiver: Arc<Receiver>,
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
@@ -104,6 +200,7 @@ impl Listener {
             .max()
             .unwrap_or(0)
             .max(1 << 20);
+        let acceptor = config.tls.as_ref().map(TlsFiles::acceptor).transpose()?;
         let receiver = Arc::new(Receiver::new(ReceiverConfig {
             journal: config.journal,
             routes: config.routes,
@@ -131,12 +228,30 @@ impl Listener {
         let until = |mut rx: watch::Receiver<bool>| async move {
             let _ = rx.wait_for(|s| *s).await;
         };
-        let server = axum::serve(socket, app).with_graceful_shutdown(until(stopped.clone()));
-        let mut tasks = vec![tokio::spawn(async move {
-            if let Err(e) = server.await {
+        let log = |r: std::io::Result<()>| {
+            if let Err(e) = r {
                 tracing::error!(target: "signbridge::webhooks", error = %e, "listener failed");
             }
-        })];
+        };
+        let tls = acceptor.is_some();
+        let server = match acceptor {
+            Some(acceptor) => {
+                let tls = TlsListener { tcp: socket, acceptor, handshakes: Default::default() };
+                let server = axum::serve(tls, app).with_graceful_shutdown(until(stopped.clone()));
+                tokio::spawn(async move { log(server.await) })
+            }
+            None => {
+                if !addr.ip().is_loopback() {
+                    tracing::warn!(target: "signbridge::webhooks", %addr,
+                        "listening without TLS: webhook secrets travel in clear; set tls or put \
+                         a TLS proxy in front");
+                }
+                let server =
+                    axum::serve(socket, app).with_graceful_shutdown(until(stopped.clone()));
+                tokio::spawn(async move { log(server.await) })
+            }
+        };
+        let mut tasks = vec![server];
         if !downloader.is_empty() {
             let poll = Duration::from_millis(config.download_poll_ms.max(10));
             tasks.push(tokio::spawn(async move {
@@ -144,12 +259,17 @@ impl Listener {
             }));
         }
         tracing::info!(target: "signbridge::webhooks", %addr, "listening");
-        Ok(Listener { addr, receiver, stop, tasks })
+        Ok(Listener { addr, tls, receiver, stop, tasks })
     }
 
-    /// The address bound (with the port picked when 0 was asked for).
+    /// The address bound (with the port picked when 0 was asked for); HTTPS when `tls` is set.
     pub fn local_addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// `https://ADDR` or `http://ADDR`.
+    pub fn url(&self) -> String {
+        format!("{}://{}", if self.tls { "https" } else { "http" }, self.addr)
     }
 
     /// The receiver behind the routes: its event stream is the host's.

@@ -37,7 +37,7 @@ use crate::error::{Error, Result};
 use crate::model::{Event, EventKind, Handle};
 use crate::transport::Secret;
 
-pub use listener::{Listener, ListenerConfig};
+pub use listener::{Listener, ListenerConfig, TlsFiles};
 pub use receiver::{Receiver, ReceiverConfig, Reply, RouteConfig};
 
 /// The sources signbridge knows, by id (the `source` of a route).
