@@ -449,6 +449,26 @@ mod tests {
             Some("=?bogus?X?y?=.pdf")
         );
         assert_eq!(name(r#"attachment; filename="a \"q\".pdf""#).as_deref(), Some("a \"q\".pdf"));
+        // Whatever a server sends, the parser answers (or not) and never panics.
+        for odd in [
+            "",
+            ";",
+            "=",
+            "attachment; filename",
+            "attachment; filename=\"",
+            "filename*=",
+            "attachment; filename*=UTF-8''%",
+            "attachment; filename*=UTF-8''%zz%e2%82",
+            "attachment; filename*=x''a",
+            "attachment; filename==?",
+            "a; filename=\"=?u?B?\"",
+            "a; filename==?utf-8?B?@@@?=",
+            "a; filename==?utf-8?Q?=E2=82?=",
+            "a; filename=\"\\",
+            "a; filename==?=?=?utf-8?b?YQ==?=?=",
+        ] {
+            let _ = name(odd);
+        }
     }
 
     #[test]

@@ -24,6 +24,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use chrono::Utc;
+use futures::FutureExt as _;
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
@@ -177,7 +178,14 @@ impl Downloader {
         let due = self.journal.store().claim_downloads(SOURCE, Utc::now(), LEASE, limit).await?;
         let count = due.len();
         for item in due {
-            self.one(item).await?;
+            let (account, key) = (item.account.clone(), item.key.clone());
+            // A panic while handling one link must not end the worker: that link stays
+            // leased (due again once its lease runs out), the others go on.
+            match std::panic::AssertUnwindSafe(self.one(item)).catch_unwind().await {
+                Ok(done) => done?,
+                Err(_) => tracing::error!(target: "signbridge::webhooks", source = SOURCE,
+                    %account, %key, "download worker: panicked on this link; retried later"),
+            }
         }
         Ok(count)
     }
