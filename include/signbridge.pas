@@ -78,6 +78,8 @@ type
   PSignbridgeSignReply = ^TSignbridgeSignReply;
   TSignbridgeReceiver = record end;
   PSignbridgeReceiver = ^TSignbridgeReceiver;
+  TSignbridgeListener = record end;
+  PSignbridgeListener = ^TSignbridgeListener;
 
   { The host signer. Runs on a library thread, never the one that called signbridge (which
     waits meanwhile: do not Synchronize to it); must catch every exception itself. }
@@ -177,6 +179,20 @@ function signbridge_receiver_next_event(Receiver: PSignbridgeReceiver; TimeoutMs
   out EventJson: PAnsiChar): TSignbridgeResult; cdecl; external SignbridgeLib;
 function signbridge_receiver_ack_event(Receiver: PSignbridgeReceiver;
   EventId: PAnsiChar): TSignbridgeResult; cdecl; external SignbridgeLib;
+
+{ The embeddable listener: signbridge's own HTTP server for webhooks in this process
+  (POST /webhooks/<source>/<account>, GET /health) with the SINtegre download worker.
+  Address is http://HOST:PORT (free it with signbridge_string_free). Stop waits for the
+  deliveries and the download in flight, then frees the listener. }
+function signbridge_listener_start(ConfigJson: PAnsiChar;
+  out Listener: PSignbridgeListener): TSignbridgeResult; cdecl; external SignbridgeLib;
+function signbridge_listener_address(Listener: PSignbridgeListener;
+  out Address: PAnsiChar): TSignbridgeResult; cdecl; external SignbridgeLib;
+function signbridge_listener_next_event(Listener: PSignbridgeListener; TimeoutMs: Cardinal;
+  out EventJson: PAnsiChar): TSignbridgeResult; cdecl; external SignbridgeLib;
+function signbridge_listener_ack_event(Listener: PSignbridgeListener;
+  EventId: PAnsiChar): TSignbridgeResult; cdecl; external SignbridgeLib;
+procedure signbridge_listener_stop(Listener: PSignbridgeListener); cdecl; external SignbridgeLib;
 
 type
   { A failed signbridge call, with everything the library said about it. }

@@ -1,7 +1,7 @@
 //! `signbridge`: the command-line face of the SDK.
 //!
 //! `demo` runs the whole TAE flow against an embedded sandbox; `sandbox` serves the provider
-//! simulators; `capabilities` prints what providers can do; `send`, `validate`, `status`,
+//! simulators; `serve` receives webhooks and downloads what they link to; `capabilities` prints what providers can do; `send`, `validate`, `status`,
 //! `refresh`, `download`, `cancel`, `call`, `changes` and `journal` work against a configured account (a
 //! JSON or TOML file, secrets from `SIGNBRIDGE_<PROVIDER>_<SETTING>` variables). Envelopes,
 //! handles (bare ids included), refresh rows and capability records go through
@@ -9,6 +9,7 @@
 
 mod config;
 mod demo;
+mod serve;
 
 use std::io::{Read as _, Write as _};
 use std::net::{IpAddr, SocketAddr};
@@ -59,6 +60,13 @@ enum Command {
         port: u16,
         #[arg(long, default_value = "127.0.0.1")]
         host: IpAddr,
+    },
+    /// Receive webhooks (one route per configured source and account, see `serve.rs`) and
+    /// download what they link to, until SIGINT/SIGTERM; prints SIGNBRIDGE_LISTEN=… when ready.
+    Serve {
+        /// `host:port` to listen on, over the configuration's `listen`.
+        #[arg(long)]
+        listen: Option<String>,
     },
     /// Print a capability record as JSON: the --provider's; else, when --config or
     /// SIGNBRIDGE_CONFIG names an account, its provider's; else every provider's (an array).
@@ -268,6 +276,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             .await
             .map_err(|e| Failure::Other(format!("sandbox: {e}")))
         }
+        Command::Serve { listen } => serve::run(cli.config_path(), listen.as_deref()).await,
         Command::Capabilities { provider: Some(id) } => print_json(&host::capabilities(Some(id))?),
         Command::Capabilities { provider: None } if cli.config.is_some() => {
             let client = cli.client()?;

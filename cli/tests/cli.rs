@@ -14,8 +14,11 @@ fn demo_writes_signed_pdfs_with_more_pages() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     assert_eq!(stdout.matches("state:      completed").count(), 3, "{stdout}");
-    let mut files: Vec<_> =
-        std::fs::read_dir(out.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .collect();
     files.sort();
     let names: Vec<String> =
         files.iter().map(|f| f.file_name().unwrap().to_string_lossy().into_owned()).collect();
@@ -40,6 +43,14 @@ fn demo_writes_signed_pdfs_with_more_pages() {
     for f in &files {
         assert!(stdout.contains(&f.display().to_string()), "each path is printed: {stdout}");
     }
+    // SINtegre: received by the in-process listener, downloaded, printed with its SHA-256.
+    let ipdo = out.path().join("sintegre").join("IPDO-20-02-2025.pdf");
+    let bytes = std::fs::read(&ipdo).unwrap();
+    assert_eq!(signbridge_sandbox::fixtures::pdf_page_count(&bytes).unwrap(), 1);
+    assert!(stdout.contains(&format!("downloaded: {}", ipdo.display())), "{stdout}");
+    let sha: String =
+        <sha2::Sha256 as sha2::Digest>::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    assert!(stdout.contains(&format!("sha256:     {sha}")), "{stdout}");
 }
 
 #[test]

@@ -99,6 +99,13 @@ class EventKind(_StrEnum):
     PARTY_SIGNED = "party_signed"
     PARTY_REJECTED = "party_rejected"
     DOCUMENT_RECEIVED = "document_received"
+    #: A received document's file is in the configured folder (raw: path, sha256, size).
+    FILE_DOWNLOADED = "file_downloaded"
+    #: A received document's link expired before its file was fetched: the sender must send it
+    #: again (SINtegre: press "Enviar Tudo").
+    LINK_EXPIRED = "link_expired"
+    #: A received document's file will not be fetched (raw.reason says why).
+    DOWNLOAD_FAILED = "download_failed"
     OTHER = "other"
 
 

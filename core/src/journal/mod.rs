@@ -72,7 +72,10 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::model::Event;
 
 pub use budget::{Acquire, Period, Window, WindowUsage};
-pub use inbox::{Ack, InboxEntry, InboxRecord, Ingested, Scope, StoredEvent};
+pub use inbox::{
+    Ack, DownloadEnd, DownloadState, DueDownload, InboxEntry, InboxRecord, Ingested, Scope,
+    StoredEvent,
+};
 pub use sqlite::SqliteStore;
 
 /// The `journal` section of the client configuration. Every field has a default.
@@ -461,6 +464,37 @@ pub trait JournalStore: Send + Sync + fmt::Debug {
 
     /// A kept delivery (its body without secrets; the link itself is not returned).
     async fn inbox(&self, source: &str, account: &str, key: &str) -> Result<Option<InboxRecord>>;
+
+    /// Claims up to `limit` links of `source` whose download is pending and due at `now`,
+    /// leasing each until `now + lease` so that another worker (or process) skips it meanwhile.
+    async fn claim_downloads(
+        &self,
+        source: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<DueDownload>>;
+
+    /// Counts a failed attempt at a pending download and makes it due again at `next`.
+    async fn retry_download(
+        &self,
+        source: &str,
+        account: &str,
+        key: &str,
+        next: DateTime<Utc>,
+    ) -> Result<()>;
+
+    /// Ends a download (the link is forgotten) and adds `events` to the stream, in one
+    /// transaction.
+    async fn end_download(
+        &self,
+        source: &str,
+        account: &str,
+        key: &str,
+        end: &DownloadEnd,
+        events: &[Event],
+        now: DateTime<Utc>,
+    ) -> Result<()>;
 
     /// The first event of `scope` after position `after` not yet acknowledged.
     async fn next_event(&self, scope: &Scope, after: i64) -> Result<Option<StoredEvent>>;

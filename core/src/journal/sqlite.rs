@@ -31,10 +31,10 @@ use serde::{Deserialize, Serialize};
 
 use super::budget::{self, Acquire, Window, WindowUsage};
 use super::{
-    Ack, Begin, BeginMode, Change, Finish, InboxEntry, InboxRecord, Ingested, IntentKey,
-    IntentRecord, IntentState, JournalStore, Lease, LoginLease, MEMORY, Scope, Session,
-    SessionLookup, SessionValue, StatusSnapshot, Step, StoredEvent, apply, journal_error, later,
-    plan_begin,
+    Ack, Begin, BeginMode, Change, DownloadEnd, DownloadState, DueDownload, Finish, InboxEntry,
+    InboxRecord, Ingested, IntentKey, IntentRecord, IntentState, JournalStore, Lease, LoginLease,
+    MEMORY, Scope, Session, SessionLookup, SessionValue, StatusSnapshot, Step, StoredEvent, apply,
+    journal_error, later, plan_begin,
 };
 use crate::error::{Error, Result};
 use crate::model::Event;
@@ -127,6 +127,17 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX events_pending ON events (provider, account, seq) WHERE acked_ms IS NULL;
     CREATE INDEX events_created ON events (provider, account, created_ms);
+    ",
+    // 3: fetching the inbox's links (SINtegre's files).
+    "
+    ALTER TABLE inbox ADD COLUMN download TEXT;  -- pending, done, expired, failed; NULL: no link
+    ALTER TABLE inbox ADD COLUMN download_attempts INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE inbox ADD COLUMN download_due_ms INTEGER;  -- when pending: due (or leased) until
+    ALTER TABLE inbox ADD COLUMN file_path TEXT;
+    ALTER TABLE inbox ADD COLUMN file_sha256 TEXT;  -- K2 (sintegre.md §3.6)
+    ALTER TABLE inbox ADD COLUMN file_size INTEGER;
+    UPDATE inbox SET download = 'pending', download_due_ms = first_ms WHERE link IS NOT NULL;
+    CREATE INDEX inbox_downloads ON inbox (source, download_due_ms) WHERE download = 'pending';
     ",
 ];
 
@@ -881,13 +892,23 @@ impl JournalStore for SqliteStore {
             let answer = match known {
                 Some(count) => {
                     // A resend carries a fresh link (SINtegre mints a token per send): keep the
-                    // one that expires last.
+                    // one that expires last. One that had expired before its file was fetched
+                    // is due again ("Enviar Tudo" is how SINtegre recovers, §4).
+                    tx.execute(
+                        "UPDATE inbox SET download = 'pending', download_due_ms = ?4, \
+                         download_attempts = 0 WHERE source = ?1 AND account = ?2 AND key = ?3 \
+                         AND download = 'expired' AND ?5 IS NOT NULL \
+                         AND (link_expires_ms IS NULL OR ?6 > link_expires_ms)",
+                        params![entry.source, entry.account, entry.key, now, link, expires],
+                    )?;
                     tx.execute(
                         "UPDATE inbox SET deliveries = deliveries + 1, last_ms = ?4, \
                          link = CASE WHEN ?5 IS NOT NULL AND (link_expires_ms IS NULL \
-                           OR ?6 >= link_expires_ms) THEN ?5 ELSE link END, \
+                           OR ?6 >= link_expires_ms) AND download = 'pending' \
+                           THEN ?5 ELSE link END, \
                          link_expires_ms = CASE WHEN ?5 IS NOT NULL AND (link_expires_ms IS NULL \
-                           OR ?6 >= link_expires_ms) THEN ?6 ELSE link_expires_ms END \
+                           OR ?6 >= link_expires_ms) AND download = 'pending' \
+                           THEN ?6 ELSE link_expires_ms END \
                          WHERE source = ?1 AND account = ?2 AND key = ?3",
                         params![entry.source, entry.account, entry.key, now, link, expires],
                     )?;
@@ -898,8 +919,9 @@ impl JournalStore for SqliteStore {
                 None => {
                     tx.execute(
                         "INSERT INTO inbox (source, account, key, body, headers, flags, link, \
-                         link_expires_ms, deliveries, first_ms, last_ms) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9, ?9)",
+                         link_expires_ms, deliveries, first_ms, last_ms, download, \
+                         download_due_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9, ?9, \
+                         CASE WHEN ?7 IS NULL THEN NULL ELSE 'pending' END, ?9)",
                         params![
                             entry.source,
                             entry.account,
@@ -928,7 +950,7 @@ impl JournalStore for SqliteStore {
             Ok(conn
                 .query_row(
                     "SELECT source, account, key, body, headers, flags, link_expires_ms, \
-                     deliveries, first_ms, last_ms FROM inbox \
+                     deliveries, first_ms, last_ms, download, file_path, file_sha256 FROM inbox \
                      WHERE source = ?1 AND account = ?2 AND key = ?3",
                     params![source, account, key],
                     |r| {
@@ -943,10 +965,113 @@ impl JournalStore for SqliteStore {
                             deliveries: u64::try_from(r.get::<_, i64>(7)?).unwrap_or(0),
                             first_at: budget::time(r.get(8)?),
                             last_at: budget::time(r.get(9)?),
+                            download: r
+                                .get::<_, Option<String>>(10)?
+                                .as_deref()
+                                .and_then(DownloadState::parse),
+                            file: r.get::<_, Option<String>>(11)?.zip(r.get(12)?),
                         })
                     },
                 )
                 .optional()?)
+        })
+        .await
+    }
+
+    async fn claim_downloads(
+        &self,
+        source: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<DueDownload>> {
+        let source = source.to_owned();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let (now, until) = (ms(now), ms(later(now, lease)));
+        self.run(move |conn| {
+            let tx = immediate(conn)?;
+            let due = {
+                let mut stmt = tx.prepare(
+                    "SELECT account, key, link, link_expires_ms, download_attempts, first_ms \
+                     FROM inbox WHERE source = ?1 AND download = 'pending' \
+                     AND download_due_ms <= ?2 AND link IS NOT NULL \
+                     ORDER BY download_due_ms LIMIT ?3",
+                )?;
+                let rows = stmt.query_map(params![source, now, limit], |r| {
+                    Ok(DueDownload {
+                        account: r.get(0)?,
+                        key: r.get(1)?,
+                        link: crate::transport::Secret::new(r.get::<_, String>(2)?),
+                        expires_at: r.get::<_, Option<i64>>(3)?.map(budget::time),
+                        attempts: u32::try_from(r.get::<_, i64>(4)?).unwrap_or(u32::MAX),
+                        first_at: budget::time(r.get(5)?),
+                    })
+                })?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()?
+            };
+            for d in &due {
+                tx.execute(
+                    "UPDATE inbox SET download_due_ms = ?4 \
+                     WHERE source = ?1 AND account = ?2 AND key = ?3",
+                    params![source, d.account, d.key, until],
+                )?;
+            }
+            tx.commit()?;
+            Ok(due)
+        })
+        .await
+    }
+
+    async fn retry_download(
+        &self,
+        source: &str,
+        account: &str,
+        key: &str,
+        next: DateTime<Utc>,
+    ) -> Result<()> {
+        let (source, account, key) = (source.to_owned(), account.to_owned(), key.to_owned());
+        self.run(move |conn| {
+            conn.execute(
+                "UPDATE inbox SET download_attempts = download_attempts + 1, download_due_ms = ?4 \
+                 WHERE source = ?1 AND account = ?2 AND key = ?3 AND download = 'pending'",
+                params![source, account, key, ms(next)],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn end_download(
+        &self,
+        source: &str,
+        account: &str,
+        key: &str,
+        end: &DownloadEnd,
+        events: &[Event],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let (source, account, key) = (source.to_owned(), account.to_owned(), key.to_owned());
+        let (end, events) = (end.clone(), events.to_vec());
+        self.run(move |conn| {
+            let tx = immediate(conn)?;
+            let (state, path, sha256, size) = match &end {
+                DownloadEnd::Done { path, sha256, size } => {
+                    ("done", Some(path.as_str()), Some(sha256.as_str()), i64::try_from(*size).ok())
+                }
+                DownloadEnd::Expired => ("expired", None, None, None),
+                DownloadEnd::Failed => ("failed", None, None, None),
+            };
+            // The link is a secret until it expires: forgotten once it is of no more use.
+            tx.execute(
+                "UPDATE inbox SET download = ?4, download_due_ms = NULL, link = NULL, \
+                 download_attempts = download_attempts + 1, \
+                 file_path = ?5, file_sha256 = ?6, file_size = ?7 \
+                 WHERE source = ?1 AND account = ?2 AND key = ?3",
+                params![source, account, key, state, path, sha256, size],
+            )?;
+            insert_events(&tx, &events, ms(now))?;
+            tx.commit()?;
+            Ok(())
         })
         .await
     }

@@ -19,6 +19,7 @@
 
 pub mod arqsign;
 pub mod idocs;
+mod listener;
 mod receiver;
 
 mod secret;
@@ -36,6 +37,7 @@ use crate::error::{Error, Result};
 use crate::model::{Event, EventKind, Handle};
 use crate::transport::Secret;
 
+pub use listener::{Listener, ListenerConfig, TlsFiles};
 pub use receiver::{Receiver, ReceiverConfig, Reply, RouteConfig};
 
 /// The sources signbridge knows, by id (the `source` of a route).

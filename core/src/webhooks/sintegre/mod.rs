@@ -7,6 +7,7 @@
 //! |---|---|---|
 //! | `auth` | the credentials accepted, any of them (several at once for rotation, §3.4 "Editar"): `"none"`, `{"basic": {"user", "password"}}`, `{"token": {"value", "accept_bearer"}}` | required |
 //! | `body_limit` | the largest body accepted, bytes | 65 536 (§7: "64 KiB is plenty for seven strings") |
+//! | `downloads` | where and from where the linked files are fetched: see [`DownloadSettings`] (without it, files are not fetched) | none |
 //!
 //! Basic is split at the first colon and both parts are compared exactly (§2); a token is the
 //! whole `Authorization` value, or after `Bearer ` when `accept_bearer` is set (§6 test 3).
@@ -16,6 +17,7 @@
 //! (§1.7): it is replaced by `REDACTED` in the kept body and never put in an event or a log;
 //! the link itself is kept apart for the download.
 
+mod download;
 mod map;
 mod wire;
 
@@ -27,6 +29,7 @@ use super::{Delivery, Denied, Headers, Malformed, Source, SourceBase, check_cont
 use crate::error::{Error, Result};
 use crate::transport::Secret;
 
+pub use download::{DownloadSettings, Downloader};
 pub use map::REDACTED;
 
 /// One accepted credential.
@@ -62,6 +65,8 @@ struct Settings {
     auth: Vec<Credential>,
     #[serde(default = "default_body_limit")]
     body_limit: usize,
+    #[serde(default)]
+    downloads: Option<DownloadSettings>,
 }
 
 fn default_body_limit() -> usize {
@@ -83,12 +88,20 @@ impl Sintegre {
                 "lists no credential (write [\"none\"] to accept unauthenticated posts)",
             ));
         }
+        if let Some(downloads) = &settings.downloads {
+            downloads.check()?;
+        }
         let base = SourceBase {
             id: "sintegre",
             account: account.to_owned(),
             body_limit: settings.body_limit,
         };
         Ok(Sintegre { base, settings })
+    }
+
+    /// The route's `downloads` settings, if it fetches files.
+    pub fn downloads(&self) -> Option<&DownloadSettings> {
+        self.settings.downloads.as_ref()
     }
 
     fn challenge(&self) -> Option<&'static str> {
@@ -153,7 +166,7 @@ impl Source for Sintegre {
                 .map_err(|e| Malformed(format!("the body cannot be read: {e}")))?;
         let mut flags = Vec::new();
         check_content_type(headers, &mut flags);
-        map::delivery(&self.base.account, notification, text, flags, received)
+        map::delivery(&self.base.account, notification, text, flags, received, self.downloads())
     }
 }
 
