@@ -14,7 +14,7 @@ use chrono::Utc;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::state::State as SbisState;
+use super::state::{Incoming, State as SbisState};
 use super::{Sbis, SbisConfig, origin};
 use crate::control::ControlError;
 
@@ -25,6 +25,8 @@ pub(super) fn routes() -> Router<Sbis> {
         .route("/__sandbox/sbis/documents/{id}/deliver", post(deliver))
         .route("/__sandbox/sbis/documents/{id}/counterparty-sign", post(sign))
         .route("/__sandbox/sbis/documents/{id}/counterparty-reject", post(reject))
+        .route("/__sandbox/sbis/incoming", post(incoming))
+        .route("/__sandbox/sbis/service-stages", get(service_stages))
         .route("/__sandbox/sbis/sessions/expire", post(expire_sessions))
         .route("/__sandbox/sbis/config", get(show_config).post(set_config))
 }
@@ -44,6 +46,25 @@ struct RejectRequest {
 
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
+struct IncomingRequest {
+    id: Option<String>,
+    /// `Тип`; `ДокОтгрВх` when left out.
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    number: Option<String>,
+    /// `{"name", "base64"}`; one sample УПД XML when left out.
+    files: Option<Vec<IncomingFile>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IncomingFile {
+    name: String,
+    base64: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 struct ExpireRequest {
     sid: Option<String>,
 }
@@ -53,6 +74,7 @@ struct ExpireRequest {
 struct ConfigPatch {
     session_idle_secs: Option<u64>,
     verify_signatures: Option<bool>,
+    service_stages: Option<bool>,
 }
 
 /// A JSON body; an empty body is `T::default()`.
@@ -126,6 +148,68 @@ async fn reject(
     act(&sbis, &headers, |state| state.counterparty_reject(&id, &request.reason, Utc::now()))
 }
 
+async fn incoming(State(sbis): State<Sbis>, headers: HeaderMap, body: Bytes) -> Answer {
+    let request: IncomingRequest = parse(&body)?;
+    let files = match request.files {
+        Some(files) => files
+            .into_iter()
+            .map(|file| {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(file.base64.trim())
+                    .map_err(|e| {
+                        ControlError::new(
+                            StatusCode::BAD_REQUEST,
+                            format!("files[].base64 of {} is not base64: {e}", file.name),
+                        )
+                    })?;
+                Ok((file.name, bytes))
+            })
+            .collect::<Result<Vec<_>, ControlError>>()?,
+        None => vec![(
+            "ON_NSCHFDOPPR_входящий.xml".to_owned(),
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<Файл ИдФайл=\"входящий\" \
+             Продавец=\"СК Премьер, ОАО\"/>\n"
+                .as_bytes()
+                .to_vec(),
+        )],
+    };
+    if files.is_empty() {
+        return Err(ControlError::new(
+            StatusCode::BAD_REQUEST,
+            "an incoming document needs a file",
+        ));
+    }
+    let incoming = Incoming {
+        id: request.id,
+        kind: request.kind.unwrap_or_else(|| "ДокОтгрВх".to_owned()),
+        number: request.number,
+        files,
+    };
+    act(&sbis, &headers, |state| state.receive(incoming, Utc::now()))
+}
+
+/// Every service stage so far, processed or not: what the regulation required of the host.
+async fn service_stages(State(sbis): State<Sbis>) -> Json<Vec<Value>> {
+    let state = sbis.lock();
+    let stages = state
+        .documents
+        .iter()
+        .flat_map(|doc| {
+            doc.service.iter().map(|stage| {
+                json!({
+                    "document": doc.id,
+                    "stage": stage.id,
+                    "name": stage.name,
+                    "cause": stage.cause,
+                    "since": stage.since.to_rfc3339(),
+                    "processed": stage.processed.map(|at| at.to_rfc3339()),
+                })
+            })
+        })
+        .collect();
+    Json(stages)
+}
+
 async fn expire_sessions(State(sbis): State<Sbis>, body: Bytes) -> Answer {
     let request: ExpireRequest = parse(&body)?;
     let expired = sbis.lock().expire_sessions(request.sid.as_deref());
@@ -147,6 +231,9 @@ async fn set_config(State(sbis): State<Sbis>, body: Bytes) -> Answer {
     if let Some(verify) = patch.verify_signatures {
         config.verify_signatures = verify;
     }
+    if let Some(service_stages) = patch.service_stages {
+        config.service_stages = service_stages;
+    }
     Ok(Json(config_state(config)))
 }
 
@@ -155,5 +242,6 @@ fn config_state(config: &SbisConfig) -> Value {
     json!({
         "session_idle_secs": config.session_idle.as_secs(),
         "verify_signatures": config.verify_signatures,
+        "service_stages": config.service_stages,
     })
 }

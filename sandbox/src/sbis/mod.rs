@@ -9,7 +9,7 @@
 //! | Route | What |
 //! |---|---|
 //! | `POST /sbis/auth/service/` (any query) | auth methods: `СБИС.Аутентифицировать`, `СБИС.Выход`, `СБИС.ПроверитьСессию` |
-//! | `POST /sbis/service/` (any query, e.g. `?srv=1`) | work methods, `X-SBISSessionID` required |
+//! | `POST /sbis/service/` (any query, e.g. `?srv=1`) | work methods (below), `X-SBISSessionID` required |
 //! | `GET /sbis/files/{key}` | download links (`Файл.Ссылка`), `X-SBISSessionID` required |
 //!
 //! Both endpoints also answer without the trailing slash. A call is read leniently (§1.3): any
@@ -54,6 +54,22 @@
 //!   current state; `ЕстьЕще: "Да"` when more follow. An unknown cursor is a fatal error.
 //! * `СБИС.СписокДокументов` (`Тип` required, `ДатаС`/`ДатаПо`, `Направление`, paged by
 //!   `Страница`) and `СБИС.СписокНашихОрганизаций` (§14.5).
+//! * `СБИС.ЗаписатьВложение` (§4.4) adds files to a draft, or replaces those with the same
+//!   `Идентификатор`; `СБИС.ИнформацияОКонтрагенте` (§14.6) answers the fixture counterparty
+//!   with its participant id (a list with `ДопПоля: "СписокИдентификаторов"`), any other ИНН
+//!   with none.
+//! * Incoming documents (a control route makes one arrive) are "4" with event "Получение", each
+//!   file signed by the counterparty, stage "Утверждение": `ПодготовитьДействие` of "Утвердить"
+//!   generates the buyer's title (`ON_NSCHFDOPPOK_….xml`), `ВыполнитьДействие` with its signature
+//!   gives "7"; "Отклонить" needs `Действие.Комментарий` and no signature [I] and gives "9" with
+//!   `Примечание`.
+//! * Service stages (§8; off with `service_stages: false`): sending adds the operator's event
+//!   "Подтверждение даты отправки", receiving "Получение"; each brings a stage "Извещение о
+//!   получении" (`Служебный: "Да"`, action "Обработать служебное") listed by
+//!   `СБИС.ИнформацияОСлужебныхЭтапах` / `СБИС.СписокСлужебныхЭтапов` and in the document's
+//!   `Этап`. Preparing it generates the notice (`DP_IZVPOL_….xml`); executing with its signature
+//!   marks it processed and adds the event "Отправка служебного документа" [I]. The control route
+//!   `service-stages` tells which were processed and when.
 //!
 //! # Control routes
 //!
@@ -62,9 +78,11 @@
 //! | `POST /__sandbox/sbis/documents/{id}/deliver` | | document: "4", event "Доставка" [I] |
 //! | `POST /__sandbox/sbis/documents/{id}/counterparty-sign` | optional `{"cms"}` (base64) | document: "7", event "Утверждение" |
 //! | `POST /__sandbox/sbis/documents/{id}/counterparty-reject` | `{"reason"}` | document: "9", `Примечание`, event "Отклонение" [I] |
+//! | `POST /__sandbox/sbis/incoming` | optional `{"id", "type", "number", "files": [{"name", "base64"}]}` | the document that arrived |
+//! | `GET /__sandbox/sbis/service-stages` | | `[{"document", "stage", "name", "cause", "since", "processed"}]` |
 //! | `POST /__sandbox/sbis/sessions/expire` | optional `{"sid"}` | `{"expired": n}`: that session, or all |
 //! | `GET /__sandbox/sbis/documents`, `GET /__sandbox/sbis/documents/{id}` | | documents as `ПрочитатьДокумент` shows them |
-//! | `GET`/`POST /__sandbox/sbis/config` | `{"session_idle_secs", "verify_signatures"}` | settings in force |
+//! | `GET`/`POST /__sandbox/sbis/config` | `{"session_idle_secs", "verify_signatures", "service_stages"}` | settings in force |
 //!
 //! Sign, reject and deliver answer 404 for an unknown document and 409 when the document does
 //! not wait for the counterparty.
@@ -116,6 +134,9 @@ pub struct SbisConfig {
     /// Whether signatures are verified cryptographically (RSA or ECDSA P-256 over SHA-256), or
     /// only checked for structure, which lets GOST signatures from CryptoPro through.
     pub verify_signatures: bool,
+    /// Whether service stages appear as the regulation requires (contract §8): a notice of
+    /// receipt owed after sending (on the operator's confirmation) and after receiving.
+    pub service_stages: bool,
 }
 
 impl Default for SbisConfig {
@@ -125,6 +146,7 @@ impl Default for SbisConfig {
             password: PASSWORD.into(),
             session_idle: Duration::from_secs(24 * 60 * 60),
             verify_signatures: true,
+            service_stages: true,
         }
     }
 }
@@ -137,6 +159,7 @@ impl std::fmt::Debug for SbisConfig {
             .field("password", &"***")
             .field("session_idle", &self.session_idle)
             .field("verify_signatures", &self.verify_signatures)
+            .field("service_stages", &self.service_stages)
             .finish()
     }
 }
@@ -299,6 +322,17 @@ fn dispatch(
                     let index = state.read(params)?;
                     Ok(state.documents[index].view(origin))
                 }
+                "СБИС.ЗаписатьВложение" => {
+                    let index = state.write_attachments(params)?;
+                    Ok(state.documents[index].view(origin))
+                }
+                "СБИС.ИнформацияОКонтрагенте" => {
+                    state.counterparty_info(params)
+                }
+                "СБИС.ИнформацияОСлужебныхЭтапах" => {
+                    state.service_info(params)
+                }
+                "СБИС.СписокСлужебныхЭтапов" => state.service_list(params),
                 "СБИС.СписокИзменений" => state.changes(params, origin),
                 "СБИС.СписокДокументов" => state.list_documents(params, origin),
                 "СБИС.СписокНашихОрганизаций" => {
