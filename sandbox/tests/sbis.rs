@@ -957,3 +957,62 @@ async fn counterparty_info_answers_as_in_14_6() {
     let info = env_result(env.call(&sid, "СБИС.ИнформацияОКонтрагенте", params).await);
     assert_eq!(info["Идентификатор"], json!([]));
 }
+
+// ---- §12: limits -------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_session_has_at_most_five_calls_in_flight() {
+    let env = Env::start().await;
+    let sid = env.login().await;
+    let other = env.login().await;
+    env.control.sbis_hold_calls(true).await.unwrap();
+    let (done, mut answers) = tokio::sync::mpsc::unbounded_channel();
+    for _ in 0..6 {
+        let (http, url, sid, done) =
+            (env.http.clone(), env.url("/service/"), sid.clone(), done.clone());
+        tokio::spawn(async move {
+            let call = json!({"jsonrpc": "2.0", "method": "СБИС.СписокНашихОрганизаций",
+                              "params": {"Фильтр": {}}, "id": 1});
+            let response =
+                http.post(url).header("X-SBISSessionID", sid).json(&call).send().await.unwrap();
+            let status = response.status();
+            let body: Value = response.json().await.unwrap();
+            done.send((status, body)).unwrap();
+        });
+    }
+    // Held calls cannot answer: the first answer is the sixth call, refused at once.
+    let (status, body) = answers.recv().await.unwrap();
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    let classid = body["error"]["data"]["classid"].as_str().unwrap();
+    assert!(classid.starts_with(TEMPORARY_PREFIX), "{body}");
+    assert_eq!(env.control.sbis_calls_in_flight().await.unwrap(), 5);
+    // Another session is not limited by this one's calls (it waits with them, then answers).
+    let (http, url, other_done) = (env.http.clone(), env.url("/service/"), done.clone());
+    tokio::spawn(async move {
+        let call = json!({"jsonrpc": "2.0", "method": "СБИС.СписокНашихОрганизаций", "params": {}, "id": 2});
+        let response =
+            http.post(url).header("X-SBISSessionID", other).json(&call).send().await.unwrap();
+        let status = response.status();
+        other_done.send((status, response.json().await.unwrap())).unwrap();
+    });
+    drop(done);
+    env.control.sbis_hold_calls(false).await.unwrap();
+    let mut statuses = Vec::new();
+    while let Some((status, _)) = answers.recv().await {
+        statuses.push(status);
+    }
+    assert_eq!(statuses, vec![StatusCode::OK; 6]);
+    assert_eq!(env.control.sbis_calls_in_flight().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn logins_are_limited_per_minute() {
+    let env = Env::start().await;
+    env.control.sbis_set_config(json!({"max_logins_per_minute": 2})).await.unwrap();
+    env.login().await;
+    env.login().await;
+    let params = json!({"Параметр": {"Логин": LOGIN, "Пароль": PASSWORD}});
+    let refused = env.rpc("/auth/service/", None, "СБИС.Аутентифицировать", params).await;
+    assert_eq!(refused.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(refused.classid().starts_with(TEMPORARY_PREFIX));
+}

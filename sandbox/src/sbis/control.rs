@@ -28,6 +28,8 @@ pub(super) fn routes() -> Router<Sbis> {
         .route("/__sandbox/sbis/incoming", post(incoming))
         .route("/__sandbox/sbis/service-stages", get(service_stages))
         .route("/__sandbox/sbis/sessions/expire", post(expire_sessions))
+        .route("/__sandbox/sbis/calls", get(calls))
+        .route("/__sandbox/sbis/calls/hold", post(hold_calls))
         .route("/__sandbox/sbis/config", get(show_config).post(set_config))
 }
 
@@ -75,6 +77,14 @@ struct ConfigPatch {
     session_idle_secs: Option<u64>,
     verify_signatures: Option<bool>,
     service_stages: Option<bool>,
+    max_calls_in_flight: Option<usize>,
+    max_logins_per_minute: Option<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HoldRequest {
+    hold: bool,
 }
 
 /// A JSON body; an empty body is `T::default()`.
@@ -216,6 +226,20 @@ async fn expire_sessions(State(sbis): State<Sbis>, body: Bytes) -> Answer {
     Ok(Json(json!({ "expired": expired })))
 }
 
+/// Work calls in flight now, over every session.
+async fn calls(State(sbis): State<Sbis>) -> Json<Value> {
+    Json(json!({ "in_flight": sbis.calls.in_flight() }))
+}
+
+/// Holds work calls once they took their place (or releases them), so a test can have a
+/// session's calls in flight at once without timing.
+async fn hold_calls(State(sbis): State<Sbis>, body: Bytes) -> Answer {
+    let request: HoldRequest = serde_json::from_slice(&body)
+        .map_err(|e| ControlError::new(StatusCode::BAD_REQUEST, format!("invalid body: {e}")))?;
+    sbis.calls.set_hold(request.hold);
+    Ok(Json(json!({ "hold": request.hold, "in_flight": sbis.calls.in_flight() })))
+}
+
 async fn show_config(State(sbis): State<Sbis>) -> Json<Value> {
     Json(config_state(&sbis.lock().config))
 }
@@ -234,6 +258,12 @@ async fn set_config(State(sbis): State<Sbis>, body: Bytes) -> Answer {
     if let Some(service_stages) = patch.service_stages {
         config.service_stages = service_stages;
     }
+    if let Some(max) = patch.max_calls_in_flight {
+        config.max_calls_in_flight = max;
+    }
+    if let Some(max) = patch.max_logins_per_minute {
+        config.max_logins_per_minute = max;
+    }
     Ok(Json(config_state(config)))
 }
 
@@ -243,5 +273,7 @@ fn config_state(config: &SbisConfig) -> Value {
         "session_idle_secs": config.session_idle.as_secs(),
         "verify_signatures": config.verify_signatures,
         "service_stages": config.service_stages,
+        "max_calls_in_flight": config.max_calls_in_flight,
+        "max_logins_per_minute": config.max_logins_per_minute,
     })
 }

@@ -71,6 +71,13 @@
 //!   marks it processed and adds the event "Отправка служебного документа" [I]. The control route
 //!   `service-stages` tells which were processed and when.
 //!
+//! # Limits (§12)
+//!
+//! At most [`SbisConfig::max_calls_in_flight`] work calls of one session at once (5) and
+//! [`SbisConfig::max_logins_per_minute`] login calls a minute (300); past either, a non-fatal
+//! error (HTTP 500, `1AA` classid) [I: SBIS's answer is not documented]. The control route
+//! `calls/hold` holds work calls once they took their place, so a test can pile them up.
+//!
 //! # Control routes
 //!
 //! | Route | Body | Answer |
@@ -82,7 +89,9 @@
 //! | `GET /__sandbox/sbis/service-stages` | | `[{"document", "stage", "name", "cause", "since", "processed"}]` |
 //! | `POST /__sandbox/sbis/sessions/expire` | optional `{"sid"}` | `{"expired": n}`: that session, or all |
 //! | `GET /__sandbox/sbis/documents`, `GET /__sandbox/sbis/documents/{id}` | | documents as `ПрочитатьДокумент` shows them |
-//! | `GET`/`POST /__sandbox/sbis/config` | `{"session_idle_secs", "verify_signatures", "service_stages"}` | settings in force |
+//! | `GET /__sandbox/sbis/calls` | | `{"in_flight": n}` |
+//! | `POST /__sandbox/sbis/calls/hold` | `{"hold": true \| false}` | `{"hold", "in_flight"}` |
+//! | `GET`/`POST /__sandbox/sbis/config` | `{"session_idle_secs", "verify_signatures", "service_stages", "max_calls_in_flight", "max_logins_per_minute"}` | settings in force |
 //!
 //! Sign, reject and deliver answer 404 for an unknown document and 409 when the document does
 //! not wait for the counterparty.
@@ -98,6 +107,7 @@
 pub mod account;
 mod control;
 mod feed;
+mod limits;
 mod model;
 mod rpc;
 mod state;
@@ -134,6 +144,10 @@ pub struct SbisConfig {
     /// Whether signatures are verified cryptographically (RSA or ECDSA P-256 over SHA-256), or
     /// only checked for structure, which lets GOST signatures from CryptoPro through.
     pub verify_signatures: bool,
+    /// Most calls of one session at once (contract §12: 5).
+    pub max_calls_in_flight: usize,
+    /// Most login calls a minute (contract §12: 300).
+    pub max_logins_per_minute: usize,
     /// Whether service stages appear as the regulation requires (contract §8): a notice of
     /// receipt owed after sending (on the operator's confirmation) and after receiving.
     pub service_stages: bool,
@@ -146,6 +160,8 @@ impl Default for SbisConfig {
             password: PASSWORD.into(),
             session_idle: Duration::from_secs(24 * 60 * 60),
             verify_signatures: true,
+            max_calls_in_flight: 5,
+            max_logins_per_minute: 300,
             service_stages: true,
         }
     }
@@ -159,6 +175,8 @@ impl std::fmt::Debug for SbisConfig {
             .field("password", &"***")
             .field("session_idle", &self.session_idle)
             .field("verify_signatures", &self.verify_signatures)
+            .field("max_calls_in_flight", &self.max_calls_in_flight)
+            .field("max_logins_per_minute", &self.max_logins_per_minute)
             .field("service_stages", &self.service_stages)
             .finish()
     }
@@ -174,11 +192,12 @@ const SESSION_HEADER: &str = "x-sbissessionid";
 #[derive(Clone)]
 pub(crate) struct Sbis {
     state: Arc<Mutex<state::State>>,
+    calls: Arc<limits::Calls>,
 }
 
 impl Sbis {
     pub fn new(config: SbisConfig) -> Sbis {
-        Sbis { state: Arc::new(Mutex::new(state::State::new(config))) }
+        Sbis { state: Arc::new(Mutex::new(state::State::new(config))), calls: limits::Calls::new() }
     }
 
     fn lock(&self) -> MutexGuard<'_, state::State> {
@@ -249,17 +268,31 @@ impl Simulator for Sbis {
 }
 
 async fn auth_endpoint(State(sbis): State<Sbis>, headers: HeaderMap, body: Bytes) -> Response {
-    endpoint(&sbis, &headers, &body, Endpoint::Auth)
+    endpoint(&sbis, &headers, &body, Endpoint::Auth).await
 }
 
 async fn service_endpoint(State(sbis): State<Sbis>, headers: HeaderMap, body: Bytes) -> Response {
-    endpoint(&sbis, &headers, &body, Endpoint::Service)
+    endpoint(&sbis, &headers, &body, Endpoint::Service).await
 }
 
-fn endpoint(sbis: &Sbis, headers: &HeaderMap, body: &[u8], endpoint: Endpoint) -> Response {
+async fn endpoint(sbis: &Sbis, headers: &HeaderMap, body: &[u8], endpoint: Endpoint) -> Response {
     let call = match rpc::parse(body) {
         Ok(call) => call,
         Err((error, id)) => return error.response(&id),
+    };
+    // A work call holds its session's place until it is answered (contract §12).
+    let _slot = match (endpoint, session(headers)) {
+        (Endpoint::Service, Some(sid)) => {
+            let max = sbis.lock().config.max_calls_in_flight;
+            match sbis.calls.enter(sid, max) {
+                Ok(slot) => {
+                    sbis.calls.released().await;
+                    Some(slot)
+                }
+                Err(error) => return error.response(&call.id),
+            }
+        }
+        _ => None,
     };
     let origin = origin(headers);
     match dispatch(sbis, &call, endpoint, session(headers), &origin, Utc::now()) {

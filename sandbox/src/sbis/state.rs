@@ -31,6 +31,7 @@ struct Session {
 pub(crate) struct State {
     pub config: SbisConfig,
     sessions: HashMap<String, Session>,
+    logins: super::limits::Logins,
     pub documents: Vec<Document>,
     /// The account's change feed: `(document, event)` indexes in the order events happened.
     pub(super) feed: Vec<(usize, usize)>,
@@ -43,6 +44,7 @@ impl State {
         State {
             config,
             sessions: HashMap::new(),
+            logins: super::limits::Logins::default(),
             documents: Vec::new(),
             feed: Vec::new(),
             feed_index: HashMap::new(),
@@ -58,6 +60,7 @@ impl State {
         params: &Map<String, Value>,
         now: DateTime<Utc>,
     ) -> Result<String, RpcError> {
+        self.logins.admit(now, self.config.max_logins_per_minute)?;
         let credentials = params.get("Параметр").and_then(Value::as_object).unwrap_or(params);
         let login = rpc::text(credentials.get("Логин")).unwrap_or_default();
         let password = rpc::text(credentials.get("Пароль")).unwrap_or_default();
