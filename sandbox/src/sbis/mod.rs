@@ -20,10 +20,10 @@
 //! Errors (§1.5): `{"code": -32000, "message", "details", "type": "error" | "warning", "data":
 //! {"classid"}}` plus `X-ExceptionType`. A missing, unknown, expired or ended session is HTTP
 //! 401 with `message` "Сессия не найдена" (§14.17; "…не передан идентификатор сессии" when the
-//! header is missing) and classid [`rpc::SESSION_CLASSID`]; a business error the client must
+//! header is missing) and classid `{…-1fa000000401}`; a business error the client must
 //! fix is HTTP 500 with a fatal classid (`…1fa…`); a temporary one HTTP 500 with a non-fatal
 //! classid (`…1aa…`, e.g. from a fault); an unknown method HTTP 404, code -32601; a body that is
-//! no JSON-RPC call HTTP 400 with -32700/-32600 [I: the codes of these last ones are JSON-RPC's,
+//! no JSON-RPC call HTTP 400 with -32700/-32600 \[I: the codes of these last ones are JSON-RPC's,
 //! the contract names none]. `СБИС.Выход` without the header is §14.3's warning.
 //!
 //! # The fixture account ([`account`])
@@ -38,9 +38,9 @@
 //!
 //! * `СБИС.ЗаписатьДокумент` creates an outgoing draft ("0", stage "Отправка" / action
 //!   "Отправить") with the client's `Идентификатор`s; the same id again updates the draft.
-//! * `СБИС.ПодготовитьДействие` hands out each attachment with `Файл.Хеш` (SHA-256 hex [I]) and
+//! * `СБИС.ПодготовитьДействие` hands out each attachment with `Файл.Хеш` (SHA-256 hex \[I\]) and
 //!   `Файл.Ссылка`; an `.xml` file is changed first (`Модифицирован: "Да"`, a comment naming
-//!   the signer appended [I]), so the host must sign what the link serves.
+//!   the signer appended \[I\]), so the host must sign what the link serves.
 //! * `СБИС.ВыполнитьДействие` needs, for every attachment, a `Подпись` whose
 //!   `Файл.ДвоичныеДанные` is a CMS over exactly those bytes (detached, or attached with that
 //!   content), verified with `signbridge-signer` unless `verify_signatures` is off (GOST keys);
@@ -50,7 +50,7 @@
 //!   `Вложение` (with `Подпись`), `Событие`.
 //! * `СБИС.СписокИзменений` (§6): every event in the order it happened, after the
 //!   `ИдентификаторСобытия` cursor or from `ДатаВремяС` (dots or colons), `РазмерСтраницы`
-//!   events a page (default 25, at most 200 [I]), each document with the page's events and its
+//!   events a page (default 25, at most 200 \[I\]), each document with the page's events and its
 //!   current state; `ЕстьЕще: "Да"` when more follow. An unknown cursor is a fatal error.
 //! * `СБИС.СписокДокументов` (`Тип` required, `ДатаС`/`ДатаПо`, `Направление`, paged by
 //!   `Страница`) and `СБИС.СписокНашихОрганизаций` (§14.5).
@@ -61,30 +61,30 @@
 //! * Incoming documents (a control route makes one arrive) are "4" with event "Получение", each
 //!   file signed by the counterparty, stage "Утверждение": `ПодготовитьДействие` of "Утвердить"
 //!   generates the buyer's title (`ON_NSCHFDOPPOK_….xml`), `ВыполнитьДействие` with its signature
-//!   gives "7"; "Отклонить" needs `Действие.Комментарий` and no signature [I] and gives "9" with
+//!   gives "7"; "Отклонить" needs `Действие.Комментарий` and no signature \[I\] and gives "9" with
 //!   `Примечание`.
 //! * Service stages (§8; off with `service_stages: false`): sending adds the operator's event
 //!   "Подтверждение даты отправки", receiving "Получение"; each brings a stage "Извещение о
 //!   получении" (`Служебный: "Да"`, action "Обработать служебное") listed by
 //!   `СБИС.ИнформацияОСлужебныхЭтапах` / `СБИС.СписокСлужебныхЭтапов` and in the document's
 //!   `Этап`. Preparing it generates the notice (`DP_IZVPOL_….xml`); executing with its signature
-//!   marks it processed and adds the event "Отправка служебного документа" [I]. The control route
+//!   marks it processed and adds the event "Отправка служебного документа" \[I\]. The control route
 //!   `service-stages` tells which were processed and when.
 //!
 //! # Limits (§12)
 //!
 //! At most [`SbisConfig::max_calls_in_flight`] work calls of one session at once (5) and
 //! [`SbisConfig::max_logins_per_minute`] login calls a minute (300); past either, a non-fatal
-//! error (HTTP 500, `1AA` classid) [I: SBIS's answer is not documented]. The control route
+//! error (HTTP 500, `1AA` classid) \[I: SBIS's answer is not documented]. The control route
 //! `calls/hold` holds work calls once they took their place, so a test can pile them up.
 //!
 //! # Control routes
 //!
 //! | Route | Body | Answer |
 //! |---|---|---|
-//! | `POST /__sandbox/sbis/documents/{id}/deliver` | | document: "4", event "Доставка" [I] |
+//! | `POST /__sandbox/sbis/documents/{id}/deliver` | | document: "4", event "Доставка" \[I\] |
 //! | `POST /__sandbox/sbis/documents/{id}/counterparty-sign` | optional `{"cms"}` (base64) | document: "7", event "Утверждение" |
-//! | `POST /__sandbox/sbis/documents/{id}/counterparty-reject` | `{"reason"}` | document: "9", `Примечание`, event "Отклонение" [I] |
+//! | `POST /__sandbox/sbis/documents/{id}/counterparty-reject` | `{"reason"}` | document: "9", `Примечание`, event "Отклонение" \[I\] |
 //! | `POST /__sandbox/sbis/incoming` | optional `{"id", "type", "number", "files": [{"name", "base64"}]}` | the document that arrived |
 //! | `GET /__sandbox/sbis/service-stages` | | `[{"document", "stage", "name", "cause", "since", "processed"}]` |
 //! | `POST /__sandbox/sbis/sessions/expire` | optional `{"sid"}` | `{"expired": n}`: that session, or all |
