@@ -62,7 +62,12 @@ impl Sbis {
         };
         // Logging in twice only opens two sessions: safe to retry.
         let call = Call::new("login", Idempotency::Read, self, &build);
-        let reply = self.auth.execute(call).await?;
+        // A login refused for any reason but a passing one is a refusal of the credentials,
+        // whatever words and status the server chose.
+        let reply = self.auth.execute(call).await.map_err(|e| match e.kind() {
+            ErrorKind::Validation | ErrorKind::NotFound => e.with_kind(ErrorKind::Auth),
+            _ => e,
+        })?;
         let sid = serde_json::from_slice::<wire::Response<String>>(&reply.body)
             .map_err(|e| reply.malformed(e))
             .and_then(|r| {
