@@ -18,6 +18,7 @@
 //! | `/__sandbox/tae/…` | | see [`crate::tae`] |
 //! | `/__sandbox/arqsign/…` | | see [`crate::arqsign`] |
 //! | `/__sandbox/idocs/…` | | see [`crate::idocs`] |
+//! | `/__sandbox/sbis/…` | | see [`crate::sbis`] |
 //! | `/__sandbox/<sender>/deliveries…` | | webhook deliveries of each sender: see [`crate::senders`] |
 
 use std::sync::Arc;
@@ -277,6 +278,67 @@ impl Control {
     /// settings now in force.
     pub async fn idocs_set_config(&self, config: Value) -> Result<Value, Error> {
         self.send(reqwest::Method::POST, "/__sandbox/idocs/config", Some(config)).await
+    }
+
+    /// The counterparty's operator delivers SBIS document `id` (state "4"); returns the
+    /// document as `СБИС.ПрочитатьДокумент` shows it.
+    pub async fn sbis_deliver(&self, id: &str) -> Result<Value, Error> {
+        let path = format!("/__sandbox/sbis/documents/{id}/deliver");
+        self.send(reqwest::Method::POST, &path, None).await
+    }
+
+    /// The counterparty approves SBIS document `id` (state "7"), its signature being `cms`
+    /// (DER bytes) when given, else a simulated one; returns the document.
+    pub async fn sbis_counterparty_sign(
+        &self,
+        id: &str,
+        cms: Option<&[u8]>,
+    ) -> Result<Value, Error> {
+        use base64::Engine;
+        let path = format!("/__sandbox/sbis/documents/{id}/counterparty-sign");
+        let body = match cms {
+            Some(cms) => json!({ "cms": base64::engine::general_purpose::STANDARD.encode(cms) }),
+            None => json!({}),
+        };
+        self.send(reqwest::Method::POST, &path, Some(body)).await
+    }
+
+    /// The counterparty rejects SBIS document `id` with `reason` (state "9"); returns the
+    /// document.
+    pub async fn sbis_counterparty_reject(&self, id: &str, reason: &str) -> Result<Value, Error> {
+        let path = format!("/__sandbox/sbis/documents/{id}/counterparty-reject");
+        self.send(reqwest::Method::POST, &path, Some(json!({ "reason": reason }))).await
+    }
+
+    /// Ends SBIS session `sid`, or every session when `None`; returns how many ended. The next
+    /// call with an ended session is refused with HTTP 401 "Сессия не найдена".
+    pub async fn sbis_expire_sessions(&self, sid: Option<&str>) -> Result<u64, Error> {
+        let body = match sid {
+            Some(sid) => json!({ "sid": sid }),
+            None => json!({}),
+        };
+        let answer =
+            self.send(reqwest::Method::POST, "/__sandbox/sbis/sessions/expire", Some(body)).await?;
+        answer
+            .get("expired")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| Error { status: None, message: format!("unexpected answer: {answer}") })
+    }
+
+    /// SBIS document `id` as `СБИС.ПрочитатьДокумент` shows it.
+    pub async fn sbis_document(&self, id: &str) -> Result<Value, Error> {
+        self.send(reqwest::Method::GET, &format!("/__sandbox/sbis/documents/{id}"), None).await
+    }
+
+    /// Every SBIS document, in creation order.
+    pub async fn sbis_documents(&self) -> Result<Vec<Value>, Error> {
+        decode(self.send(reqwest::Method::GET, "/__sandbox/sbis/documents", None).await?)
+    }
+
+    /// Changes SBIS settings at run time (`session_idle_secs`, `verify_signatures`); returns
+    /// the settings now in force.
+    pub async fn sbis_set_config(&self, config: Value) -> Result<Value, Error> {
+        self.send(reqwest::Method::POST, "/__sandbox/sbis/config", Some(config)).await
     }
 
     /// Adds a SINtegre product (`{"nome", "processo", "macroProcesso"}`); returns it with its

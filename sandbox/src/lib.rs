@@ -11,6 +11,7 @@
 //! | ArqSign (Arquivar) | [`arqsign`] | `/arqsign` (API), `/arqsign-storage` (download links), `/arqsign-app` (signing and share links) |
 //! | iDocs (idocs.kz) | [`idocs`] | `/idocs` (API), `/idocs-storage` (bulk-download links) |
 //! | SINtegre (ONS), a webhook sender only | [`sintegre`] | `/sintegre` (its file proxy) |
+//! | SBIS / Saby EDO (JSON-RPC) | [`sbis`] | `/sbis` (`/sbis/auth/service/`, `/sbis/service/`, `/sbis/files/…` download links) |
 //!
 //! Webhook senders (SINtegre, and iDocs, ArqSign and TAE on status changes) share one delivery
 //! machinery, [`senders`], with control routes under `/__sandbox/<id>/deliveries`; tests
@@ -41,12 +42,14 @@ pub mod tae;
 
 mod aspnet;
 mod chaos;
+mod cms_check;
 mod faults;
 mod files;
 mod ids;
 mod model;
 mod pdf;
 mod requests;
+pub mod sbis;
 pub mod senders;
 mod server;
 pub mod sintegre;
@@ -72,6 +75,7 @@ pub struct SandboxConfig {
     pub arqsign: arqsign::ArqSignConfig,
     pub idocs: idocs::IDocsConfig,
     pub sintegre: sintegre::SintegreConfig,
+    pub sbis: sbis::SbisConfig,
 }
 
 /// The simulators this server hosts; a new provider adds its line here.
@@ -81,6 +85,7 @@ fn simulators(config: SandboxConfig) -> Vec<Arc<dyn server::Simulator>> {
         Arc::new(arqsign::ArqSign::new(config.arqsign)),
         Arc::new(idocs::IDocs::new(config.idocs)),
         Arc::new(sintegre::Sintegre::new(config.sintegre)),
+        Arc::new(sbis::Sbis::new(config.sbis)),
     ]
 }
 

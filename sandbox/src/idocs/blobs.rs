@@ -6,10 +6,10 @@ use std::collections::HashMap;
 use axum::body::Bytes;
 use chrono::{DateTime, Utc};
 
-use super::cms;
 use super::company::CompanyIndex;
 use super::refusal::{Checked, Refusal, required_guid};
 use super::wire::{self, ErrorCode};
+use crate::cms_check as cms;
 use crate::files::mime_type;
 use crate::ids::new_guid;
 

@@ -122,7 +122,8 @@ async fn sign(State(idocs): State<IDocs>, Path(id): Path<String>, body: Bytes) -
         })
         .transpose()?;
     if let Some(cms) = &cms {
-        super::cms::inspect(cms).map_err(|e| ControlError::new(StatusCode::BAD_REQUEST, e))?;
+        crate::cms_check::inspect(cms)
+            .map_err(|e| ControlError::new(StatusCode::BAD_REQUEST, e))?;
     }
     let bin = request.bin.unwrap_or_else(|| COUNTERPARTY_BIN.to_owned());
     act(&idocs, |state, now| {

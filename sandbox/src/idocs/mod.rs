@@ -73,7 +73,6 @@
 
 mod blobs;
 mod bulk;
-mod cms;
 mod company;
 mod control;
 mod download;

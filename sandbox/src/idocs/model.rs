@@ -23,12 +23,12 @@ use axum::body::Bytes;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
-use super::cms::Form;
 use super::company::CompanyIndex;
 use super::wire::{
     self, AsyncStatus, Direction, DocumentGroup, DocumentStatus, NodeStatus, RouteAction,
     RouteOrder,
 };
+use crate::cms_check::Form;
 
 /// An original file of a document.
 #[derive(Debug, Clone)]

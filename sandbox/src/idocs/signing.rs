@@ -5,13 +5,13 @@ use axum::body::Bytes;
 use chrono::{DateTime, Utc};
 
 use super::blobs::BlobKind;
-use super::cms;
 use super::company::CompanyIndex;
 use super::download;
 use super::model::{Role, Side, Signature, Stage, Ticket, waits_for_recipient};
 use super::refusal::{Checked, Refusal};
 use super::state::{State, after};
 use super::wire;
+use crate::cms_check as cms;
 use crate::ids::{new_guid, normalize_guid};
 
 /// What a quick-sign save did.
@@ -221,8 +221,8 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::cms_check::{Form, testing::cms};
     use crate::idocs::IDocsConfig;
-    use crate::idocs::cms::{Form, testing::cms};
     use crate::idocs::company::{COUNTERPARTY_BIN, SENDER_EMPLOYEE_ID};
     use crate::idocs::test_support::*;
     use crate::idocs::wire::{DocumentStatus, ErrorCode};

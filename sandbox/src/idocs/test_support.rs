@@ -5,7 +5,6 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::blobs::BlobKind;
-use super::cms::testing::cms;
 use super::company::{COUNTERPARTY_EMPLOYEE_ID, CompanyIndex, SENDER_EMPLOYEE_ID};
 use super::model::Side;
 use super::refusal::Checked;
@@ -13,6 +12,7 @@ use super::signing::Saved;
 use super::state::State;
 use super::wire::DocumentStatus;
 use crate::aspnet::bind;
+use crate::cms_check::testing::cms;
 
 /// Company A, the sender.
 pub(super) const A: CompanyIndex = 0;

@@ -4,11 +4,11 @@
 use axum::body::Bytes;
 use chrono::{DateTime, Utc};
 
-use super::cms;
 use super::model::{Document, Side, Signature, Stage};
 use super::refusal::{Checked, Refusal, ZERO_GUID, required_guid};
 use super::state::State;
 use super::wire::NodeStatus;
+use crate::cms_check as cms;
 
 impl State {
     /// The route node of counterparty `bin` on document `index`.

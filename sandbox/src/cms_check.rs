@@ -1,15 +1,14 @@
-//! The sandbox's checks of a CMS signature over the content to sign (contract §4.2).
+//! Checks of a CMS signature over the content a simulator handed out to be signed, shared by
+//! the simulators whose hosts sign (iDocs contract §4.2, SBIS contract §5.5).
 //!
-//! * At upload ([`inspect`]): the file must be a CMS `ContentInfo` (DER, or BER as
-//!   `openssl cms -stream` writes it) holding a `SignedData` with at least one `SignerInfo`,
-//!   otherwise `UPLOADED_FILE_CONTENT_PARSING_ERROR`.
-//! * At save ([`check_signature`]): by default cryptographically, with
-//!   [`signbridge_signer::verify`] over the ZIP handed out for the ticket: attached or
-//!   detached, SHA-256 `messageDigest` of that ZIP, signature by the certificate in the CMS
-//!   (RSA PKCS#1 v1.5 or ECDSA P-256). The certificate is not judged (no chain to НУЦ РК, no
-//!   revocation, no IIN/BIN match). Kazakh GOST signatures cannot be verified here, so
-//!   `verify_signatures: false` falls back to the structural check the contract proposes: an
-//!   attached `eContent` must be exactly the ZIP, a detached CMS is accepted as it is.
+//! * [`inspect`]: the file must be a CMS `ContentInfo` (DER, or BER as `openssl cms -stream`
+//!   writes it) holding a `SignedData` with at least one `SignerInfo`.
+//! * [`check_signature`]: by default cryptographically, with [`signbridge_signer::verify`] over
+//!   the content handed out: attached or detached, SHA-256 `messageDigest` of that content,
+//!   signature by the certificate in the CMS (RSA PKCS#1 v1.5 or ECDSA P-256). The certificate
+//!   is not judged (no chain, no revocation, no tax-id match). Kazakh and Russian GOST
+//!   signatures cannot be verified here, so `verify: false` falls back to a structural check:
+//!   an attached `eContent` must be exactly the content, a detached CMS is accepted as it is.
 
 use cms::cert::CertificateChoices;
 use cms::cert::x509::der::asn1::OctetString;
@@ -95,7 +94,7 @@ pub(crate) fn inspect(cms: &[u8]) -> Result<Inspected, String> {
     })
 }
 
-/// Checks `cms` signs `content` (the ZIP handed out with the ticket): cryptographically when
+/// Checks `cms` signs `content` (what the simulator handed out to sign): cryptographically when
 /// `verify`, else structurally (see the module documentation).
 pub(crate) fn check_signature(
     cms: &[u8],
@@ -117,8 +116,8 @@ pub(crate) fn check_signature(
     if let Some(signed) = &inspected.content {
         if **signed != *content {
             return Err(format!(
-                "the attached content ({} bytes) is not the content to sign of this ticket \
-                 ({} bytes): sign the ZIP downloaded from downloadLink, not the original file",
+                "the attached content ({} bytes) is not the content to sign \
+                 ({} bytes): sign the content handed out for signing, not the original file",
                 signed.len(),
                 content.len()
             ));

@@ -1,0 +1,297 @@
+//! Simulator of the SBIS / Saby EDO JSON-RPC API, written from `shared/contracts/sbis.md`
+//! (§1 transport, §13 state machine, §14 examples).
+//!
+//! # Paths
+//!
+//! Everything lives under `/sbis`, standing for `https://online.sbis.ru`: a client's base URL
+//! is `{sandbox}/sbis`.
+//!
+//! | Route | What |
+//! |---|---|
+//! | `POST /sbis/auth/service/` (any query) | auth methods: `СБИС.Аутентифицировать`, `СБИС.Выход`, `СБИС.ПроверитьСессию` |
+//! | `POST /sbis/service/` (any query, e.g. `?srv=1`) | work methods, `X-SBISSessionID` required |
+//! | `GET /sbis/files/{key}` | download links (`Файл.Ссылка`), `X-SBISSessionID` required |
+//!
+//! Both endpoints also answer without the trailing slash. A call is read leniently (§1.3): any
+//! content type, `id` a number or a string, `protocol` ignored; `params` is an object. The
+//! answer is always `{"jsonrpc": "2.0", "result" | "error", "id"}` with the id echoed, as
+//! `application/json; charset=utf-8`.
+//!
+//! Errors (§1.5): `{"code": -32000, "message", "details", "type": "error" | "warning", "data":
+//! {"classid"}}` plus `X-ExceptionType`. A missing, unknown, expired or ended session is HTTP
+//! 401 with `message` "Сессия не найдена" (§14.17; "…не передан идентификатор сессии" when the
+//! header is missing) and classid [`rpc::SESSION_CLASSID`]; a business error the client must
+//! fix is HTTP 500 with a fatal classid (`…1fa…`); a temporary one HTTP 500 with a non-fatal
+//! classid (`…1aa…`, e.g. from a fault); an unknown method HTTP 404, code -32601; a body that is
+//! no JSON-RPC call HTTP 400 with -32700/-32600 [I: the codes of these last ones are JSON-RPC's,
+//! the contract names none]. `СБИС.Выход` without the header is §14.3's warning.
+//!
+//! # The fixture account ([`account`])
+//!
+//! Login [`LOGIN`] / [`PASSWORD`]; our organisation ИНН [`OUR_INN`] КПП [`OUR_KPP`]; the
+//! counterparty ИНН [`COUNTERPARTY_INN`] КПП [`COUNTERPARTY_KPP`], participant
+//! [`COUNTERPARTY_PARTICIPANT_ID`]. Any other valid ИНН is a counterparty outside EDO: sending to
+//! it gives state "2" (invitation). Sessions end after [`SbisConfig::session_idle`] without a
+//! call (24 h, §3.4).
+//!
+//! # Methods and the state machine (§13)
+//!
+//! * `СБИС.ЗаписатьДокумент` creates an outgoing draft ("0", stage "Отправка" / action
+//!   "Отправить") with the client's `Идентификатор`s; the same id again updates the draft.
+//! * `СБИС.ПодготовитьДействие` hands out each attachment with `Файл.Хеш` (SHA-256 hex [I]) and
+//!   `Файл.Ссылка`; an `.xml` file is changed first (`Модифицирован: "Да"`, a comment naming
+//!   the signer appended [I]), so the host must sign what the link serves.
+//! * `СБИС.ВыполнитьДействие` needs, for every attachment, a `Подпись` whose
+//!   `Файл.ДвоичныеДанные` is a CMS over exactly those bytes (detached, or attached with that
+//!   content), verified with `signbridge-signer` unless `verify_signatures` is off (GOST keys);
+//!   then "3" (or "2"), event "Отправка". A second execute is refused: the document is no
+//!   longer a draft.
+//! * `СБИС.ПрочитатьДокумент` answers the document (§10) with its `Состояние`, `Этап`,
+//!   `Вложение` (with `Подпись`), `Событие`.
+//!
+//! # Control routes
+//!
+//! | Route | Body | Answer |
+//! |---|---|---|
+//! | `POST /__sandbox/sbis/documents/{id}/deliver` | | document: "4", event "Доставка" [I] |
+//! | `POST /__sandbox/sbis/documents/{id}/counterparty-sign` | optional `{"cms"}` (base64) | document: "7", event "Утверждение" |
+//! | `POST /__sandbox/sbis/documents/{id}/counterparty-reject` | `{"reason"}` | document: "9", `Примечание`, event "Отклонение" [I] |
+//! | `POST /__sandbox/sbis/sessions/expire` | optional `{"sid"}` | `{"expired": n}`: that session, or all |
+//! | `GET /__sandbox/sbis/documents`, `GET /__sandbox/sbis/documents/{id}` | | documents as `ПрочитатьДокумент` shows them |
+//! | `GET`/`POST /__sandbox/sbis/config` | `{"session_idle_secs", "verify_signatures"}` | settings in force |
+//!
+//! Sign, reject and deliver answer 404 for an unknown document and 409 when the document does
+//! not wait for the counterparty.
+
+pub mod account;
+mod control;
+mod model;
+mod rpc;
+mod state;
+
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::{DateTime, Utc};
+use serde_json::{Map, Value};
+
+pub use account::{
+    CERT_THUMBPRINT, COUNTERPARTY_INN, COUNTERPARTY_KPP, COUNTERPARTY_NAME,
+    COUNTERPARTY_PARTICIPANT_ID, LOGIN, OUR_INN, OUR_KPP, OUR_NAME, PASSWORD,
+};
+
+use crate::files::blob_response;
+use crate::server::Simulator;
+use rpc::{Call, RpcError};
+
+/// Settings of the SBIS simulator; all but the credentials can be changed at run time through
+/// `POST /__sandbox/sbis/config`.
+#[derive(Clone)]
+pub struct SbisConfig {
+    pub login: String,
+    pub password: String,
+    /// A session ends after this long without a call (contract §3.4: 24 h).
+    pub session_idle: Duration,
+    /// Whether signatures are verified cryptographically (RSA or ECDSA P-256 over SHA-256), or
+    /// only checked for structure, which lets GOST signatures from CryptoPro through.
+    pub verify_signatures: bool,
+}
+
+impl Default for SbisConfig {
+    fn default() -> SbisConfig {
+        SbisConfig {
+            login: LOGIN.into(),
+            password: PASSWORD.into(),
+            session_idle: Duration::from_secs(24 * 60 * 60),
+            verify_signatures: true,
+        }
+    }
+}
+
+/// Hand-written so the password never reaches logs.
+impl std::fmt::Debug for SbisConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SbisConfig")
+            .field("login", &self.login)
+            .field("password", &"***")
+            .field("session_idle", &self.session_idle)
+            .field("verify_signatures", &self.verify_signatures)
+            .finish()
+    }
+}
+
+/// The whole JSON request may be up to 100 MB (contract §4.2, §12).
+const BODY_LIMIT: usize = 100 * 1024 * 1024;
+
+/// The session header (contract §1.2).
+const SESSION_HEADER: &str = "x-sbissessionid";
+
+/// The SBIS simulator: shared state behind a mutex (never held across an await).
+#[derive(Clone)]
+pub(crate) struct Sbis {
+    state: Arc<Mutex<state::State>>,
+}
+
+impl Sbis {
+    pub fn new(config: SbisConfig) -> Sbis {
+        Sbis { state: Arc::new(Mutex::new(state::State::new(config))) }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, state::State> {
+        // Handlers do not panic while holding the lock; if one ever did, the state is still the
+        // best answer the sandbox has.
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Which of the two JSON-RPC endpoints a call came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Endpoint {
+    Auth,
+    Service,
+}
+
+impl Endpoint {
+    fn path(self) -> &'static str {
+        match self {
+            Endpoint::Auth => "/auth/service/",
+            Endpoint::Service => "/service/",
+        }
+    }
+}
+
+impl Simulator for Sbis {
+    fn owns(&self, path: &str) -> bool {
+        path == "/sbis" || path.starts_with("/sbis/")
+    }
+
+    fn body_limit(&self, _path: &str) -> usize {
+        BODY_LIMIT
+    }
+
+    /// A fault's answer: 401 is a refused session, a 5xx a temporary failure, anything else a
+    /// fatal error, each in the JSON-RPC error envelope (the fault does not know the call's id).
+    fn fault_response(&self, _path: &str, status: StatusCode) -> Response {
+        let error = if status == StatusCode::UNAUTHORIZED {
+            RpcError::session_refused()
+        } else if status.is_server_error() {
+            RpcError::temporary("Сервис временно недоступен", "Повторите попытку позже")
+        } else {
+            RpcError::fatal(format!("Simulated failure: {status}"))
+        };
+        error.with_status(status).response(&Value::Null)
+    }
+
+    fn routes(&self) -> Router {
+        Router::new()
+            .route("/sbis/auth/service/", post(auth_endpoint))
+            .route("/sbis/auth/service", post(auth_endpoint))
+            .route("/sbis/service/", post(service_endpoint))
+            .route("/sbis/service", post(service_endpoint))
+            .route("/sbis/files/{key}", get(download))
+            .merge(control::routes())
+            .with_state(self.clone())
+    }
+}
+
+async fn auth_endpoint(State(sbis): State<Sbis>, headers: HeaderMap, body: Bytes) -> Response {
+    endpoint(&sbis, &headers, &body, Endpoint::Auth)
+}
+
+async fn service_endpoint(State(sbis): State<Sbis>, headers: HeaderMap, body: Bytes) -> Response {
+    endpoint(&sbis, &headers, &body, Endpoint::Service)
+}
+
+fn endpoint(sbis: &Sbis, headers: &HeaderMap, body: &[u8], endpoint: Endpoint) -> Response {
+    let call = match rpc::parse(body) {
+        Ok(call) => call,
+        Err((error, id)) => return error.response(&id),
+    };
+    let origin = origin(headers);
+    match dispatch(sbis, &call, endpoint, session(headers), &origin, Utc::now()) {
+        Ok(result) => rpc::success(result, &call.id),
+        Err(error) => error.response(&call.id),
+    }
+}
+
+fn session(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get(SESSION_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .map(str::trim)
+        .filter(|sid| !sid.is_empty())
+}
+
+/// The scheme and authority clients reached the sandbox through, for links back to it.
+fn origin(headers: &HeaderMap) -> String {
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1");
+    format!("http://{host}")
+}
+
+/// Runs one call: auth methods on the auth endpoint (`СБИС.Выход` on either), every other
+/// method on the service endpoint with a live session.
+fn dispatch(
+    sbis: &Sbis,
+    call: &Call,
+    endpoint: Endpoint,
+    sid: Option<&str>,
+    origin: &str,
+    now: DateTime<Utc>,
+) -> Result<Value, RpcError> {
+    let params: &Map<String, Value> = &call.params;
+    let mut state = sbis.lock();
+    match (endpoint, call.method.as_str()) {
+        (Endpoint::Auth, "СБИС.Аутентифицировать") => {
+            state.authenticate(params, now).map(Value::String)
+        }
+        (_, "СБИС.Выход") => state.logout(sid),
+        (Endpoint::Auth, "СБИС.ПроверитьСессию") => {
+            Ok(state.check_session(sid, now))
+        }
+        (Endpoint::Auth, method) => Err(RpcError::unknown_method(method, endpoint.path())),
+        (Endpoint::Service, method) => {
+            state.touch(sid, now)?;
+            match method {
+                "СБИС.ЗаписатьДокумент" => {
+                    let index = state.write_document(params, now)?;
+                    Ok(state.documents[index].view(origin))
+                }
+                "СБИС.ПодготовитьДействие" => {
+                    let (index, stage, action) = state.prepare(params)?;
+                    Ok(state.documents[index].prepared_view(stage, &action, origin))
+                }
+                "СБИС.ВыполнитьДействие" => {
+                    let index = state.execute(params, now)?;
+                    Ok(state.documents[index].view(origin))
+                }
+                "СБИС.ПрочитатьДокумент" => {
+                    let index = state.read(params)?;
+                    Ok(state.documents[index].view(origin))
+                }
+                _ => Err(RpcError::unknown_method(method, endpoint.path())),
+            }
+        }
+    }
+}
+
+/// A download link: the session header is required, as clients send it (contract §1.2, §9).
+async fn download(
+    State(sbis): State<Sbis>,
+    headers: HeaderMap,
+    Path(key): Path<String>,
+) -> Response {
+    let mut state = sbis.lock();
+    if let Err(error) = state.touch(session(&headers), Utc::now()) {
+        return error.response(&Value::Null);
+    }
+    match state.file(&key) {
+        Some(blob) => blob_response(Some(blob)),
+        None => (StatusCode::NOT_FOUND, "Файл не найден").into_response(),
+    }
+}

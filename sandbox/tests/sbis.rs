@@ -1,0 +1,525 @@
+//! Contract tests: the SBIS simulator answers as `shared/contracts/sbis.md` documents (§1
+//! envelope, §3 sessions, the §13 state machine, the §14 examples), driven with plain reqwest.
+//! Signatures are real detached CMS made with `signbridge-signer` and a throw-away P-256 key.
+
+mod common;
+
+use std::sync::OnceLock;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use common::Env;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use signbridge_sandbox::sbis::{
+    COUNTERPARTY_INN, COUNTERPARTY_KPP, COUNTERPARTY_PARTICIPANT_ID, LOGIN, OUR_INN, OUR_KPP,
+    PASSWORD,
+};
+use signbridge_sandbox::{Fault, SandboxConfig};
+use signbridge_signer::{CmsForm, SoftwareSigner, testkeys};
+
+const FATAL_PREFIX: &str = "{00000000-0000-0000-0000-1fa";
+const TEMPORARY_PREFIX: &str = "{00000000-0000-0000-0000-1aa";
+
+/// A JSON-RPC answer: HTTP status, headers and the parsed body.
+struct Answer {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    body: Value,
+}
+
+impl Answer {
+    fn result(&self) -> &Value {
+        assert_eq!(self.status, StatusCode::OK, "{}", self.body);
+        assert!(self.body.get("error").is_none(), "{}", self.body);
+        &self.body["result"]
+    }
+
+    fn error(&self) -> &Value {
+        assert!(self.body.get("result").is_none(), "{}", self.body);
+        &self.body["error"]
+    }
+
+    fn classid(&self) -> &str {
+        self.error()["data"]["classid"].as_str().unwrap_or_default()
+    }
+}
+
+impl Env {
+    async fn start() -> Env {
+        Env::new(SandboxConfig::default()).await
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}/sbis{path}", self.sandbox.base_url())
+    }
+
+    /// POSTs `body` as it is to `path`, as `application/json-rpc;charset=utf-8`.
+    async fn raw(&self, path: &str, sid: Option<&str>, body: Vec<u8>) -> Answer {
+        let mut request = self
+            .http
+            .post(self.url(path))
+            .header("content-type", "application/json-rpc;charset=utf-8")
+            .body(body);
+        if let Some(sid) = sid {
+            request = request.header("X-SBISSessionID", sid);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await.unwrap();
+        let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+        Answer { status, headers, body }
+    }
+
+    async fn rpc(&self, path: &str, sid: Option<&str>, method: &str, params: Value) -> Answer {
+        let call = json!({"jsonrpc": "2.0", "method": method, "params": params, "id": 1});
+        self.raw(path, sid, serde_json::to_vec(&call).unwrap()).await
+    }
+
+    /// A work method on `/service/?srv=1`.
+    async fn call(&self, sid: &str, method: &str, params: Value) -> Answer {
+        self.rpc("/service/?srv=1", Some(sid), method, params).await
+    }
+
+    async fn login(&self) -> String {
+        let params = json!({"Параметр": {"Логин": LOGIN, "Пароль": PASSWORD}});
+        let answer = self.rpc("/auth/service/", None, "СБИС.Аутентифицировать", params).await;
+        answer.result().as_str().unwrap().to_owned()
+    }
+
+    async fn download(&self, sid: &str, url: &str) -> (StatusCode, Vec<u8>) {
+        let response = self.http.get(url).header("X-SBISSessionID", sid).send().await.unwrap();
+        (response.status(), response.bytes().await.unwrap().to_vec())
+    }
+
+    /// `ЗаписатьДокумент` of §14.7 with one XML and one PDF attachment.
+    async fn write(&self, sid: &str, id: &str, inn: &str) -> Answer {
+        let params = json!({"Документ": {
+        "Идентификатор": id,
+        "Тип": "ДокОтгрИсх", "Дата": "01.06.2026", "Номер": "УПД-100", "Примечание": "ext-100",
+        "НашаОрганизация": {"СвЮЛ": {"ИНН": OUR_INN, "КПП": OUR_KPP}},
+        "Контрагент": {"СвЮЛ": {"ИНН": inn, "КПП": COUNTERPARTY_KPP, "Название": "СК Премьер, ОАО"}},
+        "Ответственный": {"Фамилия": "Иванов", "Имя": "Иван", "Отчество": "Иванович"},
+        "Редакция": {"ИдентификаторИС": "erp:100"},
+        "ДопПоля": "ЭтапВернутьВсеСертификаты",
+        "Вложение": [
+            {"Идентификатор": format!("{id}-a1"),
+             "Файл": {"Имя": "ON_NSCHFDOPPR_1.xml", "ДвоичныеДанные": STANDARD.encode(XML)}},
+            {"Идентификатор": format!("{id}-a2"),
+             "Файл": {"Имя": "Счёт.pdf", "ДвоичныеДанные": STANDARD.encode(b"%PDF-1.7 test")}},
+        ]}});
+        self.call(sid, "СБИС.ЗаписатьДокумент", params).await
+    }
+
+    /// Prepares the send of `id`, downloads each file and signs it; returns the execute params.
+    async fn prepare_and_sign(&self, sid: &str, id: &str) -> Value {
+        let params = json!({"Документ": {"Идентификатор": id, "Этап": {"Название": "Отправка",
+            "Действие": {"Название": "Отправить", "Сертификат": {"Отпечаток": "ab"}}}}});
+        let prepared = self.call(sid, "СБИС.ПодготовитьДействие", params).await;
+        let result = prepared.result();
+        let stage = &result["Этап"][0];
+        let mut attachments = Vec::new();
+        for attachment in stage["Вложение"].as_array().unwrap() {
+            let url = attachment["Файл"]["Ссылка"].as_str().unwrap();
+            let (status, bytes) = self.download(sid, url).await;
+            assert_eq!(status, StatusCode::OK);
+            attachments.push(json!({"Идентификатор": attachment["Идентификатор"],
+                "Подпись": [{"Файл": {"Имя": "x.sgn", "ДвоичныеДанные": STANDARD.encode(sign(&bytes))}}]}));
+        }
+        json!({"Документ": {"Идентификатор": id,
+            "Редакция": result["Редакция"],
+            "Этап": {"Идентификатор": stage["Идентификатор"], "Название": "Отправка",
+                "Действие": {"Название": "Отправить", "Комментарий": "",
+                             "Сертификат": [{"Отпечаток": "ab"}]},
+                "Вложение": attachments}}})
+    }
+
+    /// Writes, prepares, signs and executes the send of `id`; returns the execute answer.
+    async fn send(&self, sid: &str, id: &str) -> Answer {
+        self.write(sid, id, COUNTERPARTY_INN).await.result();
+        let params = self.prepare_and_sign(sid, id).await;
+        self.call(sid, "СБИС.ВыполнитьДействие", params).await
+    }
+}
+
+const XML: &[u8] = "<?xml version=\"1.0\" encoding=\"utf-8\"?><Файл ИдФайл=\"1\"/>".as_bytes();
+
+fn signer() -> &'static SoftwareSigner {
+    static SIGNER: OnceLock<SoftwareSigner> = OnceLock::new();
+    SIGNER.get_or_init(|| {
+        let (certificate, key) = testkeys::ecdsa_p256("Иванов Иван Иванович");
+        SoftwareSigner::from_pem(certificate.as_bytes(), key.as_bytes()).unwrap()
+    })
+}
+
+fn sign(content: &[u8]) -> Vec<u8> {
+    signer().sign(content, CmsForm::Detached).unwrap()
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+// ---- §1, §3: envelope and sessions -----------------------------------------------------------
+
+#[tokio::test]
+async fn login_accepts_both_param_shapes_and_echoes_the_id() {
+    let env = Env::start().await;
+    // §14.1 with `Параметр`, id a number.
+    let sid = env.login().await;
+    let parts: Vec<usize> = sid.split('-').map(str::len).collect();
+    assert_eq!(parts, [8, 8, 4, 16], "{sid}");
+
+    // The bare shape, `id` a string, `protocol`, application/json (Tensor's own client).
+    let call = json!({"jsonrpc": "2.0", "protocol": 4, "method": "СБИС.Аутентифицировать",
+                      "params": {"Логин": LOGIN, "Пароль": PASSWORD}, "id": "0"});
+    let response = env
+        .http
+        .post(env.url("/auth/service/"))
+        .header("content-type", "application/json; charset=utf-8")
+        .body(serde_json::to_vec(&call).unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        response.headers()["content-type"].to_str().unwrap(),
+        "application/json; charset=utf-8"
+    );
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["id"], json!("0"));
+    assert_eq!(body["jsonrpc"], json!("2.0"));
+    assert_ne!(body["result"].as_str().unwrap(), sid);
+}
+
+#[tokio::test]
+async fn a_bad_login_is_a_fatal_error() {
+    let env = Env::start().await;
+    let params = json!({"Параметр": {"Логин": LOGIN, "Пароль": "wrong"}});
+    let answer = env.rpc("/auth/service/", None, "СБИС.Аутентифицировать", params).await;
+    assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert_eq!(answer.error()["code"], json!(-32000));
+    assert!(answer.classid().starts_with(FATAL_PREFIX));
+    assert_eq!(answer.headers["x-exceptiontype"], "error");
+
+    let params = json!({"Логин": LOGIN, "Пароль": ""});
+    let answer = env.rpc("/auth/service/", None, "СБИС.Аутентифицировать", params).await;
+    assert_eq!(
+        answer.error()["message"],
+        json!("Ошибка аутентификации. Пустое значение поля Пароль!")
+    );
+}
+
+#[tokio::test]
+async fn work_methods_need_a_live_session() {
+    let env = Env::start().await;
+    let read = json!({"Документ": {"Идентификатор": "x"}});
+    let missing = env.rpc("/service/", None, "СБИС.ПрочитатьДокумент", read.clone()).await;
+    assert_eq!(missing.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        missing.error()["message"],
+        json!("Ошибка входных параметров: не передан идентификатор сессии")
+    );
+    let unknown = env.call("0000-bogus", "СБИС.ПрочитатьДокумент", read.clone()).await;
+    assert_eq!(unknown.status, StatusCode::UNAUTHORIZED);
+    // §14.17: the refused session, in the JSON-RPC error body.
+    assert_eq!(unknown.error()["code"], json!(-32000));
+    assert_eq!(unknown.error()["message"], json!("Сессия не найдена"));
+    assert_eq!(unknown.error()["details"], json!("Сессия не найдена"));
+    assert_eq!(unknown.error()["type"], json!("error"));
+    assert!(unknown.classid().starts_with(FATAL_PREFIX));
+    assert_eq!(unknown.body["id"], json!(1));
+
+    // A session the control route ended is refused the same way; another one lives on.
+    let sid = env.login().await;
+    let other = env.login().await;
+    assert_eq!(env.control.sbis_expire_sessions(Some(&sid)).await.unwrap(), 1);
+    let expired = env.call(&sid, "СБИС.ПрочитатьДокумент", read.clone()).await;
+    assert_eq!(expired.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(expired.error()["message"], json!("Сессия не найдена"));
+    let alive = env.call(&other, "СБИС.ПрочитатьДокумент", read).await;
+    assert_eq!(alive.status, StatusCode::INTERNAL_SERVER_ERROR, "the document is unknown");
+    assert_eq!(env.control.sbis_expire_sessions(None).await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn logout_ends_the_session_and_needs_the_header() {
+    let env = Env::start().await;
+    let sid = env.login().await;
+    let active = env.rpc("/auth/service/", Some(&sid), "СБИС.ПроверитьСессию", json!({})).await;
+    assert_eq!(active.result(), &json!({"СессияАктивна": "Да"}));
+    // §14.3
+    let answer = env.rpc("/auth/service/", Some(&sid), "СБИС.Выход", json!({})).await;
+    assert_eq!(answer.body, json!({"jsonrpc": "2.0", "result": null, "id": 1}));
+    let read = json!({"Документ": {"Идентификатор": "x"}});
+    assert_eq!(env.call(&sid, "СБИС.ПрочитатьДокумент", read).await.status, 401);
+    let active = env.rpc("/auth/service/", Some(&sid), "СБИС.ПроверитьСессию", json!({})).await;
+    assert_eq!(active.result(), &json!({"СессияАктивна": "Нет"}));
+
+    let answer = env.rpc("/auth/service/", None, "СБИС.Выход", json!({})).await;
+    assert!(!answer.status.is_success());
+    let message = "Ошибка входных параметров: не передан идентификатор сессии";
+    assert_eq!(
+        answer.error(),
+        &json!({"code": -32000, "message": message, "details": message, "type": "warning"})
+    );
+    assert_eq!(answer.headers["x-exceptiontype"], "warning");
+}
+
+#[tokio::test]
+async fn malformed_calls_and_unknown_methods_are_refused() {
+    let env = Env::start().await;
+    let answer = env.raw("/service/", None, b"{not json".to_vec()).await;
+    assert_eq!(
+        (answer.status, answer.error()["code"].clone()),
+        (StatusCode::BAD_REQUEST, json!(-32700))
+    );
+    let answer =
+        env.raw("/service/", None, br#"{"jsonrpc":"2.0","params":{},"id":5}"#.to_vec()).await;
+    assert_eq!(
+        (answer.error()["code"].clone(), answer.body["id"].clone()),
+        (json!(-32600), json!(5))
+    );
+
+    let sid = env.login().await;
+    let answer = env.call(&sid, "СБИС.НетТакогоМетода", json!({})).await;
+    assert_eq!(
+        (answer.status, answer.error()["code"].clone()),
+        (StatusCode::NOT_FOUND, json!(-32601))
+    );
+    // Login is an auth-endpoint method.
+    let params = json!({"Логин": LOGIN, "Пароль": PASSWORD});
+    let answer = env.call(&sid, "СБИС.Аутентифицировать", params).await;
+    assert_eq!(answer.status, StatusCode::NOT_FOUND);
+}
+
+// ---- §4, §5, §10, §13: write, prepare, execute, read ------------------------------------------
+
+#[tokio::test]
+async fn write_document_answers_the_draft_as_in_14_7() {
+    let env = Env::start().await;
+    let sid = env.login().await;
+    let id = "5f0c1d7e-0000-4000-8000-000000000001";
+    let answer = env.write(&sid, id, COUNTERPARTY_INN).await;
+    let doc = answer.result();
+    assert_eq!(doc["Идентификатор"], json!(id));
+    assert_eq!(doc["Направление"], json!("Исходящий"));
+    assert_eq!(doc["Тип"], json!("ДокОтгрИсх"));
+    assert_eq!(doc["Номер"], json!("УПД-100"));
+    assert_eq!(doc["Удален"], json!("Нет"));
+    assert_eq!(doc["Состояние"]["Код"], json!("0"));
+    assert_eq!(doc["Состояние"]["Название"], json!("Документ редактируется"));
+    assert_eq!(doc["Редакция"][0]["Актуален"], json!("Да"));
+    assert_eq!(doc["Редакция"][0]["ПримечаниеИС"], json!("erp:100"));
+    assert_eq!(doc["Контрагент"]["Идентификатор"], json!(COUNTERPARTY_PARTICIPANT_ID));
+    let stage = &doc["Этап"][0];
+    assert_eq!(stage["Название"], json!("Отправка"));
+    assert_eq!(stage["Действие"][0]["Название"], json!("Отправить"));
+    assert_eq!(stage["Действие"][0]["ТребуетПодписания"], json!("Да"));
+    assert_eq!(stage["Действие"][0]["Сертификат"][0]["Ключ"]["Тип"], json!("Клиентский"));
+    let attachments = doc["Вложение"].as_array().unwrap();
+    assert_eq!(attachments.len(), 2);
+    assert_eq!(attachments[0]["Идентификатор"], json!(format!("{id}-a1")));
+    assert_eq!(attachments[0]["Файл"]["Имя"], json!("ON_NSCHFDOPPR_1.xml"));
+    // The link serves the uploaded bytes, with the session header.
+    let url = attachments[0]["Файл"]["Ссылка"].as_str().unwrap();
+    assert_eq!(env.download(&sid, url).await, (StatusCode::OK, XML.to_vec()));
+    let anonymous = env.http.get(url).send().await.unwrap();
+    assert_eq!(anonymous.status(), StatusCode::UNAUTHORIZED);
+
+    // The same id again updates the draft.
+    let again = env.write(&sid, id, COUNTERPARTY_INN).await;
+    assert_eq!(again.result()["Вложение"][0]["Файл"]["Ссылка"], json!(url));
+    assert_eq!(env.control.sbis_documents().await.unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn write_document_refuses_what_sbis_would() {
+    let env = Env::start().await;
+    let sid = env.login().await;
+    let refused = |answer: Answer| {
+        assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR, "{}", answer.body);
+        assert!(answer.classid().starts_with(FATAL_PREFIX));
+        answer.error()["message"].as_str().unwrap().to_owned()
+    };
+    let bad_inn = env.write(&sid, "d1", "12345").await;
+    assert!(refused(bad_inn).contains("ИНН 12345"));
+    let base = |document: Value| json!({"Документ": document});
+    let not_ours = base(json!({"Тип": "ДокОтгрИсх",
+        "НашаОрганизация": {"СвЮЛ": {"ИНН": "7700000002"}},
+        "Контрагент": {"СвЮЛ": {"ИНН": COUNTERPARTY_INN}}}));
+    let message = refused(env.call(&sid, "СБИС.ЗаписатьДокумент", not_ours).await);
+    assert!(message.contains("НашаОрганизация"), "{message}");
+    let bad_base64 =
+        base(json!({"Тип": "ДокОтгрИсх", "Контрагент": {"СвЮЛ": {"ИНН": COUNTERPARTY_INN}},
+        "Вложение": [{"Файл": {"Имя": "a.txt", "ДвоичныеДанные": "***"}}]}));
+    let message = refused(env.call(&sid, "СБИС.ЗаписатьДокумент", bad_base64).await);
+    assert!(message.contains("ДвоичныеДанные"), "{message}");
+    let no_type = base(json!({"Контрагент": {"СвЮЛ": {"ИНН": COUNTERPARTY_INN}}}));
+    assert!(refused(env.call(&sid, "СБИС.ЗаписатьДокумент", no_type).await).contains("Тип"));
+}
+
+#[tokio::test]
+async fn prepare_hands_out_the_bytes_to_sign_and_execute_sends() {
+    let env = Env::start().await;
+    let sid = env.login().await;
+    let id = "5f0c1d7e-0000-4000-8000-000000000002";
+    env.write(&sid, id, COUNTERPARTY_INN).await.result();
+
+    // §14.8, with `Этап` and `Действие` as objects.
+    let params = json!({"Документ": {"Идентификатор": id, "Этап": {"Название": "Отправка",
+        "Действие": {"Название": "Отправить", "Сертификат": {"Отпечаток": "ab"}}}}});
+    let prepared = env.call(&sid, "СБИС.ПодготовитьДействие", params).await;
+    let result = prepared.result();
+    assert_eq!(result["Идентификатор"], json!(id));
+    let stage = &result["Этап"][0];
+    assert_eq!(stage["Название"], json!("Отправка"));
+    assert_eq!(stage["Действие"][0]["ТребуетПодписания"], json!("Да"));
+    let files = stage["Вложение"].as_array().unwrap();
+    assert_eq!(files.len(), 2);
+    // The XML was changed by SBIS: the host must sign what the link serves.
+    assert_eq!(files[0]["Модифицирован"], json!("Да"));
+    assert_eq!(files[1]["Модифицирован"], json!("Нет"));
+    let (_, xml) = env.download(&sid, files[0]["Файл"]["Ссылка"].as_str().unwrap()).await;
+    assert_ne!(xml, XML);
+    assert!(xml.starts_with(XML));
+    assert_eq!(files[0]["Файл"]["Хеш"], json!(sha256_hex(&xml)));
+
+    // A signature over the original XML is refused, and so is a missing one.
+    let original = json!({"Документ": {"Идентификатор": id, "Этап": {"Название": "Отправка",
+        "Действие": {"Название": "Отправить"},
+        "Вложение": [{"Идентификатор": format!("{id}-a1"),
+            "Подпись": {"Файл": {"Имя": "a.sgn", "ДвоичныеДанные": STANDARD.encode(sign(XML))}}}]}}});
+    let refused = env.call(&sid, "СБИС.ВыполнитьДействие", original).await;
+    assert_eq!(refused.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(refused.error()["message"].as_str().unwrap().contains("a1"), "{}", refused.body);
+    let unsigned = json!({"Документ": {"Идентификатор": id, "Этап": {"Название": "Отправка",
+        "Действие": {"Название": "Отправить"}}}});
+    let refused = env.call(&sid, "СБИС.ВыполнитьДействие", unsigned).await;
+    assert!(refused.error()["message"].as_str().unwrap().contains("не подписано"));
+    assert_eq!(env.control.sbis_document(id).await.unwrap()["Состояние"]["Код"], json!("0"));
+
+    // §14.9: signed over the handed-out bytes, `Этап` an object, `Действие` an object.
+    let params = env.prepare_and_sign(&sid, id).await;
+    let executed = env.call(&sid, "СБИС.ВыполнитьДействие", params.clone()).await;
+    let doc = executed.result();
+    assert_eq!(doc["Состояние"]["Код"], json!("3"));
+    assert_eq!(doc["Состояние"]["Название"], json!("Отправлен"));
+    assert_eq!(
+        doc["Состояние"]["Описание"],
+        json!([{"Код": "1", "Название": "Ожидается доставка"}])
+    );
+    let event = &doc["Событие"][0];
+    assert_eq!(event["Название"], json!("Отправка"));
+    assert_eq!(event["Вложение"].as_array().unwrap().len(), 2);
+    assert!(doc["Этап"].as_array().unwrap().is_empty());
+    let signature = &doc["Вложение"][0]["Подпись"][0];
+    assert_eq!(signature["Файл"]["Имя"], json!("x.sgn"));
+    assert_eq!(signature["Сертификат"]["ФИО"], json!("CN=Иванов Иван Иванович"));
+    let (status, bytes) = env.download(&sid, signature["Файл"]["Ссылка"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(signbridge_signer::verify(&bytes, Some(&xml)).is_ok());
+
+    // Executing again (a lost reply) is refused: the document is no longer a draft.
+    let again = env.call(&sid, "СБИС.ВыполнитьДействие", params).await;
+    assert_eq!(again.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(again.error()["message"].as_str().unwrap().contains("Отправка"));
+
+    // §14.11
+    let read = json!({"Документ": {"Идентификатор": id, "ДопПоля": "ЭтапВернутьВсеСертификаты"}});
+    let read = env.call(&sid, "СБИС.ПрочитатьДокумент", read).await;
+    assert_eq!(read.result()["Состояние"]["Код"], json!("3"));
+    assert_eq!(read.result()["Событие"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn arrays_of_one_work_like_objects_in_execute() {
+    let env = Env::start().await;
+    let sid = env.login().await;
+    let id = "5f0c1d7e-0000-4000-8000-000000000003";
+    env.write(&sid, id, COUNTERPARTY_INN).await.result();
+    let mut params = env.prepare_and_sign(&sid, id).await;
+    let stage = params["Документ"]["Этап"].take();
+    let mut stage_array = json!([stage]);
+    let action = stage_array[0]["Действие"].take();
+    stage_array[0]["Действие"] = json!([action]);
+    params["Документ"]["Этап"] = stage_array;
+    params["Документ"].as_object_mut().unwrap().remove("Редакция");
+    let executed = env.call(&sid, "СБИС.ВыполнитьДействие", params).await;
+    assert_eq!(executed.result()["Состояние"]["Код"], json!("3"));
+}
+
+#[tokio::test]
+async fn a_counterparty_outside_edo_gets_an_invitation() {
+    let env = Env::start().await;
+    let sid = env.login().await;
+    let id = "5f0c1d7e-0000-4000-8000-000000000004";
+    env.write(&sid, id, "7702000007").await.result();
+    let params = env.prepare_and_sign(&sid, id).await;
+    let executed = env.call(&sid, "СБИС.ВыполнитьДействие", params).await;
+    assert_eq!(executed.result()["Состояние"]["Код"], json!("2"));
+    assert_eq!(executed.result()["Состояние"]["Название"], json!("Отослано приглашение"));
+}
+
+#[tokio::test]
+async fn the_counterparty_receives_signs_and_rejects() {
+    let env = Env::start().await;
+    let sid = env.login().await;
+    let signed = "5f0c1d7e-0000-4000-8000-00000000000a";
+    env.send(&sid, signed).await.result();
+    // Not a draft any more, and nothing waits for a control action on a draft.
+    let draft = "5f0c1d7e-0000-4000-8000-00000000000c";
+    env.write(&sid, draft, COUNTERPARTY_INN).await.result();
+    assert_eq!(env.control.sbis_deliver(draft).await.unwrap_err().status(), Some(409));
+    assert_eq!(env.control.sbis_deliver("nope").await.unwrap_err().status(), Some(404));
+
+    let delivered = env.control.sbis_deliver(signed).await.unwrap();
+    assert_eq!(delivered["Состояние"]["Код"], json!("4"));
+    let approved = env.control.sbis_counterparty_sign(signed, None).await.unwrap();
+    assert_eq!(approved["Состояние"]["Код"], json!("7"));
+    assert_eq!(approved["Состояние"]["Название"], json!("Выполнение завершено успешно"));
+    let read = json!({"Документ": {"Идентификатор": signed}});
+    let doc = env.call(&sid, "СБИС.ПрочитатьДокумент", read).await.result().clone();
+    let events: Vec<&str> = doc["Событие"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["Название"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, ["Отправка", "Доставка", "Утверждение"]);
+    let signatures = doc["Вложение"][0]["Подпись"].as_array().unwrap();
+    assert_eq!(signatures.len(), 2);
+    assert_eq!(signatures[1]["Направление"], json!("Входящий"));
+    let (status, _) = env.download(&sid, signatures[1]["Файл"]["Ссылка"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        env.control.sbis_counterparty_sign(signed, None).await.unwrap_err().status(),
+        Some(409)
+    );
+
+    let rejected = "5f0c1d7e-0000-4000-8000-00000000000b";
+    env.send(&sid, rejected).await.result();
+    let doc =
+        env.control.sbis_counterparty_reject(rejected, "Неверная цена в строке 2").await.unwrap();
+    assert_eq!(doc["Состояние"]["Код"], json!("9"));
+    assert_eq!(doc["Состояние"]["Примечание"], json!("Неверная цена в строке 2"));
+    assert_eq!(doc["Событие"][1]["Название"], json!("Отклонение"));
+    assert_eq!(doc["Событие"][1]["Комментарий"], json!("Неверная цена в строке 2"));
+}
+
+#[tokio::test]
+async fn a_status_fault_answers_in_the_json_rpc_envelope() {
+    let env = Env::start().await;
+    let sid = env.login().await;
+    env.control.add_fault(Fault::status("/sbis/service/", 401)).await.unwrap();
+    let read = json!({"Документ": {"Идентификатор": "x"}});
+    let refused = env.call(&sid, "СБИС.ПрочитатьДокумент", read.clone()).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(refused.error()["message"], json!("Сессия не найдена"));
+    env.control.add_fault(Fault::status("/sbis/service/", 503)).await.unwrap();
+    let unavailable = env.call(&sid, "СБИС.ПрочитатьДокумент", read).await;
+    assert_eq!(unavailable.status, StatusCode::SERVICE_UNAVAILABLE);
+    assert!(unavailable.classid().starts_with(TEMPORARY_PREFIX));
+}
