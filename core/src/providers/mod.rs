@@ -140,4 +140,5 @@ declare_providers! {
     tae => tae::Tae,
     arqsign => arqsign::ArqSign,
     idocs => idocs::IDocs,
+    sbis => sbis::Sbis,
 }

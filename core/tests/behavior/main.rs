@@ -58,6 +58,7 @@ mod lifecycle;
 
 mod arqsign;
 mod idocs;
+mod sbis;
 mod tae;
 
 pub use common::{Env, fast_transport};
@@ -68,13 +69,29 @@ fn harness(id: &str) -> Option<&'static dyn Harness> {
         "tae" => Some(&tae::Tae),
         "arqsign" => Some(&arqsign::ArqSign),
         "idocs" => Some(&idocs::IDocs),
+        "sbis" => Some(&sbis::Sbis),
         _ => None,
     }
 }
 
-/// Scenario × provider pairs that fail because of a bug in core, each with why. They run and
+/// Scenario × provider pairs that fail because of a bug in core (or a simulator still being
+/// written), each with why. They run and
 /// are reported; a listed pair that passes fails the suite, so the list cannot go stale.
-const KNOWN_FAILURES: &[(&str, &str, &str)] = &[];
+const KNOWN_FAILURES: &[(&str, &str, &str)] = &[
+    // The SBIS sandbox (branch sbis-sandbox) has no faults per JSON-RPC method yet: every call
+    // shares one path, so a fault cannot single out `СБИС.ВыполнитьДействие`.
+    ("write_answer_lost", "sbis", "the sbis sandbox has no faults per JSON-RPC method yet"),
+    ("write_answered_503", "sbis", "the sbis sandbox has no faults per JSON-RPC method yet"),
+    (
+        "write_dropped_before_it_ran",
+        "sbis",
+        "the sbis sandbox has no faults per JSON-RPC method yet",
+    ),
+    ("hostile_send", "sbis", "the hostile proxy does not tell JSON-RPC methods apart yet"),
+    // The SBIS sandbox's first slice has no СБИС.СписокДокументов nor СБИС.СписокИзменений.
+    ("calls", "sbis", "the sbis sandbox has no СБИС.СписокДокументов yet"),
+    ("changes", "sbis", "the sbis sandbox has no СБИС.СписокИзменений yet"),
+];
 
 /// What one provider's sandbox and envelopes look like to the behaviour suite: only what is
 /// truly provider-specific. Fault patterns use the sandbox's syntax, with `*` standing for one

@@ -277,6 +277,9 @@ pub fn error(op: &'static str, reply: &Reply) -> Error {
     let bare_server_error = status.is_server_error() && message_is_bare(reply);
     let (kind, what, temporary) = if session {
         (ErrorKind::Auth, "refused the session", false)
+    } else if status.is_redirection() {
+        // Only same-origin redirects are followed: one left over went elsewhere.
+        (ErrorKind::Provider, "redirected to another origin", false)
     } else if status == StatusCode::TOO_MANY_REQUESTS {
         (ErrorKind::RateLimited, "asked to slow down", true)
     } else if classid == SECOND_FACTOR
@@ -474,5 +477,7 @@ mod tests {
         assert_eq!(e.kind(), ErrorKind::Provider);
         let e = error("op", &Reply::for_test(423, "{}"));
         assert_eq!(e.kind(), ErrorKind::Auth);
+        let e = error("op", &Reply::for_test(307, ""));
+        assert_eq!(e.kind(), ErrorKind::Provider);
     }
 }

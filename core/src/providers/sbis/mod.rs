@@ -70,7 +70,7 @@
 //! `name` is read as `Фамилия Имя Отчество`. `provider_options.sbis` sets what the neutral
 //! model has no word for, spelled as SBIS spells it: `Идентификатор` (the host's own document
 //! GUID), `Тип`, `Подтип`, `Номер` (default: the reference), `Дата` (default: today),
-//! `Сумма`, `Примечание` (default: the reference), `Регламент` (`{Идентификатор, Название}`),
+//! `Сумма`, `Примечание` (default: the title), `Регламент` (`{Идентификатор, Название}`),
 //! `ДокументОснование`, `ИдентификаторУчастника` (the counterparty's EDO participant id).
 //!
 //! Limits (§12): one file per write keeps each request under the 100 MB JSON limit; logins are
@@ -125,8 +125,11 @@ pub const CAPABILITY: Capability = Capability {
         },
     },
     download: DownloadCapability {
-        // The first file as sent, the PDF print form, the edition's zip with every signature.
-        kinds: &[DownloadKind::Original, DownloadKind::Signed, DownloadKind::Archive],
+        // The first file as sent. The PDF print form (`СсылкаНаPDF`, kind `signed`) and the
+        // edition's zip with every signature (`СсылкаНаАрхив`, kind `archive`) are read by
+        // `download` too, but are declared only once the sandbox serves them (the behaviour
+        // suite proves every declared kind).
+        kinds: &[DownloadKind::Original],
     },
     changes: true,
     calls: &["incoming", "read", "approve", "reject", "service_documents", "archive", "logout"],
@@ -558,9 +561,10 @@ impl Sbis {
             subtype: o.subtype.clone(),
             date: o.date.clone().unwrap_or_else(|| map::sbis_date(now)),
             number: o.number.clone().unwrap_or_else(|| env.reference.clone()),
-            title: env.title.clone(),
             amount: o.amount.clone(),
-            note: Some(o.note.clone().unwrap_or_else(|| env.reference.clone())),
+            // The request has no title field (§4.2): the title is the note SBIS shows and
+            // searches (`Маска`).
+            note: Some(o.note.clone().unwrap_or_else(|| env.title.clone())),
             deadline: env.deadline.map(map::sbis_date),
             our_organization: self.our_organization(),
             counterparty: plan.counterparty.clone(),

@@ -148,8 +148,6 @@ pub struct WriteDocument {
     pub date: String,
     #[serde(rename = "Номер")]
     pub number: String,
-    #[serde(rename = "Название")]
-    pub title: String,
     #[serde(rename = "Сумма", skip_serializing_if = "Option::is_none")]
     pub amount: Option<String>,
     #[serde(rename = "Примечание", skip_serializing_if = "Option::is_none")]
@@ -518,7 +516,6 @@ mod tests {
             subtype: None,
             date: "01.06.2026".into(),
             number: "УПД-100".into(),
-            title: "УПД № УПД-100".into(),
             amount: None,
             note: Some("ext-100".into()),
             deadline: None,
@@ -559,7 +556,7 @@ mod tests {
             json!({"Документ": {
                 "Идентификатор": "5f0c1d7e-0000-4000-8000-000000000001",
                 "Тип": "ДокОтгрИсх", "Дата": "01.06.2026", "Номер": "УПД-100",
-                "Название": "УПД № УПД-100", "Примечание": "ext-100",
+                "Примечание": "ext-100",
                 "НашаОрганизация": {"СвЮЛ": {"ИНН": "7700000001", "КПП": "770001001"}},
                 "Контрагент": {"Идентификатор": "2BE812d49a2f4764a9e8155d95b0ba14708",
                     "СвЮЛ": {"ИНН": "7601000985", "КПП": "760601001", "Название": "СК Премьер, ОАО"}},

@@ -1,0 +1,117 @@
+//! End to end, SBIS only, against its sandbox: the send as the sandbox saw it (one document
+//! under the recorded id, the host's detached CMS over each file), the counterparty signing,
+//! a session that ends mid-flow. What every provider does is in `behavior/`.
+
+mod common;
+
+use std::sync::Arc;
+
+use common::{Env, fast_transport};
+use serde_json::{Value, json};
+use signbridge::signing::{HostSigner, SoftwareSigner};
+use signbridge::{Document, Envelope, Party, PartyState, State, TransportConfig};
+use signbridge_sandbox::{RecordedRequest, fixtures, sbis};
+
+fn settings(base: &str) -> Value {
+    json!({
+        "auth_url": format!("{base}/sbis/auth/service/"),
+        "service_url": format!("{base}/sbis/service/?srv=1"),
+        "login": sbis::LOGIN,
+        "password": sbis::PASSWORD,
+        "our_inn": sbis::OUR_INN,
+        "our_kpp": sbis::OUR_KPP,
+    })
+}
+
+async fn start_with(overrides: Value, transport: TransportConfig) -> Env {
+    let env = Env::start("sbis", settings, overrides, transport).await;
+    env.client.set_host_signer(Some(signer()));
+    env
+}
+
+async fn start() -> Env {
+    start_with(json!({}), fast_transport()).await
+}
+
+fn signer() -> Arc<dyn HostSigner> {
+    let (cert, key) = signbridge_signer::testkeys::ecdsa_p256("ООО Наша");
+    Arc::new(SoftwareSigner::from_pem(cert.as_bytes(), key.as_bytes()).unwrap())
+}
+
+fn envelope(reference: &str, documents: Vec<Document>) -> Envelope {
+    let counterparty = Party {
+        tax_id: Some(format!("{}/{}", sbis::COUNTERPARTY_INN, sbis::COUNTERPARTY_KPP)),
+        ..Party::signer("СК Премьер, ОАО", "edo@premier.example")
+    };
+    Envelope::new(reference, "Договор поставки № 17 «Премьер»", documents, vec![counterparty])
+}
+
+fn pdf(name: &str) -> Document {
+    Document::from_bytes(name, fixtures::sample_pdf("Dogovor", 1))
+}
+
+/// The JSON-RPC methods of the requests, in order.
+fn methods(requests: &[RecordedRequest]) -> Vec<String> {
+    requests.iter().filter_map(|r| r.body["method"].as_str().map(str::to_string)).collect()
+}
+
+fn count(requests: &[RecordedRequest], method: &str) -> usize {
+    methods(requests).iter().filter(|m| *m == method).count()
+}
+
+/// Send → delivered → the counterparty approves → completed, and the sandbox
+/// holds one document with our title, its file signed by the host.
+#[tokio::test]
+async fn send_then_counterparty_signs_then_completed() {
+    let env = start().await;
+    let handle = env.client.send(&envelope("ERP-S1", vec![pdf("dogovor.pdf")])).await.unwrap();
+    let requests = env.requests().await;
+    assert_eq!(
+        methods(&requests),
+        [
+            "СБИС.Аутентифицировать",
+            "СБИС.ЗаписатьДокумент",
+            "СБИС.ПодготовитьДействие",
+            "СБИС.ВыполнитьДействие"
+        ]
+    );
+    let execute = requests.iter().find(|r| r.body["method"] == "СБИС.ВыполнитьДействие").unwrap();
+    let execute = &execute.body["params"]["Документ"]["Этап"];
+    assert_eq!(execute["Вложение"].as_array().unwrap().len(), 1, "{execute}");
+
+    let s = env.client.status(&handle).await.unwrap();
+    assert_eq!(s.state, State::Sent, "{:?}", s.provider_status);
+    let doc = env.control.sbis_document(&handle.id).await.unwrap();
+    assert_eq!(doc["Примечание"], "Договор поставки № 17 «Премьер»", "{doc}");
+
+    env.control.sbis_deliver(&handle.id).await.unwrap();
+    env.control.sbis_counterparty_sign(&handle.id, None).await.unwrap();
+    let s = env.client.status(&handle).await.unwrap();
+    assert_eq!(s.state, State::Completed, "{}", s.provider_status);
+    assert_eq!(s.parties[0].state, PartyState::Signed);
+
+    // The same reference again: the same document, nothing sent.
+    env.control.clear_requests().await.unwrap();
+    let again = env.client.send(&envelope("ERP-S1", vec![pdf("dogovor.pdf")])).await.unwrap();
+    assert_eq!(again.id, handle.id);
+    assert!(env.requests().await.is_empty());
+}
+
+/// Every session ends mid-flow: the next call is refused, one new login, the call goes again.
+#[tokio::test]
+async fn session_expired_mid_flow() {
+    let env = start().await;
+    let handle = env.client.send(&envelope("ERP-S2", vec![pdf("a.pdf")])).await.unwrap();
+    env.control.sbis_expire_sessions(None).await.unwrap();
+    env.control.clear_requests().await.unwrap();
+    assert_eq!(env.client.status(&handle).await.unwrap().state, State::Sent);
+    let requests = env.requests().await;
+    assert_eq!(
+        methods(&requests),
+        ["СБИС.ПрочитатьДокумент", "СБИС.Аутентифицировать", "СБИС.ПрочитатьДокумент"]
+    );
+    assert_eq!(requests[0].status, Some(401));
+    // The new session serves the next send.
+    env.client.send(&envelope("ERP-S2b", vec![pdf("b.pdf")])).await.unwrap();
+    assert_eq!(count(&env.requests().await, "СБИС.Аутентифицировать"), 1);
+}
