@@ -115,3 +115,48 @@ async fn session_expired_mid_flow() {
     env.client.send(&envelope("ERP-S2b", vec![pdf("b.pdf")])).await.unwrap();
     assert_eq!(count(&env.requests().await, "СБИС.Аутентифицировать"), 1);
 }
+
+/// The local archive: the file and both signatures (the host's and the counterparty's) on disk,
+/// each as SBIS serves it, and an index that lists them.
+#[tokio::test]
+async fn archive_holds_every_file_and_signature() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = start_with(json!({"archive_dir": dir.path()}), fast_transport()).await;
+    let handle = env.client.send(&envelope("ERP-S5", vec![pdf("dogovor.pdf")])).await.unwrap();
+    env.control.sbis_counterparty_sign(&handle.id, None).await.unwrap();
+    let index = env.client.call("archive", json!({"id": handle.id})).await.unwrap();
+    assert_eq!(index["document"], handle.id.as_str());
+    assert_eq!(index["state"]["code"], "7", "{index}");
+    let files = index["files"].as_array().unwrap();
+    assert_eq!(files.len(), 1, "{index}");
+    let folder = dir.path().join(&handle.id);
+    let file = std::fs::read(folder.join(files[0]["path"].as_str().unwrap())).unwrap();
+    assert_eq!(file, fixtures::sample_pdf("Dogovor", 1), "the file as sent");
+    let signatures = files[0]["signatures"].as_array().unwrap();
+    assert_eq!(signatures.len(), 2, "ours and the counterparty's: {index}");
+    let directions: Vec<_> = signatures.iter().map(|s| s["direction"].clone()).collect();
+    assert_eq!(directions, ["Исходящий", "Входящий"], "{index}");
+    let read = |s: &Value| std::fs::read(folder.join(s["path"].as_str().unwrap())).unwrap();
+    let ours = read(&signatures[0]);
+    assert_eq!(ours.first(), Some(&0x30), "our signature is a DER CMS");
+    assert!(!read(&signatures[1]).is_empty(), "the counterparty's (simulated by the sandbox)");
+    let on_disk: Value =
+        serde_json::from_slice(&std::fs::read(folder.join("index.json")).unwrap()).unwrap();
+    assert_eq!(on_disk, index);
+    // Nothing half-written is left behind.
+    let partial = walk(&folder).into_iter().filter(|p| p.ends_with(".partial")).count();
+    assert_eq!(partial, 0);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path.to_string_lossy().into_owned());
+        }
+    }
+    out
+}

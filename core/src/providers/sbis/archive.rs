@@ -11,7 +11,8 @@
 //!
 //! `index.json` is `{"document", "direction", "type", "number", "date", "state": {"code",
 //! "name"}, "archived_at", "files": [{"attachment", "name", "path", "service", "direction",
-//! "signatures": [{"name", "path"}]}]}`, paths relative to the document's folder. Archiving
+//! "signatures": [{"name", "path", "direction"}]}]}` (a signature's `direction` is
+//! `Исходящий` for ours, `Входящий` for the counterparty's), paths relative to the document's folder. Archiving
 //! again overwrites the folder's files with the current ones; names SBIS gives are made safe
 //! first ([`crate::names::file_name`]).
 
@@ -57,6 +58,7 @@ struct File {
 struct Signature {
     name: String,
     path: String,
+    direction: String,
 }
 
 /// Archives document `id` and answers its index.
@@ -98,7 +100,11 @@ pub(super) async fn write(sbis: &Sbis, id: &str) -> Result<serde_json::Value> {
             let sig_name = file_name(&f.name, "signature.sgn");
             let sig_path = format!("{dir}/signatures/{}-{sig_name}", n + 1);
             save(sbis, &f.link, &folder.join(&sig_path)).await?;
-            signatures.push(Signature { name: sig_name, path: sig_path });
+            signatures.push(Signature {
+                name: sig_name,
+                path: sig_path,
+                direction: sig.direction.clone(),
+            });
         }
         files.push(File {
             attachment: att_id.clone(),

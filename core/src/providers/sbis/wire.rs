@@ -488,6 +488,9 @@ pub struct FileIn {
 pub struct SignatureIn {
     #[serde(rename = "Файл", default)]
     pub file: Option<FileIn>,
+    /// `Исходящий`: ours; `Входящий`: the counterparty's.
+    #[serde(rename = "Направление", default, deserialize_with = "text")]
+    pub direction: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
