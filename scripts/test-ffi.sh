@@ -5,7 +5,8 @@
 #   - regenerates the header and fails on any difference from include/signbridge.h;
 #   - checks that include/signbridge.pas declares what the header does, and that the library
 #     exports exactly the header's functions;
-#   - builds and runs the C and Free Pascal examples (the whole TAE flow; the C one also ArqSign,
+#   - builds and runs the C and Free Pascal examples (the whole TAE flow, and SBIS with Cyrillic
+#     titles and names checked at the sandbox; the C one also ArqSign,
 #     iDocs with its OpenSSL host signer, attached and detached, and with the library's
 #     software signer, and SBIS with the same OpenSSL signer, all with a throw-away key) against
 #     a sandbox it starts, and checks the text and the signatures the sandbox received;
@@ -167,22 +168,22 @@ print(f"{where}: one {form} CMS signature by {signature['signer_subject']!r}, "
 PY
 }
 
-# What the SBIS sandbox kept of the document the C example sent: the exact Cyrillic title (as
+# What the SBIS sandbox kept of a document an example sent: the exact Cyrillic title (as
 # Примечание) and counterparty name, the host's detached CMS (verified by the sandbox over the
 # bytes it handed out) made with the throw-away certificate, the counterparty's, state "7".
+# check_sbis HOST DOCUMENT_ID SIGNER_CN TITLE NAME
 check_sbis() {
-    python3 - "$url" "$1" "$2" <<'PY'
+    python3 - "$url" "$@" <<'PY'
 import json, sys, urllib.request
 
-url, document_id, cn = sys.argv[1:]
+url, host, document_id, cn, title, name = sys.argv[1:]
 def get(path):
     return json.load(urllib.request.urlopen(url + path))
 
 if not get("/__sandbox/sbis/config")["verify_signatures"]:
     sys.exit("the SBIS sandbox does not verify signatures: the check below would prove little")
 document = get(f"/__sandbox/sbis/documents/{document_id}")
-where = f"C example (sbis), document {document_id}"
-title, name = "Договор поставки № 17 «Премьер»", "СК Премьер, ОАО"
+where = f"{host} (sbis), document {document_id}"
 if document["Примечание"] != title:
     sys.exit(f"{where}: the sandbox received the title {document['Примечание']!r}, expected {title!r}")
 if document["Контрагент"]["СвЮЛ"]["Название"] != name:
@@ -240,7 +241,7 @@ check_idocs "$document_id" attached "$signer_cn"
     tee "$work/sbis.out"
 document_id=$(sed -n 's/^sent .* as sbis document \([^ ]*\)$/\1/p' "$work/sbis.out")
 [[ -n $document_id ]] || fail "the C example (sbis) printed no document id"
-check_sbis "$document_id" "$signer_cn"
+check_sbis "C example" "$document_id" "$signer_cn" "Договор поставки № 17 «Премьер»" "СК Премьер, ОАО"
 
 step "Free Pascal example"
 mkdir "$work/fpc"
@@ -253,6 +254,19 @@ fpc -Sew -vw -l- -Fuinclude -Fl"$lib_dir" -FU"$work/fpc" -o"$work/tae_flow_pas" 
 clear_requests
 SIGNBRIDGE_TAE_PASSWORD=sandbox-password "$work/tae_flow_pas" "$url" "$work"
 check_received "Pascal example" tae
+# SBIS from Pascal: Cyrillic title and counterparty name, signed by the library's software
+# signer with the same throw-away key.
+fpc -Sew -vw -l- -Fuinclude -Fl"$lib_dir" -FU"$work/fpc" -o"$work/sbis_flow_pas" \
+    "-k-rpath=$lib_dir" examples/pascal/sbis_flow.pas >"$work/fpc-sbis.log" || {
+    cat "$work/fpc-sbis.log" >&2
+    fail "fpc failed on the SBIS example"
+}
+SIGNBRIDGE_SBIS_PASSWORD=sandbox-secret "$work/sbis_flow_pas" "$url" "$work" \
+    "$work/host-key.pem" "$work/host-cert.pem" | tee "$work/sbis-pascal.out"
+document_id=$(sed -n 's/^sent .* as sbis document \([^ ]*\)$/\1/p' "$work/sbis-pascal.out")
+[[ -n $document_id ]] || fail "the Pascal example (sbis) printed no document id"
+check_sbis "Pascal example" "$document_id" "$signer_cn" \
+    "Договор поставки № 17 «Премьер» (Паскаль)" "ОАО «СК Премьер» — отдел ЭДО"
 
 step "misuse suite (valgrind)"
 gcc -Wall -Wextra -Werror -Iinclude tests/c/misuse.c -o "$work/misuse" -pthread \
