@@ -87,7 +87,6 @@ const KNOWN_FAILURES: &[(&str, &str, &str)] = &[
         "sbis",
         "the sbis sandbox has no faults per JSON-RPC method yet",
     ),
-    ("hostile_send", "sbis", "the hostile proxy does not tell JSON-RPC methods apart yet"),
     // The SBIS sandbox's first slice has no СБИС.СписокДокументов nor СБИС.СписокИзменений.
     ("calls", "sbis", "the sbis sandbox has no СБИС.СписокДокументов yet"),
     ("changes", "sbis", "the sbis sandbox has no СБИС.СписокИзменений yet"),
@@ -330,6 +329,16 @@ pub fn answers(requests: &[RecordedRequest], route: &str) -> Vec<Option<u16>> {
     requests.iter().filter(|r| on_route(route, &r.path)).map(|r| r.status).collect()
 }
 
+/// Whether a call to `path` (the JSON-RPC `rpc_method` it called, if any) is on `route`. A
+/// JSON-RPC provider takes every call on one path, so its routes name the method after a `#`:
+/// `/sbis/service/#СБИС.ВыполнитьДействие`.
+pub fn on_call(route: &str, path: &str, rpc_method: Option<&str>) -> bool {
+    match route.split_once('#') {
+        Some((route, method)) => on_route(route, path) && rpc_method == Some(method),
+        None => on_route(route, path),
+    }
+}
+
 /// Whether `path` is on `route`: case-insensitive, `*` standing for one whole segment.
 pub fn on_route(route: &str, path: &str) -> bool {
     let (route, path): (Vec<&str>, Vec<&str>) =
@@ -370,4 +379,9 @@ fn routes_match_whole_segments_in_any_casing() {
         "/tae/documents/v2/publicacoes/12/download"
     ));
     assert!(!on_route("/a/*/c", "/a/b/d"));
+    let execute = "/sbis/service/#СБИС.ВыполнитьДействие";
+    assert!(on_call(execute, "/sbis/service/", Some("СБИС.ВыполнитьДействие")));
+    assert!(!on_call(execute, "/sbis/service/", Some("СБИС.ПрочитатьДокумент")));
+    assert!(!on_call(execute, "/sbis/service/", None));
+    assert!(on_call("/sbis/service/", "/sbis/service/", Some("СБИС.ПрочитатьДокумент")));
 }

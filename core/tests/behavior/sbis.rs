@@ -118,11 +118,7 @@ impl Harness for Sbis {
     }
 
     fn keyed_writes(&self) -> &'static [&'static str] {
-        &[
-            "/sbis/service/#СБИС.ЗаписатьДокумент",
-            "/sbis/service/#СБИС.ЗаписатьВложение",
-            "/sbis/service/#СБИС.ПодготовитьДействие",
-        ]
+        &["/sbis/service/#СБИС.ЗаписатьДокумент", "/sbis/service/#СБИС.ЗаписатьВложение"]
     }
 
     async fn refuse_sessions(&self, control: &Control) -> Result<&'static str, &'static str> {

@@ -664,9 +664,11 @@ impl Sbis {
                 },
             },
         };
-        // Preparing again hands out the same files: retried like a keyed write.
+        // Preparing only hands out the files to sign (the document stays as it was until the
+        // execute): read as a read, retried, and an answer that does not fit is no unknown
+        // outcome.
         let (prepared, _) = self
-            .document_call("prepare", "СБИС.ПодготовитьДействие", Idempotency::KeyedWrite, &prepare)
+            .document_call("prepare", "СБИС.ПодготовитьДействие", Idempotency::Read, &prepare)
             .await?;
         let pstage = prepared
             .stages
@@ -749,7 +751,18 @@ impl Sbis {
         ours: &[OutgoingDocument],
     ) -> Result<Vec<u8>> {
         if let Some(link) = att.file.as_ref().map(|f| f.link.as_str()).filter(|l| !l.is_empty()) {
-            return Ok(self.fetch("content_to_sign", link).await?.body.to_vec());
+            let reply = self.fetch("content_to_sign", link).await?;
+            // SBIS serves a prepared file with its own type; JSON is its error answer on a file
+            // link (§9) and HTML a proxy's or login page: neither goes to the host's signer.
+            let kind = reply.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok());
+            let kind = kind.unwrap_or_default().to_ascii_lowercase();
+            if kind.starts_with("application/json") || kind.starts_with("text/html") {
+                return Err(reply.malformed(format!(
+                    "the file to sign came as {kind}: {}",
+                    http::body_excerpt(&reply.body[..reply.body.len().min(64)])
+                )));
+            }
+            return Ok(reply.body.to_vec());
         }
         let own = ours.iter().find(|d| attachment_id(id, d.index) == att.id);
         match own {
