@@ -145,11 +145,13 @@ pub fn events(
     raw: &serde_json::Value,
 ) -> Vec<Event> {
     let incoming = doc.direction == "Входящий";
+    // Our own documents carry the reference they were sent with in their edition.
+    let reference = doc.editions.iter().map(|e| e.is_note.clone()).find(|r| !r.is_empty());
     let handle = Handle {
         provider: provider.into(),
         account: account.into(),
         id: doc.id.clone(),
-        reference: None,
+        reference,
     };
     let raw_events = raw.get("Событие").cloned().unwrap_or_default();
     let raw_events: Vec<serde_json::Value> = match raw_events {
@@ -377,7 +379,7 @@ mod tests {
     #[test]
     fn change_list_documents_become_events() {
         let raw = json!({"Идентификатор":"in","Направление":"Входящий",
-            "Состояние":{"Код":"4"},
+            "Состояние":{"Код":"4"},"Редакция":[{"Идентификатор":"ed","ПримечаниеИС":"ERP-7"}],
             "Событие":[{"Идентификатор":"ev-9","Название":"Получение","ДатаВремя":"01.06.2026 10.01.00"},
                        {"Идентификатор":"ev-10","Название":"Что-то новое","ДатаВремя":"01.06.2026 10.02.00"}]});
         let doc: wire::Document = serde_json::from_value(raw.clone()).unwrap();
@@ -386,6 +388,7 @@ mod tests {
         assert_eq!(events[0].id, "sbis:ev-9");
         assert_eq!(events[0].kind, EventKind::DocumentReceived);
         assert_eq!(events[0].handle.id, "in");
+        assert_eq!(events[0].handle.reference.as_deref(), Some("ERP-7"));
         assert_eq!(events[0].raw["Событие"][0]["Идентификатор"], "ev-9");
         assert_eq!(events[1].kind, EventKind::Other);
         assert_eq!(events[1].raw["Событие"].as_array().unwrap().len(), 1);

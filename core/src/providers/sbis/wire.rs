@@ -416,6 +416,9 @@ pub struct DocState {
 pub struct Edition {
     #[serde(rename = "Идентификатор", default, deserialize_with = "text")]
     pub id: String,
+    /// The host's id the edition was written with (`Редакция.ИдентификаторИС` on writing).
+    #[serde(rename = "ПримечаниеИС", default, deserialize_with = "text")]
+    pub is_note: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
