@@ -1,15 +1,23 @@
 //! End to end, SBIS only, against its sandbox: the send as the sandbox saw it (one document
 //! under the recorded id, the host's detached CMS over each file), the counterparty signing,
-//! a session that ends mid-flow. What every provider does is in `behavior/`.
+//! a session that ends mid-flow, a lost `СБИС.ВыполнитьДействие` answer reconciled by reading
+//! the document, the local archive. What every provider does is in `behavior/`.
 
 mod common;
+
+// The behaviour suite's proxy, for an answer lost after SBIS applied the call.
+#[allow(dead_code)]
+#[path = "behavior/hostile/server.rs"]
+mod hostile;
 
 use std::sync::Arc;
 
 use common::{Env, fast_transport};
 use serde_json::{Value, json};
 use signbridge::signing::{HostSigner, SoftwareSigner};
-use signbridge::{Document, Envelope, Party, PartyState, State, TransportConfig};
+use signbridge::{
+    Document, Envelope, ErrorKind, Party, PartyState, Reconciled, State, TransportConfig,
+};
 use signbridge_sandbox::{RecordedRequest, fixtures, sbis};
 
 fn settings(base: &str) -> Value {
@@ -159,4 +167,38 @@ fn walk(dir: &std::path::Path) -> Vec<String> {
         }
     }
     out
+}
+
+/// The answer to `СБИС.ВыполнитьДействие` is lost after SBIS applied it: the send fails as
+/// `outcome_unknown` with the handle, the reconcile reads the document by its recorded id and
+/// finds it sent, and sending the reference again returns that handle: one document, one execute.
+#[tokio::test]
+async fn lost_execute_answer_is_reconciled_by_reading_the_document() {
+    let env = start().await;
+    let proxy = hostile::Hostile::start(Some(env.sandbox.base_url()), "http://127.0.0.1:9").await;
+    let client = common::client("sbis", settings(proxy.base()), json!({}), fast_transport());
+    client.set_host_signer(Some(signer()));
+    // The first send logs in; every later one writes, prepares, fetches the file, executes.
+    client.send(&envelope("ERP-S6-WARM", vec![pdf("a.pdf")])).await.unwrap();
+    proxy.arm(3, hostile::Play::HangUpAfter);
+    let lost = envelope("ERP-S6", vec![pdf("b.pdf")]);
+    let err = client.send(&lost).await.unwrap_err();
+    let seen = proxy.seen();
+    assert_eq!(seen[3].rpc_method.as_deref(), Some("СБИС.ВыполнитьДействие"), "{seen:?}");
+    assert_eq!(err.kind(), ErrorKind::OutcomeUnknown, "{err}");
+    let handle = err.handle().cloned().expect("the document exists: the error carries it");
+    proxy.disarm();
+
+    env.control.clear_requests().await.unwrap();
+    let Reconciled::Sent { handle: found, .. } = client.reconcile("ERP-S6").await.unwrap() else {
+        panic!("the reconcile finds the document sent")
+    };
+    assert_eq!(found.id, handle.id);
+    assert_eq!(methods(&env.requests().await), ["СБИС.ПрочитатьДокумент"], "read, never executed");
+    let again = client.send(&lost).await.unwrap();
+    assert_eq!(again.id, handle.id);
+    assert_eq!(count(&env.requests().await, "СБИС.ВыполнитьДействие"), 0);
+    let outgoing = env.control.sbis_documents().await.unwrap();
+    assert_eq!(outgoing.len(), 2, "one document per reference");
+    assert_eq!(client.status(&handle).await.unwrap().state, State::Sent);
 }
