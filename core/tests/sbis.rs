@@ -202,3 +202,35 @@ async fn lost_execute_answer_is_reconciled_by_reading_the_document() {
     assert_eq!(outgoing.len(), 2, "one document per reference");
     assert_eq!(client.status(&handle).await.unwrap().state, State::Sent);
 }
+
+/// The host's signer fails after the document was written: the error carries the handle, the
+/// document stays a draft, and the next send of the reference resumes it (no second write of a
+/// new document) once the signer works.
+#[tokio::test]
+async fn a_send_cut_short_resumes_with_its_draft() {
+    struct Refusing;
+    impl HostSigner for Refusing {
+        fn sign(&self, _: &signbridge::signing::SignRequest) -> Result<Vec<u8>, String> {
+            Err("the token is not inserted".into())
+        }
+    }
+    let env = start().await;
+    env.client.set_host_signer(Some(Arc::new(Refusing)));
+    let env_ = envelope("ERP-S7", vec![pdf("a.pdf")]);
+    let err = env.client.send(&env_).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Signing, "{err}");
+    assert_eq!(err.provider_message(), Some("the token is not inserted"));
+    let handle = err.handle().cloned().expect("the draft exists");
+    assert_eq!(env.client.status(&handle).await.unwrap().state, State::Draft);
+
+    env.client.set_host_signer(Some(signer()));
+    env.control.clear_requests().await.unwrap();
+    let sent = env.client.send(&env_).await.unwrap();
+    assert_eq!(sent.id, handle.id);
+    assert_eq!(
+        methods(&env.requests().await),
+        ["СБИС.ПрочитатьДокумент", "СБИС.ПодготовитьДействие", "СБИС.ВыполнитьДействие"],
+        "the lookup finds the draft; no second ЗаписатьДокумент"
+    );
+    assert_eq!(env.control.sbis_documents().await.unwrap().len(), 1);
+}
