@@ -182,6 +182,71 @@ pub fn events(
         .collect()
 }
 
+/// Where the change list goes on from: after the event `after` (its id), or from the time `at`
+/// (`ДД.ММ.ГГГГ ЧЧ.ММ.СС`) when there is no event yet or SBIS no longer knows it (§6.2). As
+/// text, `<event id>|<time>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub after: Option<String>,
+    pub at: Option<String>,
+}
+
+impl Cursor {
+    pub fn parse(text: &str) -> Cursor {
+        let (after, at) = text.split_once('|').unwrap_or((text, ""));
+        let some = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+        Cursor { after: some(after), at: some(at) }
+    }
+
+    /// Moves past the last event a page listed; false when it listed none.
+    pub fn advance(&mut self, last: Option<(String, String)>) -> bool {
+        let Some((id, at)) = last else { return false };
+        self.after = Some(id);
+        if !at.is_empty() {
+            self.at = Some(at);
+        }
+        true
+    }
+}
+
+impl std::fmt::Display for Cursor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let after = self.after.as_deref().unwrap_or_default();
+        write!(f, "{after}|{}", self.at.as_deref().unwrap_or_default())
+    }
+}
+
+/// What one page of the change list holds.
+pub struct PageRead {
+    pub events: Vec<Event>,
+    /// The last event of the last document (id and time): where the next page starts (§6.2).
+    pub last: Option<(String, String)>,
+    /// `Навигация.ЕстьЕще`.
+    pub more: bool,
+}
+
+/// One page of `СБИС.СписокИзменений` as neutral events, documents that are neither incoming
+/// nor outgoing left out ("ignore documents whose Направление is neither", §6.4).
+pub fn page(
+    provider: &str,
+    account: &str,
+    page: &wire::Page,
+) -> Result<PageRead, serde_json::Error> {
+    let mut events = Vec::new();
+    let mut last = None;
+    for raw in &page.documents {
+        let doc = <wire::Document as serde::Deserialize>::deserialize(raw)?;
+        if let Some(e) = doc.events.last().filter(|e| !e.id.is_empty()) {
+            last = Some((e.id.clone(), e.at.clone()));
+        }
+        if matches!(doc.direction.as_str(), "Входящий" | "Исходящий") {
+            events.extend(self::events(provider, account, &doc, raw));
+        }
+    }
+    let more = page.navigation.as_ref().is_some_and(|n| n.more.trim() == wire::YES);
+    Ok(PageRead { events, last, more })
+}
+
 /// `Контрагент` from the envelope's one counterparty. `tax_id` is the ИНН, with the КПП after a
 /// slash for a legal entity (`7601000985/760601001`); 12 digits name an individual, whose
 /// name is read as `Фамилия Имя Отчество`.
@@ -393,6 +458,42 @@ mod tests {
         assert_eq!(events[1].kind, EventKind::Other);
         assert_eq!(events[1].raw["Событие"].as_array().unwrap().len(), 1);
         assert_eq!(event_kind("Получение", false), EventKind::Other);
+    }
+
+    /// §14.10's answer, then a last page: the cursor moves to the last event of the last
+    /// document, the more flag follows `ЕстьЕще`, and an unknown direction gives no event but
+    /// still moves the cursor.
+    #[test]
+    fn change_list_pages_move_the_cursor() {
+        let first: wire::Page = serde_json::from_value(json!({
+          "Документ":[
+            {"Идентификатор":"out","Направление":"Исходящий","Состояние":{"Код":"3"},
+             "Событие":[{"Идентификатор":"ev-1","Название":"Отправка","ДатаВремя":"01.06.2026 10.00.05"}]},
+            {"Идентификатор":"in","Направление":"Входящий","Состояние":{"Код":"4"},
+             "Событие":[{"Идентификатор":"ev-9","Название":"Получение","ДатаВремя":"01.06.2026 10.01.00"}]}],
+          "Навигация":{"ЕстьЕще":"Да","РазмерСтраницы":"2"}})).unwrap();
+        let read = page("sbis", "main", &first).unwrap();
+        let kinds: Vec<_> = read.events.iter().map(|e| e.kind).collect();
+        assert_eq!(kinds, [EventKind::StateChanged, EventKind::DocumentReceived]);
+        assert!(read.more);
+        let mut cursor = Cursor::parse("|31.05.2026 00.00.00");
+        assert_eq!(cursor, Cursor { after: None, at: Some("31.05.2026 00.00.00".into()) });
+        assert!(cursor.advance(read.last));
+        assert_eq!(cursor.to_string(), "ev-9|01.06.2026 10.01.00");
+        assert_eq!(Cursor::parse(&cursor.to_string()), cursor);
+
+        let last: wire::Page = serde_json::from_value(json!({
+          "Документ":[{"Идентификатор":"odd","Направление":"Внутренний",
+             "Событие":[{"Идентификатор":"ev-10","ДатаВремя":"01.06.2026 10.02.00"}]}],
+          "Навигация":{"ЕстьЕще":"Нет"}}))
+        .unwrap();
+        let read = page("sbis", "main", &last).unwrap();
+        assert!(read.events.is_empty() && !read.more);
+        assert!(cursor.advance(read.last));
+        assert_eq!(cursor.after.as_deref(), Some("ev-10"));
+        let empty: wire::Page = serde_json::from_value(json!({"Документ":[]})).unwrap();
+        assert!(!cursor.advance(page("sbis", "main", &empty).unwrap().last));
+        assert_eq!(cursor.to_string(), "ev-10|01.06.2026 10.02.00", "an empty page keeps it");
     }
 
     #[test]

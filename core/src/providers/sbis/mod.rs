@@ -328,16 +328,20 @@ impl Build for Sbis {
 /// member in the JSON-RPC reply at any status (§1.5).
 impl Classify for Sbis {
     fn classify(&self, op: &'static str, reply: &Reply) -> Result<()> {
-        #[derive(Deserialize)]
-        struct Probe {
-            #[serde(default)]
-            error: Option<IgnoredAny>,
-        }
-        let failed = !reply.status.is_success()
-            || exception_header(reply)
-            || serde_json::from_slice::<Probe>(&reply.body).is_ok_and(|p| p.error.is_some());
-        if failed { Err(map::error(op, reply)) } else { Ok(()) }
+        classify_rpc(op, reply)
     }
+}
+
+fn classify_rpc(op: &'static str, reply: &Reply) -> Result<()> {
+    #[derive(Deserialize)]
+    struct Probe {
+        #[serde(default)]
+        error: Option<IgnoredAny>,
+    }
+    let failed = !reply.status.is_success()
+        || exception_header(reply)
+        || serde_json::from_slice::<Probe>(&reply.body).is_ok_and(|p| p.error.is_some());
+    if failed { Err(map::error(op, reply)) } else { Ok(()) }
 }
 
 /// File links answer the file itself; a failure is an HTTP error or `X-ExceptionType` with a
@@ -1028,62 +1032,34 @@ impl Provider for Sbis {
     }
 
     async fn changes(&self, cursor: Option<&str>) -> Result<(Vec<Event>, Option<String>)> {
-        // The cursor is `<last event id>|<its ДатаВремя>`; `|<time>` when no event came yet.
-        let (mut after, mut at) = match cursor.map(|c| c.split_once('|').unwrap_or((c, ""))) {
-            Some((event, at)) => (
-                Some(event.to_string()).filter(|e| !e.is_empty()),
-                Some(at.to_string()).filter(|a| !a.is_empty()),
-            ),
+        let mut cursor = match cursor {
+            Some(text) => map::Cursor::parse(text),
             None => {
                 let since = Utc::now() - chrono::Duration::days(self.config.changes_days.into());
-                (None, Some(map::sbis_time(since)))
+                map::Cursor { after: None, at: Some(map::sbis_time(since)) }
             }
         };
         let mut events = Vec::new();
         let mut seen = HashSet::new();
         for _ in 0..MAX_PAGES {
-            let since = if after.is_none() { at.as_deref() } else { None };
-            let page = match self.changes_page(after.as_deref(), since).await {
+            let since = if cursor.after.is_none() { cursor.at.as_deref() } else { None };
+            let page = match self.changes_page(cursor.after.as_deref(), since).await {
                 // "If the saved event id is rejected, retry once with ДатаВремяС" (§6.2).
                 Err(e)
-                    if after.is_some()
-                        && at.is_some()
+                    if cursor.after.is_some()
+                        && cursor.at.is_some()
                         && matches!(e.kind(), ErrorKind::Validation | ErrorKind::NotFound) =>
                 {
                     tracing::info!(target: "signbridge::providers::sbis", error = %e, "the cursor's event is unknown; listing from its time");
-                    after = None;
-                    self.changes_page(None, at.as_deref()).await?
+                    cursor.after = None;
+                    self.changes_page(None, cursor.at.as_deref()).await?
                 }
                 other => other?,
             };
-            let mut last = None;
-            for raw in &page.documents {
-                let doc = wire::Document::deserialize(raw)
-                    .map_err(|e| http::unexpected("sbis", "changes", e))?;
-                if !matches!(doc.direction.as_str(), "Входящий" | "Исходящий") {
-                    // "ignore documents whose Направление is neither" (§6.4).
-                    continue;
-                }
-                for event in map::events("sbis", &self.base.account, &doc, raw) {
-                    if seen.insert(event.id.clone()) {
-                        events.push(event);
-                    }
-                }
-                if let Some(e) = doc.events.last().filter(|e| !e.id.is_empty()) {
-                    last = Some((e.id.clone(), e.at.clone()));
-                }
-            }
-            let more = page.navigation.is_some_and(|n| yes(&n.more));
-            match last {
-                Some((id, time)) => {
-                    after = Some(id);
-                    if !time.is_empty() {
-                        at = Some(time);
-                    }
-                }
-                None => break,
-            }
-            if !more {
+            let read = map::page("sbis", &self.base.account, &page)
+                .map_err(|e| http::unexpected("sbis", "changes", e))?;
+            events.extend(read.events.into_iter().filter(|e| seen.insert(e.id.clone())));
+            if !cursor.advance(read.last) || !read.more {
                 break;
             }
         }
@@ -1091,8 +1067,7 @@ impl Provider for Sbis {
             let processed = self.service_documents().await?;
             tracing::debug!(target: "signbridge::providers::sbis", processed, "service stages processed");
         }
-        let cursor = format!("{}|{}", after.unwrap_or_default(), at.unwrap_or_default());
-        Ok((events, Some(cursor)))
+        Ok((events, Some(cursor.to_string())))
     }
 
     async fn call(&self, name: &str, a: serde_json::Value) -> Result<serde_json::Value> {
@@ -1153,6 +1128,25 @@ struct IgnoredArgs {}
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn failures_are_read_from_the_body_and_the_exception_header() {
+        let error = r#"{"jsonrpc":"2.0","error":{"code":-32000,"message":"Ошибка"},"id":1}"#;
+        assert!(classify_rpc("op", &Reply::for_test(200, error)).is_err(), "an error at 200");
+        let ok = r#"{"jsonrpc":"2.0","result":{"Идентификатор":"d"},"id":1}"#;
+        classify_rpc("op", &Reply::for_test(200, ok)).unwrap();
+        classify_rpc("op", &Reply::for_test(200, r#"{"result":null,"error":null}"#)).unwrap();
+        let mut file = Reply::for_test(200, "%PDF-1.4");
+        Files.classify("download", &file).unwrap();
+        file.headers.insert("x-exceptiontype", "error".parse().unwrap());
+        assert!(Files.classify("download", &file).is_err(), "X-ExceptionType marks a failure");
+        let not_ready = r#"{"jsonrpc":"2.0","error":{"code":-32000,"message":"Файл не готов",
+            "data":{"classid":"{00000000-0000-0000-0000-1aa0000f1002}"}},"id":0}"#;
+        let mut reply = Reply::for_test(200, not_ready);
+        reply.headers.insert("x-exceptiontype", "error".parse().unwrap());
+        let err = Files.classify("download", &reply).unwrap_err();
+        assert!(err.is_temporary(), "not ready yet: try again (§1.5)");
+    }
 
     #[test]
     fn ids_are_guids_and_attachment_ids_are_stable() {
