@@ -234,3 +234,66 @@ async fn a_send_cut_short_resumes_with_its_draft() {
     );
     assert_eq!(env.control.sbis_documents().await.unwrap().len(), 1);
 }
+
+/// Two clients of the account on one journal file (two ERP processes): the second uses the
+/// session the first logged in with, sealed in the journal; no second login.
+#[tokio::test]
+async fn the_session_is_shared_through_the_journal() {
+    let env = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let journal = signbridge::journal::JournalConfig {
+        path: Some(dir.path().join("journal.sqlite3")),
+        ..Default::default()
+    };
+    let client = |journal: signbridge::journal::JournalConfig| {
+        let c = signbridge::Client::new(signbridge::ClientConfig {
+            provider: "sbis".into(),
+            account: "shared".into(),
+            transport: fast_transport(),
+            settings: settings(&env.sandbox.base_url()),
+            journal,
+        })
+        .unwrap();
+        c.set_host_signer(Some(signer()));
+        c
+    };
+    let first = client(journal.clone());
+    let handle = first.send(&envelope("ERP-S8", vec![pdf("a.pdf")])).await.unwrap();
+    let second = client(journal);
+    env.control.clear_requests().await.unwrap();
+    assert_eq!(second.status(&handle).await.unwrap().state, State::Sent);
+    let requests = env.requests().await;
+    assert_eq!(methods(&requests), ["СБИС.ПрочитатьДокумент"], "no second login");
+    assert_eq!(requests[0].status, Some(200), "the first client's session is valid");
+}
+
+/// A session the host obtained itself (`session_id`): sent as `X-SBISSessionID`, never
+/// renewed: once SBIS ends it, the call fails as auth with SBIS's words, and no login is tried.
+#[tokio::test]
+async fn an_external_session_is_used_as_given() {
+    let env = start().await;
+    let base = env.sandbox.base_url();
+    let login = json!({"jsonrpc": "2.0", "method": "СБИС.Аутентифицировать", "id": 0,
+        "params": {"Параметр": {"Логин": sbis::LOGIN, "Пароль": sbis::PASSWORD}}});
+    let answer: Value = reqwest::Client::new()
+        .post(format!("{base}/sbis/auth/service/"))
+        .json(&login)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sid = answer["result"].as_str().unwrap().to_string();
+    let overrides = json!({"login": null, "password": null, "session_id": sid});
+    let env2 = common::client("sbis", settings(&base), overrides, fast_transport());
+    env2.set_host_signer(Some(signer()));
+    let handle = env2.send(&envelope("ERP-S9", vec![pdf("a.pdf")])).await.unwrap();
+    env.control.clear_requests().await.unwrap();
+    env.control.sbis_expire_sessions(None).await.unwrap();
+    let err = env2.status(&handle).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+    assert!(err.provider_message().is_some_and(|m| !m.is_empty()), "{err}");
+    assert!(!format!("{err} {err:?}").contains(&sid), "the session never shows");
+    assert_eq!(methods(&env.requests().await), ["СБИС.ПрочитатьДокумент"], "no login");
+}
