@@ -297,3 +297,29 @@ async fn an_external_session_is_used_as_given() {
     assert!(!format!("{err} {err:?}").contains(&sid), "the session never shows");
     assert_eq!(methods(&env.requests().await), ["СБИС.ПрочитатьДокумент"], "no login");
 }
+
+/// "≤ 5 parallel threads per session" (§3.4): a batch refresh of 12 documents, each read held
+/// back by the sandbox, never has more than 5 calls in flight.
+#[tokio::test]
+async fn at_most_five_calls_in_flight() {
+    let env = start().await;
+    let proxy = hostile::Hostile::start(Some(env.sandbox.base_url()), "http://127.0.0.1:9").await;
+    let transport = TransportConfig { batch_concurrency: 12, ..fast_transport() };
+    let client = common::client("sbis", settings(proxy.base()), json!({}), transport);
+    client.set_host_signer(Some(signer()));
+    let mut handles = Vec::new();
+    for n in 0..12 {
+        let env_ = envelope(&format!("ERP-S10-{n}"), vec![pdf("a.pdf")]);
+        handles.push(client.send(&env_).await.unwrap());
+    }
+    // Each read waits long enough at the sandbox for the others to pile up behind it.
+    let delay = signbridge_sandbox::Fault::delay("/sbis/service/", 150).times(12);
+    env.control.add_fault(delay).await.unwrap();
+    proxy.disarm();
+    let before = proxy.most_in_flight();
+    assert!(before <= 1, "sends one at a time: {before}");
+    for status in client.refresh(&handles).await {
+        assert_eq!(status.unwrap().state, State::Sent);
+    }
+    assert_eq!(proxy.most_in_flight(), 5, "as many as allowed, never more");
+}

@@ -8,7 +8,7 @@
 
 use std::convert::Infallible;
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -118,7 +118,19 @@ pub struct Hostile {
     state: Mutex<State>,
     /// Body bytes of endless answers handed to the connection so far.
     served: AtomicU64,
+    /// Requests being handled now, and the most at once so far.
+    in_flight: AtomicUsize,
+    most_in_flight: AtomicUsize,
     http: reqwest::Client,
+}
+
+/// Counts a request in flight while it lives.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Hostile {
@@ -132,6 +144,8 @@ impl Hostile {
             other: other.trim_end_matches('/').to_string(),
             state: Mutex::default(),
             served: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+            most_in_flight: AtomicUsize::new(0),
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .no_proxy()
@@ -183,7 +197,15 @@ impl Hostile {
         self.served.load(Ordering::SeqCst)
     }
 
+    /// The most requests the proxy was handling at once.
+    pub fn most_in_flight(&self) -> usize {
+        self.most_in_flight.load(Ordering::SeqCst)
+    }
+
     async fn handle(self: Arc<Self>, req: Request<Incoming>) -> io::Result<Response<Body>> {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most_in_flight.fetch_max(now, Ordering::SeqCst);
+        let _counted = InFlight(&self.in_flight);
         let path = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_string();
         let (parts, mut body) = req.into_parts();
         // The body's first bytes, to tell JSON-RPC calls on one path apart.
