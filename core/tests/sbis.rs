@@ -323,3 +323,34 @@ async fn at_most_five_calls_in_flight() {
     }
     assert_eq!(proxy.most_in_flight(), 5, "as many as allowed, never more");
 }
+
+/// `provider_options.sbis` in SBIS' own words reaches the document; a field SBIS has no use
+/// for is refused before any request, naming it.
+#[tokio::test]
+async fn provider_options_in_sbis_words() {
+    let env = start_with(
+        json!({"responsible": {"Фамилия": "Иванов", "Имя": "Иван", "Отчество": "Иванович"}}),
+        fast_transport(),
+    )
+    .await;
+    let mut env_ = envelope("ERP-S11", vec![pdf("a.pdf")]);
+    env_.provider_options = json!({"sbis": {
+        "Тип": "АктСверИсх", "Номер": "АС-11", "Сумма": "17700.00",
+        "Регламент": {"Идентификатор": "ad40d873-9d1e-47d7-b7e9-f39636b36301",
+                      "Название": "Акт сверки"}}});
+    let handle = env.client.send(&env_).await.unwrap();
+    let doc = env.control.sbis_document(&handle.id).await.unwrap();
+    assert_eq!(doc["Тип"], "АктСверИсх", "{doc}");
+    assert_eq!(doc["Номер"], "АС-11");
+    assert_eq!(doc["Сумма"], "17700.00");
+    assert_eq!(doc["Регламент"]["Название"], "Акт сверки");
+    assert_eq!(doc["Ответственный"]["Фамилия"], "Иванов");
+
+    env.control.clear_requests().await.unwrap();
+    let mut bad = envelope("ERP-S12", vec![pdf("a.pdf")]);
+    bad.provider_options = json!({"sbis": {"Регламентт": {}}});
+    let err = env.client.send(&bad).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Validation, "{err}");
+    assert_eq!(err.field(), Some("provider_options.sbis"), "{err}");
+    assert!(env.requests().await.is_empty(), "refused before any request");
+}
