@@ -354,3 +354,18 @@ async fn provider_options_in_sbis_words() {
     assert_eq!(err.field(), Some("provider_options.sbis"), "{err}");
     assert!(env.requests().await.is_empty(), "refused before any request");
 }
+
+/// SBIS changes a formalized XML file when preparing it (`Модифицирован: "Да"`, §5.3): the host
+/// signs what the link serves, not its original, and SBIS accepts the signature.
+#[tokio::test]
+async fn a_modified_file_is_signed_as_sbis_serves_it() {
+    let env = start().await;
+    let xml = "<?xml version=\"1.0\" encoding=\"utf-8\"?><Файл ИдФайл=\"ON_NSCHFDOPPR\"/>";
+    let doc = Document::from_bytes("ON_NSCHFDOPPR_1.xml", xml.as_bytes().to_vec());
+    let handle = env.client.send(&envelope("ERP-S13", vec![doc])).await.unwrap();
+    assert_eq!(env.client.status(&handle).await.unwrap().state, State::Sent);
+    let stored = env.control.sbis_document(&handle.id).await.unwrap();
+    let attachment = &stored["Вложение"][0];
+    assert_eq!(attachment["Модифицирован"], "Да", "{stored}");
+    assert_eq!(attachment["Подпись"][0]["Направление"], "Исходящий", "{stored}");
+}
