@@ -369,3 +369,40 @@ async fn a_modified_file_is_signed_as_sbis_serves_it() {
     assert_eq!(attachment["Модифицирован"], "Да", "{stored}");
     assert_eq!(attachment["Подпись"][0]["Направление"], "Исходящий", "{stored}");
 }
+
+/// What SBIS cannot send is refused before any request, naming the field.
+#[tokio::test]
+async fn envelopes_sbis_cannot_send_are_refused_locally() {
+    let env = start().await;
+    let two = {
+        let mut e = envelope("ERP-S14", vec![pdf("a.pdf")]);
+        e.parties.push(Party::signer("Второй", "second@example.ru"));
+        e
+    };
+    let observer = {
+        let mut e = envelope("ERP-S15", vec![pdf("a.pdf")]);
+        let copy = signbridge::Role::Observe;
+        e.parties.push(Party::with_role("Наблюдатель", "copy@example.ru", copy));
+        e
+    };
+    let no_tax_id = {
+        let mut e = envelope("ERP-S16", vec![pdf("a.pdf")]);
+        e.parties[0].tax_id = None;
+        e
+    };
+    let bad_kpp = {
+        let mut e = envelope("ERP-S17", vec![pdf("a.pdf")]);
+        e.parties[0].tax_id = Some("7601000985/76".into());
+        e
+    };
+    for (e, field) in [
+        (two, "parties"),
+        (observer, "parties[1].role"),
+        (no_tax_id, "parties[0].tax_id"),
+        (bad_kpp, "parties[0].tax_id"),
+    ] {
+        let err = env.client.send(&e).await.unwrap_err();
+        assert_eq!((err.kind(), err.field()), (ErrorKind::Validation, Some(field)), "{err}");
+    }
+    assert!(env.requests().await.is_empty(), "nothing reached SBIS");
+}
