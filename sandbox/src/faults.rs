@@ -1,7 +1,8 @@
 //! Armed faults: which provider request misbehaves next, and how.
 //!
 //! A fault is matched on the request as the client sent it (method and path, path compared
-//! case-insensitively, `*` standing for any text inside one segment) and fires on the next
+//! case-insensitively, `*` standing for any text inside one segment, and the JSON-RPC method
+//! of the body when the fault names one) and fires on the next
 //! `times` matching requests, in the order faults were added. What it does is a [`Plan`] the
 //! server follows; chaos (see `chaos`) makes its plans from faults too.
 
@@ -86,9 +87,10 @@ impl FaultStore {
     }
 
     /// Consumes one shot of the first armed fault matching this request, if any.
-    pub fn take(&self, method: &str, path: &str) -> Option<Firing> {
+    pub fn take(&self, method: &str, path: &str, rpc_method: Option<&str>) -> Option<Firing> {
         let mut inner = self.lock();
-        let index = inner.armed.iter().position(|armed| matches(&armed.fault, method, path))?;
+        let index =
+            inner.armed.iter().position(|armed| matches(&armed.fault, method, path, rpc_method))?;
         let armed = &mut inner.armed[index];
         armed.remaining -= 1;
         let firing = Firing { id: armed.id, plan: plan(&armed.fault) };
@@ -140,6 +142,9 @@ pub(crate) fn validate(fault: &Fault) -> Result<u32, String> {
         if fault.reset.is_some() {
             return Err("a fault either answers a \"status\" or \"reset\"s, not both".into());
         }
+    }
+    if fault.rpc_method.as_deref().is_some_and(str::is_empty) {
+        return Err("\"rpc_method\" must not be empty".into());
     }
     if fault.status.is_none() && fault.reset.is_none() && fault.delay_ms.is_none() {
         return Err("a fault needs at least one of \"status\", \"reset\", \"delay_ms\"".into());
@@ -208,9 +213,10 @@ pub(crate) fn plan(fault: &Fault) -> Plan {
     plan
 }
 
-fn matches(fault: &Fault, method: &str, path: &str) -> bool {
+fn matches(fault: &Fault, method: &str, path: &str, rpc_method: Option<&str>) -> bool {
     fault.method.as_deref().is_none_or(|wanted| wanted.eq_ignore_ascii_case(method))
         && path_matches(&fault.path, path)
+        && fault.rpc_method.as_deref().is_none_or(|wanted| rpc_method == Some(wanted))
 }
 
 /// Whether `path` matches `pattern` segment by segment.
@@ -243,19 +249,29 @@ mod tests {
     #[test]
     fn paths_match_case_insensitively_with_segment_wildcards() {
         let f = fault("/tae/documents/v2/publicacoes/*");
-        assert!(matches(&f, "GET", "/TAE/Documents/v2/Publicacoes/123"));
-        assert!(!matches(&f, "GET", "/tae/documents/v2/publicacoes/123/download"));
-        assert!(!matches(&f, "GET", "/tae/documents/v2/publicacoes"));
+        assert!(matches(&f, "GET", "/TAE/Documents/v2/Publicacoes/123", None));
+        assert!(!matches(&f, "GET", "/tae/documents/v2/publicacoes/123/download", None));
+        assert!(!matches(&f, "GET", "/tae/documents/v2/publicacoes", None));
         let f = fault("/tae/*/v1/envelopes/up*");
-        assert!(matches(&f, "POST", "/tae/documents/v1/envelopes/upload"));
-        assert!(!matches(&f, "POST", "/tae/documents/v1/envelopes/download"));
+        assert!(matches(&f, "POST", "/tae/documents/v1/envelopes/upload", None));
+        assert!(!matches(&f, "POST", "/tae/documents/v1/envelopes/download", None));
     }
 
     #[test]
     fn method_filter_applies() {
         let f = fault("/x").on_method("post");
-        assert!(matches(&f, "POST", "/x"));
-        assert!(!matches(&f, "GET", "/x"));
+        assert!(matches(&f, "POST", "/x", None));
+        assert!(!matches(&f, "GET", "/x", None));
+    }
+
+    #[test]
+    fn rpc_method_filter_applies_to_the_call_in_the_body() {
+        let f = fault("/sbis/service/").on_rpc_method("СБИС.ВыполнитьДействие");
+        assert!(matches(&f, "POST", "/sbis/service/", Some("СБИС.ВыполнитьДействие")));
+        assert!(!matches(&f, "POST", "/sbis/service/", Some("СБИС.ПрочитатьДокумент")));
+        assert!(!matches(&f, "POST", "/sbis/service/", None));
+        assert!(matches(&fault("/sbis/service/"), "POST", "/sbis/service/", Some("x")));
+        assert!(validate(&fault("/a").on_rpc_method("")).is_err());
     }
 
     #[test]
@@ -263,12 +279,12 @@ mod tests {
         let store = FaultStore::default();
         let first = store.add(fault("/a").times(2)).unwrap();
         let second = store.add(Fault::reset("/a", When::After)).unwrap();
-        assert_eq!(store.take("GET", "/a").map(|f| f.id), Some(first));
-        assert_eq!(store.take("GET", "/a").map(|f| f.id), Some(first));
-        let third = store.take("GET", "/a").unwrap();
+        assert_eq!(store.take("GET", "/a", None).map(|f| f.id), Some(first));
+        assert_eq!(store.take("GET", "/a", None).map(|f| f.id), Some(first));
+        let third = store.take("GET", "/a", None).unwrap();
         assert_eq!(third.id, second);
         assert_eq!(third.plan, Plan { then: Some(Ending::Reset), ..Plan::default() });
-        assert_eq!(store.take("GET", "/a"), None);
+        assert_eq!(store.take("GET", "/a", None), None);
         assert!(store.list().is_empty());
     }
 
@@ -276,7 +292,7 @@ mod tests {
     fn delay_only_fault_handles_normally() {
         let store = FaultStore::default();
         store.add(Fault::delay("/a", 1500)).unwrap();
-        let firing = store.take("GET", "/a").unwrap();
+        let firing = store.take("GET", "/a", None).unwrap();
         let delay = Some(Duration::from_millis(1500));
         assert_eq!(firing.plan, Plan { delay_before: delay, ..Plan::default() });
     }

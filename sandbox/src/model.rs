@@ -19,8 +19,10 @@ use serde_json::Value;
 ///
 /// `path` is compared case-insensitively with the path the client sent, `*` matching any text
 /// inside one segment; `method`, when given, scopes the fault to that method (any casing), so a
-/// fault on `POST` of a path leaves `GET` of the same path alone. The fault fires on the next
-/// `times` (default 1) matching requests.
+/// fault on `POST` of a path leaves `GET` of the same path alone. `rpc_method`, when given,
+/// scopes it to JSON-RPC calls of that method (exactly, e.g. `"СБИС.ВыполнитьДействие"`), for
+/// providers where every call shares one path (SBIS). The fault fires on the next `times`
+/// (default 1) matching requests.
 ///
 /// `when` (default `"before"`) says when `delay_ms` and `status` act:
 /// - `"before"`: `delay_ms` sleeps first; `status` is answered *instead of* running the
@@ -41,6 +43,8 @@ pub struct Fault {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub method: Option<String>,
     pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpc_method: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub times: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -108,6 +112,12 @@ impl Fault {
     /// Only requests with this method (any casing).
     pub fn on_method(mut self, method: impl Into<String>) -> Fault {
         self.method = Some(method.into());
+        self
+    }
+
+    /// Only JSON-RPC calls of this method (compared exactly: SBIS method names are Cyrillic).
+    pub fn on_rpc_method(mut self, method: impl Into<String>) -> Fault {
+        self.rpc_method = Some(method.into());
         self
     }
 
@@ -368,6 +378,9 @@ pub struct RecordedRequest {
     pub query: Option<String>,
     pub status: Option<u16>,
     pub body: Value,
+    /// The JSON-RPC method of the call, for JSON-RPC providers (SBIS).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rpc_method: Option<String>,
     #[serde(default)]
     pub fault: Option<u64>,
     #[serde(default)]

@@ -310,6 +310,7 @@ mod tests {
             query: None,
             status: None,
             body: Value::Null,
+            rpc_method: None,
             fault: None,
             chaos: None,
         };

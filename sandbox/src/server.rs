@@ -1,7 +1,8 @@
 //! The HTTP server shared by every simulator: its own accept loop (so a fault can drop one
 //! connection), body buffering, the request log, fault injection and dispatch to the routers.
 //!
-//! Per provider request, in this order: buffer the body → log it → take a matching fault, or
+//! Per provider request, in this order: buffer the body → log it (with its JSON-RPC method,
+//! for providers that have one) → take a matching fault, or
 //! else let chaos draw → the fault's delay, canned answer or reset before the handler → let the
 //! owning simulator rewrite the path for routing → route (the handler runs, its writes commit)
 //! → the fault's delay, canned answer or reset after the handler. Control routes
@@ -53,8 +54,20 @@ pub(crate) trait Simulator: Send + Sync + 'static {
         DEFAULT_BODY_LIMIT
     }
 
-    /// An error answer in this provider's shape, sent by a `status` fault without a body.
-    fn fault_response(&self, path: &str, status: StatusCode) -> axum::response::Response;
+    /// The JSON-RPC method a request body calls, for providers where every call shares one
+    /// path; faults can match on it.
+    fn rpc_method(&self, _body: &[u8]) -> Option<String> {
+        None
+    }
+
+    /// An error answer in this provider's shape, sent by a `status` fault without a body;
+    /// `body` is the request's (a JSON-RPC answer echoes the call's id).
+    fn fault_response(
+        &self,
+        path: &str,
+        status: StatusCode,
+        body: &[u8],
+    ) -> axum::response::Response;
 
     /// Provider routes with full paths, and control routes under `/__sandbox/<id>/`.
     fn routes(&self) -> Router;
@@ -149,6 +162,7 @@ async fn handle(
     }
 
     let method = parts.method.as_str().to_owned();
+    let rpc_method = simulator.and_then(|s| s.rpc_method(&body));
     let log = &app.instruments.requests;
     let seq = log.start(RecordedRequest {
         method: method.clone(),
@@ -156,23 +170,27 @@ async fn handle(
         query: parts.uri.query().map(str::to_owned),
         status: None,
         body: summarize_body(&parts.headers, &body).await,
+        rpc_method: rpc_method.clone(),
         fault: None,
         chaos: None,
     });
 
     // An armed fault first; chaos only draws for requests no fault took.
-    let plan = if let Some(firing) = app.instruments.faults.take(&method, &path) {
-        log.set_fault(seq, firing.id);
-        firing.plan
-    } else if let Some((kind, plan)) = app.instruments.chaos.take(&method, &path) {
-        log.set_chaos(seq, kind.to_string());
-        plan
-    } else {
-        Plan::default()
-    };
+    let plan =
+        if let Some(firing) = app.instruments.faults.take(&method, &path, rpc_method.as_deref()) {
+            log.set_fault(seq, firing.id);
+            firing.plan
+        } else if let Some((kind, plan)) = app.instruments.chaos.take(&method, &path) {
+            log.set_chaos(seq, kind.to_string());
+            plan
+        } else {
+            Plan::default()
+        };
 
+    // Kept for the fault's answer (a cheap reference-counted clone).
+    let request_body = body.clone();
     let answered = |answer: Answer| {
-        let response = canned(answer, simulator.map(|s| &**s), &path);
+        let response = canned(answer, simulator.map(|s| &**s), &path, &request_body);
         log.finish(seq, response.status().as_u16());
         response
     };
@@ -203,14 +221,21 @@ async fn handle(
 }
 
 /// A fault's answer, with the provider's own error body unless the fault gave one.
-fn canned(answer: Answer, simulator: Option<&dyn Simulator>, path: &str) -> Response<Body> {
+fn canned(
+    answer: Answer,
+    simulator: Option<&dyn Simulator>,
+    path: &str,
+    request_body: &[u8],
+) -> Response<Body> {
     let Answer { status, retry_after, body } = answer;
     let mut response = match (body, simulator) {
         (AnswerBody::Json(body), _) => (status, axum::Json(body)).into_response(),
         (AnswerBody::Text { text, content_type }, _) => {
             (status, [(header::CONTENT_TYPE, content_type)], text).into_response()
         }
-        (AnswerBody::ProviderError, Some(simulator)) => simulator.fault_response(path, status),
+        (AnswerBody::ProviderError, Some(simulator)) => {
+            simulator.fault_response(path, status, request_body)
+        }
         (AnswerBody::ProviderError, None) => status.into_response(),
     };
     if let Some(value) = retry_after.and_then(|v| HeaderValue::from_str(&v).ok()) {

@@ -523,3 +523,84 @@ async fn a_status_fault_answers_in_the_json_rpc_envelope() {
     assert_eq!(unavailable.status, StatusCode::SERVICE_UNAVAILABLE);
     assert!(unavailable.classid().starts_with(TEMPORARY_PREFIX));
 }
+
+// ---- faults per JSON-RPC method ---------------------------------------------------------------
+
+#[tokio::test]
+async fn a_fault_can_drop_the_reply_of_one_method_after_applying_it() {
+    let env = Env::start().await;
+    let sid = env.login().await;
+    let id = "5f0c1d7e-0000-4000-8000-000000000010";
+    env.write(&sid, id, COUNTERPARTY_INN).await.result();
+    let params = env.prepare_and_sign(&sid, id).await;
+    let fault = Fault::status("/sbis/service/", 502).on_rpc_method("СБИС.ВыполнитьДействие");
+    env.control.add_fault(fault.after_commit()).await.unwrap();
+    // Other methods on the same path pass through untouched.
+    let read = json!({"Документ": {"Идентификатор": id}});
+    assert_eq!(env.call(&sid, "СБИС.ПрочитатьДокумент", read.clone()).await.status, 200);
+
+    let lost = env.call(&sid, "СБИС.ВыполнитьДействие", params.clone()).await;
+    assert_eq!(lost.status, StatusCode::BAD_GATEWAY);
+    assert!(lost.classid().starts_with(TEMPORARY_PREFIX));
+    assert_eq!(lost.body["id"], json!(1));
+    // The send happened: reading tells, and executing again is refused.
+    let doc = env.call(&sid, "СБИС.ПрочитатьДокумент", read).await;
+    assert_eq!(doc.result()["Состояние"]["Код"], json!("3"));
+    let again = env.call(&sid, "СБИС.ВыполнитьДействие", params).await;
+    assert_eq!(again.status, StatusCode::INTERNAL_SERVER_ERROR);
+
+    let requests = env.control.requests().await.unwrap();
+    let calls: Vec<&str> = requests.iter().filter_map(|r| r.rpc_method.as_deref()).collect();
+    assert_eq!(calls.iter().filter(|m| **m == "СБИС.ВыполнитьДействие").count(), 2);
+    let faulted = requests.iter().find(|r| r.fault.is_some()).unwrap();
+    assert_eq!(faulted.rpc_method.as_deref(), Some("СБИС.ВыполнитьДействие"));
+}
+
+#[tokio::test]
+async fn a_reset_after_execute_loses_the_reply_not_the_send() {
+    let env = Env::start().await;
+    let sid = env.login().await;
+    let id = "5f0c1d7e-0000-4000-8000-000000000011";
+    env.write(&sid, id, COUNTERPARTY_INN).await.result();
+    let params = env.prepare_and_sign(&sid, id).await;
+    let fault = Fault::reset("/sbis/service/", signbridge_sandbox::When::After)
+        .on_rpc_method("СБИС.ВыполнитьДействие");
+    env.control.add_fault(fault).await.unwrap();
+    let call =
+        json!({"jsonrpc": "2.0", "method": "СБИС.ВыполнитьДействие", "params": params, "id": 1});
+    let sent = env
+        .http
+        .post(env.url("/service/"))
+        .header("X-SBISSessionID", &sid)
+        .json(&call)
+        .send()
+        .await;
+    assert!(sent.is_err(), "the connection is dropped without an answer");
+    let doc = env.control.sbis_document(id).await.unwrap();
+    assert_eq!(doc["Состояние"]["Код"], json!("3"));
+}
+
+#[tokio::test]
+async fn a_session_can_be_refused_once_for_one_method() {
+    let env = Env::start().await;
+    let sid = env.login().await;
+    let fault = Fault::status("/sbis/service/", 401).on_rpc_method("СБИС.ПрочитатьДокумент");
+    env.control.add_fault(fault).await.unwrap();
+    let id = "5f0c1d7e-0000-4000-8000-000000000012";
+    env.write(&sid, id, COUNTERPARTY_INN).await.result();
+    let read = json!({"Документ": {"Идентификатор": id}});
+    let refused = env.call(&sid, "СБИС.ПрочитатьДокумент", read.clone()).await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(refused.error()["message"], json!("Сессия не найдена"));
+    assert_eq!(refused.body["id"], json!(1));
+    assert_eq!(env.call(&sid, "СБИС.ПрочитатьДокумент", read.clone()).await.status, 200);
+
+    // The same refusal inside an HTTP 500 body, as a fault's own JSON-RPC error.
+    let body = json!({"jsonrpc": "2.0", "id": 1, "error": {"code": -32000,
+        "message": "Сессия не найдена", "details": "Сессия не найдена", "type": "error",
+        "data": {"classid": "{00000000-0000-0000-0000-1fa000000401}"}}});
+    let fault = Fault::status("/sbis/service/", 500).body(body.clone());
+    env.control.add_fault(fault.on_rpc_method("СБИС.ПрочитатьДокумент")).await.unwrap();
+    let refused = env.call(&sid, "СБИС.ПрочитатьДокумент", read).await;
+    assert_eq!((refused.status, refused.body), (StatusCode::INTERNAL_SERVER_ERROR, body));
+}

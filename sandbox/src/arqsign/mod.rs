@@ -233,7 +233,7 @@ impl Simulator for ArqSign {
         }
     }
 
-    fn fault_response(&self, path: &str, status: StatusCode) -> Response {
+    fn fault_response(&self, path: &str, status: StatusCode, _body: &[u8]) -> Response {
         let message = format!(
             "Falha simulada: {} {}",
             status.as_u16(),

@@ -223,7 +223,7 @@ impl Simulator for IDocs {
         BODY_LIMIT
     }
 
-    fn fault_response(&self, path: &str, status: StatusCode) -> Response {
+    fn fault_response(&self, path: &str, status: StatusCode, _body: &[u8]) -> Response {
         let message = format!(
             "Simulated failure: {} {}",
             status.as_u16(),

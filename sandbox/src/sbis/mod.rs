@@ -62,6 +62,14 @@
 //!
 //! Sign, reject and deliver answer 404 for an unknown document and 409 when the document does
 //! not wait for the counterparty.
+//!
+//! # Faults
+//!
+//! Every call shares `/sbis/service/`, so a [`crate::Fault`] can name the JSON-RPC method with
+//! `rpc_method` (e.g. `Fault::status("/sbis/service/", 502).on_rpc_method("СБИС.ВыполнитьДействие")
+//! .after_commit()`: the send happens, its reply is lost); the request log records each call's
+//! `rpc_method`. A `status` fault without a body answers in the JSON-RPC error envelope with the
+//! call's id: 401 is a refused session, a 5xx a temporary error (`…1aa…`), anything else fatal.
 
 pub mod account;
 mod control;
@@ -175,9 +183,18 @@ impl Simulator for Sbis {
         BODY_LIMIT
     }
 
+    /// Every call shares `/service/`, so faults match on the `method` member.
+    fn rpc_method(&self, body: &[u8]) -> Option<String> {
+        #[derive(serde::Deserialize)]
+        struct Method {
+            method: Option<String>,
+        }
+        serde_json::from_slice::<Method>(body).ok()?.method
+    }
+
     /// A fault's answer: 401 is a refused session, a 5xx a temporary failure, anything else a
-    /// fatal error, each in the JSON-RPC error envelope (the fault does not know the call's id).
-    fn fault_response(&self, _path: &str, status: StatusCode) -> Response {
+    /// fatal error, each in the JSON-RPC error envelope with the call's id.
+    fn fault_response(&self, _path: &str, status: StatusCode, body: &[u8]) -> Response {
         let error = if status == StatusCode::UNAUTHORIZED {
             RpcError::session_refused()
         } else if status.is_server_error() {
@@ -185,7 +202,8 @@ impl Simulator for Sbis {
         } else {
             RpcError::fatal(format!("Simulated failure: {status}"))
         };
-        error.with_status(status).response(&Value::Null)
+        let id = rpc::parse(body).map_or(Value::Null, |call| call.id);
+        error.with_status(status).response(&id)
     }
 
     fn routes(&self) -> Router {

@@ -203,7 +203,7 @@ impl Simulator for Sintegre {
         path.starts_with(PREFIX)
     }
 
-    fn fault_response(&self, _path: &str, status: StatusCode) -> Response {
+    fn fault_response(&self, _path: &str, status: StatusCode, _body: &[u8]) -> Response {
         (status, format!("Falha simulada: {}", status.as_u16())).into_response()
     }
 

@@ -191,7 +191,7 @@ impl Simulator for Tae {
         aspnet::route_path(path)
     }
 
-    fn fault_response(&self, path: &str, status: StatusCode) -> Response {
+    fn fault_response(&self, path: &str, status: StatusCode, _body: &[u8]) -> Response {
         let message = format!(
             "Falha simulada: {} {}",
             status.as_u16(),
