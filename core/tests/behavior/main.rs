@@ -31,7 +31,7 @@ use signbridge::providers::PROVIDERS;
 use signbridge::{
     Capability, Envelope, Error, ErrorKind, Handle, HostSigner, Role, TransportConfig,
 };
-use signbridge_sandbox::{Control, RecordedRequest, control};
+use signbridge_sandbox::{Control, Fault, RecordedRequest, control};
 
 /// One `#[tokio::test]` per scenario function of the module, running it for every provider.
 macro_rules! scenarios {
@@ -78,15 +78,6 @@ fn harness(id: &str) -> Option<&'static dyn Harness> {
 /// written), each with why. They run and
 /// are reported; a listed pair that passes fails the suite, so the list cannot go stale.
 const KNOWN_FAILURES: &[(&str, &str, &str)] = &[
-    // The SBIS sandbox (branch sbis-sandbox) has no faults per JSON-RPC method yet: every call
-    // shares one path, so a fault cannot single out `СБИС.ВыполнитьДействие`.
-    ("write_answer_lost", "sbis", "the sbis sandbox has no faults per JSON-RPC method yet"),
-    ("write_answered_503", "sbis", "the sbis sandbox has no faults per JSON-RPC method yet"),
-    (
-        "write_dropped_before_it_ran",
-        "sbis",
-        "the sbis sandbox has no faults per JSON-RPC method yet",
-    ),
     // The SBIS sandbox's first slice has no СБИС.СписокДокументов nor СБИС.СписокИзменений.
     ("calls", "sbis", "the sbis sandbox has no СБИС.СписокДокументов yet"),
     ("changes", "sbis", "the sbis sandbox has no СБИС.СписокИзменений yet"),
@@ -326,7 +317,8 @@ pub async fn sign_all(h: &dyn Harness, env: &Env, envelope: &Envelope, handle: &
 /// The HTTP status answered to each request on `route` (None: no answer, the connection was
 /// dropped), in arrival order.
 pub fn answers(requests: &[RecordedRequest], route: &str) -> Vec<Option<u16>> {
-    requests.iter().filter(|r| on_route(route, &r.path)).map(|r| r.status).collect()
+    let on = |r: &&RecordedRequest| on_call(route, &r.path, r.rpc_method.as_deref());
+    requests.iter().filter(on).map(|r| r.status).collect()
 }
 
 /// Whether a call to `path` (the JSON-RPC `rpc_method` it called, if any) is on `route`. A
@@ -336,6 +328,14 @@ pub fn on_call(route: &str, path: &str, rpc_method: Option<&str>) -> bool {
     match route.split_once('#') {
         Some((route, method)) => on_route(route, path) && rpc_method == Some(method),
         None => on_route(route, path),
+    }
+}
+
+/// `fault` (made for a path) aimed at `route`: its path, and the JSON-RPC method after a `#`.
+pub fn aimed(route: &'static str, fault: fn(&'static str) -> Fault) -> Fault {
+    match route.split_once('#') {
+        Some((path, method)) => fault(path).on_rpc_method(method),
+        None => fault(route),
     }
 }
 
