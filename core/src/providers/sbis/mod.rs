@@ -62,6 +62,7 @@
 //! | `incoming_type` | `Тип` the `incoming` call lists | `ДокОтгрВх` |
 //! | `responsible` | `{Фамилия, Имя, Отчество}` of our employee | none |
 //! | `changes_days` | how far back the first change listing starts | `7` |
+//! | `page_size` | `Навигация.РазмерСтраницы` of the change list and service stages (1..200) | `100` |
 //! | `auto_service_documents` | process service stages after each change listing | `false` |
 //! | `archive_dir` | where `archive` writes | none (`archive` refused) |
 //!
@@ -140,7 +141,9 @@ pub const CAPABILITY: Capability = Capability {
 /// cursor it returns continues from there.
 pub const MAX_PAGES: usize = 10;
 /// "РазмерСтраницы" 1..200 (§11); Tensor's own client asks for 100.
-const PAGE_SIZE: u32 = 100;
+fn default_page_size() -> u32 {
+    100
+}
 /// "≤ 5 параллельных потоков на сессию" (§3.4, §12).
 const IN_FLIGHT: usize = 5;
 /// "≤ 300 вызовов методов аутентификации в минуту" (§3.4, §12).
@@ -186,6 +189,8 @@ pub struct SbisConfig {
     pub responsible: Option<wire::Person>,
     #[serde(default = "default_changes_days")]
     pub changes_days: u32,
+    #[serde(default = "default_page_size")]
+    pub page_size: u32,
     #[serde(default, deserialize_with = "super::lenient::bool")]
     pub auto_service_documents: bool,
     #[serde(default)]
@@ -286,6 +291,9 @@ impl Build for Sbis {
         }
         if config.our_kpp.as_deref().is_some_and(|k| !digits(k, &[9])) {
             return Err(Error::config("settings.our_kpp for provider sbis: a КПП of 9 digits"));
+        }
+        if !(1..=200).contains(&config.page_size) {
+            return Err(Error::config("settings.page_size for provider sbis: between 1 and 200"));
         }
         if config.changes_days == 0 || config.changes_days > 366 {
             return Err(Error::config(
@@ -814,7 +822,7 @@ impl Sbis {
                     extra_fields: CERTIFICATES,
                     lock: wire::NO,
                     navigation: wire::Navigation {
-                        page_size: PAGE_SIZE.to_string(),
+                        page_size: self.config.page_size.to_string(),
                         page: Some("0".into()),
                     },
                 },
@@ -858,7 +866,10 @@ impl Sbis {
                 since: since.map(str::to_string),
                 full_certificate: wire::NO,
                 our_organization: after_event.is_none().then(|| self.our_organization()),
-                navigation: wire::Navigation { page_size: PAGE_SIZE.to_string(), page: None },
+                navigation: wire::Navigation {
+                    page_size: self.config.page_size.to_string(),
+                    page: None,
+                },
             },
         };
         self.rpc_at(
