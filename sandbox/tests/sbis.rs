@@ -604,3 +604,120 @@ async fn a_session_can_be_refused_once_for_one_method() {
     let refused = env.call(&sid, "СБИС.ПрочитатьДокумент", read).await;
     assert_eq!((refused.status, refused.body), (StatusCode::INTERNAL_SERVER_ERROR, body));
 }
+
+// ---- §6, §11: the change feed and lists ------------------------------------------------------
+
+/// `(document id, event name)` of every event of a change-list page, in order.
+fn page_events(result: &Value) -> Vec<(String, String)> {
+    let mut events = Vec::new();
+    for doc in result["Документ"].as_array().unwrap() {
+        for event in doc["Событие"].as_array().unwrap() {
+            let id = doc["Идентификатор"].as_str().unwrap().to_owned();
+            events.push((id, event["Название"].as_str().unwrap().to_owned()));
+        }
+    }
+    events
+}
+
+#[tokio::test]
+async fn the_change_list_pages_by_event_cursor() {
+    let env = Env::start().await;
+    let sid = env.login().await;
+    let (a, b) = ("5f0c1d7e-0000-4000-8000-000000000020", "5f0c1d7e-0000-4000-8000-000000000021");
+    env.send(&sid, a).await.result();
+    env.send(&sid, b).await.result();
+    env.control.sbis_deliver(a).await.unwrap();
+    env.control.sbis_counterparty_sign(a, None).await.unwrap();
+    env.control.sbis_counterparty_reject(b, "Неверная цена").await.unwrap();
+
+    // §14.10 first page: from a time, with our organisation, two events a page.
+    let first = json!({"Фильтр": {"ДатаВремяС": "01.01.2020 00.00.00", "ПолныйСертификатЭП": "Нет",
+        "НашаОрганизация": {"СвЮЛ": {"ИНН": OUR_INN, "КПП": OUR_KPP}},
+        "Навигация": {"РазмерСтраницы": "2"}}});
+    let mut answer = env.call(&sid, "СБИС.СписокИзменений", first).await.result().clone();
+    let mut seen = Vec::new();
+    loop {
+        seen.extend(page_events(&answer));
+        let navigation = &answer["Навигация"];
+        assert_eq!(navigation["РазмерСтраницы"], json!("2"));
+        if navigation["ЕстьЕще"] == json!("Нет") {
+            break;
+        }
+        // §6.2 step 2: the last event of the last document is the cursor.
+        let docs = answer["Документ"].as_array().unwrap();
+        let cursor =
+            docs.last().unwrap()["Событие"].as_array().unwrap().last().unwrap()["Идентификатор"]
+                .clone();
+        let next = json!({"Фильтр": {"ИдентификаторСобытия": cursor, "ПолныйСертификатЭП": "Нет",
+            "Навигация": {"РазмерСтраницы": 2}}});
+        answer = env.call(&sid, "СБИС.СписокИзменений", next).await.result().clone();
+    }
+    let expected =
+        [(a, "Отправка"), (b, "Отправка"), (a, "Доставка"), (a, "Утверждение"), (b, "Отклонение")];
+    let expected: Vec<(String, String)> =
+        expected.iter().map(|(d, e)| (d.to_string(), e.to_string())).collect();
+    assert_eq!(seen, expected);
+
+    // One page of everything: a document comes again when another's event sits between.
+    let all = json!({"Фильтр": {"Навигация": {"РазмерСтраницы": "100"}}});
+    let answer = env.call(&sid, "СБИС.СписокИзменений", all).await.result().clone();
+    let docs: Vec<&str> = answer["Документ"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["Идентификатор"].as_str().unwrap())
+        .collect();
+    assert_eq!(docs, [a, b, a, b]);
+    assert_eq!(answer["Документ"][2]["Состояние"]["Код"], json!("7"), "the current state");
+    assert_eq!(answer["Навигация"]["ЕстьЕще"], json!("Нет"));
+
+    // After the last event there is nothing; an unknown cursor is a fatal error.
+    let last = answer["Документ"][3]["Событие"][0]["Идентификатор"].clone();
+    let after = json!({"Фильтр": {"ИдентификаторСобытия": last}});
+    let empty = env.call(&sid, "СБИС.СписокИзменений", after).await;
+    assert_eq!(empty.result()["Документ"], json!([]));
+    let unknown =
+        json!({"Фильтр": {"ИдентификаторСобытия": "00000000-0000-0000-0000-000000000000"}});
+    let refused = env.call(&sid, "СБИС.СписокИзменений", unknown).await;
+    assert!(refused.classid().starts_with(FATAL_PREFIX));
+    // A window in the future is empty; a non-numeric page size is refused.
+    let future = json!({"Фильтр": {"ДатаВремяС": "01.01.2100 00:00:00"}});
+    let answer = env.call(&sid, "СБИС.СписокИзменений", future).await;
+    assert_eq!(answer.result()["Документ"], json!([]));
+    let bad = json!({"Фильтр": {"Навигация": {"РазмерСтраницы": "много"}}});
+    assert_eq!(env.call(&sid, "СБИС.СписокИзменений", bad).await.status, 500);
+}
+
+#[tokio::test]
+async fn documents_and_our_organisations_are_listed() {
+    let env = Env::start().await;
+    let sid = env.login().await;
+    for n in 0..3 {
+        env.write(&sid, &format!("5f0c1d7e-0000-4000-8000-00000000003{n}"), COUNTERPARTY_INN)
+            .await
+            .result();
+    }
+    // §14.12, two a page.
+    let list = json!({"Фильтр": {"Тип": "ДокОтгрИсх", "ДатаС": "01.06.2026", "ДатаПо": "30.06.2026",
+        "ДопПоля": "Этап,Лицо2", "Навигация": {"РазмерСтраницы": "2", "Страница": "0"}}});
+    let page = env.call(&sid, "СБИС.СписокДокументов", list).await.result().clone();
+    assert_eq!(page["Документ"].as_array().unwrap().len(), 2);
+    assert_eq!(page["Навигация"], json!({"ЕстьЕще": "Да", "РазмерСтраницы": "2", "Страница": "0"}));
+    let next = json!({"Фильтр": {"Тип": "ДокОтгрИсх"}, "Навигация": {"РазмерСтраницы": "2", "Страница": "1"}});
+    let page = env.call(&sid, "СБИС.СписокДокументов", next).await.result().clone();
+    assert_eq!(page["Документ"].as_array().unwrap().len(), 1);
+    assert_eq!(page["Навигация"]["ЕстьЕще"], json!("Нет"));
+    let other = json!({"Фильтр": {"Тип": "ДокОтгрВх"}});
+    let page = env.call(&sid, "СБИС.СписокДокументов", other).await;
+    assert_eq!(page.result()["Документ"], json!([]));
+    let untyped = json!({"Фильтр": {}});
+    assert_eq!(env.call(&sid, "СБИС.СписокДокументов", untyped).await.status, 500);
+
+    // §14.5
+    let params = json!({"Фильтр": {"Навигация": {"Страница": "0"}}});
+    let ours = env.call(&sid, "СБИС.СписокНашихОрганизаций", params).await;
+    let result = ours.result();
+    assert_eq!(result["НашаОрганизация"][0]["СвЮЛ"]["ИНН"], json!(OUR_INN));
+    assert_eq!(result["НашаОрганизация"][0]["СвЮЛ"]["КПП"], json!(OUR_KPP));
+    assert_eq!(result["Навигация"]["ЕстьЕще"], json!("Нет"));
+}

@@ -48,6 +48,12 @@
 //!   longer a draft.
 //! * `СБИС.ПрочитатьДокумент` answers the document (§10) with its `Состояние`, `Этап`,
 //!   `Вложение` (with `Подпись`), `Событие`.
+//! * `СБИС.СписокИзменений` (§6): every event in the order it happened, after the
+//!   `ИдентификаторСобытия` cursor or from `ДатаВремяС` (dots or colons), `РазмерСтраницы`
+//!   events a page (default 25, at most 200 [I]), each document with the page's events and its
+//!   current state; `ЕстьЕще: "Да"` when more follow. An unknown cursor is a fatal error.
+//! * `СБИС.СписокДокументов` (`Тип` required, `ДатаС`/`ДатаПо`, `Направление`, paged by
+//!   `Страница`) and `СБИС.СписокНашихОрганизаций` (§14.5).
 //!
 //! # Control routes
 //!
@@ -73,6 +79,7 @@
 
 pub mod account;
 mod control;
+mod feed;
 mod model;
 mod rpc;
 mod state;
@@ -291,6 +298,11 @@ fn dispatch(
                 "СБИС.ПрочитатьДокумент" => {
                     let index = state.read(params)?;
                     Ok(state.documents[index].view(origin))
+                }
+                "СБИС.СписокИзменений" => state.changes(params, origin),
+                "СБИС.СписокДокументов" => state.list_documents(params, origin),
+                "СБИС.СписокНашихОрганизаций" => {
+                    state.our_organisations(params)
                 }
                 _ => Err(RpcError::unknown_method(method, endpoint.path())),
             }

@@ -388,6 +388,19 @@ impl Document {
         Value::Object(view)
     }
 
+    /// The document with only the events at `events` (indexes into its history), as the
+    /// change feed shows it.
+    pub fn view_with_events(&self, origin: &str, events: &[usize]) -> Value {
+        let mut view = self.view(origin);
+        let shown: Vec<Value> = events
+            .iter()
+            .filter_map(|&e| self.events.get(e))
+            .map(|e| self.event_view(e, origin))
+            .collect();
+        view["Событие"] = json!(shown);
+        view
+    }
+
     /// The prepared stage (contract §5.3): the files to sign, each with the link to the exact
     /// bytes to sign.
     pub fn prepared_view(&self, stage: Stage, action: &str, origin: &str) -> Value {

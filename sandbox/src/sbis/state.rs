@@ -31,6 +31,10 @@ pub(crate) struct State {
     pub config: SbisConfig,
     sessions: HashMap<String, Session>,
     pub documents: Vec<Document>,
+    /// The account's change feed: `(document, event)` indexes in the order events happened.
+    pub(super) feed: Vec<(usize, usize)>,
+    /// Position in [`State::feed`] of each event id.
+    pub(super) feed_index: HashMap<String, usize>,
 }
 
 /// What a download-link key points at.
@@ -41,7 +45,13 @@ enum FileRef {
 
 impl State {
     pub fn new(config: SbisConfig) -> State {
-        State { config, sessions: HashMap::new(), documents: Vec::new() }
+        State {
+            config,
+            sessions: HashMap::new(),
+            documents: Vec::new(),
+            feed: Vec::new(),
+            feed_index: HashMap::new(),
+        }
     }
 
     // ---- sessions ------------------------------------------------------------------------
@@ -303,7 +313,7 @@ impl State {
     }
 
     /// Appends an event to document `index` (contract §13 step 6).
-    fn event(
+    pub(super) fn event(
         &mut self,
         index: usize,
         name: &'static str,
@@ -312,6 +322,8 @@ impl State {
         attachments: Vec<String>,
     ) {
         let event = Event { id: new_guid(), name, at, comment, attachments };
+        self.feed_index.insert(event.id.clone(), self.feed.len());
+        self.feed.push((index, self.documents[index].events.len()));
         self.documents[index].events.push(event);
     }
 
