@@ -16,7 +16,7 @@ use common::{Env, fast_transport};
 use serde_json::{Value, json};
 use signbridge::signing::{HostSigner, SoftwareSigner};
 use signbridge::{
-    Document, Envelope, ErrorKind, Party, PartyState, Reconciled, State, TransportConfig,
+    Document, Envelope, ErrorKind, EventKind, Party, PartyState, Reconciled, State, TransportConfig,
 };
 use signbridge_sandbox::{RecordedRequest, fixtures, sbis};
 
@@ -405,4 +405,53 @@ async fn envelopes_sbis_cannot_send_are_refused_locally() {
         assert_eq!((err.kind(), err.field()), (ErrorKind::Validation, Some(field)), "{err}");
     }
     assert!(env.requests().await.is_empty(), "nothing reached SBIS");
+}
+
+/// The change list through `Client::changes`: the send, the delivery and the approval of our
+/// document, once each, in order; the cursor resumes after them (nothing new), and the events
+/// after a later change only.
+#[tokio::test]
+async fn changes_with_cursor() {
+    let env = start().await;
+    let handle = env.client.send(&envelope("ERP-S20", vec![pdf("a.pdf")])).await.unwrap();
+    env.control.sbis_deliver(&handle.id).await.unwrap();
+    let (events, cursor) = env.client.changes(None).await.unwrap();
+    let ours: Vec<_> = events.iter().filter(|e| e.handle.id == handle.id).collect();
+    assert!(!ours.is_empty(), "{events:?}");
+    assert!(ours.iter().all(|e| e.handle.reference.as_deref() == Some("ERP-S20")), "{ours:?}");
+    let mut ids: Vec<_> = events.iter().map(|e| e.id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), events.len(), "no event twice");
+    let cursor = cursor.unwrap();
+    let (none, same) = env.client.changes(Some(&cursor)).await.unwrap();
+    assert!(none.is_empty(), "nothing new after the cursor: {none:?}");
+
+    env.control.sbis_counterparty_sign(&handle.id, None).await.unwrap();
+    let (after, _) = env.client.changes(same.as_deref()).await.unwrap();
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_eq!(after[0].kind, EventKind::PartySigned);
+    assert_eq!(after[0].handle.id, handle.id);
+}
+
+/// More events than a page holds: `ЕстьЕще` is followed page after page, no event lost or
+/// repeated.
+#[tokio::test]
+async fn changes_follow_the_pages() {
+    let env = start_with(json!({"page_size": 2}), fast_transport()).await;
+    for n in 0..3 {
+        let handle =
+            env.client.send(&envelope(&format!("ERP-S21-{n}"), vec![pdf("a.pdf")])).await.unwrap();
+        env.control.sbis_deliver(&handle.id).await.unwrap();
+        env.control.sbis_counterparty_sign(&handle.id, None).await.unwrap();
+    }
+    env.control.clear_requests().await.unwrap();
+    let (events, _) = env.client.changes(None).await.unwrap();
+    let pages = count(&env.requests().await, "СБИС.СписокИзменений");
+    let mut ids: Vec<_> = events.iter().map(|e| e.id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), events.len(), "no event twice");
+    assert!(events.len() >= 9, "three events for each of three documents: {events:?}");
+    assert!(pages >= 5, "two events a page: {pages} pages");
 }
