@@ -310,6 +310,18 @@ impl Control {
         self.send(reqwest::Method::POST, &path, Some(json!({ "reason": reason }))).await
     }
 
+    /// A document from the SBIS counterparty arrives (`{"id"?, "type"?, "number"?, "files"?:
+    /// [{"name", "base64"}]}`): incoming, state "4", event "Получение"; returns the document.
+    pub async fn sbis_incoming(&self, document: Value) -> Result<Value, Error> {
+        self.send(reqwest::Method::POST, "/__sandbox/sbis/incoming", Some(document)).await
+    }
+
+    /// Every SBIS service stage so far (`document`, `stage`, `name`, `cause`, `since`,
+    /// `processed`: when the host processed it, or null).
+    pub async fn sbis_service_stages(&self) -> Result<Vec<Value>, Error> {
+        decode(self.send(reqwest::Method::GET, "/__sandbox/sbis/service-stages", None).await?)
+    }
+
     /// Ends SBIS session `sid`, or every session when `None`; returns how many ended. The next
     /// call with an ended session is refused with HTTP 401 "Сессия не найдена".
     pub async fn sbis_expire_sessions(&self, sid: Option<&str>) -> Result<u64, Error> {
@@ -325,6 +337,27 @@ impl Control {
             .ok_or_else(|| Error { status: None, message: format!("unexpected answer: {answer}") })
     }
 
+    /// Holds SBIS work calls once they took their session's place (`true`), or releases them;
+    /// returns how many are in flight.
+    pub async fn sbis_hold_calls(&self, hold: bool) -> Result<u64, Error> {
+        let body = json!({ "hold": hold });
+        let answer =
+            self.send(reqwest::Method::POST, "/__sandbox/sbis/calls/hold", Some(body)).await?;
+        answer
+            .get("in_flight")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| Error { status: None, message: format!("unexpected answer: {answer}") })
+    }
+
+    /// SBIS work calls in flight now.
+    pub async fn sbis_calls_in_flight(&self) -> Result<u64, Error> {
+        let answer = self.send(reqwest::Method::GET, "/__sandbox/sbis/calls", None).await?;
+        answer
+            .get("in_flight")
+            .and_then(Value::as_u64)
+            .ok_or_else(|| Error { status: None, message: format!("unexpected answer: {answer}") })
+    }
+
     /// SBIS document `id` as `СБИС.ПрочитатьДокумент` shows it.
     pub async fn sbis_document(&self, id: &str) -> Result<Value, Error> {
         self.send(reqwest::Method::GET, &format!("/__sandbox/sbis/documents/{id}"), None).await
@@ -335,7 +368,8 @@ impl Control {
         decode(self.send(reqwest::Method::GET, "/__sandbox/sbis/documents", None).await?)
     }
 
-    /// Changes SBIS settings at run time (`session_idle_secs`, `verify_signatures`); returns
+    /// Changes SBIS settings at run time (`session_idle_secs`, `verify_signatures`,
+    /// `service_stages`, `max_calls_in_flight`, `max_logins_per_minute`); returns
     /// the settings now in force.
     pub async fn sbis_set_config(&self, config: Value) -> Result<Value, Error> {
         self.send(reqwest::Method::POST, "/__sandbox/sbis/config", Some(config)).await

@@ -414,7 +414,11 @@ async fn prepare_hands_out_the_bytes_to_sign_and_execute_sends() {
     let event = &doc["Событие"][0];
     assert_eq!(event["Название"], json!("Отправка"));
     assert_eq!(event["Вложение"].as_array().unwrap().len(), 2);
-    assert!(doc["Этап"].as_array().unwrap().is_empty());
+    // Only the service stage the operator's confirmation brings is left (§8).
+    let stages = doc["Этап"].as_array().unwrap();
+    assert_eq!(stages.len(), 1);
+    assert_eq!(stages[0]["Служебный"], json!("Да"));
+    assert_eq!(stages[0]["Действие"][0]["Название"], json!("Обработать служебное"));
     let signature = &doc["Вложение"][0]["Подпись"][0];
     assert_eq!(signature["Файл"]["Имя"], json!("x.sgn"));
     assert_eq!(signature["Сертификат"]["ФИО"], json!("CN=Иванов Иван Иванович"));
@@ -431,7 +435,7 @@ async fn prepare_hands_out_the_bytes_to_sign_and_execute_sends() {
     let read = json!({"Документ": {"Идентификатор": id, "ДопПоля": "ЭтапВернутьВсеСертификаты"}});
     let read = env.call(&sid, "СБИС.ПрочитатьДокумент", read).await;
     assert_eq!(read.result()["Состояние"]["Код"], json!("3"));
-    assert_eq!(read.result()["Событие"].as_array().unwrap().len(), 1);
+    assert_eq!(read.result()["Событие"].as_array().unwrap().len(), 2);
 }
 
 #[tokio::test]
@@ -488,7 +492,7 @@ async fn the_counterparty_receives_signs_and_rejects() {
         .iter()
         .map(|e| e["Название"].as_str().unwrap())
         .collect();
-    assert_eq!(events, ["Отправка", "Доставка", "Утверждение"]);
+    assert_eq!(events, ["Отправка", "Подтверждение даты отправки", "Доставка", "Утверждение"]);
     let signatures = doc["Вложение"][0]["Подпись"].as_array().unwrap();
     assert_eq!(signatures.len(), 2);
     assert_eq!(signatures[1]["Направление"], json!("Входящий"));
@@ -505,8 +509,8 @@ async fn the_counterparty_receives_signs_and_rejects() {
         env.control.sbis_counterparty_reject(rejected, "Неверная цена в строке 2").await.unwrap();
     assert_eq!(doc["Состояние"]["Код"], json!("9"));
     assert_eq!(doc["Состояние"]["Примечание"], json!("Неверная цена в строке 2"));
-    assert_eq!(doc["Событие"][1]["Название"], json!("Отклонение"));
-    assert_eq!(doc["Событие"][1]["Комментарий"], json!("Неверная цена в строке 2"));
+    assert_eq!(doc["Событие"][2]["Название"], json!("Отклонение"));
+    assert_eq!(doc["Событие"][2]["Комментарий"], json!("Неверная цена в строке 2"));
 }
 
 #[tokio::test]
@@ -652,8 +656,15 @@ async fn the_change_list_pages_by_event_cursor() {
             "Навигация": {"РазмерСтраницы": 2}}});
         answer = env.call(&sid, "СБИС.СписокИзменений", next).await.result().clone();
     }
-    let expected =
-        [(a, "Отправка"), (b, "Отправка"), (a, "Доставка"), (a, "Утверждение"), (b, "Отклонение")];
+    let expected = [
+        (a, "Отправка"),
+        (a, "Подтверждение даты отправки"),
+        (b, "Отправка"),
+        (b, "Подтверждение даты отправки"),
+        (a, "Доставка"),
+        (a, "Утверждение"),
+        (b, "Отклонение"),
+    ];
     let expected: Vec<(String, String)> =
         expected.iter().map(|(d, e)| (d.to_string(), e.to_string())).collect();
     assert_eq!(seen, expected);
@@ -668,6 +679,7 @@ async fn the_change_list_pages_by_event_cursor() {
         .map(|d| d["Идентификатор"].as_str().unwrap())
         .collect();
     assert_eq!(docs, [a, b, a, b]);
+    assert_eq!(answer["Документ"][0]["Событие"].as_array().unwrap().len(), 2);
     assert_eq!(answer["Документ"][2]["Состояние"]["Код"], json!("7"), "the current state");
     assert_eq!(answer["Навигация"]["ЕстьЕще"], json!("Нет"));
 
@@ -720,4 +732,287 @@ async fn documents_and_our_organisations_are_listed() {
     assert_eq!(result["НашаОрганизация"][0]["СвЮЛ"]["ИНН"], json!(OUR_INN));
     assert_eq!(result["НашаОрганизация"][0]["СвЮЛ"]["КПП"], json!(OUR_KPP));
     assert_eq!(result["Навигация"]["ЕстьЕще"], json!("Нет"));
+}
+
+// ---- §7, §8: incoming documents and service stages ---------------------------------------------
+
+impl Env {
+    /// Prepares `action` of stage `stage_id` of `doc`, signs every file handed out and executes
+    /// it; returns the execute answer.
+    async fn act(
+        &self,
+        sid: &str,
+        doc: &str,
+        stage_id: &Value,
+        stage: &str,
+        action: &str,
+    ) -> Answer {
+        let params = json!({"Документ": {"Идентификатор": doc, "Этап": {"Идентификатор": stage_id,
+            "Название": stage, "Действие": {"Название": action, "Сертификат": {"Отпечаток": "ab"}}}}});
+        let prepared = env_result(self.call(sid, "СБИС.ПодготовитьДействие", params).await);
+        let mut signed = Vec::new();
+        for file in prepared["Этап"][0]["Вложение"].as_array().unwrap() {
+            let (status, bytes) =
+                self.download(sid, file["Файл"]["Ссылка"].as_str().unwrap()).await;
+            assert_eq!(status, StatusCode::OK);
+            assert_eq!(file["Файл"]["Хеш"], json!(sha256_hex(&bytes)));
+            signed.push(json!({"Идентификатор": file["Идентификатор"],
+                "Подпись": [{"Файл": {"Имя": "r.sgn", "ДвоичныеДанные": STANDARD.encode(sign(&bytes))}}]}));
+        }
+        let params = json!({"Документ": {"Идентификатор": doc, "Этап": {"Идентификатор": stage_id,
+            "Название": stage, "Действие": {"Название": action, "Комментарий": ""},
+            "Вложение": signed}}});
+        self.call(sid, "СБИС.ВыполнитьДействие", params).await
+    }
+}
+
+fn env_result(answer: Answer) -> Value {
+    answer.result().clone()
+}
+
+/// The stage named `name` among a document's `Этап`.
+fn stage<'a>(doc: &'a Value, name: &str) -> &'a Value {
+    doc["Этап"].as_array().unwrap().iter().find(|s| s["Название"] == json!(name)).unwrap()
+}
+
+#[tokio::test]
+async fn an_incoming_document_is_approved_through_prepare_and_execute() {
+    let env = Env::start().await;
+    let sid = env.login().await;
+    let arrived = env.control.sbis_incoming(json!({"number": "УПД-7"})).await.unwrap();
+    let id = arrived["Идентификатор"].as_str().unwrap().to_owned();
+
+    // §14.10: it arrives in the change feed with "Получение", state "4", stage "Утверждение".
+    let changes = json!({"Фильтр": {"Навигация": {"РазмерСтраницы": "100"}}});
+    let feed = env_result(env.call(&sid, "СБИС.СписокИзменений", changes).await);
+    let doc = &feed["Документ"][0];
+    assert_eq!(doc["Направление"], json!("Входящий"));
+    assert_eq!(doc["Тип"], json!("ДокОтгрВх"));
+    assert_eq!(doc["Состояние"]["Код"], json!("4"));
+    let event = &doc["Событие"][0];
+    assert_eq!(event["Название"], json!("Получение"));
+    let attachment = &event["Вложение"][0];
+    assert_eq!(attachment["Направление"], json!("Входящий"));
+    let (status, _) = env.download(&sid, attachment["Файл"]["Ссылка"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _) =
+        env.download(&sid, attachment["Подпись"][0]["Файл"]["Ссылка"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    let approval = stage(doc, "Утверждение");
+    let actions: Vec<&Value> =
+        approval["Действие"].as_array().unwrap().iter().map(|a| &a["Название"]).collect();
+    assert_eq!(actions, [&json!("Утвердить"), &json!("Отклонить")]);
+    assert_eq!(approval["Действие"][1]["ТребуетКомментария"], json!("Да"));
+
+    // §14.13: SBIS generates the buyer's title, the host signs it.
+    let approved = env.act(&sid, &id, &approval["Идентификатор"], "Утверждение", "Утвердить").await;
+    let doc = approved.result();
+    assert_eq!(doc["Состояние"]["Код"], json!("7"));
+    assert_eq!(doc["Состояние"]["Название"], json!("Выполнение завершено успешно"));
+    let title = doc["Вложение"].as_array().unwrap().last().unwrap();
+    assert_eq!(title["Направление"], json!("Исходящий"));
+    assert_eq!(title["Подпись"][0]["Файл"]["Имя"], json!("r.sgn"));
+    assert_eq!(
+        doc["Событие"].as_array().unwrap().last().unwrap()["Название"],
+        json!("Утверждение")
+    );
+}
+
+#[tokio::test]
+async fn an_incoming_document_is_rejected_with_a_comment() {
+    let env = Env::start().await;
+    let sid = env.login().await;
+    let arrived = env.control.sbis_incoming(json!({})).await.unwrap();
+    let id = arrived["Идентификатор"].as_str().unwrap().to_owned();
+    let stage_id = stage(&arrived, "Утверждение")["Идентификатор"].clone();
+    let reject = |comment: &str| {
+        json!({"Документ": {"Идентификатор": id, "Этап": {"Идентификатор": stage_id,
+            "Название": "Утверждение", "Действие": {"Название": "Отклонить", "Комментарий": comment}}}})
+    };
+    let refused = env.call(&sid, "СБИС.ВыполнитьДействие", reject("")).await;
+    assert!(refused.error()["message"].as_str().unwrap().contains("комментарий"));
+    // §14.13
+    let rejected =
+        env.call(&sid, "СБИС.ВыполнитьДействие", reject("Неверная цена в строке 2")).await;
+    let state = &rejected.result()["Состояние"];
+    assert_eq!(state["Код"], json!("9"));
+    assert_eq!(state["Название"], json!("Выполнение завершено с проблемами"));
+    assert_eq!(state["Примечание"], json!("Неверная цена в строке 2"));
+    // Nothing is left to approve.
+    let again = env.call(&sid, "СБИС.ВыполнитьДействие", reject("снова")).await;
+    assert_eq!(again.status, StatusCode::INTERNAL_SERVER_ERROR);
+}
+
+#[tokio::test]
+async fn service_stages_appear_and_are_tracked_until_processed() {
+    let env = Env::start().await;
+    let sid = env.login().await;
+    let out = "5f0c1d7e-0000-4000-8000-000000000040";
+    env.send(&sid, out).await.result();
+    let arrived = env.control.sbis_incoming(json!({})).await.unwrap();
+    let incoming = arrived["Идентификатор"].as_str().unwrap().to_owned();
+
+    // §14.15
+    let filter = json!({"Фильтр": {"НашаОрганизация": {"СвЮЛ": {"ИНН": OUR_INN, "КПП": OUR_KPP}}}});
+    let info = env_result(env.call(&sid, "СБИС.ИнформацияОСлужебныхЭтапах", filter).await);
+    assert_eq!(info, json!({"ЧислоНеобработанныхЭтапов": "2"}));
+    let list = json!({"Фильтр": {"ДопПоля": "ЭтапВернутьВсеСертификаты", "Блокировать": "Нет",
+        "Навигация": {"Страница": "0", "РазмерСтраницы": "150"}}});
+    let listed = env_result(env.call(&sid, "СБИС.СписокСлужебныхЭтапов", list.clone()).await);
+    let docs = listed["Документ"].as_array().unwrap();
+    assert_eq!(docs.len(), 2);
+    assert_eq!(listed["Навигация"]["ЕстьЕще"], json!("Нет"));
+    let tracked = env.control.sbis_service_stages().await.unwrap();
+    assert_eq!(tracked.len(), 2);
+    assert!(tracked.iter().all(|s| s["processed"].is_null()));
+
+    for doc in docs {
+        let service = &doc["Этап"][0];
+        assert_eq!(service["Служебный"], json!("Да"));
+        assert_eq!(service["Действие"][0]["Название"], json!("Обработать служебное"));
+        let id = doc["Идентификатор"].as_str().unwrap();
+        let name = service["Название"].as_str().unwrap();
+        let done = env.act(&sid, id, &service["Идентификатор"], name, "Обработать служебное").await;
+        let done = done.result();
+        let notice = done["Вложение"].as_array().unwrap().last().unwrap();
+        assert_eq!(notice["Служебный"], json!("Да"));
+        assert_eq!(notice["Подпись"].as_array().unwrap().len(), 1);
+    }
+    let listed = env_result(env.call(&sid, "СБИС.СписокСлужебныхЭтапов", list).await);
+    assert_eq!(listed["Документ"], json!([]));
+    let tracked = env.control.sbis_service_stages().await.unwrap();
+    assert!(tracked.iter().all(|s| s["processed"].is_string()), "{tracked:?}");
+    let causes: Vec<&str> = tracked.iter().map(|s| s["cause"].as_str().unwrap()).collect();
+    assert_eq!(causes, ["Подтверждение даты отправки", "Получение"]);
+    // The processing shows in the feed after the event that caused it.
+    let read = json!({"Документ": {"Идентификатор": incoming}});
+    let doc = env_result(env.call(&sid, "СБИС.ПрочитатьДокумент", read).await);
+    let events: Vec<&str> = doc["Событие"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["Название"].as_str().unwrap())
+        .collect();
+    assert_eq!(events, ["Получение", "Отправка служебного документа"]);
+    // The incoming document still waits for approval.
+    assert_eq!(doc["Этап"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn service_stages_can_be_switched_off() {
+    let env = Env::start().await;
+    let sid = env.login().await;
+    env.control.sbis_set_config(json!({"service_stages": false})).await.unwrap();
+    env.send(&sid, "5f0c1d7e-0000-4000-8000-000000000041").await.result();
+    env.control.sbis_incoming(json!({})).await.unwrap();
+    let info = env_result(env.call(&sid, "СБИС.ИнформацияОСлужебныхЭтапах", json!({})).await);
+    assert_eq!(info, json!({"ЧислоНеобработанныхЭтапов": "0"}));
+}
+
+// ---- §4: attachments and counterparties --------------------------------------------------------
+
+#[tokio::test]
+async fn write_attachment_adds_and_replaces_files_of_a_draft() {
+    let env = Env::start().await;
+    let sid = env.login().await;
+    let id = "049ee2fe-2fe9-11e8-95a0-005056b7582b";
+    env.write(&sid, id, COUNTERPARTY_INN).await.result();
+    // §14.16
+    let params = json!({"Документ": {"Идентификатор": id,
+        "Этап": {"Название": "Отправка", "Действие": [{"Название": "Отправить"}]},
+        "Вложение": [{"Файл": {"Имя": "Договор.txt", "ДвоичныеДанные": "MTIz"}},
+                     {"Идентификатор": format!("{id}-a2"), "Файл": {"Имя": "Счёт.pdf", "ДвоичныеДанные": "NDU2"}}]}});
+    let doc = env_result(env.call(&sid, "СБИС.ЗаписатьВложение", params.clone()).await);
+    let files = doc["Вложение"].as_array().unwrap();
+    assert_eq!(files.len(), 3);
+    assert_eq!(files[2]["Файл"]["Имя"], json!("Договор.txt"));
+    let (_, bytes) = env.download(&sid, files[2]["Файл"]["Ссылка"].as_str().unwrap()).await;
+    assert_eq!(bytes, b"123");
+    let (_, bytes) = env.download(&sid, files[1]["Файл"]["Ссылка"].as_str().unwrap()).await;
+    assert_eq!(bytes, b"456");
+    // Sent documents keep their files.
+    let params2 = env.prepare_and_sign(&sid, id).await;
+    env.call(&sid, "СБИС.ВыполнитьДействие", params2).await.result();
+    let refused = env.call(&sid, "СБИС.ЗаписатьВложение", params).await;
+    assert_eq!(refused.status, StatusCode::INTERNAL_SERVER_ERROR);
+}
+
+#[tokio::test]
+async fn counterparty_info_answers_as_in_14_6() {
+    let env = Env::start().await;
+    let sid = env.login().await;
+    let params = json!({"Участник": {"СвЮЛ": {"ИНН": COUNTERPARTY_INN, "КПП": COUNTERPARTY_KPP,
+        "Название": "СК Премьер, ОАО"}, "ДопПоля": "СписокИдентификаторов"}});
+    let info = env_result(env.call(&sid, "СБИС.ИнформацияОКонтрагенте", params).await);
+    assert_eq!(info["СвЮЛ"]["ИНН"], json!(COUNTERPARTY_INN));
+    assert_eq!(info["СвЮЛ"]["КодФилиала"], json!(""));
+    let ids = info["Идентификатор"].as_array().unwrap();
+    assert_eq!(ids[0]["ИдентификаторУчастника"], json!(COUNTERPARTY_PARTICIPANT_ID));
+    assert_eq!(ids[0]["Основной"], json!("Да"));
+    let params = json!({"Участник": {"СвЮЛ": {"ИНН": COUNTERPARTY_INN}}});
+    let info = env_result(env.call(&sid, "СБИС.ИнформацияОКонтрагенте", params).await);
+    assert_eq!(info["Идентификатор"], json!(COUNTERPARTY_PARTICIPANT_ID));
+    let params =
+        json!({"Участник": {"СвЮЛ": {"ИНН": "7702000007"}, "ДопПоля": "СписокИдентификаторов"}});
+    let info = env_result(env.call(&sid, "СБИС.ИнформацияОКонтрагенте", params).await);
+    assert_eq!(info["Идентификатор"], json!([]));
+}
+
+// ---- §12: limits -------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn a_session_has_at_most_five_calls_in_flight() {
+    let env = Env::start().await;
+    let sid = env.login().await;
+    let other = env.login().await;
+    env.control.sbis_hold_calls(true).await.unwrap();
+    let (done, mut answers) = tokio::sync::mpsc::unbounded_channel();
+    for _ in 0..6 {
+        let (http, url, sid, done) =
+            (env.http.clone(), env.url("/service/"), sid.clone(), done.clone());
+        tokio::spawn(async move {
+            let call = json!({"jsonrpc": "2.0", "method": "СБИС.СписокНашихОрганизаций",
+                              "params": {"Фильтр": {}}, "id": 1});
+            let response =
+                http.post(url).header("X-SBISSessionID", sid).json(&call).send().await.unwrap();
+            let status = response.status();
+            let body: Value = response.json().await.unwrap();
+            done.send((status, body)).unwrap();
+        });
+    }
+    // Held calls cannot answer: the first answer is the sixth call, refused at once.
+    let (status, body) = answers.recv().await.unwrap();
+    assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+    let classid = body["error"]["data"]["classid"].as_str().unwrap();
+    assert!(classid.starts_with(TEMPORARY_PREFIX), "{body}");
+    assert_eq!(env.control.sbis_calls_in_flight().await.unwrap(), 5);
+    // Another session is not limited by this one's calls (it waits with them, then answers).
+    let (http, url, other_done) = (env.http.clone(), env.url("/service/"), done.clone());
+    tokio::spawn(async move {
+        let call = json!({"jsonrpc": "2.0", "method": "СБИС.СписокНашихОрганизаций", "params": {}, "id": 2});
+        let response =
+            http.post(url).header("X-SBISSessionID", other).json(&call).send().await.unwrap();
+        let status = response.status();
+        other_done.send((status, response.json().await.unwrap())).unwrap();
+    });
+    drop(done);
+    env.control.sbis_hold_calls(false).await.unwrap();
+    let mut statuses = Vec::new();
+    while let Some((status, _)) = answers.recv().await {
+        statuses.push(status);
+    }
+    assert_eq!(statuses, vec![StatusCode::OK; 6]);
+    assert_eq!(env.control.sbis_calls_in_flight().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn logins_are_limited_per_minute() {
+    let env = Env::start().await;
+    env.control.sbis_set_config(json!({"max_logins_per_minute": 2})).await.unwrap();
+    env.login().await;
+    env.login().await;
+    let params = json!({"Параметр": {"Логин": LOGIN, "Пароль": PASSWORD}});
+    let refused = env.rpc("/auth/service/", None, "СБИС.Аутентифицировать", params).await;
+    assert_eq!(refused.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(refused.classid().starts_with(TEMPORARY_PREFIX));
 }

@@ -19,7 +19,7 @@ pub const COUNTERPARTY_KPP: &str = "760601001";
 pub const COUNTERPARTY_NAME: &str = "СК Премьер, ОАО";
 pub const COUNTERPARTY_PARTICIPANT_ID: &str = "2BE812d49a2f4764a9e8155d95b0ba14708";
 
-/// Thumbprint of the fixture signer's client key, as stages list it [I: any thumbprint the
+/// Thumbprint of the fixture signer's client key, as stages list it \[I: any thumbprint the
 /// host names is accepted, since the host signs with its own certificate].
 pub const CERT_THUMBPRINT: &str = "5E0F8A1B2C3D4E5F60718293A4B5C6D7E8F90A1B";
 /// Owner of that certificate.

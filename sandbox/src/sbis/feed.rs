@@ -179,6 +179,67 @@ impl State {
     }
 }
 
+impl State {
+    /// Documents with unprocessed service stages, filtered by `ИдентификаторДокумента`.
+    fn pending_service(&self, filter: &Map<String, Value>) -> Vec<usize> {
+        let id = non_empty(filter.get("ИдентификаторДокумента"));
+        (0..self.documents.len())
+            .filter(|&d| {
+                let doc = &self.documents[d];
+                id.as_deref().is_none_or(|id| super::model::same_id(id, &doc.id))
+                    && doc.service.iter().any(|s| s.processed.is_none())
+            })
+            .collect()
+    }
+
+    /// `СБИС.ИнформацияОСлужебныхЭтапах` (contract §8, §14.15): how many service stages wait.
+    pub fn service_info(&self, params: &Map<String, Value>) -> Result<Value, RpcError> {
+        let empty = Map::new();
+        let filter = one(params.get("Фильтр")).unwrap_or(&empty);
+        let count: usize = self
+            .pending_service(filter)
+            .iter()
+            .map(|&d| self.documents[d].service.iter().filter(|s| s.processed.is_none()).count())
+            .sum();
+        Ok(json!({ "ЧислоНеобработанныхЭтапов": count.to_string() }))
+    }
+
+    /// `СБИС.СписокСлужебныхЭтапов` (contract §8, §14.15): the documents with service stages
+    /// waiting, each with those stages only. `Блокировать` is accepted and ignored [I].
+    pub fn service_list(&self, params: &Map<String, Value>) -> Result<Value, RpcError> {
+        let empty = Map::new();
+        let filter = one(params.get("Фильтр")).unwrap_or(&empty);
+        let navigation = navigation(params, filter)?;
+        let mut pending = self.pending_service(filter).into_iter();
+        let skip = navigation.page.saturating_mul(navigation.size);
+        let page: Vec<Value> = pending
+            .by_ref()
+            .skip(skip)
+            .take(navigation.size)
+            .map(|d| {
+                let doc = &self.documents[d];
+                let stages: Vec<Value> = doc
+                    .stages()
+                    .into_iter()
+                    .filter(|stage| matches!(stage, super::model::Stage::Service(_)))
+                    .map(|stage| doc.stage_view(stage))
+                    .collect();
+                json!({
+                    "Идентификатор": doc.id,
+                    "Тип": doc.kind,
+                    "Направление": doc.direction.wire(),
+                    "Состояние": doc.state_view(),
+                    "Редакция": [{"Идентификатор": doc.edition_id,
+                                  "ДатаВремя": super::model::wire_time(doc.created)}],
+                    "Этап": stages,
+                })
+            })
+            .collect();
+        let more = pending.next().is_some();
+        Ok(json!({ "Документ": page, "Навигация": navigation_view(&navigation, more) }))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

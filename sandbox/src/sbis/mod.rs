@@ -9,7 +9,7 @@
 //! | Route | What |
 //! |---|---|
 //! | `POST /sbis/auth/service/` (any query) | auth methods: `СБИС.Аутентифицировать`, `СБИС.Выход`, `СБИС.ПроверитьСессию` |
-//! | `POST /sbis/service/` (any query, e.g. `?srv=1`) | work methods, `X-SBISSessionID` required |
+//! | `POST /sbis/service/` (any query, e.g. `?srv=1`) | work methods (below), `X-SBISSessionID` required |
 //! | `GET /sbis/files/{key}` | download links (`Файл.Ссылка`), `X-SBISSessionID` required |
 //!
 //! Both endpoints also answer without the trailing slash. A call is read leniently (§1.3): any
@@ -20,10 +20,10 @@
 //! Errors (§1.5): `{"code": -32000, "message", "details", "type": "error" | "warning", "data":
 //! {"classid"}}` plus `X-ExceptionType`. A missing, unknown, expired or ended session is HTTP
 //! 401 with `message` "Сессия не найдена" (§14.17; "…не передан идентификатор сессии" when the
-//! header is missing) and classid [`rpc::SESSION_CLASSID`]; a business error the client must
+//! header is missing) and classid `{…-1fa000000401}`; a business error the client must
 //! fix is HTTP 500 with a fatal classid (`…1fa…`); a temporary one HTTP 500 with a non-fatal
 //! classid (`…1aa…`, e.g. from a fault); an unknown method HTTP 404, code -32601; a body that is
-//! no JSON-RPC call HTTP 400 with -32700/-32600 [I: the codes of these last ones are JSON-RPC's,
+//! no JSON-RPC call HTTP 400 with -32700/-32600 \[I: the codes of these last ones are JSON-RPC's,
 //! the contract names none]. `СБИС.Выход` without the header is §14.3's warning.
 //!
 //! # The fixture account ([`account`])
@@ -38,9 +38,9 @@
 //!
 //! * `СБИС.ЗаписатьДокумент` creates an outgoing draft ("0", stage "Отправка" / action
 //!   "Отправить") with the client's `Идентификатор`s; the same id again updates the draft.
-//! * `СБИС.ПодготовитьДействие` hands out each attachment with `Файл.Хеш` (SHA-256 hex [I]) and
+//! * `СБИС.ПодготовитьДействие` hands out each attachment with `Файл.Хеш` (SHA-256 hex \[I\]) and
 //!   `Файл.Ссылка`; an `.xml` file is changed first (`Модифицирован: "Да"`, a comment naming
-//!   the signer appended [I]), so the host must sign what the link serves.
+//!   the signer appended \[I\]), so the host must sign what the link serves.
 //! * `СБИС.ВыполнитьДействие` needs, for every attachment, a `Подпись` whose
 //!   `Файл.ДвоичныеДанные` is a CMS over exactly those bytes (detached, or attached with that
 //!   content), verified with `signbridge-signer` unless `verify_signatures` is off (GOST keys);
@@ -50,21 +50,48 @@
 //!   `Вложение` (with `Подпись`), `Событие`.
 //! * `СБИС.СписокИзменений` (§6): every event in the order it happened, after the
 //!   `ИдентификаторСобытия` cursor or from `ДатаВремяС` (dots or colons), `РазмерСтраницы`
-//!   events a page (default 25, at most 200 [I]), each document with the page's events and its
+//!   events a page (default 25, at most 200 \[I\]), each document with the page's events and its
 //!   current state; `ЕстьЕще: "Да"` when more follow. An unknown cursor is a fatal error.
 //! * `СБИС.СписокДокументов` (`Тип` required, `ДатаС`/`ДатаПо`, `Направление`, paged by
 //!   `Страница`) and `СБИС.СписокНашихОрганизаций` (§14.5).
+//! * `СБИС.ЗаписатьВложение` (§4.4) adds files to a draft, or replaces those with the same
+//!   `Идентификатор`; `СБИС.ИнформацияОКонтрагенте` (§14.6) answers the fixture counterparty
+//!   with its participant id (a list with `ДопПоля: "СписокИдентификаторов"`), any other ИНН
+//!   with none.
+//! * Incoming documents (a control route makes one arrive) are "4" with event "Получение", each
+//!   file signed by the counterparty, stage "Утверждение": `ПодготовитьДействие` of "Утвердить"
+//!   generates the buyer's title (`ON_NSCHFDOPPOK_….xml`), `ВыполнитьДействие` with its signature
+//!   gives "7"; "Отклонить" needs `Действие.Комментарий` and no signature \[I\] and gives "9" with
+//!   `Примечание`.
+//! * Service stages (§8; off with `service_stages: false`): sending adds the operator's event
+//!   "Подтверждение даты отправки", receiving "Получение"; each brings a stage "Извещение о
+//!   получении" (`Служебный: "Да"`, action "Обработать служебное") listed by
+//!   `СБИС.ИнформацияОСлужебныхЭтапах` / `СБИС.СписокСлужебныхЭтапов` and in the document's
+//!   `Этап`. Preparing it generates the notice (`DP_IZVPOL_….xml`); executing with its signature
+//!   marks it processed and adds the event "Отправка служебного документа" \[I\]. The control route
+//!   `service-stages` tells which were processed and when.
+//!
+//! # Limits (§12)
+//!
+//! At most [`SbisConfig::max_calls_in_flight`] work calls of one session at once (5) and
+//! [`SbisConfig::max_logins_per_minute`] login calls a minute (300); past either, a non-fatal
+//! error (HTTP 500, `1AA` classid) \[I: SBIS's answer is not documented]. The control route
+//! `calls/hold` holds work calls once they took their place, so a test can pile them up.
 //!
 //! # Control routes
 //!
 //! | Route | Body | Answer |
 //! |---|---|---|
-//! | `POST /__sandbox/sbis/documents/{id}/deliver` | | document: "4", event "Доставка" [I] |
+//! | `POST /__sandbox/sbis/documents/{id}/deliver` | | document: "4", event "Доставка" \[I\] |
 //! | `POST /__sandbox/sbis/documents/{id}/counterparty-sign` | optional `{"cms"}` (base64) | document: "7", event "Утверждение" |
-//! | `POST /__sandbox/sbis/documents/{id}/counterparty-reject` | `{"reason"}` | document: "9", `Примечание`, event "Отклонение" [I] |
+//! | `POST /__sandbox/sbis/documents/{id}/counterparty-reject` | `{"reason"}` | document: "9", `Примечание`, event "Отклонение" \[I\] |
+//! | `POST /__sandbox/sbis/incoming` | optional `{"id", "type", "number", "files": [{"name", "base64"}]}` | the document that arrived |
+//! | `GET /__sandbox/sbis/service-stages` | | `[{"document", "stage", "name", "cause", "since", "processed"}]` |
 //! | `POST /__sandbox/sbis/sessions/expire` | optional `{"sid"}` | `{"expired": n}`: that session, or all |
 //! | `GET /__sandbox/sbis/documents`, `GET /__sandbox/sbis/documents/{id}` | | documents as `ПрочитатьДокумент` shows them |
-//! | `GET`/`POST /__sandbox/sbis/config` | `{"session_idle_secs", "verify_signatures"}` | settings in force |
+//! | `GET /__sandbox/sbis/calls` | | `{"in_flight": n}` |
+//! | `POST /__sandbox/sbis/calls/hold` | `{"hold": true \| false}` | `{"hold", "in_flight"}` |
+//! | `GET`/`POST /__sandbox/sbis/config` | `{"session_idle_secs", "verify_signatures", "service_stages", "max_calls_in_flight", "max_logins_per_minute"}` | settings in force |
 //!
 //! Sign, reject and deliver answer 404 for an unknown document and 409 when the document does
 //! not wait for the counterparty.
@@ -80,6 +107,7 @@
 pub mod account;
 mod control;
 mod feed;
+mod limits;
 mod model;
 mod rpc;
 mod state;
@@ -116,6 +144,13 @@ pub struct SbisConfig {
     /// Whether signatures are verified cryptographically (RSA or ECDSA P-256 over SHA-256), or
     /// only checked for structure, which lets GOST signatures from CryptoPro through.
     pub verify_signatures: bool,
+    /// Most calls of one session at once (contract §12: 5).
+    pub max_calls_in_flight: usize,
+    /// Most login calls a minute (contract §12: 300).
+    pub max_logins_per_minute: usize,
+    /// Whether service stages appear as the regulation requires (contract §8): a notice of
+    /// receipt owed after sending (on the operator's confirmation) and after receiving.
+    pub service_stages: bool,
 }
 
 impl Default for SbisConfig {
@@ -125,6 +160,9 @@ impl Default for SbisConfig {
             password: PASSWORD.into(),
             session_idle: Duration::from_secs(24 * 60 * 60),
             verify_signatures: true,
+            max_calls_in_flight: 5,
+            max_logins_per_minute: 300,
+            service_stages: true,
         }
     }
 }
@@ -137,6 +175,9 @@ impl std::fmt::Debug for SbisConfig {
             .field("password", &"***")
             .field("session_idle", &self.session_idle)
             .field("verify_signatures", &self.verify_signatures)
+            .field("max_calls_in_flight", &self.max_calls_in_flight)
+            .field("max_logins_per_minute", &self.max_logins_per_minute)
+            .field("service_stages", &self.service_stages)
             .finish()
     }
 }
@@ -151,11 +192,12 @@ const SESSION_HEADER: &str = "x-sbissessionid";
 #[derive(Clone)]
 pub(crate) struct Sbis {
     state: Arc<Mutex<state::State>>,
+    calls: Arc<limits::Calls>,
 }
 
 impl Sbis {
     pub fn new(config: SbisConfig) -> Sbis {
-        Sbis { state: Arc::new(Mutex::new(state::State::new(config))) }
+        Sbis { state: Arc::new(Mutex::new(state::State::new(config))), calls: limits::Calls::new() }
     }
 
     fn lock(&self) -> MutexGuard<'_, state::State> {
@@ -226,17 +268,31 @@ impl Simulator for Sbis {
 }
 
 async fn auth_endpoint(State(sbis): State<Sbis>, headers: HeaderMap, body: Bytes) -> Response {
-    endpoint(&sbis, &headers, &body, Endpoint::Auth)
+    endpoint(&sbis, &headers, &body, Endpoint::Auth).await
 }
 
 async fn service_endpoint(State(sbis): State<Sbis>, headers: HeaderMap, body: Bytes) -> Response {
-    endpoint(&sbis, &headers, &body, Endpoint::Service)
+    endpoint(&sbis, &headers, &body, Endpoint::Service).await
 }
 
-fn endpoint(sbis: &Sbis, headers: &HeaderMap, body: &[u8], endpoint: Endpoint) -> Response {
+async fn endpoint(sbis: &Sbis, headers: &HeaderMap, body: &[u8], endpoint: Endpoint) -> Response {
     let call = match rpc::parse(body) {
         Ok(call) => call,
         Err((error, id)) => return error.response(&id),
+    };
+    // A work call holds its session's place until it is answered (contract §12).
+    let _slot = match (endpoint, session(headers)) {
+        (Endpoint::Service, Some(sid)) => {
+            let max = sbis.lock().config.max_calls_in_flight;
+            match sbis.calls.enter(sid, max) {
+                Ok(slot) => {
+                    sbis.calls.released().await;
+                    Some(slot)
+                }
+                Err(error) => return error.response(&call.id),
+            }
+        }
+        _ => None,
     };
     let origin = origin(headers);
     match dispatch(sbis, &call, endpoint, session(headers), &origin, Utc::now()) {
@@ -299,6 +355,17 @@ fn dispatch(
                     let index = state.read(params)?;
                     Ok(state.documents[index].view(origin))
                 }
+                "СБИС.ЗаписатьВложение" => {
+                    let index = state.write_attachments(params)?;
+                    Ok(state.documents[index].view(origin))
+                }
+                "СБИС.ИнформацияОКонтрагенте" => {
+                    state.counterparty_info(params)
+                }
+                "СБИС.ИнформацияОСлужебныхЭтапах" => {
+                    state.service_info(params)
+                }
+                "СБИС.СписокСлужебныхЭтапов" => state.service_list(params),
                 "СБИС.СписокИзменений" => state.changes(params, origin),
                 "СБИС.СписокДокументов" => state.list_documents(params, origin),
                 "СБИС.СписокНашихОрганизаций" => {
