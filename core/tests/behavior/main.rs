@@ -77,11 +77,7 @@ fn harness(id: &str) -> Option<&'static dyn Harness> {
 /// Scenario × provider pairs that fail because of a bug in core (or a simulator still being
 /// written), each with why. They run and
 /// are reported; a listed pair that passes fails the suite, so the list cannot go stale.
-const KNOWN_FAILURES: &[(&str, &str, &str)] = &[
-    // approve and reject act on an incoming document, which the SBIS sandbox cannot make
-    // arrive yet (and the suite's call arguments are made without the sandbox).
-    ("calls", "sbis", "the sbis sandbox has no incoming documents yet for approve and reject"),
-];
+const KNOWN_FAILURES: &[(&str, &str, &str)] = &[];
 
 /// What one provider's sandbox and envelopes look like to the behaviour suite: only what is
 /// truly provider-specific. Fault patterns use the sandbox's syntax, with `*` standing for one
@@ -161,8 +157,9 @@ pub trait Harness: Sync {
     async fn refuse_sessions(&self, control: &Control) -> Result<&'static str, &'static str>;
 
     /// Arguments of one successful call of provider call `name` about `handle`, a sent and
-    /// pending document; `None` for a name this harness does not know.
-    fn call_args(&self, name: &str, handle: &Handle) -> Option<Value>;
+    /// pending document (a call about something else, such as an incoming document, may have
+    /// the sandbox make it first); `None` for a name this harness does not know.
+    async fn call_args(&self, control: &Control, name: &str, handle: &Handle) -> Option<Value>;
 
     /// A webhook delivery telling of a change to `handle`, as the provider's sender posts it
     /// (from its contract): the route's settings, the headers and the body. Only asked of a

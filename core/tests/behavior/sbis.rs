@@ -47,6 +47,8 @@ impl Harness for Sbis {
             "password": sbis::PASSWORD,
             "our_inn": sbis::OUR_INN,
             "our_kpp": sbis::OUR_KPP,
+            // Cargo's own scratch directory for integration tests, inside target/.
+            "archive_dir": concat!(env!("CARGO_TARGET_TMPDIR"), "/sbis-behaviour-archive"),
         })
     }
 
@@ -126,10 +128,19 @@ impl Harness for Sbis {
         Ok("/sbis/auth/service/")
     }
 
-    fn call_args(&self, name: &str, handle: &Handle) -> Option<Value> {
+    async fn call_args(&self, control: &Control, name: &str, handle: &Handle) -> Option<Value> {
         Some(match name {
             "incoming" | "service_documents" | "logout" => json!({}),
             "read" | "archive" => json!({"id": handle.id}),
+            // Approval and rejection act on a document the counterparty sent us.
+            "approve" | "reject" => {
+                let arrived = control.sbis_incoming(json!({})).await.unwrap();
+                let id = arrived["Идентификатор"].as_str().unwrap();
+                match name {
+                    "approve" => json!({"id": id}),
+                    _ => json!({"id": id, "reason": "Неверная цена в строке 2"}),
+                }
+            }
             _ => return None,
         })
     }
