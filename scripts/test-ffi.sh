@@ -5,9 +5,10 @@
 #   - regenerates the header and fails on any difference from include/signbridge.h;
 #   - checks that include/signbridge.pas declares what the header does, and that the library
 #     exports exactly the header's functions;
-#   - builds and runs the C and Free Pascal examples (the whole TAE flow; the C one also ArqSign,
-#     and iDocs with its OpenSSL host signer, attached and detached, and with the library's
-#     software signer, all with a throw-away key) against
+#   - builds and runs the C and Free Pascal examples (the whole TAE flow, and SBIS with Cyrillic
+#     titles and names checked at the sandbox; the C one also ArqSign,
+#     iDocs with its OpenSSL host signer, attached and detached, and with the library's
+#     software signer, and SBIS with the same OpenSSL signer, all with a throw-away key) against
 #     a sandbox it starts, and checks the text and the signatures the sandbox received;
 #   - runs the C misuse suite under valgrind (with the test-panic build);
 #   - sends through a journal file across a client restart (tests/c/journal.c);
@@ -167,6 +168,40 @@ print(f"{where}: one {form} CMS signature by {signature['signer_subject']!r}, "
 PY
 }
 
+# What the SBIS sandbox kept of a document an example sent: the exact Cyrillic title (as
+# Примечание) and counterparty name, the host's detached CMS (verified by the sandbox over the
+# bytes it handed out) made with the throw-away certificate, the counterparty's, state "7".
+# check_sbis HOST DOCUMENT_ID SIGNER_CN TITLE NAME
+check_sbis() {
+    python3 - "$url" "$@" <<'PY'
+import json, sys, urllib.request
+
+url, host, document_id, cn, title, name = sys.argv[1:]
+def get(path):
+    return json.load(urllib.request.urlopen(url + path))
+
+if not get("/__sandbox/sbis/config")["verify_signatures"]:
+    sys.exit("the SBIS sandbox does not verify signatures: the check below would prove little")
+document = get(f"/__sandbox/sbis/documents/{document_id}")
+where = f"{host} (sbis), document {document_id}"
+if document["Примечание"] != title:
+    sys.exit(f"{where}: the sandbox received the title {document['Примечание']!r}, expected {title!r}")
+if document["Контрагент"]["СвЮЛ"]["Название"] != name:
+    sys.exit(f"{where}: the counterparty is {document['Контрагент']!r}, expected {name!r}")
+signatures = [s for a in document["Вложение"] for s in a["Подпись"]]
+ours = [s for s in signatures if s["Направление"] == "Исходящий"]
+theirs = [s for s in signatures if s["Направление"] == "Входящий"]
+if len(ours) != 1 or len(theirs) != 1:
+    sys.exit(f"{where}: expected one signature by the host and one by the counterparty, got {signatures!r}")
+if cn not in ours[0].get("Сертификат", {}).get("ФИО", ""):
+    sys.exit(f"{where}: signed by {ours[0]!r}, expected {cn!r} in the subject")
+if document["Состояние"]["Код"] != "7":
+    sys.exit(f"{where}: state {document['Состояние']!r}, expected code 7")
+print(f"{where}: the host's CMS by {ours[0]['Сертификат']['ФИО']!r}, then the counterparty's; "
+      f"title {title!r}")
+PY
+}
+
 step "C example"
 gcc -Wall -Wextra -Werror -Iinclude examples/c/signing_flow.c -o "$work/signing_flow_c" \
     -L"$lib_dir" -lsignbridge -lcurl -lcrypto -Wl,-rpath,"$lib_dir"
@@ -201,6 +236,13 @@ document_id=$(sed -n 's/^sent .* as idocs document \([^ ]*\)$/\1/p' "$work/idocs
 [[ -n $document_id ]] || fail "the C example (idocs, software signer) printed no document id"
 check_idocs "$document_id" attached "$signer_cn"
 
+# SBIS: the same OpenSSL callback signs each file SBIS prepared (detached CMS).
+"$work/signing_flow_c" sbis "$url" "$work" "$work/host-key.pem" "$work/host-cert.pem" |
+    tee "$work/sbis.out"
+document_id=$(sed -n 's/^sent .* as sbis document \([^ ]*\)$/\1/p' "$work/sbis.out")
+[[ -n $document_id ]] || fail "the C example (sbis) printed no document id"
+check_sbis "C example" "$document_id" "$signer_cn" "Договор поставки № 17 «Премьер»" "СК Премьер, ОАО"
+
 step "Free Pascal example"
 mkdir "$work/fpc"
 # -Sew: warnings stop the build, as -Werror does for gcc.
@@ -212,6 +254,19 @@ fpc -Sew -vw -l- -Fuinclude -Fl"$lib_dir" -FU"$work/fpc" -o"$work/tae_flow_pas" 
 clear_requests
 SIGNBRIDGE_TAE_PASSWORD=sandbox-password "$work/tae_flow_pas" "$url" "$work"
 check_received "Pascal example" tae
+# SBIS from Pascal: Cyrillic title and counterparty name, signed by the library's software
+# signer with the same throw-away key.
+fpc -Sew -vw -l- -Fuinclude -Fl"$lib_dir" -FU"$work/fpc" -o"$work/sbis_flow_pas" \
+    "-k-rpath=$lib_dir" examples/pascal/sbis_flow.pas >"$work/fpc-sbis.log" || {
+    cat "$work/fpc-sbis.log" >&2
+    fail "fpc failed on the SBIS example"
+}
+SIGNBRIDGE_SBIS_PASSWORD=sandbox-secret "$work/sbis_flow_pas" "$url" "$work" \
+    "$work/host-key.pem" "$work/host-cert.pem" | tee "$work/sbis-pascal.out"
+document_id=$(sed -n 's/^sent .* as sbis document \([^ ]*\)$/\1/p' "$work/sbis-pascal.out")
+[[ -n $document_id ]] || fail "the Pascal example (sbis) printed no document id"
+check_sbis "Pascal example" "$document_id" "$signer_cn" \
+    "Договор поставки № 17 «Премьер» (Паскаль)" "ОАО «СК Премьер» — отдел ЭДО"
 
 step "misuse suite (valgrind)"
 gcc -Wall -Wextra -Werror -Iinclude tests/c/misuse.c -o "$work/misuse" -pthread \

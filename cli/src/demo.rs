@@ -1,8 +1,8 @@
 //! `signbridge demo`: the whole signing flow through the real client, against the embedded
-//! sandbox, for each provider: two people sign a sample contract in order, and the signed
-//! files land under the output directory. Then SINtegre, which only pushes: the sandbox
-//! publishes a product, the in-process listener receives it and downloads its file into
-//! `<out>/sintegre/`.
+//! sandbox, for each provider: the parties sign a sample contract (two in order, or the host and
+//! then one counterparty), and the signed files land under the output directory. Then SINtegre,
+//! which only pushes: the sandbox publishes a product, the in-process listener receives it and
+//! downloads its file into `<out>/sintegre/`.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -17,7 +17,7 @@ use signbridge::{
     Client, ClientConfig, Document, DownloadKind, Envelope, EventKind, Handle, Message, Party,
     PartyState, State, Status, TransportConfig,
 };
-use signbridge_sandbox::{Control, Sandbox, arqsign, fixtures, idocs, tae};
+use signbridge_sandbox::{Control, Sandbox, arqsign, fixtures, idocs, sbis, tae};
 
 use crate::Failure;
 
@@ -46,6 +46,13 @@ const IDOCS_SIGNERS: [Signer; 1] = [Signer {
     name: "ТОО Контрагент",
     email: "buh@kontragent.example",
     tax_id: idocs::COUNTERPARTY_BIN,
+}];
+
+/// SBIS sends to one counterparty by ИНН/КПП: the sandbox's.
+const SBIS_SIGNERS: [Signer; 1] = [Signer {
+    name: sbis::COUNTERPARTY_NAME,
+    email: "edo@premier.example",
+    tax_id: "7601000985/760601001",
 }];
 
 /// How long the demo waits for the sandbox to reflect a signature before giving up.
@@ -173,6 +180,40 @@ fn flows(base: &str) -> Result<Vec<Flow>, Failure> {
             signers: &IDOCS_SIGNERS,
             downloads: &[(DownloadKind::Signed, "print-form")],
         },
+        Flow {
+            name: "SBIS / Saby (the host signs each prepared file; the counterparty approves)",
+            client: {
+                let client = client(
+                    "sbis",
+                    serde_json::json!({
+                        "auth_url": format!("{base}/sbis/auth/service/"),
+                        "service_url": format!("{base}/sbis/service/?srv=1"),
+                        "login": sbis::LOGIN,
+                        "password": sbis::PASSWORD,
+                        "our_inn": sbis::OUR_INN,
+                        "our_kpp": sbis::OUR_KPP,
+                    }),
+                )?;
+                // A throwaway key; in Russia the host's signer calls CryptoPro (GOST).
+                let (cert, key) = signbridge_signer::testkeys::ecdsa_p256("ООО Наша (demo)");
+                let signer = SoftwareSigner::from_pem(cert.as_bytes(), key.as_bytes())
+                    .map_err(|e| Failure::Other(format!("demo signer: {e}")))?;
+                client.set_host_signer(Some(std::sync::Arc::new(signer)));
+                client
+            },
+            sign: |control, handle, _email| {
+                Box::pin(async move {
+                    control
+                        .sbis_counterparty_sign(&handle.id, None)
+                        .await
+                        .map(drop)
+                        .map_err(|e| e.message().to_string())
+                })
+            },
+            signers: &SBIS_SIGNERS,
+            // The sandbox serves no print form (СсылкаНаPDF): the file as sent.
+            downloads: &[(DownloadKind::Original, "original")],
+        },
     ])
 }
 
@@ -194,7 +235,8 @@ fn envelope(signers: &[Signer]) -> Envelope {
             body: Some("Prezado(a), segue o contrato para assinatura eletrônica.".into()),
         }),
         deadline: Some(Utc::now() + chrono::Duration::days(7)),
-        sequential: true,
+        // In order when there is an order to keep (SBIS sends to one counterparty, unordered).
+        sequential: signers.len() > 1,
         reminder_days: Some(2),
         ..Envelope::new(
             "DEMO-000123",
@@ -263,7 +305,8 @@ async fn run_flow(flow: &Flow, control: &Control, out_dir: &Path) -> Result<(), 
         written.push((path, pages, info.size));
     }
     let signed_pages = written[0].1;
-    if signed_pages <= ORIGINAL_PAGES {
+    let signed = flow.downloads[0].0 == DownloadKind::Signed;
+    if signed && signed_pages <= ORIGINAL_PAGES {
         return Err(Failure::Other(format!(
             "the signed PDF has {signed_pages} pages, expected more than the original {ORIGINAL_PAGES}"
         )));

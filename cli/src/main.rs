@@ -71,7 +71,7 @@ enum Command {
     /// Print a capability record as JSON: the --provider's; else, when --config or
     /// SIGNBRIDGE_CONFIG names an account, its provider's; else every provider's (an array).
     Capabilities {
-        /// A provider id (tae, arqsign, idocs).
+        /// A provider id (tae, arqsign, idocs, sbis).
         #[arg(long, value_name = "ID")]
         provider: Option<String>,
     },

@@ -13,7 +13,7 @@ fn demo_writes_signed_pdfs_with_more_pages() {
     let output = Command::new(BIN).args(["demo", "--out-dir"]).arg(out.path()).output().unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
-    assert_eq!(stdout.matches("state:      completed").count(), 3, "{stdout}");
+    assert_eq!(stdout.matches("state:      completed").count(), 4, "{stdout}");
     let mut files: Vec<_> = std::fs::read_dir(out.path())
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -22,11 +22,12 @@ fn demo_writes_signed_pdfs_with_more_pages() {
     files.sort();
     let names: Vec<String> =
         files.iter().map(|f| f.file_name().unwrap().to_string_lossy().into_owned()).collect();
-    // Sorted: arqsign evidence, arqsign signed, idocs print form, tae signed.
+    // Sorted: arqsign evidence, arqsign signed, idocs print form, sbis original, tae signed.
     let expected = [
         ("DEMO-000123-arqsign-", "-evidence.pdf"),
         ("DEMO-000123-arqsign-", "-signed.pdf"),
         ("DEMO-000123-idocs-", "-print-form.pdf"),
+        ("DEMO-000123-sbis-", "-original.pdf"),
         ("DEMO-000123-tae-", "-signed.pdf"),
     ];
     assert_eq!(names.len(), expected.len(), "{names:?}");
@@ -39,7 +40,8 @@ fn demo_writes_signed_pdfs_with_more_pages() {
     assert!(pages(0) >= 1, "the evidence report is a PDF");
     assert!(pages(1) > 2, "ArqSign appends its signature page");
     assert!(pages(2) > 2, "the iDocs print form lists the signatures after the original");
-    assert_eq!(pages(3), 3, "TAE: 2 pages + protocol");
+    assert_eq!(pages(3), 2, "SBIS: the original as sent");
+    assert_eq!(pages(4), 3, "TAE: 2 pages + protocol");
     for f in &files {
         assert!(stdout.contains(&f.display().to_string()), "each path is printed: {stdout}");
     }

@@ -1,25 +1,28 @@
 /*
  * The whole signing flow through signbridge's C ABI, against the sandbox, for TOTVS Assinatura
- * Eletrônica (tae), ArqSign (arqsign) or iDocs (idocs, Kazakhstan): send a contract, make the
+ * Eletrônica (tae), ArqSign (arqsign), iDocs (idocs, Kazakhstan) or SBIS / Saby (sbis, Russia):
+ * send a contract, make the
  * parties sign through the sandbox's control routes (libcurl, the only thing curl is used for),
  * poll the status, take the events, refresh once more (forced: asking the provider now), call
  * one of the provider's own operations where it has one, download a second file into memory (TAE: the original,
- * which must come back byte for byte; ArqSign: the evidence report; iDocs: the archive) and the
- * signed PDF to a file, and print the file's path. Only the configuration (account and
+ * which must come back byte for byte; ArqSign: the evidence report; iDocs: the archive; SBIS: the
+ * original) and, where the provider has one, the signed PDF to a file, and print the file's path. Only the configuration (account and
  * parties), the host signer and the sandbox's sign route differ by provider: the rest is the
  * same code, which is the point of a provider-neutral API. What a provider can do is asked,
  * not guessed: the example reads the provider's capability record and checks it against the
  * table below.
  *
  *   signing_flow tae|arqsign SANDBOX_URL OUT_DIR
- *   signing_flow idocs SANDBOX_URL OUT_DIR KEY_PEM CERT_PEM
+ *   signing_flow idocs|sbis SANDBOX_URL OUT_DIR KEY_PEM CERT_PEM
  *
  * TAE and ArqSign send to two signers in order, who sign by e-mail link. iDocs needs the HOST
  * to sign: during signbridge_send the library calls the host signer registered here, written
  * with OpenSSL (CMS_sign) and the unencrypted PEM private key KEY_PEM (RSA or EC P-256) and its
  * PEM certificate CERT_PEM; then one counterparty, named by its BIN, signs in iDocs. The CMS
  * form (attached, the default, or detached) is the account setting `cms_form`; like every
- * setting it can come from the environment: SIGNBRIDGE_IDOCS_CMS_FORM=detached. A throw-away
+ * setting it can come from the environment: SIGNBRIDGE_IDOCS_CMS_FORM=detached. SBIS asks the
+ * same callback for a detached CMS over each file it prepared; its counterparty, named by
+ * ИНН/КПП, then approves the document in SBIS. A throw-away
  * key and certificate for the sandbox (which checks the signature, not the certificate):
  *
  *   openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
@@ -257,11 +260,12 @@ struct provider {
      * one (the sandbox names iDocs counterparties by BIN), else its e-mail. */
     const char *sign_route;
     const char *sign_body;
+    int sequential; /* the envelope asks the parties to sign in order */
     const char *second_kind;
     const char *second_magic;
-    const char *signed_file; /* printf format: document id */
+    const char *signed_file; /* printf format: document id; NULL: no signed PDF to download */
     /* One of the provider's own operations (capability "calls") and its arguments as JSON
-     * (NULL: none); a NULL name when it has none. */
+     * (NULL: none; a %s stands for the document's id); a NULL name when it has none. */
     const char *call;
     const char *call_args;
 };
@@ -277,7 +281,7 @@ static const struct provider PROVIDERS[] = {
      0, "Contrato de prestação de serviços", "Segue o contrato para assinatura.",
      {{"João Araújo", "joao.araujo@cliente.example", NULL, "partially_signed"},
       {"Maria da Conceição Souza", "maria.souza@empresa.example", NULL, "completed"}},
-     "%s/__sandbox/tae/documents/%s/sign", "{\"email\":\"%s\"}",
+     "%s/__sandbox/tae/documents/%s/sign", "{\"email\":\"%s\"}", 1,
      "original", "%PDF-", "contrato-%s-assinado.pdf", NULL, NULL},
     {"arqsign",
      "{\"provider\":\"arqsign\",\"settings\":{\"base_url\":\"%1$s/arqsign\","
@@ -287,7 +291,7 @@ static const struct provider PROVIDERS[] = {
      0, "Contrato de prestação de serviços", "Segue o contrato para assinatura.",
      {{"João Araújo", "joao.araujo@cliente.example", NULL, "partially_signed"},
       {"Maria da Conceição Souza", "maria.souza@empresa.example", NULL, "completed"}},
-     "%s/__sandbox/arqsign/processes/%s/sign", "{\"email\":\"%s\"}",
+     "%s/__sandbox/arqsign/processes/%s/sign", "{\"email\":\"%s\"}", 1,
      "evidence", "%PDF-", "contrato-%s-assinado.pdf", "folders", "{\"search\":\"root\"}"},
     /* The sender's token and employee; the counterparty is the sandbox's other company. */
     {"idocs",
@@ -298,8 +302,19 @@ static const struct provider PROVIDERS[] = {
      "\"employee_id\":\"7e2d8f3b-4c5a-4b7f-8d9e-2b3c4d5e6f01\"}}",
      1, "Договор поставки № 17 / Жеткізу шарты № 17", "Просим подписать договор.",
      {{"ТОО «Көктем Сауда»", "buh@koktem.example", "123456789012", "completed"}},
-     "%s/__sandbox/idocs/documents/%s/counterparty-sign", "{\"bin\":\"%s\"}",
+     "%s/__sandbox/idocs/documents/%s/counterparty-sign", "{\"bin\":\"%s\"}", 1,
      "archive", "PK\x03\x04", "dogovor-%s-podpisan.pdf", "inbox", NULL},
+    /* Our organisation and the sandbox's login; the counterparty by ИНН/КПП (one party, so no
+     * order). SBIS's print form is not served by the sandbox: no signed PDF here. */
+    {"sbis",
+     "{\"provider\":\"sbis\",\"account\":\"sandbox\",\"settings\":{"
+     "\"auth_url\":\"%1$s/sbis/auth/service/\",\"service_url\":\"%1$s/sbis/service/?srv=1\","
+     "\"login\":\"sandbox\",\"password\":\"sandbox-secret\","
+     "\"our_inn\":\"7700000001\",\"our_kpp\":\"770001001\"}}",
+     1, "Договор поставки № 17 «Премьер»", "Просим утвердить договор.",
+     {{"СК Премьер, ОАО", "edo@premier.example", "7601000985/760601001", "completed"}},
+     "%s/__sandbox/sbis/documents/%s/counterparty-sign", "{}", 0,
+     "original", "%PDF-", NULL, "read", "{\"id\":\"%s\"}"},
 };
 
 static void sandbox_sign(const struct provider *p, const char *base, const char *id,
@@ -341,6 +356,10 @@ static void wait_for_state(const signbridge_client *client, const char *handle, 
     fail("document did not reach %s within 30 s", want);
 }
 
+static void download_signed(const signbridge_client *client, const struct provider *p,
+                            const char *handle, const char *id, const char *out_dir,
+                            size_t pdf_len);
+
 int main(int argc, char **argv) {
     const struct provider *p = NULL;
     for (size_t i = 0; argc >= 4 && i < sizeof PROVIDERS / sizeof PROVIDERS[0]; i++)
@@ -348,7 +367,7 @@ int main(int argc, char **argv) {
     if (!p || argc != (p->host_signs ? 6 : 4)) {
         fprintf(stderr,
                 "usage: %s tae|arqsign SANDBOX_URL OUT_DIR\n"
-                "       %s idocs SANDBOX_URL OUT_DIR KEY_PEM CERT_PEM\n",
+                "       %s idocs|sbis SANDBOX_URL OUT_DIR KEY_PEM CERT_PEM\n",
                 argv[0], argv[0]);
         return 2;
     }
@@ -401,8 +420,9 @@ int main(int argc, char **argv) {
     snprintf(envelope, sizeof envelope,
              "{\"reference\":\"C-EXAMPLE-%ld\",\"title\":\"%s\",\"documents\":[],"
              "\"parties\":[%s],\"message\":{\"subject\":\"%s\",\"body\":\"%s\"},"
-             "\"sequential\":true}",
-             (long)getpid(), p->title, parties, p->title, p->message);
+             "\"sequential\":%s}",
+             (long)getpid(), p->title, parties, p->title, p->message,
+             p->sequential ? "true" : "false");
     static char pdf[4096];
     size_t pdf_len = make_pdf(pdf, sizeof pdf);
     char *handle = NULL;
@@ -450,7 +470,11 @@ int main(int argc, char **argv) {
 
     if (p->call) {
         char *result = NULL;
-        check(signbridge_call(client, p->call, p->call_args, &result), "signbridge_call");
+        char args[256];
+        /* A %s in the arguments stands for the document's id. */
+        if (p->call_args) snprintf(args, sizeof args, p->call_args, id);
+        check(signbridge_call(client, p->call, p->call_args ? args : NULL, &result),
+              "signbridge_call");
         printf("%s: %zu bytes of JSON\n", p->call, strlen(result));
         signbridge_string_free(result);
     }
@@ -467,6 +491,19 @@ int main(int argc, char **argv) {
     printf("%s: %zu bytes in memory\n", p->second_kind, second_len);
     signbridge_bytes_free(second, second_len);
 
+    if (p->signed_file) download_signed(client, p, handle, id, out_dir, pdf_len);
+    else printf("no signed PDF for %s\n", p->id);
+    signbridge_string_free(handle);
+    signbridge_client_free(client);
+    if (p->host_signs) free_signer(&signer);
+    curl_global_cleanup();
+    return 0;
+}
+
+/* The signed PDF, streamed to a file in OUT_DIR; it must be larger than what was sent. */
+static void download_signed(const signbridge_client *client, const struct provider *p,
+                            const char *handle, const char *id, const char *out_dir,
+                            size_t pdf_len) {
     char name[128], path[1024];
     snprintf(name, sizeof name, p->signed_file, id);
     snprintf(path, sizeof path, "%s/%s", out_dir, name);
@@ -482,9 +519,4 @@ int main(int argc, char **argv) {
         fail("%s is not the signed PDF (%ld bytes)", path, size);
 
     printf("signed PDF: %s (%ld bytes)\n", path, size);
-    signbridge_string_free(handle);
-    signbridge_client_free(client);
-    if (p->host_signs) free_signer(&signer);
-    curl_global_cleanup();
-    return 0;
 }

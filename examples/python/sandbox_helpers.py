@@ -52,9 +52,18 @@ IDOCS_COUNTERPARTY = {
 
 def config(provider: str, url: str) -> Dict[str, Any]:
     """An account of `provider` on the sandbox. With a real account keep the secrets out of
-    the file: SIGNBRIDGE_TAE_PASSWORD, SIGNBRIDGE_ARQSIGN_APP_KEY, SIGNBRIDGE_IDOCS_TOKEN, …
-    set them."""
-    if provider == "idocs":
+    the file: SIGNBRIDGE_TAE_PASSWORD, SIGNBRIDGE_ARQSIGN_APP_KEY, SIGNBRIDGE_IDOCS_TOKEN,
+    SIGNBRIDGE_SBIS_PASSWORD, … set them."""
+    if provider == "sbis":
+        settings = {
+            "auth_url": f"{url}/sbis/auth/service/",
+            "service_url": f"{url}/sbis/service/?srv=1",
+            "login": "sandbox",
+            "password": "sandbox-secret",
+            "our_inn": "7700000001",
+            "our_kpp": "770001001",
+        }
+    elif provider == "idocs":
         settings = {
             "base_url": f"{url}/idocs",
             "token": (
@@ -99,6 +108,19 @@ def control(url: str, route: str, body: Dict[str, Any]) -> Any:
     with urllib.request.urlopen(request, timeout=10) as response:
         text = response.read()
     return json.loads(text) if text else None
+
+
+#: The SBIS counterparty the sandbox knows: a company, by its ИНН/КПП.
+SBIS_COUNTERPARTY = {
+    "name": "СК Премьер, ОАО",
+    "email": "edo@premier.example",
+    "tax_id": "7601000985/760601001",
+}
+
+
+def sbis_counterparty_approves_in_sandbox(url: str, document_id: str) -> None:
+    """What the SBIS counterparty would do in its own SBIS account: approve the document."""
+    control(url, f"sbis/documents/{document_id}/counterparty-sign", {})
 
 
 def counterparty_signs_in_sandbox(url: str, document_id: str) -> None:

@@ -17,6 +17,7 @@ from idocs_signing import key_file_pem as key_file_pem  # noqa: E402
 from idocs_signing import software_signer as software_signer  # noqa: E402
 from idocs_signing import throwaway_key as throwaway_key  # noqa: E402
 from sandbox_helpers import IDOCS_COUNTERPARTY, contract_pdf  # noqa: E402
+from sandbox_helpers import SBIS_COUNTERPARTY as SBIS_COUNTERPARTY  # noqa: E402
 from sandbox_helpers import config as example_config  # noqa: E402
 
 #: Retries and backoff short enough for tests; no rate limit.
@@ -134,3 +135,11 @@ def idocs_envelope(reference: str) -> signbridge.Envelope:
             )
         ],
     )
+
+
+def sbis_config(sandbox: Sandbox, **settings: str) -> Dict[str, Any]:
+    """The sandbox's SBIS account; ``settings`` override the defaults."""
+    config = example_config("sbis", sandbox.url)
+    config["settings"].update(settings)
+    config["transport"] = FAST_TRANSPORT
+    return config

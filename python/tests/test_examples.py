@@ -61,6 +61,36 @@ def test_the_idocs_example_runs(sandbox: Sandbox, tmp_path: Path, signer: str) -
     assert Path(archive).read_bytes().startswith(b"PK\x03\x04")
 
 
+def test_the_sbis_example_runs(sandbox: Sandbox, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, str(EXAMPLES / "sbis_edo.py"), sandbox.url],
+        env={**os.environ, "SIGNBRIDGE_OUT_DIR": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    sent, state, completed, original, archived = done.stdout.splitlines()
+    match = re.fullmatch(r"sent RU-000017 as sbis:example:(\S+), signed by (.+)", sent)
+    assert match, sent
+    assert state == "the document is sent"
+    assert completed.endswith("approved; the document is completed")
+    document = sandbox.call("GET", f"/__sandbox/sbis/documents/{match.group(1)}")
+    # The Cyrillic title and name arrived intact, and the Python signer's CMS was verified.
+    assert document["Примечание"] == "Договор поставки № 17 «Премьер»"
+    assert document["Контрагент"]["СвЮЛ"]["Название"] == "СК Премьер, ОАО"
+    assert document["Состояние"]["Код"] == "7"
+    [attachment] = document["Вложение"]
+    ours, theirs = attachment["Подпись"]
+    assert ours["Направление"] == "Исходящий" and match.group(2) in ours["Сертификат"]["ФИО"]
+    assert theirs["Направление"] == "Входящий"
+    assert Path(original) == tmp_path / "RU-000017-sbis.pdf"
+    assert Path(original).read_bytes().startswith(b"%PDF")
+    assert archived == 'archived 1 file(s), signatures ["Исходящий", "Входящий"]'
+    index = tmp_path / "sbis-archive" / match.group(1) / "index.json"
+    assert index.is_file()
+
+
 def test_the_readme_snippet_runs(sandbox: Sandbox, tmp_path: Path) -> None:
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
     [snippet] = [

@@ -55,6 +55,34 @@ pub fn u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     }
 }
 
+/// A scalar as text: SBIS sends every scalar as a string, but some of its clients see numbers
+/// and booleans in the same places; null or absent is empty.
+pub fn text<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    match Option::<serde_json::Value>::deserialize(d)? {
+        None | Some(serde_json::Value::Null) => Ok(String::new()),
+        Some(serde_json::Value::String(s)) => Ok(s),
+        Some(serde_json::Value::Number(n)) => Ok(n.to_string()),
+        Some(serde_json::Value::Bool(b)) => Ok(b.to_string()),
+        Some(other) => Err(serde::de::Error::custom(format!("expected text, got {other}"))),
+    }
+}
+
+/// A list given as an array, as one bare element, or as null (SBIS answers `Этап`, `Действие`,
+/// `Подпись`… as either, depending on the method).
+pub fn one_or_many<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: serde::de::DeserializeOwned,
+{
+    match Option::<serde_json::Value>::deserialize(d)? {
+        None | Some(serde_json::Value::Null) => Ok(Vec::new()),
+        Some(serde_json::Value::Array(items)) => {
+            items.into_iter().map(|v| T::deserialize(v).map_err(serde::de::Error::custom)).collect()
+        }
+        Some(one) => T::deserialize(one).map(|t| vec![t]).map_err(serde::de::Error::custom),
+    }
+}
+
 /// Rewrites every object key to start with a lowercase letter and drops stray surrounding
 /// spaces, so `IdProcesso`, `"ordemDocumento "` and `Conta` meet the camelCase wire structs.
 pub fn camel_keys(value: serde_json::Value) -> serde_json::Value {
@@ -120,6 +148,27 @@ mod tests {
             assert_eq!(utc_date(text).unwrap().to_rfc3339(), expected, "{text}");
         }
         assert_eq!(utc_date("ontem"), None);
+    }
+
+    #[test]
+    fn texts_and_lists_in_any_clothing() {
+        #[derive(Deserialize)]
+        struct S {
+            #[serde(default, deserialize_with = "text")]
+            t: String,
+            #[serde(default, deserialize_with = "one_or_many")]
+            l: Vec<u8>,
+        }
+        for (json, t, l) in [
+            (r#"{"t":"3","l":[1,2]}"#, "3", vec![1, 2]),
+            (r#"{"t":3,"l":7}"#, "3", vec![7]),
+            (r#"{"t":null,"l":null}"#, "", vec![]),
+            (r#"{}"#, "", vec![]),
+        ] {
+            let s: S = serde_json::from_str(json).unwrap();
+            assert_eq!((s.t.as_str(), s.l), (t, l), "{json}");
+        }
+        assert!(serde_json::from_str::<S>(r#"{"t":{"a":1}}"#).is_err());
     }
 
     #[test]

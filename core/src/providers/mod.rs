@@ -19,6 +19,7 @@ pub(crate) mod lenient;
 // inside a macro.
 pub mod arqsign;
 pub mod idocs;
+pub mod sbis;
 pub mod tae;
 
 /// What a provider needs to build one account's instance.
@@ -139,4 +140,5 @@ declare_providers! {
     tae => tae::Tae,
     arqsign => arqsign::ArqSign,
     idocs => idocs::IDocs,
+    sbis => sbis::Sbis,
 }

@@ -108,7 +108,7 @@ impl Harness for ArqSign {
         Err("the AppKey and SubscriptionKey go on every request: no session to renew")
     }
 
-    fn call_args(&self, name: &str, handle: &Handle) -> Option<Value> {
+    async fn call_args(&self, _control: &Control, name: &str, handle: &Handle) -> Option<Value> {
         Some(match name {
             "resend" | "signer_data" => json!({"handle": handle}),
             "users" => json!({"active": true}),

@@ -55,7 +55,8 @@ async fn calls(h: &'static dyn Harness) -> Outcome {
     let declared = capability(h).calls;
     for name in declared {
         let args = h
-            .call_args(name, &handle)
+            .call_args(&env.control, name, &handle)
+            .await
             .unwrap_or_else(|| panic!("declared call {name}: the harness has no arguments for it"));
         let before = env.requests().await.len();
         env.client.call(name, args).await.unwrap_or_else(|e| panic!("declared call {name}: {e}"));

@@ -8,7 +8,7 @@ use signbridge::{ErrorKind, Retry, State, TransportConfig};
 use signbridge_sandbox::{Fault, Reset};
 
 use crate::{
-    Harness, Outcome, answers, fast_transport, not_applicable, on_route, paths, send, start,
+    Harness, Outcome, aimed, answers, fast_transport, not_applicable, on_call, paths, send, start,
     start_with,
 };
 
@@ -59,7 +59,7 @@ async fn status_dropped_connection_retried(h: &'static dyn Harness) -> Outcome {
         .requests()
         .await
         .iter()
-        .filter(|r| on_route(route, &r.path))
+        .filter(|r| on_call(route, &r.path, r.rpc_method.as_deref()))
         .map(|r| r.fault.is_some())
         .collect();
     assert_eq!(faulted, [true, false], "dropped once, then read again");
@@ -125,7 +125,7 @@ async fn each_send_write(
         let route = write.route;
         env.control.clear_requests().await.unwrap();
         let stored = h.stored(&env.control).await;
-        env.control.add_fault(fault(route)).await.unwrap();
+        env.control.add_fault(aimed(route, fault)).await.unwrap();
         let reference = format!("ERP-WRITE-{n}");
         let err = env.client.send(&h.envelope(&reference)).await.unwrap_err();
         assert_eq!((err.kind(), err.code()), (ErrorKind::OutcomeUnknown, 403), "{route}: {err}");

@@ -115,7 +115,7 @@ impl Harness for IDocs {
         Err("the company token is long-lived and goes on every request: no login to renew it")
     }
 
-    fn call_args(&self, name: &str, _handle: &Handle) -> Option<Value> {
+    async fn call_args(&self, _control: &Control, name: &str, _handle: &Handle) -> Option<Value> {
         Some(match name {
             "inbox" => Value::Null,
             "bulk" => json!({

@@ -31,7 +31,7 @@ use signbridge::providers::PROVIDERS;
 use signbridge::{
     Capability, Envelope, Error, ErrorKind, Handle, HostSigner, Role, TransportConfig,
 };
-use signbridge_sandbox::{Control, RecordedRequest, control};
+use signbridge_sandbox::{Control, Fault, RecordedRequest, control};
 
 /// One `#[tokio::test]` per scenario function of the module, running it for every provider.
 macro_rules! scenarios {
@@ -58,6 +58,7 @@ mod lifecycle;
 
 mod arqsign;
 mod idocs;
+mod sbis;
 mod tae;
 
 pub use common::{Env, fast_transport};
@@ -68,11 +69,13 @@ fn harness(id: &str) -> Option<&'static dyn Harness> {
         "tae" => Some(&tae::Tae),
         "arqsign" => Some(&arqsign::ArqSign),
         "idocs" => Some(&idocs::IDocs),
+        "sbis" => Some(&sbis::Sbis),
         _ => None,
     }
 }
 
-/// Scenario × provider pairs that fail because of a bug in core, each with why. They run and
+/// Scenario × provider pairs that fail because of a bug in core (or a simulator still being
+/// written), each with why. They run and
 /// are reported; a listed pair that passes fails the suite, so the list cannot go stale.
 const KNOWN_FAILURES: &[(&str, &str, &str)] = &[];
 
@@ -154,8 +157,9 @@ pub trait Harness: Sync {
     async fn refuse_sessions(&self, control: &Control) -> Result<&'static str, &'static str>;
 
     /// Arguments of one successful call of provider call `name` about `handle`, a sent and
-    /// pending document; `None` for a name this harness does not know.
-    fn call_args(&self, name: &str, handle: &Handle) -> Option<Value>;
+    /// pending document (a call about something else, such as an incoming document, may have
+    /// the sandbox make it first); `None` for a name this harness does not know.
+    async fn call_args(&self, control: &Control, name: &str, handle: &Handle) -> Option<Value>;
 
     /// A webhook delivery telling of a change to `handle`, as the provider's sender posts it
     /// (from its contract): the route's settings, the headers and the body. Only asked of a
@@ -310,7 +314,26 @@ pub async fn sign_all(h: &dyn Harness, env: &Env, envelope: &Envelope, handle: &
 /// The HTTP status answered to each request on `route` (None: no answer, the connection was
 /// dropped), in arrival order.
 pub fn answers(requests: &[RecordedRequest], route: &str) -> Vec<Option<u16>> {
-    requests.iter().filter(|r| on_route(route, &r.path)).map(|r| r.status).collect()
+    let on = |r: &&RecordedRequest| on_call(route, &r.path, r.rpc_method.as_deref());
+    requests.iter().filter(on).map(|r| r.status).collect()
+}
+
+/// Whether a call to `path` (the JSON-RPC `rpc_method` it called, if any) is on `route`. A
+/// JSON-RPC provider takes every call on one path, so its routes name the method after a `#`:
+/// `/sbis/service/#СБИС.ВыполнитьДействие`.
+pub fn on_call(route: &str, path: &str, rpc_method: Option<&str>) -> bool {
+    match route.split_once('#') {
+        Some((route, method)) => on_route(route, path) && rpc_method == Some(method),
+        None => on_route(route, path),
+    }
+}
+
+/// `fault` (made for a path) aimed at `route`: its path, and the JSON-RPC method after a `#`.
+pub fn aimed(route: &'static str, fault: fn(&'static str) -> Fault) -> Fault {
+    match route.split_once('#') {
+        Some((path, method)) => fault(path).on_rpc_method(method),
+        None => fault(route),
+    }
 }
 
 /// Whether `path` is on `route`: case-insensitive, `*` standing for one whole segment.
@@ -353,4 +376,9 @@ fn routes_match_whole_segments_in_any_casing() {
         "/tae/documents/v2/publicacoes/12/download"
     ));
     assert!(!on_route("/a/*/c", "/a/b/d"));
+    let execute = "/sbis/service/#СБИС.ВыполнитьДействие";
+    assert!(on_call(execute, "/sbis/service/", Some("СБИС.ВыполнитьДействие")));
+    assert!(!on_call(execute, "/sbis/service/", Some("СБИС.ПрочитатьДокумент")));
+    assert!(!on_call(execute, "/sbis/service/", None));
+    assert!(on_call("/sbis/service/", "/sbis/service/", Some("СБИС.ПрочитатьДокумент")));
 }

@@ -106,7 +106,7 @@ impl Harness for Tae {
         Ok("/tae/identityintegration/*/auth/login")
     }
 
-    fn call_args(&self, _name: &str, _handle: &Handle) -> Option<Value> {
+    async fn call_args(&self, _control: &Control, _name: &str, _handle: &Handle) -> Option<Value> {
         None
     }
 

@@ -27,7 +27,7 @@ use std::time::{Duration, Instant};
 use signbridge::{DownloadKind, ErrorKind, Handle, Result, TransportConfig};
 use signbridge_sandbox::Sandbox;
 
-use crate::{Env, Harness, Outcome, capability, on_route, sign_all, undeclared};
+use crate::{Env, Harness, Outcome, capability, on_call, sign_all, undeclared};
 use server::{Hostile, Play, Seen, Spoil};
 
 scenarios!(hostile_send, hostile_status, hostile_download, hostile_cancel);
@@ -282,16 +282,17 @@ async fn hostile_send(h: &'static dyn Harness) -> Outcome {
         stage.env.client.send(&h.envelope("HOSTILE-LEARN")).await.map(drop)
     })
     .await;
-    let write_route = |seen: &Seen| {
-        h.send_writes().iter().find(|w| on_route(w.route, seen.path.split('?').next().unwrap()))
+    let on = |route: &str, seen: &Seen| {
+        on_call(route, seen.path.split('?').next().unwrap(), seen.rpc_method.as_deref())
     };
+    let write_route = |seen: &Seen| h.send_writes().iter().find(|w| on(w.route, seen));
+    let keyed = |seen: &Seen| h.keyed_writes().iter().any(|route| on(route, seen));
     let created = learned
         .iter()
         .position(|s| write_route(s).is_some_and(|w| !w.handle_known))
+        // Where the client chooses the document's id (SBIS), a keyed write creates it.
+        .or_else(|| learned.iter().position(keyed))
         .expect("one of send's writes creates the document");
-    let keyed = |seen: &Seen| {
-        h.keyed_writes().iter().any(|route| on_route(route, seen.path.split('?').next().unwrap()))
-    };
     let place = |n: usize, seen: &Seen| Place {
         write: write_route(seen).is_some() || keyed(seen),
         handle_known: n > created,

@@ -1,13 +1,14 @@
 //! The hostile server: a proxy on 127.0.0.1 in front of a sandbox that passes every request
 //! through until it is armed, then plays one way of misbehaving on the armed request and on
-//! every later request to the same path (so retries meet it too). The sandbox keeps the flow
+//! every later request to the same path and, for JSON-RPC (every call on one path), the same
+//! method (so retries meet it too). The sandbox keeps the flow
 //! real (ids, tickets, links built from the `Host` the proxy passes on); the proxy only spoils
 //! what comes back. Without an upstream it is the "other origin": it answers `{}` to anything
 //! and records what it was sent.
 
 use std::convert::Infallible;
 use std::io;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -75,6 +76,8 @@ pub const ESCAPED: &str = "escaped-by-an-id";
 pub struct Seen {
     pub method: String,
     pub path: String,
+    /// The JSON-RPC method the body calls, when it is a JSON-RPC call.
+    pub rpc_method: Option<String>,
     pub headers: Vec<(String, Vec<u8>)>,
     pub played: bool,
 }
@@ -89,8 +92,23 @@ struct Armed {
     /// Requests still to pass before the one the play starts on.
     skip: usize,
     play: Play,
-    /// The path the play stays on, once it started.
-    path: Option<String>,
+    /// The path (and JSON-RPC method) the play stays on, once it started.
+    path: Option<(String, Option<String>)>,
+}
+
+/// How much of a request body is read before deciding on a play: enough for a JSON-RPC call's
+/// `method`, which comes first (`{"jsonrpc":"2.0","method":…`).
+const HEAD_BYTES: usize = 512;
+
+/// The `method` of a JSON-RPC call whose body starts with `head`.
+fn rpc_method(head: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(head);
+    if !text.trim_start().starts_with('{') || !text.contains("\"jsonrpc\"") {
+        return None;
+    }
+    let rest = &text[text.find("\"method\"")? + "\"method\"".len()..];
+    let rest = rest.trim_start().strip_prefix(':')?.trim_start().strip_prefix('"')?;
+    Some(rest[..rest.find('"')?].to_string())
 }
 
 pub struct Hostile {
@@ -100,7 +118,19 @@ pub struct Hostile {
     state: Mutex<State>,
     /// Body bytes of endless answers handed to the connection so far.
     served: AtomicU64,
+    /// Requests being handled now, and the most at once so far.
+    in_flight: AtomicUsize,
+    most_in_flight: AtomicUsize,
     http: reqwest::Client,
+}
+
+/// Counts a request in flight while it lives.
+struct InFlight<'a>(&'a AtomicUsize);
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 impl Hostile {
@@ -114,6 +144,8 @@ impl Hostile {
             other: other.trim_end_matches('/').to_string(),
             state: Mutex::default(),
             served: AtomicU64::new(0),
+            in_flight: AtomicUsize::new(0),
+            most_in_flight: AtomicUsize::new(0),
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .no_proxy()
@@ -165,11 +197,31 @@ impl Hostile {
         self.served.load(Ordering::SeqCst)
     }
 
+    /// The most requests the proxy was handling at once.
+    #[allow(dead_code)] // used by core/tests/sbis.rs, which includes this file
+    pub fn most_in_flight(&self) -> usize {
+        self.most_in_flight.load(Ordering::SeqCst)
+    }
+
     async fn handle(self: Arc<Self>, req: Request<Incoming>) -> io::Result<Response<Body>> {
+        let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most_in_flight.fetch_max(now, Ordering::SeqCst);
+        let _counted = InFlight(&self.in_flight);
         let path = req.uri().path_and_query().map_or("/", |p| p.as_str()).to_string();
+        let (parts, mut body) = req.into_parts();
+        // The body's first bytes, to tell JSON-RPC calls on one path apart.
+        let mut head = Vec::new();
+        while head.len() < HEAD_BYTES {
+            match body.frame().await {
+                Some(Ok(frame)) => head.extend_from_slice(frame.data_ref().map_or(&[][..], |d| d)),
+                Some(Err(e)) => return Err(io::Error::other(e)),
+                None => break,
+            }
+        }
+        let rpc = rpc_method(&head);
         let play = {
             let mut state = self.state.lock().unwrap();
-            let bare = req.uri().path().to_string();
+            let bare = (parts.uri.path().to_string(), rpc.clone());
             let play = match &mut state.armed {
                 Some(armed) if armed.path.is_none() && armed.skip > 0 => {
                     armed.skip -= 1;
@@ -179,14 +231,15 @@ impl Hostile {
                     armed.path = Some(bare);
                     Some(armed.play)
                 }
-                Some(armed) if armed.path.as_deref() == Some(bare.as_str()) => Some(armed.play),
+                Some(armed) if armed.path.as_ref() == Some(&bare) => Some(armed.play),
                 _ => None,
             };
             state.seen.push(Seen {
-                method: req.method().to_string(),
+                method: parts.method.to_string(),
                 path: path.clone(),
-                headers: req
-                    .headers()
+                rpc_method: rpc,
+                headers: parts
+                    .headers
                     .iter()
                     .map(|(k, v)| (k.as_str().to_string(), v.as_bytes().to_vec()))
                     .collect(),
@@ -202,8 +255,7 @@ impl Hostile {
                 return Ok(reply);
             }
             Some(Play::HangUpMidUpload) => {
-                let mut body = req.into_body();
-                let mut read = 0;
+                let mut read = head.len();
                 while read < 1024 {
                     match body.frame().await {
                         Some(Ok(frame)) => read += frame.data_ref().map_or(0, |d| d.len()),
@@ -217,7 +269,9 @@ impl Hostile {
         let Some(upstream) = &self.upstream else {
             return Ok(full(200, "application/json", Bytes::from_static(b"{}")));
         };
-        let (status, headers, body) = self.forward(upstream, &path, req).await?;
+        let rest = body.collect().await.map_err(io::Error::other)?.to_bytes();
+        let whole = Bytes::from([head.as_slice(), &rest].concat());
+        let (status, headers, body) = self.forward(upstream, &path, parts, whole).await?;
         let Some(play) = play else {
             let mut reply = full(status.as_u16(), "", body);
             for name in [CONTENT_TYPE, CONTENT_DISPOSITION] {
@@ -297,10 +351,9 @@ impl Hostile {
         &self,
         upstream: &str,
         path: &str,
-        req: Request<Incoming>,
+        parts: hyper::http::request::Parts,
+        body: Bytes,
     ) -> io::Result<(StatusCode, hyper::HeaderMap, Bytes)> {
-        let (parts, body) = req.into_parts();
-        let body = body.collect().await.map_err(io::Error::other)?.to_bytes();
         let mut forwarded = self
             .http
             .request(parts.method.as_str().parse().unwrap(), format!("{upstream}{path}"))

@@ -1,0 +1,457 @@
+//! End to end, SBIS only, against its sandbox: the send as the sandbox saw it (one document
+//! under the recorded id, the host's detached CMS over each file), the counterparty signing,
+//! a session that ends mid-flow, a lost `СБИС.ВыполнитьДействие` answer reconciled by reading
+//! the document, the local archive. What every provider does is in `behavior/`.
+
+mod common;
+
+// The behaviour suite's proxy, for an answer lost after SBIS applied the call.
+#[allow(dead_code)]
+#[path = "behavior/hostile/server.rs"]
+mod hostile;
+
+use std::sync::Arc;
+
+use common::{Env, fast_transport};
+use serde_json::{Value, json};
+use signbridge::signing::{HostSigner, SoftwareSigner};
+use signbridge::{
+    Document, Envelope, ErrorKind, EventKind, Party, PartyState, Reconciled, State, TransportConfig,
+};
+use signbridge_sandbox::{RecordedRequest, fixtures, sbis};
+
+fn settings(base: &str) -> Value {
+    json!({
+        "auth_url": format!("{base}/sbis/auth/service/"),
+        "service_url": format!("{base}/sbis/service/?srv=1"),
+        "login": sbis::LOGIN,
+        "password": sbis::PASSWORD,
+        "our_inn": sbis::OUR_INN,
+        "our_kpp": sbis::OUR_KPP,
+    })
+}
+
+async fn start_with(overrides: Value, transport: TransportConfig) -> Env {
+    let env = Env::start("sbis", settings, overrides, transport).await;
+    env.client.set_host_signer(Some(signer()));
+    env
+}
+
+async fn start() -> Env {
+    start_with(json!({}), fast_transport()).await
+}
+
+fn signer() -> Arc<dyn HostSigner> {
+    let (cert, key) = signbridge_signer::testkeys::ecdsa_p256("ООО Наша");
+    Arc::new(SoftwareSigner::from_pem(cert.as_bytes(), key.as_bytes()).unwrap())
+}
+
+fn envelope(reference: &str, documents: Vec<Document>) -> Envelope {
+    let counterparty = Party {
+        tax_id: Some(format!("{}/{}", sbis::COUNTERPARTY_INN, sbis::COUNTERPARTY_KPP)),
+        ..Party::signer("СК Премьер, ОАО", "edo@premier.example")
+    };
+    Envelope::new(reference, "Договор поставки № 17 «Премьер»", documents, vec![counterparty])
+}
+
+fn pdf(name: &str) -> Document {
+    Document::from_bytes(name, fixtures::sample_pdf("Dogovor", 1))
+}
+
+/// The JSON-RPC methods of the requests, in order.
+fn methods(requests: &[RecordedRequest]) -> Vec<String> {
+    requests.iter().filter_map(|r| r.body["method"].as_str().map(str::to_string)).collect()
+}
+
+fn count(requests: &[RecordedRequest], method: &str) -> usize {
+    methods(requests).iter().filter(|m| *m == method).count()
+}
+
+/// Send → delivered → the counterparty approves → completed, and the sandbox
+/// holds one document with our title, its file signed by the host.
+#[tokio::test]
+async fn send_then_counterparty_signs_then_completed() {
+    let env = start().await;
+    let handle = env.client.send(&envelope("ERP-S1", vec![pdf("dogovor.pdf")])).await.unwrap();
+    let requests = env.requests().await;
+    assert_eq!(
+        methods(&requests),
+        [
+            "СБИС.Аутентифицировать",
+            "СБИС.ЗаписатьДокумент",
+            "СБИС.ПодготовитьДействие",
+            "СБИС.ВыполнитьДействие"
+        ]
+    );
+    let execute = requests.iter().find(|r| r.body["method"] == "СБИС.ВыполнитьДействие").unwrap();
+    let execute = &execute.body["params"]["Документ"]["Этап"];
+    assert_eq!(execute["Вложение"].as_array().unwrap().len(), 1, "{execute}");
+
+    let s = env.client.status(&handle).await.unwrap();
+    assert_eq!(s.state, State::Sent, "{:?}", s.provider_status);
+    let doc = env.control.sbis_document(&handle.id).await.unwrap();
+    assert_eq!(doc["Примечание"], "Договор поставки № 17 «Премьер»", "{doc}");
+
+    env.control.sbis_deliver(&handle.id).await.unwrap();
+    env.control.sbis_counterparty_sign(&handle.id, None).await.unwrap();
+    let s = env.client.status(&handle).await.unwrap();
+    assert_eq!(s.state, State::Completed, "{}", s.provider_status);
+    assert_eq!(s.parties[0].state, PartyState::Signed);
+
+    // The same reference again: the same document, nothing sent.
+    env.control.clear_requests().await.unwrap();
+    let again = env.client.send(&envelope("ERP-S1", vec![pdf("dogovor.pdf")])).await.unwrap();
+    assert_eq!(again.id, handle.id);
+    assert!(env.requests().await.is_empty());
+}
+
+/// Every session ends mid-flow: the next call is refused, one new login, the call goes again.
+#[tokio::test]
+async fn session_expired_mid_flow() {
+    let env = start().await;
+    let handle = env.client.send(&envelope("ERP-S2", vec![pdf("a.pdf")])).await.unwrap();
+    env.control.sbis_expire_sessions(None).await.unwrap();
+    env.control.clear_requests().await.unwrap();
+    assert_eq!(env.client.status(&handle).await.unwrap().state, State::Sent);
+    let requests = env.requests().await;
+    assert_eq!(
+        methods(&requests),
+        ["СБИС.ПрочитатьДокумент", "СБИС.Аутентифицировать", "СБИС.ПрочитатьДокумент"]
+    );
+    assert_eq!(requests[0].status, Some(401));
+    // The new session serves the next send.
+    env.client.send(&envelope("ERP-S2b", vec![pdf("b.pdf")])).await.unwrap();
+    assert_eq!(count(&env.requests().await, "СБИС.Аутентифицировать"), 1);
+}
+
+/// The local archive: the file and both signatures (the host's and the counterparty's) on disk,
+/// each as SBIS serves it, and an index that lists them.
+#[tokio::test]
+async fn archive_holds_every_file_and_signature() {
+    let dir = tempfile::tempdir().unwrap();
+    let env = start_with(json!({"archive_dir": dir.path()}), fast_transport()).await;
+    let handle = env.client.send(&envelope("ERP-S5", vec![pdf("dogovor.pdf")])).await.unwrap();
+    env.control.sbis_counterparty_sign(&handle.id, None).await.unwrap();
+    let index = env.client.call("archive", json!({"id": handle.id})).await.unwrap();
+    assert_eq!(index["document"], handle.id.as_str());
+    assert_eq!(index["state"]["code"], "7", "{index}");
+    let files = index["files"].as_array().unwrap();
+    assert_eq!(files.len(), 1, "{index}");
+    let folder = dir.path().join(&handle.id);
+    let file = std::fs::read(folder.join(files[0]["path"].as_str().unwrap())).unwrap();
+    assert_eq!(file, fixtures::sample_pdf("Dogovor", 1), "the file as sent");
+    let signatures = files[0]["signatures"].as_array().unwrap();
+    assert_eq!(signatures.len(), 2, "ours and the counterparty's: {index}");
+    let directions: Vec<_> = signatures.iter().map(|s| s["direction"].clone()).collect();
+    assert_eq!(directions, ["Исходящий", "Входящий"], "{index}");
+    let read = |s: &Value| std::fs::read(folder.join(s["path"].as_str().unwrap())).unwrap();
+    let ours = read(&signatures[0]);
+    assert_eq!(ours.first(), Some(&0x30), "our signature is a DER CMS");
+    assert!(!read(&signatures[1]).is_empty(), "the counterparty's (simulated by the sandbox)");
+    let on_disk: Value =
+        serde_json::from_slice(&std::fs::read(folder.join("index.json")).unwrap()).unwrap();
+    assert_eq!(on_disk, index);
+    // Nothing half-written is left behind.
+    let partial = walk(&folder).into_iter().filter(|p| p.ends_with(".partial")).count();
+    assert_eq!(partial, 0);
+}
+
+fn walk(dir: &std::path::Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            out.extend(walk(&path));
+        } else {
+            out.push(path.to_string_lossy().into_owned());
+        }
+    }
+    out
+}
+
+/// The answer to `СБИС.ВыполнитьДействие` is lost after SBIS applied it: the send fails as
+/// `outcome_unknown` with the handle, the reconcile reads the document by its recorded id and
+/// finds it sent, and sending the reference again returns that handle: one document, one execute.
+#[tokio::test]
+async fn lost_execute_answer_is_reconciled_by_reading_the_document() {
+    let env = start().await;
+    let proxy = hostile::Hostile::start(Some(env.sandbox.base_url()), "http://127.0.0.1:9").await;
+    let client = common::client("sbis", settings(proxy.base()), json!({}), fast_transport());
+    client.set_host_signer(Some(signer()));
+    // The first send logs in; every later one writes, prepares, fetches the file, executes.
+    client.send(&envelope("ERP-S6-WARM", vec![pdf("a.pdf")])).await.unwrap();
+    proxy.arm(3, hostile::Play::HangUpAfter);
+    let lost = envelope("ERP-S6", vec![pdf("b.pdf")]);
+    let err = client.send(&lost).await.unwrap_err();
+    let seen = proxy.seen();
+    assert_eq!(seen[3].rpc_method.as_deref(), Some("СБИС.ВыполнитьДействие"), "{seen:?}");
+    assert_eq!(err.kind(), ErrorKind::OutcomeUnknown, "{err}");
+    let handle = err.handle().cloned().expect("the document exists: the error carries it");
+    proxy.disarm();
+
+    env.control.clear_requests().await.unwrap();
+    let Reconciled::Sent { handle: found, .. } = client.reconcile("ERP-S6").await.unwrap() else {
+        panic!("the reconcile finds the document sent")
+    };
+    assert_eq!(found.id, handle.id);
+    assert_eq!(methods(&env.requests().await), ["СБИС.ПрочитатьДокумент"], "read, never executed");
+    let again = client.send(&lost).await.unwrap();
+    assert_eq!(again.id, handle.id);
+    assert_eq!(count(&env.requests().await, "СБИС.ВыполнитьДействие"), 0);
+    let outgoing = env.control.sbis_documents().await.unwrap();
+    assert_eq!(outgoing.len(), 2, "one document per reference");
+    assert_eq!(client.status(&handle).await.unwrap().state, State::Sent);
+}
+
+/// The host's signer fails after the document was written: the error carries the handle, the
+/// document stays a draft, and the next send of the reference resumes it (no second write of a
+/// new document) once the signer works.
+#[tokio::test]
+async fn a_send_cut_short_resumes_with_its_draft() {
+    struct Refusing;
+    impl HostSigner for Refusing {
+        fn sign(&self, _: &signbridge::signing::SignRequest) -> Result<Vec<u8>, String> {
+            Err("the token is not inserted".into())
+        }
+    }
+    let env = start().await;
+    env.client.set_host_signer(Some(Arc::new(Refusing)));
+    let env_ = envelope("ERP-S7", vec![pdf("a.pdf")]);
+    let err = env.client.send(&env_).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Signing, "{err}");
+    assert_eq!(err.provider_message(), Some("the token is not inserted"));
+    let handle = err.handle().cloned().expect("the draft exists");
+    assert_eq!(env.client.status(&handle).await.unwrap().state, State::Draft);
+
+    env.client.set_host_signer(Some(signer()));
+    env.control.clear_requests().await.unwrap();
+    let sent = env.client.send(&env_).await.unwrap();
+    assert_eq!(sent.id, handle.id);
+    assert_eq!(
+        methods(&env.requests().await),
+        ["СБИС.ПрочитатьДокумент", "СБИС.ПодготовитьДействие", "СБИС.ВыполнитьДействие"],
+        "the lookup finds the draft; no second ЗаписатьДокумент"
+    );
+    assert_eq!(env.control.sbis_documents().await.unwrap().len(), 1);
+}
+
+/// Two clients of the account on one journal file (two ERP processes): the second uses the
+/// session the first logged in with, sealed in the journal; no second login.
+#[tokio::test]
+async fn the_session_is_shared_through_the_journal() {
+    let env = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let journal = signbridge::journal::JournalConfig {
+        path: Some(dir.path().join("journal.sqlite3")),
+        ..Default::default()
+    };
+    let client = |journal: signbridge::journal::JournalConfig| {
+        let c = signbridge::Client::new(signbridge::ClientConfig {
+            provider: "sbis".into(),
+            account: "shared".into(),
+            transport: fast_transport(),
+            settings: settings(&env.sandbox.base_url()),
+            journal,
+        })
+        .unwrap();
+        c.set_host_signer(Some(signer()));
+        c
+    };
+    let first = client(journal.clone());
+    let handle = first.send(&envelope("ERP-S8", vec![pdf("a.pdf")])).await.unwrap();
+    let second = client(journal);
+    env.control.clear_requests().await.unwrap();
+    assert_eq!(second.status(&handle).await.unwrap().state, State::Sent);
+    let requests = env.requests().await;
+    assert_eq!(methods(&requests), ["СБИС.ПрочитатьДокумент"], "no second login");
+    assert_eq!(requests[0].status, Some(200), "the first client's session is valid");
+}
+
+/// A session the host obtained itself (`session_id`): sent as `X-SBISSessionID`, never
+/// renewed: once SBIS ends it, the call fails as auth with SBIS's words, and no login is tried.
+#[tokio::test]
+async fn an_external_session_is_used_as_given() {
+    let env = start().await;
+    let base = env.sandbox.base_url();
+    let login = json!({"jsonrpc": "2.0", "method": "СБИС.Аутентифицировать", "id": 0,
+        "params": {"Параметр": {"Логин": sbis::LOGIN, "Пароль": sbis::PASSWORD}}});
+    let answer: Value = reqwest::Client::new()
+        .post(format!("{base}/sbis/auth/service/"))
+        .json(&login)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let sid = answer["result"].as_str().unwrap().to_string();
+    let overrides = json!({"login": null, "password": null, "session_id": sid});
+    let env2 = common::client("sbis", settings(&base), overrides, fast_transport());
+    env2.set_host_signer(Some(signer()));
+    let handle = env2.send(&envelope("ERP-S9", vec![pdf("a.pdf")])).await.unwrap();
+    env.control.clear_requests().await.unwrap();
+    env.control.sbis_expire_sessions(None).await.unwrap();
+    let err = env2.status(&handle).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+    assert!(err.provider_message().is_some_and(|m| !m.is_empty()), "{err}");
+    assert!(!format!("{err} {err:?}").contains(&sid), "the session never shows");
+    assert_eq!(methods(&env.requests().await), ["СБИС.ПрочитатьДокумент"], "no login");
+}
+
+/// "≤ 5 parallel threads per session" (§3.4): a batch refresh of 12 documents, each read held
+/// back by the sandbox, never has more than 5 calls in flight.
+#[tokio::test]
+async fn at_most_five_calls_in_flight() {
+    let env = start().await;
+    let proxy = hostile::Hostile::start(Some(env.sandbox.base_url()), "http://127.0.0.1:9").await;
+    let transport = TransportConfig { batch_concurrency: 12, ..fast_transport() };
+    let client = common::client("sbis", settings(proxy.base()), json!({}), transport);
+    client.set_host_signer(Some(signer()));
+    let mut handles = Vec::new();
+    for n in 0..12 {
+        let env_ = envelope(&format!("ERP-S10-{n}"), vec![pdf("a.pdf")]);
+        handles.push(client.send(&env_).await.unwrap());
+    }
+    // Each read waits long enough at the sandbox for the others to pile up behind it.
+    let delay = signbridge_sandbox::Fault::delay("/sbis/service/", 150).times(12);
+    env.control.add_fault(delay).await.unwrap();
+    proxy.disarm();
+    let before = proxy.most_in_flight();
+    assert!(before <= 1, "sends one at a time: {before}");
+    for status in client.refresh(&handles).await {
+        assert_eq!(status.unwrap().state, State::Sent);
+    }
+    assert_eq!(proxy.most_in_flight(), 5, "as many as allowed, never more");
+}
+
+/// `provider_options.sbis` in SBIS' own words reaches the document; a field SBIS has no use
+/// for is refused before any request, naming it.
+#[tokio::test]
+async fn provider_options_in_sbis_words() {
+    let env = start_with(
+        json!({"responsible": {"Фамилия": "Иванов", "Имя": "Иван", "Отчество": "Иванович"}}),
+        fast_transport(),
+    )
+    .await;
+    let mut env_ = envelope("ERP-S11", vec![pdf("a.pdf")]);
+    env_.provider_options = json!({"sbis": {
+        "Тип": "АктСверИсх", "Номер": "АС-11", "Сумма": "17700.00",
+        "Регламент": {"Идентификатор": "ad40d873-9d1e-47d7-b7e9-f39636b36301",
+                      "Название": "Акт сверки"}}});
+    let handle = env.client.send(&env_).await.unwrap();
+    let doc = env.control.sbis_document(&handle.id).await.unwrap();
+    assert_eq!(doc["Тип"], "АктСверИсх", "{doc}");
+    assert_eq!(doc["Номер"], "АС-11");
+    assert_eq!(doc["Сумма"], "17700.00");
+    assert_eq!(doc["Регламент"]["Название"], "Акт сверки");
+    assert_eq!(doc["Ответственный"]["Фамилия"], "Иванов");
+
+    env.control.clear_requests().await.unwrap();
+    let mut bad = envelope("ERP-S12", vec![pdf("a.pdf")]);
+    bad.provider_options = json!({"sbis": {"Регламентт": {}}});
+    let err = env.client.send(&bad).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Validation, "{err}");
+    assert_eq!(err.field(), Some("provider_options.sbis"), "{err}");
+    assert!(env.requests().await.is_empty(), "refused before any request");
+}
+
+/// SBIS changes a formalized XML file when preparing it (`Модифицирован: "Да"`, §5.3): the host
+/// signs what the link serves, not its original, and SBIS accepts the signature.
+#[tokio::test]
+async fn a_modified_file_is_signed_as_sbis_serves_it() {
+    let env = start().await;
+    let xml = "<?xml version=\"1.0\" encoding=\"utf-8\"?><Файл ИдФайл=\"ON_NSCHFDOPPR\"/>";
+    let doc = Document::from_bytes("ON_NSCHFDOPPR_1.xml", xml.as_bytes().to_vec());
+    let handle = env.client.send(&envelope("ERP-S13", vec![doc])).await.unwrap();
+    assert_eq!(env.client.status(&handle).await.unwrap().state, State::Sent);
+    let stored = env.control.sbis_document(&handle.id).await.unwrap();
+    let attachment = &stored["Вложение"][0];
+    assert_eq!(attachment["Модифицирован"], "Да", "{stored}");
+    assert_eq!(attachment["Подпись"][0]["Направление"], "Исходящий", "{stored}");
+}
+
+/// What SBIS cannot send is refused before any request, naming the field.
+#[tokio::test]
+async fn envelopes_sbis_cannot_send_are_refused_locally() {
+    let env = start().await;
+    let two = {
+        let mut e = envelope("ERP-S14", vec![pdf("a.pdf")]);
+        e.parties.push(Party::signer("Второй", "second@example.ru"));
+        e
+    };
+    let observer = {
+        let mut e = envelope("ERP-S15", vec![pdf("a.pdf")]);
+        let copy = signbridge::Role::Observe;
+        e.parties.push(Party::with_role("Наблюдатель", "copy@example.ru", copy));
+        e
+    };
+    let no_tax_id = {
+        let mut e = envelope("ERP-S16", vec![pdf("a.pdf")]);
+        e.parties[0].tax_id = None;
+        e
+    };
+    let bad_kpp = {
+        let mut e = envelope("ERP-S17", vec![pdf("a.pdf")]);
+        e.parties[0].tax_id = Some("7601000985/76".into());
+        e
+    };
+    for (e, field) in [
+        (two, "parties"),
+        (observer, "parties[1].role"),
+        (no_tax_id, "parties[0].tax_id"),
+        (bad_kpp, "parties[0].tax_id"),
+    ] {
+        let err = env.client.send(&e).await.unwrap_err();
+        assert_eq!((err.kind(), err.field()), (ErrorKind::Validation, Some(field)), "{err}");
+    }
+    assert!(env.requests().await.is_empty(), "nothing reached SBIS");
+}
+
+/// The change list through `Client::changes`: the send, the delivery and the approval of our
+/// document, once each, in order; the cursor resumes after them (nothing new), and the events
+/// after a later change only.
+#[tokio::test]
+async fn changes_with_cursor() {
+    let env = start().await;
+    let handle = env.client.send(&envelope("ERP-S20", vec![pdf("a.pdf")])).await.unwrap();
+    env.control.sbis_deliver(&handle.id).await.unwrap();
+    let (events, cursor) = env.client.changes(None).await.unwrap();
+    let ours: Vec<_> = events.iter().filter(|e| e.handle.id == handle.id).collect();
+    assert!(!ours.is_empty(), "{events:?}");
+    assert!(ours.iter().all(|e| e.handle.reference.as_deref() == Some("ERP-S20")), "{ours:?}");
+    let mut ids: Vec<_> = events.iter().map(|e| e.id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), events.len(), "no event twice");
+    let cursor = cursor.unwrap();
+    let (none, same) = env.client.changes(Some(&cursor)).await.unwrap();
+    assert!(none.is_empty(), "nothing new after the cursor: {none:?}");
+
+    env.control.sbis_counterparty_sign(&handle.id, None).await.unwrap();
+    let (after, _) = env.client.changes(same.as_deref()).await.unwrap();
+    assert_eq!(after.len(), 1, "{after:?}");
+    assert_eq!(after[0].kind, EventKind::PartySigned);
+    assert_eq!(after[0].handle.id, handle.id);
+}
+
+/// More events than a page holds: `ЕстьЕще` is followed page after page, no event lost or
+/// repeated.
+#[tokio::test]
+async fn changes_follow_the_pages() {
+    let env = start_with(json!({"page_size": 2}), fast_transport()).await;
+    for n in 0..3 {
+        let handle =
+            env.client.send(&envelope(&format!("ERP-S21-{n}"), vec![pdf("a.pdf")])).await.unwrap();
+        env.control.sbis_deliver(&handle.id).await.unwrap();
+        env.control.sbis_counterparty_sign(&handle.id, None).await.unwrap();
+    }
+    env.control.clear_requests().await.unwrap();
+    let (events, _) = env.client.changes(None).await.unwrap();
+    let pages = count(&env.requests().await, "СБИС.СписокИзменений");
+    let mut ids: Vec<_> = events.iter().map(|e| e.id.clone()).collect();
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), events.len(), "no event twice");
+    assert!(events.len() >= 9, "three events for each of three documents: {events:?}");
+    assert!(pages >= 5, "two events a page: {pages} pages");
+}

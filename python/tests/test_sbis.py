@@ -1,0 +1,85 @@
+"""SBIS from Python: the host signs every prepared file with a Python callable, the
+counterparty approves, the session ends mid-flow and one new login follows, and SBIS's own
+words (JSON-RPC `error.message`) reach the exception."""
+
+from __future__ import annotations
+
+from typing import List
+
+import pytest
+from support import SBIS_COUNTERPARTY, Sandbox, cms_sign, sample_pdf, sbis_config, throwaway_key
+
+import signbridge
+from signbridge import CmsForm, DownloadKind, State
+
+
+def envelope(reference: str) -> signbridge.Envelope:
+    return signbridge.Envelope(
+        reference=reference,
+        title="Договор поставки № 17 «Премьер»",
+        documents=[signbridge.Document.from_bytes("dogovor.pdf", sample_pdf("Dogovor", 1))],
+        parties=[
+            signbridge.Party(
+                name=SBIS_COUNTERPARTY["name"],
+                email=SBIS_COUNTERPARTY["email"],
+                tax_id=SBIS_COUNTERPARTY["tax_id"],
+            )
+        ],
+    )
+
+
+def methods(sandbox: Sandbox) -> List[str]:
+    """The JSON-RPC methods the sandbox was called with, in order."""
+    bodies = [r["body"] for r in sandbox.requests() if isinstance(r["body"], dict)]
+    return [str(b["method"]) for b in bodies if "method" in b]
+
+
+def test_python_signer_then_approval(sandbox: Sandbox) -> None:
+    key, certificate = throwaway_key("ООО «Наша» (pytest)")
+    forms: List[CmsForm] = []
+
+    def sign(data: bytes, form: CmsForm) -> bytes:
+        forms.append(form)
+        return cms_sign(key, certificate, data, form)
+
+    with signbridge.Client(sbis_config(sandbox)) as client:
+        client.set_host_signer(sign)
+        handle = client.send(envelope("PY-SBIS-1"))
+        assert forms == [CmsForm.DETACHED]
+        assert client.status(handle).state is State.SENT
+        sandbox.call("POST", f"/__sandbox/sbis/documents/{handle.id}/counterparty-sign", {})
+        status = client.status(handle)
+        assert status.state is State.COMPLETED
+        assert status.provider_status.startswith("7 ")
+        original = client.download(handle, DownloadKind.ORIGINAL)
+        assert original == sample_pdf("Dogovor", 1)
+    document = sandbox.call("GET", f"/__sandbox/sbis/documents/{handle.id}")
+    ours = document["Вложение"][0]["Подпись"][0]
+    assert "ООО «Наша» (pytest)" in ours["Сертификат"]["ФИО"]
+
+
+def test_session_ends_mid_flow(sandbox: Sandbox) -> None:
+    key, certificate = throwaway_key()
+    with signbridge.Client(sbis_config(sandbox)) as client:
+        client.set_host_signer(lambda data, form: cms_sign(key, certificate, data, form))
+        handle = client.send(envelope("PY-SBIS-2"))
+        sandbox.call("POST", "/__sandbox/sbis/sessions/expire", {})
+        sandbox.call("DELETE", "/__sandbox/requests")
+        assert client.status(handle).state is State.SENT
+    assert methods(sandbox) == [
+        "СБИС.ПрочитатьДокумент",
+        "СБИС.Аутентифицировать",
+        "СБИС.ПрочитатьДокумент",
+    ]
+
+
+def test_refusals_keep_sbis_words(sandbox: Sandbox) -> None:
+    with signbridge.Client(sbis_config(sandbox, password="not-the-password")) as client:
+        with pytest.raises(signbridge.AuthError) as refused:
+            client.call("read", {"id": "00000000-0000-4000-8000-000000000000"})
+    assert refused.value.provider_message, "SBIS's message is kept"
+    assert "not-the-password" not in str(refused.value)
+    with signbridge.Client(sbis_config(sandbox)) as client:
+        with pytest.raises(signbridge.NotFound) as missing:
+            client.call("read", {"id": "00000000-0000-4000-8000-000000000000"})
+    assert "не найден" in (missing.value.provider_message or "")
