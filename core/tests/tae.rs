@@ -322,3 +322,35 @@ async fn polling_turns_changes_into_events() {
         ]
     );
 }
+
+/// The poller asks about every envelope the journal knows as sent and not final, appends what
+/// changed once (a repeated poll appends nothing), and stops asking about a finished one.
+#[tokio::test]
+async fn the_poller_refreshes_open_envelopes_into_the_stream() {
+    let h = start().await;
+    let done = h.client.send(&envelope("ERP-P1")).await.unwrap();
+    let open = h.client.send(&envelope("ERP-P2")).await.unwrap();
+    for email in ["maria@cliente.example", "joao@empresa.example"] {
+        h.control.tae_sign(doc_id(&done), email).await.unwrap();
+    }
+    h.control.tae_sign(doc_id(&open), "maria@cliente.example").await.unwrap();
+    assert_eq!(h.client.poll().await.unwrap(), (2, 0));
+    let mut ids = Vec::new();
+    while let Some(e) = h.client.next_event(Some(Duration::ZERO)).await.unwrap() {
+        h.client.ack_event(&e.id).await.unwrap();
+        ids.push(e.id);
+    }
+    ids.sort();
+    let (d, o) = (&done.id, &open.id);
+    let mut expected = vec![
+        format!("tae:test:{d}:party:joao@empresa.example:signed"),
+        format!("tae:test:{d}:party:maria@cliente.example:signed"),
+        format!("tae:test:{d}:state:completed"),
+        format!("tae:test:{o}:party:maria@cliente.example:signed"),
+        format!("tae:test:{o}:state:partially_signed"),
+    ];
+    expected.sort();
+    assert_eq!(ids, expected);
+    assert_eq!(h.client.poll().await.unwrap(), (1, 0), "the completed one is no longer asked");
+    assert!(h.client.next_event(Some(Duration::ZERO)).await.unwrap().is_none(), "nothing again");
+}

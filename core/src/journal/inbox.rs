@@ -141,3 +141,14 @@ pub enum Ack {
     /// No event has this id.
     Unknown,
 }
+
+/// Where an account's change list (a provider's `changes` cursor) stands in the journal.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedState {
+    /// The committed cursor: every event pulled before it is acknowledged (None: from the
+    /// provider's beginning).
+    pub cursor: Option<String>,
+    /// Events of the last batch pulled from `cursor` not yet acknowledged; while any is, the
+    /// batch's own next cursor waits beside them and nothing more is pulled.
+    pub awaiting_acks: u64,
+}

@@ -239,8 +239,13 @@ impl Receiver {
         self.events.ack(id).await
     }
 
-    /// The routes' events committed at or after `since`, oldest first, at most `limit`.
-    pub async fn replay_events(&self, since: DateTime<Utc>, limit: usize) -> Result<Vec<Event>> {
+    /// The routes' events from `since`, acknowledged or not, oldest first, at most `limit`;
+    /// see [`crate::Client::replay_events`].
+    pub async fn replay_events(
+        &self,
+        since: crate::Since,
+        limit: usize,
+    ) -> Result<Vec<crate::journal::StoredEvent>> {
         self.events.replay(since, limit).await
     }
 }
