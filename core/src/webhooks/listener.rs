@@ -190,7 +190,7 @@ impl Listener {
         for route in config.routes.iter().filter(|r| r.source == "sintegre") {
             let source = Sintegre::new(&route.account, route.settings.clone())?;
             if let Some(d) = source.downloads() {
-                downloads.push((route.account.clone(), d.clone()));
+                downloads.push((route.account.clone(), d.clone(), source.link_seal()));
             }
         }
         let body_limit = config

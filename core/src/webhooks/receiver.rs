@@ -195,6 +195,18 @@ impl Receiver {
                 return Reply::error(400, &malformed.0);
             }
         };
+        let link = match delivery.link {
+            None => None,
+            Some(l) => match route.seal_link(&l.url) {
+                Some(sealed) => Some((sealed, l.expires_at)),
+                None => {
+                    tracing::error!(target: "signbridge::webhooks", source = route.id(),
+                        account = route.account(), "the link could not be sealed: 503");
+                    return Reply::error(503, "the delivery could not be stored; send it again")
+                        .with_header("Retry-After", "30");
+                }
+            },
+        };
         let entry = InboxEntry {
             source: route.id().to_owned(),
             account: route.account().to_owned(),
@@ -202,7 +214,7 @@ impl Receiver {
             body: delivery.body,
             headers: headers.redacted(),
             flags: delivery.flags,
-            link: delivery.link.map(|l| (l.url.expose().to_owned(), l.expires_at)),
+            link,
             events: delivery.events,
         };
         match self.journal.ingest(&entry).await {
