@@ -160,11 +160,18 @@ impl std::fmt::Debug for Client {
 impl Client {
     /// Builds the account's client and opens its journal (creating the file when needed); a
     /// journal that cannot be used is a [`ErrorKind::Journal`] error naming its file.
-    pub fn new(mut config: ClientConfig) -> Result<Client> {
+    pub fn new(config: ClientConfig) -> Result<Client> {
+        providers::check_known(&config.provider)?;
+        let journal = journal::Journal::open(&config.journal)?;
+        Client::with_journal(config, journal)
+    }
+
+    /// Builds the account's client over a journal already open (`config.journal` is not
+    /// used), e.g. the listener's, so that its events join the listener's stream.
+    pub fn with_journal(mut config: ClientConfig, journal: journal::Journal) -> Result<Client> {
         let batch_concurrency = config.transport.batch_concurrency.max(1);
         let signer = signing::SignerSlot::default();
         providers::check_known(&config.provider)?;
-        let journal = journal::Journal::open(&config.journal)?;
         let provider = providers::build(
             &config.provider,
             providers::BuildContext {

@@ -20,6 +20,7 @@
 pub mod arqsign;
 pub mod idocs;
 mod listener;
+mod poller;
 mod receiver;
 
 mod secret;
@@ -38,6 +39,7 @@ use crate::model::{Event, EventKind, Handle};
 use crate::transport::Secret;
 
 pub use listener::{Listener, ListenerConfig, TlsFiles};
+pub use poller::PolledAccount;
 pub use receiver::{Receiver, ReceiverConfig, Reply, RouteConfig};
 
 /// The sources signbridge knows, by id (the `source` of a route).

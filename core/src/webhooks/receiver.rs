@@ -142,6 +142,18 @@ impl Receiver {
         &self.journal
     }
 
+    /// The same receiver whose event stream also carries the events of these (provider,
+    /// account) pairs (the accounts a listener polls), so that the host has one stream.
+    pub fn with_accounts(
+        mut self,
+        accounts: impl IntoIterator<Item = (String, String)>,
+    ) -> Receiver {
+        let mut scope: Vec<(String, String)> = self.routes.keys().cloned().collect();
+        scope.extend(accounts);
+        self.events = EventStream::new(self.journal.clone(), scope);
+        self
+    }
+
     /// Handles one delivery to the route (`source`, `account`): see the module docs for what
     /// it answers. Never fails: every outcome is a reply.
     pub async fn handle(
