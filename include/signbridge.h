@@ -487,6 +487,38 @@ signbridge_result signbridge_changes(const struct signbridge_client *client,
                                      char **out_json);
 
 /**
+ * The account's events from `since` — a stream position (`"0"` is the beginning; events after
+ * it) or an RFC 3339 time (events committed at or after it) — acknowledged or not, oldest
+ * first, at most `limit` (capped at 1 000). Nothing is acknowledged or handed out by it. On
+ * success writes `[{"position", "committed_at", "acked_at", "event": {"id", "handle", "kind",
+ * "at", "raw"}}, ...]` to `*out_json` (free it with `signbridge_string_free`); pass the last
+ * `position` as the next `since`. Acknowledged events older than the retention may have been
+ * pruned (`signbridge_prune_events`). A `since` that is neither is
+ * `SIGNBRIDGE_RESULT_VALIDATION` naming `since`.
+ *
+ * # Safety
+ * `client` is NULL or a live client; `since` NULL or a NUL-terminated string; `out_json`
+ * NULL or writable.
+ */
+signbridge_result signbridge_replay_events(const struct signbridge_client *client,
+                                           const char *since,
+                                           uint32_t limit,
+                                           char **out_json);
+
+/**
+ * Deletes the acknowledged events committed more than `retention_hours` hours ago from the
+ * client's journal (every account in it; pending events are kept whatever their age) and
+ * writes how many to `*out_count`. `signbridge serve` does this hourly by itself
+ * (`event_retention_hours`, default 720).
+ *
+ * # Safety
+ * `client` is NULL or a live client; `out_count` NULL or writable.
+ */
+signbridge_result signbridge_prune_events(const struct signbridge_client *client,
+                                          uint32_t retention_hours,
+                                          uint64_t *out_count);
+
+/**
  * The code of the calling thread's last failure, or 0 when this thread has had none.
  *
  * Only meaningful right after a call returned a non-zero code: a success does not clear it.

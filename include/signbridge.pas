@@ -125,6 +125,11 @@ function signbridge_call(Client: PSignbridgeClient; Name, ArgsJson: PAnsiChar;
 { Cursor may be nil: from the provider's beginning. }
 function signbridge_changes(Client: PSignbridgeClient; Cursor: PAnsiChar;
   out Json: PAnsiChar): TSignbridgeResult; cdecl; external SignbridgeLib;
+{ Since: a stream position ('0': the beginning; events after it) or an RFC 3339 time. }
+function signbridge_replay_events(Client: PSignbridgeClient; Since: PAnsiChar; Limit: Cardinal;
+  out Json: PAnsiChar): TSignbridgeResult; cdecl; external SignbridgeLib;
+function signbridge_prune_events(Client: PSignbridgeClient; RetentionHours: Cardinal;
+  out Count: UInt64): TSignbridgeResult; cdecl; external SignbridgeLib;
 
 { Exactly once: a new document under a used reference, and settling unknown outcomes. }
 function signbridge_send_new_document(Client: PSignbridgeClient; EnvelopeJson: PAnsiChar;

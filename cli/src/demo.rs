@@ -349,6 +349,8 @@ async fn sintegre(control: &Control, out_dir: &Path) -> Result<(), Failure> {
         routes: vec![RouteConfig { source: "sintegre".into(), account: "demo".into(), settings }],
         download_poll_ms: 50,
         tls: None,
+        accounts: Vec::new(),
+        event_retention_hours: 0,
     };
     let listener = Listener::start(config).await?;
     let result = async {

@@ -13,12 +13,27 @@
 //!              downloads = { folder = "/srv/ons" } }
 //! ```
 //!
+//! Provider accounts listed under `[[accounts]]` are polled into the same event stream: every
+//! `poll_ms` the envelopes the journal knows as sent and not final are refreshed, and a
+//! provider with a change list (capability `changes`) has it followed, its cursor committed
+//! once the host acked what it produced. `poll_ms` defaults to 60 000, but to 0 (off) for
+//! ArqSign, whose contract allows a few hundred requests a month (§9) and which sends webhooks:
+//!
+//! ```toml
+//! event_retention_hours = 720         # acked events older than this are pruned hourly; 0: never
+//! [[accounts]]
+//! provider = "tae"
+//! account = "main"
+//! poll_ms = 60000
+//! settings = { auth_base = "…", api_base = "…", username = "…", password = "…" }
+//! ```
+//!
 //! `tls = { certificate = "cert.pem", private_key = "key.pem" }` serves HTTPS (rustls); without
 //! it, a listener beyond the loopback warns that secrets travel in clear.
 //!
 //! Once bound it prints `SIGNBRIDGE_LISTEN=http(s)://HOST:PORT` on standard output. SIGINT or
 //! SIGTERM stops it gracefully: no new connection, the deliveries in flight answered after
-//! their commit, the download in progress finished.
+//! their commit, the download and the poll in progress finished.
 
 use std::io::Write as _;
 use std::path::Path;

@@ -324,4 +324,26 @@ async fn events_prints_webhook_events_as_json_lines_and_acks_them() {
     assert_eq!(ids, ["\"tae:rm:1::2:\"", "\"tae:rm:2::3:\""], "{out}");
     let (ok, out, err) = signbridge(&config, &["events"]);
     assert!(ok && out.is_empty(), "acknowledged as printed: {out} {err}");
+
+    // Replay: from the beginning, after the first position, from a time; nothing is acked
+    // twice and nothing becomes pending again.
+    let replay = |since: &str| -> Vec<serde_json::Value> {
+        let (ok, out, err) = signbridge(&config, &["events", "--since", since]);
+        assert!(ok, "{err}");
+        out.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    };
+    let all = replay("0");
+    let replayed: Vec<String> = all.iter().map(|e| e["event"]["id"].to_string()).collect();
+    assert_eq!(replayed, ids, "acked events replay");
+    assert!(all.iter().all(|e| e["acked_at"].is_string()), "{all:?}");
+    let first = all[0]["position"].as_i64().unwrap();
+    assert_eq!(replay(&first.to_string()).len(), 1, "after the first position, the second");
+    assert_eq!(replay("2000-01-01T00:00:00Z").len(), 2);
+    assert!(replay("2999-01-01T00:00:00Z").is_empty());
+    let (ok, _, err) = signbridge(&config, &["events", "--since", "yesterday"]);
+    assert!(!ok && err.contains("validation] since"), "{err}");
+    let (ok, out, err) = signbridge(&config, &["events", "--prune-hours", "1"]);
+    assert!(ok && out.contains("\"pruned\": 0"), "acked just now: kept {out} {err}");
+    let (ok, out, err) = signbridge(&config, &["events"]);
+    assert!(ok && out.is_empty(), "nothing pending again: {out} {err}");
 }

@@ -186,6 +186,12 @@ async fn an_expired_link_becomes_link_expired() {
     publish(&sandbox, product, "IPDO.pdf", "%PDF-1.7").await;
     let events = serve.events();
     assert_eq!(next(&events).await.kind, EventKind::DocumentReceived);
+    // §7: the link is a secret until `exp`; while it waits, the journal keeps it sealed. The
+    // JWT's header (`{"typ":"JWT","alg":"HS256"}`, §1.7) is not anywhere in its files.
+    let mut raw = std::fs::read(&serve.journal).unwrap();
+    raw.extend(std::fs::read(serve.journal.with_extension("sqlite3-wal")).unwrap_or_default());
+    let jwt = b"eyJ0eXAiOiJKV1QiLCJhbGciOiJIUzI1NiJ9";
+    assert!(!raw.windows(jwt.len()).any(|w| w == jwt), "the token is in the journal file");
     control(&sandbox, "clock/advance", json!({"secs": 2 * 86_400})).await;
     sandbox.control().clear_faults().await.unwrap();
     let expired = next(&events).await;
@@ -261,4 +267,71 @@ async fn bad_credentials_get_401_and_nothing_is_stored() {
     let good = http.post(serve.route()).basic_auth("ons", Some("s3cr3t")).json(&body);
     assert_eq!(good.send().await.unwrap().status(), 200);
     assert_eq!(next(&events).await.kind, EventKind::DocumentReceived);
+}
+
+/// `[[accounts]]`: serve polls a TAE account of the sandbox on its journal, and the changes
+/// reach a client of that account on the same journal, once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_polls_its_accounts_into_the_stream() {
+    use signbridge_sandbox::{fixtures, tae};
+    let sandbox = sandbox().await;
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.sqlite3");
+    let base = sandbox.base_url();
+    let settings = json!({"auth_base": format!("{base}/tae/identityintegration"),
+        "api_base": format!("{base}/tae"), "username": tae::DEFAULT_USER,
+        "password": tae::DEFAULT_PASSWORD});
+    let client = signbridge::Client::new(signbridge::ClientConfig {
+        provider: "tae".into(),
+        account: "rm".into(),
+        transport: Default::default(),
+        settings: settings.clone(),
+        journal: JournalConfig { path: Some(journal.clone()), ..Default::default() },
+    })
+    .unwrap();
+    let pdf = signbridge::Document::from_bytes("c.pdf", fixtures::sample_pdf("Contrato", 1));
+    let party = signbridge::Party {
+        tax_id: Some("111.444.777-35".into()),
+        ..signbridge::Party::signer("Maria", "maria@cliente.example")
+    };
+    let envelope = signbridge::Envelope::new("ERP-S1", "Contrato", vec![pdf], vec![party]);
+    let handle = client.send(&envelope).await.unwrap();
+    sandbox.control().tae_sign(handle.id.parse().unwrap(), "maria@cliente.example").await.unwrap();
+
+    let config = json!({"listen": "127.0.0.1:0", "journal": {"path": journal}, "routes": [],
+        "accounts": [{"provider": "tae", "account": "rm", "poll_ms": 50, "settings": settings}]});
+    let path = dir.path().join("serve.json");
+    std::fs::write(&path, config.to_string()).unwrap();
+    let mut child = Command::new(BIN)
+        .arg("--config")
+        .arg(&path)
+        .arg("serve")
+        .env_remove("SIGNBRIDGE_JOURNAL")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
+    assert!(line.starts_with("SIGNBRIDGE_LISTEN="), "{line}");
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let event = client.next_event(Some(Duration::from_secs(60))).await.unwrap();
+        let event = event.expect("a polled change within a minute");
+        assert!(client.ack_event(&event.id).await.unwrap());
+        ids.push(event.id);
+    }
+    ids.sort();
+    let id = &handle.id;
+    assert_eq!(
+        ids,
+        [
+            format!("tae:rm:{id}:party:maria@cliente.example:signed"),
+            format!("tae:rm:{id}:state:completed")
+        ]
+    );
+    // Further polls find nothing new (the envelope is final: no longer asked about).
+    assert!(client.next_event(Some(Duration::from_millis(300))).await.unwrap().is_none());
+    Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+    assert!(child.wait().unwrap().success());
 }

@@ -755,14 +755,17 @@ fn a_version_1_journal_is_migrated_on_open_keeping_its_rows() {
     drop(store);
     // Back to what version 1 wrote: no inbox, no events.
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch("DROP TABLE inbox; DROP TABLE events; PRAGMA user_version = 1;").unwrap();
+    conn.execute_batch(
+        "DROP TABLE feeds; DROP TABLE inbox; DROP TABLE events; PRAGMA user_version = 1;",
+    )
+    .unwrap();
     drop(conn);
     let store = open(&path);
     let version: i64 = rusqlite::Connection::open(&path)
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
     runtime.block_on(async {
         assert!(store.intent(&key("R-1")).await.unwrap().is_some(), "version 1 rows kept");
         assert_eq!(store.ingest(&entry("k", None), t0()).await.unwrap(), Ingested::New);
@@ -783,7 +786,8 @@ fn a_version_2_journal_gets_its_kept_links_due_for_download() {
     // Back to what version 2 wrote.
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP INDEX inbox_downloads; ALTER TABLE inbox DROP COLUMN download; \
+        "DROP TABLE feeds; DROP INDEX events_acked; \
+         DROP INDEX inbox_downloads; ALTER TABLE inbox DROP COLUMN download; \
          ALTER TABLE inbox DROP COLUMN download_attempts; \
          ALTER TABLE inbox DROP COLUMN download_due_ms; ALTER TABLE inbox DROP COLUMN file_path; \
          ALTER TABLE inbox DROP COLUMN file_sha256; ALTER TABLE inbox DROP COLUMN file_size; \
@@ -799,6 +803,8 @@ fn a_version_2_journal_gets_its_kept_links_due_for_download() {
         assert_eq!(b.download, None, "no link, nothing to fetch");
         let due = store.claim_downloads("sintegre", t0(), Duration::from_secs(60), 10).await;
         assert_eq!(due.unwrap().len(), 1);
+        // Version 4: change-list cursors.
+        assert_eq!(store.feed("sbis", "main", t0()).await.unwrap().cursor, None);
     });
 }
 

@@ -340,3 +340,60 @@ async fn the_listener_serves_https_from_pem_files() {
     assert!(err.to_string().contains("tls.private_key"), "{err}");
     assert!(!err.to_string().contains("not a key"), "{err}");
 }
+
+/// Every byte of the journal as it lies on disk (the file and its write-ahead log).
+fn raw_journal(path: &Path) -> Vec<u8> {
+    let mut bytes = std::fs::read(path).unwrap();
+    bytes.extend(std::fs::read(path.with_extension("sqlite3-wal")).unwrap_or_default());
+    bytes
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+/// §7: the link is a secret until `exp`. The journal keeps it sealed (the raw file never holds
+/// the token), the worker of a restarted listener opens it, and once the file is downloaded
+/// the sealed link is wiped too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_link_is_sealed_in_the_journal_and_wiped_once_downloaded() {
+    let (addr, hits) = file_server(1_000, "").await;
+    let folder = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.sqlite3");
+    let listener_config = |poll_ms: u64| {
+        let mut config = config(folder.path(), json!([]));
+        config.journal.path = Some(path.clone());
+        config.download_poll_ms = poll_ms;
+        config.routes[0].settings["link_secret"] = json!("a secret of the operator");
+        config
+    };
+    // A worker that looks only once a minute: the link stays pending in the journal.
+    let listener = Listener::start(listener_config(60_000)).await.unwrap();
+    let token = token("/Produtos/9/deck.zip");
+    let link = format!("http://{addr}/big?token={token}");
+    assert_eq!(post(&listener, notification(&link)).await, 200);
+    assert_eq!(next(&listener).await.kind, EventKind::DocumentReceived);
+    let kept: String = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT link FROM inbox", [], |r| r.get(0))
+        .unwrap();
+    assert!(kept.starts_with("v1:") && !kept.contains(&token), "sealed: {kept}");
+    let claims = token.split('.').nth(1).unwrap();
+    let raw = raw_journal(&path);
+    assert!(!contains(&raw, &token) && !contains(&raw, claims), "the token is not in the file");
+    listener.stop().await;
+    assert_eq!(hits.load(Ordering::SeqCst), 0);
+
+    let listener = Listener::start(listener_config(20)).await.unwrap();
+    let downloaded = next(&listener).await;
+    assert_eq!(downloaded.kind, EventKind::FileDownloaded, "{}", downloaded.raw);
+    assert_eq!(downloaded.raw["size"], 1_000);
+    listener.stop().await;
+    let link: Option<String> = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT link FROM inbox", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(link, None, "wiped once downloaded");
+    assert!(!contains(&raw_journal(&path), &token));
+}

@@ -453,6 +453,27 @@ class Changes:
         )
 
 
+@dataclass
+class ReplayedEvent:
+    """One event as ``Client.replay`` returns it: its ``position`` in the stream (pass the
+    last one as the next replay's ``since``), when it was committed, and when it was
+    acknowledged (None: still pending). Replaying acknowledges nothing."""
+
+    position: int
+    committed_at: datetime
+    acked_at: Optional[datetime]
+    event: Event
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ReplayedEvent:
+        return cls(
+            position=data["position"],
+            committed_at=_datetime_from_json(data["committed_at"]),
+            acked_at=_optional_datetime(data.get("acked_at")),
+            event=Event.from_dict(data["event"]),
+        )
+
+
 class Outcome(_StrEnum):
     """What became of a send, as ``Client.reconcile`` and ``Client.resolve`` found it."""
 

@@ -24,7 +24,8 @@ pub struct InboxEntry {
     /// The headers with credentials removed (JSON array of `[name, value]`).
     pub headers: serde_json::Value,
     pub flags: Vec<String>,
-    /// A link to fetch later (a secret until it expires), and when it expires.
+    /// A link to fetch later, sealed by its source (it is a secret until it expires), and
+    /// when it expires.
     pub link: Option<(String, Option<DateTime<Utc>>)>,
     pub events: Vec<Event>,
 }
@@ -92,7 +93,7 @@ impl DownloadState {
 pub struct DueDownload {
     pub account: String,
     pub key: String,
-    /// The link: a secret until it expires.
+    /// The link as kept: sealed by its source (see [`crate::webhooks::Source::seal_link`]).
     pub link: crate::transport::Secret,
     pub expires_at: Option<DateTime<Utc>>,
     /// Attempts made before this one.
@@ -140,4 +141,15 @@ pub enum Ack {
     Already,
     /// No event has this id.
     Unknown,
+}
+
+/// Where an account's change list (a provider's `changes` cursor) stands in the journal.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedState {
+    /// The committed cursor: every event pulled before it is acknowledged (None: from the
+    /// provider's beginning).
+    pub cursor: Option<String>,
+    /// Events of the last batch pulled from `cursor` not yet acknowledged; while any is, the
+    /// batch's own next cursor waits beside them and nothing more is pulled.
+    pub awaiting_acks: u64,
 }

@@ -73,8 +73,8 @@ use crate::model::Event;
 
 pub use budget::{Acquire, Period, Window, WindowUsage};
 pub use inbox::{
-    Ack, DownloadEnd, DownloadState, DueDownload, InboxEntry, InboxRecord, Ingested, Scope,
-    StoredEvent,
+    Ack, DownloadEnd, DownloadState, DueDownload, FeedState, InboxEntry, InboxRecord, Ingested,
+    Scope, StoredEvent,
 };
 pub use sqlite::SqliteStore;
 
@@ -511,6 +511,38 @@ pub trait JournalStore: Send + Sync + fmt::Debug {
         after: i64,
         limit: usize,
     ) -> Result<Vec<StoredEvent>>;
+
+    /// Deletes the acknowledged events committed before `before`; returns how many. Pending
+    /// events are kept whatever their age.
+    async fn prune_events(&self, before: DateTime<Utc>) -> Result<u64>;
+
+    /// Ids of the account's status snapshots whose state is not terminal (sent and not yet
+    /// final: what a poller refreshes), in id order after `after`, at most `limit`.
+    async fn open_snapshots(
+        &self,
+        provider: &str,
+        account: &str,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<String>>;
+
+    /// The account's change-list position, first committing the cursor that waits beside the
+    /// last batch if every event of that batch is now acknowledged (or pruned).
+    async fn feed(&self, provider: &str, account: &str, now: DateTime<Utc>) -> Result<FeedState>;
+
+    /// Adds `events`, pulled from the committed cursor `from`, to the stream and keeps `next`
+    /// (None: the cursor stays) beside them, in one transaction; `next` is committed at once
+    /// when none of them awaits an ack. False, with nothing written, when the feed is no
+    /// longer at `from` with no batch waiting (another puller recorded this pull first).
+    async fn feed_pulled(
+        &self,
+        provider: &str,
+        account: &str,
+        from: Option<&str>,
+        events: &[Event],
+        next: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
 }
 
 /// How long a login may take before another process may try its own.
@@ -762,6 +794,14 @@ impl Journal {
         key: &str,
     ) -> Result<Option<InboxRecord>> {
         self.store.inbox(source, account, key).await
+    }
+
+    /// Deletes the acknowledged events committed more than `retention` ago; returns how many.
+    /// Pending events stay whatever their age (they are still owed to the host).
+    pub async fn prune_events(&self, retention: Duration) -> Result<u64> {
+        let age = chrono::TimeDelta::from_std(retention).unwrap_or(chrono::TimeDelta::MAX);
+        let before = Utc::now().checked_sub_signed(age).unwrap_or(DateTime::<Utc>::MIN_UTC);
+        self.store.prune_events(before).await
     }
 
     /// The handle's last status snapshot.

@@ -31,13 +31,13 @@ use serde::{Deserialize, Serialize};
 
 use super::budget::{self, Acquire, Window, WindowUsage};
 use super::{
-    Ack, Begin, BeginMode, Change, DownloadEnd, DownloadState, DueDownload, Finish, InboxEntry,
-    InboxRecord, Ingested, IntentKey, IntentRecord, IntentState, JournalStore, Lease, LoginLease,
-    MEMORY, Scope, Session, SessionLookup, SessionValue, StatusSnapshot, Step, StoredEvent, apply,
-    journal_error, later, plan_begin,
+    Ack, Begin, BeginMode, Change, DownloadEnd, DownloadState, DueDownload, FeedState, Finish,
+    InboxEntry, InboxRecord, Ingested, IntentKey, IntentRecord, IntentState, JournalStore, Lease,
+    LoginLease, MEMORY, Scope, Session, SessionLookup, SessionValue, StatusSnapshot, Step,
+    StoredEvent, apply, journal_error, later, plan_begin,
 };
 use crate::error::{Error, Result};
-use crate::model::Event;
+use crate::model::{Event, State};
 
 /// `PRAGMA application_id` of a signbridge journal ("SBJN").
 const APPLICATION_ID: i32 = 0x5342_4a4e;
@@ -138,6 +138,19 @@ const MIGRATIONS: &[&str] = &[
     ALTER TABLE inbox ADD COLUMN file_size INTEGER;
     UPDATE inbox SET download = 'pending', download_due_ms = first_ms WHERE link IS NOT NULL;
     CREATE INDEX inbox_downloads ON inbox (source, download_due_ms) WHERE download = 'pending';
+    ",
+    // 4: change-list cursors, pruning acknowledged events.
+    "
+    CREATE TABLE feeds (
+        provider    TEXT NOT NULL,
+        account     TEXT NOT NULL,
+        cursor      TEXT,  -- committed: every event pulled before it is acknowledged
+        next_cursor TEXT,  -- pulled, committed once every id in next_ids is acknowledged
+        next_ids    TEXT,  -- JSON array of event ids; NULL: no batch awaits its acks
+        updated_ms  INTEGER NOT NULL,
+        PRIMARY KEY (provider, account)
+    ) WITHOUT ROWID;
+    CREATE INDEX events_acked ON events (created_ms) WHERE acked_ms IS NOT NULL;
     ",
 ];
 
@@ -1141,12 +1154,152 @@ impl JournalStore for SqliteStore {
         })
         .await
     }
+
+    async fn prune_events(&self, before: DateTime<Utc>) -> Result<u64> {
+        self.run(move |conn| {
+            let deleted = conn.execute(
+                "DELETE FROM events WHERE acked_ms IS NOT NULL AND created_ms < ?1",
+                params![ms(before)],
+            )?;
+            Ok(deleted as u64)
+        })
+        .await
+    }
+
+    async fn open_snapshots(
+        &self,
+        provider: &str,
+        account: &str,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<String>> {
+        let (provider, account, after) =
+            (provider.to_owned(), account.to_owned(), after.to_owned());
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let terminal = serde_json::to_string(&TERMINAL.map(State::as_str)).unwrap_or_default();
+        self.run(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT id FROM status_snapshots WHERE provider = ?1 AND account = ?2 \
+                 AND id > ?3 AND json_extract(status, '$.state') NOT IN \
+                 (SELECT value FROM json_each(?4)) ORDER BY id LIMIT ?5",
+            )?;
+            let rows =
+                stmt.query_map(params![provider, account, after, terminal, limit], |r| r.get(0))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
+        })
+        .await
+    }
+
+    async fn feed(&self, provider: &str, account: &str, now: DateTime<Utc>) -> Result<FeedState> {
+        let (provider, account) = (provider.to_owned(), account.to_owned());
+        self.run(move |conn| {
+            let tx = immediate(conn)?;
+            let row: Option<(Option<String>, Option<String>, Option<String>)> = tx
+                .query_row(
+                    "SELECT cursor, next_cursor, next_ids FROM feeds \
+                     WHERE provider = ?1 AND account = ?2",
+                    params![provider, account],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            let Some((cursor, next, Some(ids))) = row else {
+                return Ok(FeedState { cursor: row.and_then(|r| r.0), awaiting_acks: 0 });
+            };
+            let awaiting = unacked(&tx, &ids)?;
+            if awaiting > 0 {
+                return Ok(FeedState { cursor, awaiting_acks: awaiting });
+            }
+            let cursor = next.or(cursor);
+            tx.execute(
+                "UPDATE feeds SET cursor = ?3, next_cursor = NULL, next_ids = NULL, \
+                 updated_ms = ?4 WHERE provider = ?1 AND account = ?2",
+                params![provider, account, cursor, ms(now)],
+            )?;
+            tx.commit()?;
+            Ok(FeedState { cursor, awaiting_acks: 0 })
+        })
+        .await
+    }
+
+    async fn feed_pulled(
+        &self,
+        provider: &str,
+        account: &str,
+        from: Option<&str>,
+        events: &[Event],
+        next: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let (provider, account) = (provider.to_owned(), account.to_owned());
+        let (from, next) = (from.map(str::to_owned), next.map(str::to_owned));
+        let events = events.to_vec();
+        self.run(move |conn| {
+            let tx = immediate(conn)?;
+            let row: Option<(Option<String>, Option<String>)> = tx
+                .query_row(
+                    "SELECT cursor, next_ids FROM feeds WHERE provider = ?1 AND account = ?2",
+                    params![provider, account],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            if let Some((cursor, waiting)) = &row {
+                if *cursor != from || waiting.is_some() {
+                    return Ok(false);
+                }
+            }
+            let now = ms(now);
+            insert_events(&tx, &events, now)?;
+            let ids = to_json(&events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>())?;
+            let next = next.or(from);
+            let (cursor, next_cursor, next_ids) = if unacked(&tx, &ids)? == 0 {
+                (next, None, None)
+            } else {
+                (row.and_then(|r| r.0), next, Some(ids))
+            };
+            tx.execute(
+                "INSERT INTO feeds (provider, account, cursor, next_cursor, next_ids, updated_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (provider, account) DO UPDATE SET \
+                 cursor = excluded.cursor, next_cursor = excluded.next_cursor, \
+                 next_ids = excluded.next_ids, updated_ms = excluded.updated_ms",
+                params![provider, account, cursor, next_cursor, next_ids, now],
+            )?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+}
+
+/// The states after which a status no longer changes: their snapshots are not polled.
+const TERMINAL: [State; 5] =
+    [State::Completed, State::Rejected, State::Cancelled, State::Expired, State::Failed];
+
+/// How many of the events whose ids `ids` lists (JSON) are still pending; a pruned one was
+/// acknowledged before it went.
+fn unacked(conn: &Connection, ids: &str) -> Fallible<u64> {
+    let n: i64 = conn.query_row(
+        "SELECT count(*) FROM events WHERE acked_ms IS NULL \
+         AND id IN (SELECT value FROM json_each(?1))",
+        params![ids],
+        |r| r.get(0),
+    )?;
+    Ok(n.max(0) as u64)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::error::ErrorKind;
+
+    #[test]
+    fn the_states_not_polled_are_the_terminal_ones() {
+        use State::*;
+        for state in
+            [Draft, Sent, PartiallySigned, Completed, Rejected, Cancelled, Expired, Failed, Unknown]
+        {
+            assert_eq!(TERMINAL.contains(&state), state.is_terminal(), "{state}");
+        }
+    }
 
     fn failure(code: std::ffi::c_int) -> rusqlite::Error {
         rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None)

@@ -32,7 +32,7 @@ use tokio_rustls::TlsAcceptor;
 use tokio_rustls::server::TlsStream;
 
 use super::sintegre::{Downloader, Sintegre};
-use super::{Headers, Receiver, ReceiverConfig, RouteConfig};
+use super::{Headers, PolledAccount, Receiver, ReceiverConfig, RouteConfig};
 use crate::error::{Error, Result};
 use crate::journal::JournalConfig;
 
@@ -52,6 +52,17 @@ pub struct ListenerConfig {
     /// Serve HTTPS with this certificate and key (PEM files).
     #[serde(default)]
     pub tls: Option<TlsFiles>,
+    /// Provider accounts to poll into the same event stream (see [`PolledAccount`]).
+    #[serde(default)]
+    pub accounts: Vec<PolledAccount>,
+    /// Acknowledged events older than this many hours are pruned (hourly). Default 720
+    /// (30 days); 0: never pruned.
+    #[serde(default = "default_retention")]
+    pub event_retention_hours: u64,
+}
+
+fn default_retention() -> u64 {
+    crate::DEFAULT_RETENTION.as_secs() / 3600
 }
 
 /// The PEM files of an HTTPS listener.
@@ -190,7 +201,7 @@ impl Listener {
         for route in config.routes.iter().filter(|r| r.source == "sintegre") {
             let source = Sintegre::new(&route.account, route.settings.clone())?;
             if let Some(d) = source.downloads() {
-                downloads.push((route.account.clone(), d.clone()));
+                downloads.push((route.account.clone(), d.clone(), source.link_seal()));
             }
         }
         let body_limit = config
@@ -201,10 +212,17 @@ impl Listener {
             .unwrap_or(0)
             .max(1 << 20);
         let acceptor = config.tls.as_ref().map(TlsFiles::acceptor).transpose()?;
-        let receiver = Arc::new(Receiver::new(ReceiverConfig {
-            journal: config.journal,
-            routes: config.routes,
-        })?);
+        let receiver =
+            Receiver::new(ReceiverConfig { journal: config.journal, routes: config.routes })?;
+        let mut polled = Vec::new();
+        for (i, account) in config.accounts.iter().enumerate() {
+            let client =
+                account.client(receiver.journal()).map_err(|e| e.with_context("accounts", i))?;
+            polled.push((Arc::new(client), account.interval()));
+        }
+        let receiver = Arc::new(receiver.with_accounts(
+            polled.iter().map(|(c, _)| (c.provider_id().to_owned(), c.account().to_owned())),
+        ));
         let downloader = Downloader::new(receiver.journal().clone(), downloads)?;
         // An address, not a name: what to bind is never left to a resolver.
         let listen: SocketAddr = config.listen.parse().map_err(|_| {
@@ -254,9 +272,24 @@ impl Listener {
         let mut tasks = vec![server];
         if !downloader.is_empty() {
             let poll = Duration::from_millis(config.download_poll_ms.max(10));
+            let stopped = stopped.clone();
             tasks.push(tokio::spawn(async move {
                 downloader.run(poll, until(stopped)).await;
             }));
+        }
+        for (client, every) in polled {
+            if let Some(every) = every {
+                tasks.push(tokio::spawn(super::poller::run(client, every, until(stopped.clone()))));
+            }
+        }
+        if config.event_retention_hours > 0 {
+            let retention = Duration::from_secs(config.event_retention_hours.saturating_mul(3600));
+            let journal = receiver.journal().clone();
+            tasks.push(tokio::spawn(super::poller::prune(
+                journal,
+                retention,
+                until(stopped.clone()),
+            )));
         }
         tracing::info!(target: "signbridge::webhooks", %addr, "listening");
         Ok(Listener { addr, tls, receiver, stop, tasks })

@@ -21,6 +21,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -28,11 +29,12 @@ use futures::FutureExt as _;
 use serde::Deserialize;
 use sha2::{Digest as _, Sha256};
 
+use super::LinkSeal;
 use crate::error::{Error, ErrorKind, Result};
 use crate::journal::{DownloadEnd, DueDownload, Journal};
 use crate::model::{Event, EventKind, Handle};
 use crate::providers::http::{ByStatus, Chunks, disposition_file_name};
-use crate::transport::{Call, Idempotency, Transport, TransportConfig};
+use crate::transport::{Call, Idempotency, Secret, Transport, TransportConfig};
 
 const SOURCE: &str = "sintegre";
 
@@ -136,7 +138,7 @@ const UNREADABLE_EXP: chrono::TimeDelta = chrono::TimeDelta::hours(24);
 /// Downloads the pending links of every `sintegre` route that has `downloads` settings.
 pub struct Downloader {
     journal: Journal,
-    accounts: BTreeMap<String, (DownloadSettings, Transport)>,
+    accounts: BTreeMap<String, (DownloadSettings, Transport, Arc<LinkSeal>)>,
 }
 
 impl std::fmt::Debug for Downloader {
@@ -154,16 +156,17 @@ enum Outcome {
 }
 
 impl Downloader {
-    /// A downloader for the `sintegre` accounts in `settings` (account → downloads settings).
+    /// A downloader for the `sintegre` accounts in `settings` (account → downloads settings
+    /// and what opens the account's sealed links, [`super::Sintegre::link_seal`]).
     pub fn new(
         journal: Journal,
-        settings: impl IntoIterator<Item = (String, DownloadSettings)>,
+        settings: impl IntoIterator<Item = (String, DownloadSettings, Arc<LinkSeal>)>,
     ) -> Result<Downloader> {
         let mut accounts = BTreeMap::new();
-        for (account, s) in settings {
+        for (account, s, seal) in settings {
             s.check()?;
             let transport = s.transport()?;
-            accounts.insert(account, (s, transport));
+            accounts.insert(account, (s, transport, seal));
         }
         Ok(Downloader { journal, accounts })
     }
@@ -215,7 +218,7 @@ impl Downloader {
 
     async fn one(&self, item: DueDownload) -> Result<()> {
         let store = self.journal.store();
-        let Some((settings, transport)) = self.accounts.get(&item.account) else {
+        let Some((settings, transport, seal)) = self.accounts.get(&item.account) else {
             // A route without downloads: leave the link for its expiry, look again later.
             let next = Utc::now() + chrono::TimeDelta::hours(1);
             return store.retry_download(SOURCE, &item.account, &item.key, next).await;
@@ -224,7 +227,14 @@ impl Downloader {
         let outcome = if Utc::now() >= expires {
             Outcome::Expired(None)
         } else {
-            fetch(settings, transport, &item).await
+            match open(seal, &item.link) {
+                Some(link) => {
+                    fetch(settings, transport, &DueDownload { link, ..item.clone() }).await
+                }
+                None => Outcome::Failed(
+                    "link_not_opened: the credential it was sealed with is no longer listed".into(),
+                ),
+            }
         };
         let log = |what: &str| {
             tracing::info!(target: "signbridge::webhooks", source = SOURCE,
@@ -295,6 +305,13 @@ impl Downloader {
             }
         }
     }
+}
+
+/// The link inside what the journal kept. A journal written before links were sealed (schema
+/// 3) holds them in clear: such a link is taken as it is.
+fn open(seal: &LinkSeal, kept: &Secret) -> Option<Secret> {
+    let clear = ["https://", "http://"].iter().any(|p| kept.expose().starts_with(p));
+    if clear { Some(kept.clone()) } else { seal.open(kept) }
 }
 
 fn backoff(settings: &DownloadSettings, attempts: u32) -> chrono::TimeDelta {
