@@ -318,7 +318,7 @@ fn none(py: Python<'_>, _: ()) -> PyResult<Py<PyAny>> {
     Ok(py.None())
 }
 
-fn boolean(py: Python<'_>, value: bool) -> PyResult<Py<PyAny>> {
+pub(crate) fn boolean(py: Python<'_>, value: bool) -> PyResult<Py<PyAny>> {
     Ok(value.into_pyobject(py)?.to_owned().into_any().unbind())
 }
 
