@@ -218,6 +218,58 @@ async fn a_journal_that_cannot_commit_answers_503_and_the_resend_is_kept_once() 
     assert_eq!(pending(&rx).await.len(), 1);
 }
 
+/// Group commit: deliveries arriving together share a transaction, so a batch that cannot
+/// commit fails as a whole. Another process holds the write lock past the busy timeout while
+/// 16 deliveries arrive at once (the first batch waits on the lock; the others queue behind it
+/// and go in the next batch): every one is answered 503 and none is kept.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_batch_answers_503_to_every_delivery_in_it_and_stores_none() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("j.sqlite3");
+    let rx = std::sync::Arc::new(receiver(&path));
+    let blocker = rusqlite::Connection::open(&path).unwrap();
+    blocker.execute_batch("BEGIN EXCLUSIVE").unwrap();
+    let files: Vec<String> = (0..16).map(|n| format!("{FILE}.{n}")).collect();
+    let replies = futures::future::join_all(files.iter().map(|file| {
+        let (rx, file) = (rx.clone(), file.clone());
+        tokio::spawn(async move { post_ipdo(&rx, &file, 1).await })
+    }))
+    .await;
+    for reply in replies {
+        let reply = reply.unwrap();
+        assert_eq!(reply.status, 503, "{}", reply.body);
+    }
+    blocker.execute_batch("ROLLBACK").unwrap();
+    assert!(pending(&rx).await.is_empty(), "no event of a failed batch");
+    let kept: i64 = blocker.query_row("SELECT count(*) FROM inbox", [], |r| r.get(0)).unwrap();
+    assert_eq!(kept, 0, "no delivery of a failed batch");
+}
+
+/// Deliveries arriving together, a copy among them, are each answered once committed: the
+/// copy is the duplicate of the first (in whichever batch it lands), and every event is kept
+/// once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deliveries_arriving_together_are_each_kept_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let rx = std::sync::Arc::new(receiver(&dir.path().join("j.sqlite3")));
+    let mut files: Vec<String> = (0..64).map(|n| format!("{FILE}.{n}")).collect();
+    files.push(files[7].clone());
+    let replies = futures::future::join_all(files.iter().map(|file| {
+        let (rx, file) = (rx.clone(), file.clone());
+        tokio::spawn(async move { post_ipdo(&rx, &file, 1).await })
+    }))
+    .await;
+    let mut duplicates = 0;
+    for reply in replies {
+        let reply = reply.unwrap();
+        assert_eq!(reply.status, 200, "{}", reply.body);
+        let body: serde_json::Value = serde_json::from_str(&reply.body).unwrap();
+        duplicates += usize::from(body["duplicate"] == true);
+    }
+    assert_eq!(duplicates, 1);
+    assert_eq!(pending(&rx).await.len(), 64);
+}
+
 #[test]
 fn configuration_errors_name_the_field() {
     let err = ReceiverConfig::from_json(r#"{"routes": [{"source": "x"}]}"#).unwrap_err();

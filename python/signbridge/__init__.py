@@ -1,14 +1,17 @@
 """signbridge: one provider-neutral API for electronic-signature and EDO providers.
 
 ``Client`` (blocking) and ``AsyncClient`` (asyncio) send envelopes, read their status and
-download the signed files; ``Receiver`` takes webhook deliveries from the host's web server; the model is in ``signbridge.types`` and the exceptions, one class
-per error kind, in ``signbridge.errors``. Core logs go to the ``signbridge`` logger.
+download the signed files; ``Receiver`` (``AsyncReceiver``) takes webhook deliveries from the
+host's web server, and ``Listener`` (``AsyncListener``) is signbridge's own webhook server in
+the host's process. The model is in ``signbridge.types`` and the exceptions, one class per error
+kind, in ``signbridge.errors``. Core logs go to the ``signbridge`` logger.
 """
 
 from . import _logging as _logging  # imported by the native module when it logs
 from ._client import AsyncClient, Client, HostSigner, capabilities
 from ._native import SoftwareSigner, __version__
-from ._receiver import Receiver, Reply
+from ._listener import AsyncListener, Listener
+from ._receiver import AsyncReceiver, Receiver, Reply
 from .errors import (
     AuthError,
     ConfigError,
@@ -62,7 +65,10 @@ __all__ = [
     "AsyncClient",
     "HostSigner",
     "Receiver",
+    "AsyncReceiver",
     "Reply",
+    "Listener",
+    "AsyncListener",
     "SoftwareSigner",
     "capabilities",
     "Capability",

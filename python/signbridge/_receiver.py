@@ -1,16 +1,17 @@
-"""``Receiver``: webhook intake for hosts whose own web server takes the requests."""
+"""``Receiver`` and ``AsyncReceiver``: webhook intake for hosts whose own web server takes the
+requests."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Iterable, Iterator, List, Mapping, Optional, Tuple, Union
+from typing import AsyncIterator, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
 
 from . import _native
 from ._client import ConfigLike, _config_json, _event
 from .types import Event
 
-__all__ = ["Receiver", "Reply"]
+__all__ = ["Receiver", "AsyncReceiver", "Reply"]
 
 #: Request headers: a mapping, or (name, value) pairs (which may repeat a name).
 HeadersLike = Union[Mapping[str, str], Iterable[Tuple[str, str]]]
@@ -25,30 +26,41 @@ class Reply:
     body: str
 
 
-class Receiver:
+def _headers_json(headers: HeadersLike) -> str:
+    pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
+    return json.dumps([list(p) for p in pairs])
+
+
+def _reply(status: int, reply: str) -> Reply:
+    data = json.loads(reply)
+    return Reply(status, [(k, v) for k, v in data["headers"]], data["body"])
+
+
+class _Base:
+    def __init__(self, config: ConfigLike) -> None:
+        """``config`` is the core's ReceiverConfig: ``{"journal": {...}, "routes": [{"source":
+        "sintegre", "account": "ons", "settings": {...}}]}``; ``SIGNBRIDGE_JOURNAL`` sets the
+        journal's path."""
+        self._native = _native.NativeReceiver(_config_json(config))
+
+
+class Receiver(_Base):
     """Receives webhook deliveries (SINtegre, iDocs, ArqSign, TAE) into the journal and hands
     their events out until acknowledged. Thread-safe; calls release the GIL.
 
-    ``config`` is the core's ReceiverConfig: ``{"journal": {...}, "routes": [{"source":
-    "sintegre", "account": "ons", "settings": {...}}]}``; ``SIGNBRIDGE_JOURNAL`` sets the
-    journal's path. A client of the same provider account on the same journal sees the
-    account's webhook events too.
+    A client of the same provider account on the same journal sees the account's webhook
+    events too.
     """
-
-    def __init__(self, config: ConfigLike) -> None:
-        self._native = _native.NativeReceiver(_config_json(config))
 
     def handle(
         self, source: str, account: str, method: str, headers: HeadersLike, body: bytes
     ) -> Reply:
         """The reply to one request to the route (``source``, ``account``): 200 only once the
         delivery is committed; 404, 405, 413, 401, 400 or 503 otherwise."""
-        pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
         status, reply = self._native.handle(
-            source, account, method, json.dumps([list(p) for p in pairs]), bytes(body)
+            source, account, method, _headers_json(headers), bytes(body)
         )
-        data = json.loads(reply)
-        return Reply(status, [(k, v) for k, v in data["headers"]], data["body"])
+        return _reply(status, reply)
 
     def next_event(self, timeout: Optional[float] = None) -> Optional[Event]:
         """The oldest event of the routes not yet taken; see :meth:`Client.next_event`."""
@@ -65,3 +77,33 @@ class Receiver:
     def ack_event(self, event_id: str) -> bool:
         """See :meth:`Client.ack_event`."""
         return self._native.ack_event(event_id)
+
+
+class AsyncReceiver(_Base):
+    """:class:`Receiver` for asyncio web servers (FastAPI, aiohttp): its methods as coroutines,
+    run on signbridge's threads so awaiting never blocks the event loop."""
+
+    async def handle(
+        self, source: str, account: str, method: str, headers: HeadersLike, body: bytes
+    ) -> Reply:
+        """See :meth:`Receiver.handle`."""
+        status, reply = await self._native.handle_async(
+            source, account, method, _headers_json(headers), bytes(body)
+        )
+        return _reply(status, reply)
+
+    async def next_event(self, timeout: Optional[float] = None) -> Optional[Event]:
+        """See :meth:`Receiver.next_event`."""
+        return _event(await self._native.next_event_async(timeout), self._native.ack_event)
+
+    async def events(self, timeout: Optional[float] = None) -> AsyncIterator[Event]:
+        """See :meth:`Receiver.events`."""
+        while True:
+            event = await self.next_event(timeout)
+            if event is None:
+                return
+            yield event
+
+    async def ack_event(self, event_id: str) -> bool:
+        """See :meth:`Receiver.ack_event`."""
+        return await self._native.ack_event_async(event_id)

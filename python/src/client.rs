@@ -347,7 +347,7 @@ fn count(py: Python<'_>, value: u64) -> PyResult<Py<PyAny>> {
     Ok(value.into_pyobject(py)?.into_any().unbind())
 }
 
-fn boolean(py: Python<'_>, value: bool) -> PyResult<Py<PyAny>> {
+pub(crate) fn boolean(py: Python<'_>, value: bool) -> PyResult<Py<PyAny>> {
     Ok(value.into_pyobject(py)?.to_owned().into_any().unbind())
 }
 

@@ -10,6 +10,7 @@
 
 mod client;
 mod errors;
+mod listener;
 mod logging;
 mod receiver;
 mod runtime;
@@ -64,6 +65,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("DOWNLOAD_KINDS", downloads)?;
     m.add_class::<client::NativeClient>()?;
     m.add_class::<receiver::NativeReceiver>()?;
+    m.add_class::<listener::NativeListener>()?;
     m.add_class::<signer::NativeSoftwareSigner>()?;
     m.add_function(wrap_pyfunction!(parse_handle, m)?)?;
     m.add_function(wrap_pyfunction!(capabilities, m)?)?;

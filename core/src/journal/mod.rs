@@ -53,6 +53,7 @@
 //! refused without being changed.
 
 mod budget;
+mod group;
 mod inbox;
 mod sqlite;
 
@@ -462,6 +463,14 @@ pub trait JournalStore: Send + Sync + fmt::Debug {
     /// delivery whose key is already kept is only counted. Returns once committed.
     async fn ingest(&self, entry: &InboxEntry, now: DateTime<Utc>) -> Result<Ingested>;
 
+    /// Keeps several deliveries in one transaction, each as [`JournalStore::ingest`] would (in
+    /// order, so a second copy in the same batch is a duplicate): all committed, or none.
+    async fn ingest_batch(
+        &self,
+        entries: &[InboxEntry],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Ingested>>;
+
     /// A kept delivery (its body without secrets; the link itself is not returned).
     async fn inbox(&self, source: &str, account: &str, key: &str) -> Result<Option<InboxRecord>>;
 
@@ -556,6 +565,8 @@ const LOGIN_POLL: Duration = Duration::from_millis(100);
 pub struct Journal {
     store: Arc<dyn JournalStore>,
     lease_ttl: Duration,
+    /// Commits the deliveries that arrive together in one transaction.
+    inbox: Arc<group::GroupCommit>,
 }
 
 impl fmt::Debug for Journal {
@@ -584,7 +595,8 @@ impl Journal {
 
     /// A journal over another backend.
     pub fn with_store(store: Arc<dyn JournalStore>, config: &JournalConfig) -> Journal {
-        Journal { store, lease_ttl: Duration::from_millis(config.lease_ms.max(1)) }
+        let inbox = Arc::new(group::GroupCommit::new(store.clone()));
+        Journal { store, lease_ttl: Duration::from_millis(config.lease_ms.max(1)), inbox }
     }
 
     pub fn store(&self) -> &Arc<dyn JournalStore> {
@@ -781,9 +793,12 @@ impl Journal {
         self.store.put_status(provider, account, id, &snapshot, events).await
     }
 
-    /// Keeps a webhook delivery and its events; see [`JournalStore::ingest`].
+    /// Keeps a webhook delivery and its events; see [`JournalStore::ingest`]. Deliveries that
+    /// arrive while a commit is under way are committed together in the next transaction
+    /// (group commit): each returns once its batch is committed, and every delivery of a batch
+    /// that failed gets the error (none of them is kept).
     pub async fn ingest(&self, entry: &InboxEntry) -> Result<Ingested> {
-        self.store.ingest(entry, Utc::now()).await
+        self.inbox.ingest(entry.clone()).await
     }
 
     /// A kept delivery.

@@ -324,6 +324,73 @@ fn migrations_due(conn: &Connection) -> Fallible<Option<usize>> {
     }
 }
 
+/// Keeps one delivery inside the batch's transaction: see [`JournalStore::ingest`].
+fn ingest_one(
+    tx: &rusqlite::Transaction<'_>,
+    entry: &InboxEntry,
+    now: DateTime<Utc>,
+) -> Fallible<Ingested> {
+    let now = ms(now);
+    let (link, expires) = match &entry.link {
+        Some((url, expires)) => (Some(url.as_str()), expires.map(ms)),
+        None => (None, None),
+    };
+    let known: Option<i64> = tx
+        .query_row(
+            "SELECT deliveries FROM inbox WHERE source = ?1 AND account = ?2 AND key = ?3",
+            params![entry.source, entry.account, entry.key],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(match known {
+        Some(count) => {
+            // A resend carries a fresh link (SINtegre mints a token per send): keep the
+            // one that expires last. One that had expired before its file was fetched
+            // is due again ("Enviar Tudo" is how SINtegre recovers, §4).
+            tx.execute(
+                "UPDATE inbox SET download = 'pending', download_due_ms = ?4, \
+                     download_attempts = 0 WHERE source = ?1 AND account = ?2 AND key = ?3 \
+                     AND download = 'expired' AND ?5 IS NOT NULL \
+                     AND (link_expires_ms IS NULL OR ?6 > link_expires_ms)",
+                params![entry.source, entry.account, entry.key, now, link, expires],
+            )?;
+            tx.execute(
+                "UPDATE inbox SET deliveries = deliveries + 1, last_ms = ?4, \
+                     link = CASE WHEN ?5 IS NOT NULL AND (link_expires_ms IS NULL \
+                       OR ?6 >= link_expires_ms) AND download = 'pending' \
+                       THEN ?5 ELSE link END, \
+                     link_expires_ms = CASE WHEN ?5 IS NOT NULL AND (link_expires_ms IS NULL \
+                       OR ?6 >= link_expires_ms) AND download = 'pending' \
+                       THEN ?6 ELSE link_expires_ms END \
+                     WHERE source = ?1 AND account = ?2 AND key = ?3",
+                params![entry.source, entry.account, entry.key, now, link, expires],
+            )?;
+            Ingested::Duplicate { deliveries: u64::try_from(count).unwrap_or(0).saturating_add(1) }
+        }
+        None => {
+            tx.execute(
+                "INSERT INTO inbox (source, account, key, body, headers, flags, link, \
+                     link_expires_ms, deliveries, first_ms, last_ms, download, \
+                     download_due_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9, ?9, \
+                     CASE WHEN ?7 IS NULL THEN NULL ELSE 'pending' END, ?9)",
+                params![
+                    entry.source,
+                    entry.account,
+                    entry.key,
+                    entry.body,
+                    entry.headers.to_string(),
+                    to_json(&entry.flags)?,
+                    link,
+                    expires,
+                    now
+                ],
+            )?;
+            insert_events(tx, &entry.events, now)?;
+            Ingested::New
+        }
+    })
+}
+
 fn immediate(conn: &mut Connection) -> rusqlite::Result<rusqlite::Transaction<'_>> {
     conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
 }
@@ -887,72 +954,24 @@ impl JournalStore for SqliteStore {
     }
 
     async fn ingest(&self, entry: &InboxEntry, now: DateTime<Utc>) -> Result<Ingested> {
-        let entry = entry.clone();
+        let mut kept = self.ingest_batch(std::slice::from_ref(entry), now).await?;
+        kept.pop().ok_or_else(|| Error::internal("journal: a batch of one kept nothing"))
+    }
+
+    async fn ingest_batch(
+        &self,
+        entries: &[InboxEntry],
+        now: DateTime<Utc>,
+    ) -> Result<Vec<Ingested>> {
+        let entries = entries.to_vec();
         self.run(move |conn| {
             let tx = immediate(conn)?;
-            let now = ms(now);
-            let (link, expires) = match &entry.link {
-                Some((url, expires)) => (Some(url.as_str()), expires.map(ms)),
-                None => (None, None),
-            };
-            let known: Option<i64> = tx
-                .query_row(
-                    "SELECT deliveries FROM inbox WHERE source = ?1 AND account = ?2 AND key = ?3",
-                    params![entry.source, entry.account, entry.key],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            let answer = match known {
-                Some(count) => {
-                    // A resend carries a fresh link (SINtegre mints a token per send): keep the
-                    // one that expires last. One that had expired before its file was fetched
-                    // is due again ("Enviar Tudo" is how SINtegre recovers, §4).
-                    tx.execute(
-                        "UPDATE inbox SET download = 'pending', download_due_ms = ?4, \
-                         download_attempts = 0 WHERE source = ?1 AND account = ?2 AND key = ?3 \
-                         AND download = 'expired' AND ?5 IS NOT NULL \
-                         AND (link_expires_ms IS NULL OR ?6 > link_expires_ms)",
-                        params![entry.source, entry.account, entry.key, now, link, expires],
-                    )?;
-                    tx.execute(
-                        "UPDATE inbox SET deliveries = deliveries + 1, last_ms = ?4, \
-                         link = CASE WHEN ?5 IS NOT NULL AND (link_expires_ms IS NULL \
-                           OR ?6 >= link_expires_ms) AND download = 'pending' \
-                           THEN ?5 ELSE link END, \
-                         link_expires_ms = CASE WHEN ?5 IS NOT NULL AND (link_expires_ms IS NULL \
-                           OR ?6 >= link_expires_ms) AND download = 'pending' \
-                           THEN ?6 ELSE link_expires_ms END \
-                         WHERE source = ?1 AND account = ?2 AND key = ?3",
-                        params![entry.source, entry.account, entry.key, now, link, expires],
-                    )?;
-                    Ingested::Duplicate {
-                        deliveries: u64::try_from(count).unwrap_or(0).saturating_add(1),
-                    }
-                }
-                None => {
-                    tx.execute(
-                        "INSERT INTO inbox (source, account, key, body, headers, flags, link, \
-                         link_expires_ms, deliveries, first_ms, last_ms, download, \
-                         download_due_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9, ?9, \
-                         CASE WHEN ?7 IS NULL THEN NULL ELSE 'pending' END, ?9)",
-                        params![
-                            entry.source,
-                            entry.account,
-                            entry.key,
-                            entry.body,
-                            entry.headers.to_string(),
-                            to_json(&entry.flags)?,
-                            link,
-                            expires,
-                            now
-                        ],
-                    )?;
-                    insert_events(&tx, &entry.events, now)?;
-                    Ingested::New
-                }
-            };
+            let kept = entries
+                .iter()
+                .map(|entry| ingest_one(&tx, entry, now))
+                .collect::<Fallible<Vec<_>>>()?;
             tx.commit()?;
-            Ok(answer)
+            Ok(kept)
         })
         .await
     }
