@@ -246,7 +246,7 @@ check_sbis "C example" "$document_id" "$signer_cn" "Договор постав�
 step "Free Pascal example"
 mkdir "$work/fpc"
 # -Sew: warnings stop the build, as -Werror does for gcc.
-fpc -Sew -vw -l- -Fuinclude -Fl"$lib_dir" -FU"$work/fpc" -o"$work/tae_flow_pas" \
+fpc -Sew -vw -l- -Fuinclude -Fuexamples/pascal -Fl"$lib_dir" -FU"$work/fpc" -o"$work/tae_flow_pas" \
     "-k-rpath=$lib_dir" examples/pascal/tae_flow.pas >"$work/fpc.log" || {
     cat "$work/fpc.log" >&2
     fail "fpc failed"
@@ -256,7 +256,7 @@ SIGNBRIDGE_TAE_PASSWORD=sandbox-password "$work/tae_flow_pas" "$url" "$work"
 check_received "Pascal example" tae
 # SBIS from Pascal: Cyrillic title and counterparty name, signed by the library's software
 # signer with the same throw-away key.
-fpc -Sew -vw -l- -Fuinclude -Fl"$lib_dir" -FU"$work/fpc" -o"$work/sbis_flow_pas" \
+fpc -Sew -vw -l- -Fuinclude -Fuexamples/pascal -Fl"$lib_dir" -FU"$work/fpc" -o"$work/sbis_flow_pas" \
     "-k-rpath=$lib_dir" examples/pascal/sbis_flow.pas >"$work/fpc-sbis.log" || {
     cat "$work/fpc-sbis.log" >&2
     fail "fpc failed on the SBIS example"

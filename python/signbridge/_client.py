@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import (
+    TYPE_CHECKING,
     Any,
     AsyncIterator,
     Callable,
@@ -16,6 +17,7 @@ from typing import (
     List,
     Mapping,
     Optional,
+    Protocol,
     Tuple,
     Type,
     Union,
@@ -38,6 +40,9 @@ from .types import (
     ReplayedEvent,
     Status,
 )
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["Client", "AsyncClient", "HostSigner", "capabilities"]
 
@@ -90,6 +95,73 @@ def _event(
     json_text: Optional[str], ack: Optional[Callable[[str], bool]] = None
 ) -> Optional[Event]:
     return Event.from_dict(json.loads(json_text), ack) if json_text is not None else None
+
+
+class _EventSource(Protocol):
+    """The native side of an event stream: a client's, a receiver's or a listener's."""
+
+    def next_event(self, timeout: Optional[float] = None) -> Optional[str]: ...
+    def next_event_async(self, timeout: Optional[float] = None) -> asyncio.Future[Optional[str]]: ...
+    def ack_event(self, id: str) -> bool: ...
+    def ack_event_async(self, id: str) -> asyncio.Future[bool]: ...
+
+
+class _HasEventSource(Protocol):
+    """What the event calls need of the object they are on: its native event stream."""
+
+    @property
+    def _native(self) -> _EventSource: ...
+
+
+class _Events:
+    """The event stream's calls, the same on Client, Receiver and Listener."""
+
+    def next_event(self: _HasEventSource, timeout: Optional[float] = None) -> Optional[Event]:
+        """The oldest event not yet taken: a client's are its account's (changes seen by
+        ``status``/``refresh``, webhook deliveries a receiver kept on the same journal); a
+        receiver's or listener's are its routes' and their downloads'. Waits up to ``timeout``
+        seconds (None: until one arrives); None if none came. The event comes again after a
+        restart until acknowledged (``event.ack()``)."""
+        return _event(self._native.next_event(timeout), self._native.ack_event)
+
+    def ack_event(self: _HasEventSource, event_id: str) -> bool:
+        """Acknowledges the event ``event_id``: True if acknowledged now, False if it was
+        before; NotFound for an id the journal never had."""
+        return self._native.ack_event(event_id)
+
+    def events(self: _HasEventSource, timeout: Optional[float] = None) -> Iterator[Event]:
+        """Iterates over events as they come. With a ``timeout``, the iteration ends once no
+        event arrived for that many seconds; without, it waits for more forever."""
+        while True:
+            event = _Events.next_event(self, timeout)
+            if event is None:
+                return
+            yield event
+
+
+class _AsyncEvents:
+    """:class:`_Events` as coroutines, run on signbridge's threads so awaiting never blocks
+    the event loop."""
+
+    async def next_event(
+        self: _HasEventSource, timeout: Optional[float] = None
+    ) -> Optional[Event]:
+        """See :meth:`Client.next_event`."""
+        return _event(await self._native.next_event_async(timeout), self._native.ack_event)
+
+    async def ack_event(self: _HasEventSource, event_id: str) -> bool:
+        """See :meth:`Client.ack_event`."""
+        return await self._native.ack_event_async(event_id)
+
+    async def events(
+        self: _HasEventSource, timeout: Optional[float] = None
+    ) -> AsyncIterator[Event]:
+        """See :meth:`Client.events`; ``async for event in client.events(1.0): ...``."""
+        while True:
+            event = await _AsyncEvents.next_event(self, timeout)
+            if event is None:
+                return
+            yield event
 
 
 #: Where a replay starts: a stream position (events after it; 0 is the beginning), an
@@ -250,7 +322,7 @@ class _Base:
         return f"<{type(self).__name__} {self.provider}:{self.account}{state}>"
 
 
-class Client(_Base):
+class Client(_Base, _Events):
     """One provider account, blocking calls. Thread-safe: share one client between threads.
 
     Every call releases the GIL while it waits and can be interrupted with Ctrl-C. Use it as
@@ -356,18 +428,6 @@ class Client(_Base):
     def cancel(self, handle: HandleLike) -> None:
         self._native.cancel(_handle_text(handle))
 
-    def next_event(self, timeout: Optional[float] = None) -> Optional[Event]:
-        """The oldest event of the account not yet taken (changes seen by
-        ``status``/``refresh``, webhook deliveries a receiver kept on the same journal). Waits
-        up to ``timeout`` seconds (None: until one arrives); None if none came. The event comes
-        again after a restart until acknowledged (``event.ack()``)."""
-        return _event(self._native.next_event(timeout), self._native.ack_event)
-
-    def ack_event(self, event_id: str) -> bool:
-        """Acknowledges the event ``event_id``: True if acknowledged now, False if it was
-        before; NotFound for an id the journal never had."""
-        return self._native.ack_event(event_id)
-
     def replay(self, since: SinceLike = 0, limit: int = 100) -> List[ReplayedEvent]:
         """The account's events from ``since`` (a stream position: events after it, 0 the
         beginning; or a time: committed at or after it), acknowledged or not, oldest first, at
@@ -380,15 +440,6 @@ class Client(_Base):
         every account in the journal; pending ones stay); returns how many. ``signbridge
         serve`` does this hourly by itself."""
         return self._native.prune_events(retention_hours)
-
-    def events(self, timeout: Optional[float] = None) -> Iterator[Event]:
-        """Iterates over events as they come. With a ``timeout``, the iteration ends once no
-        event arrived for that many seconds; without, it waits for more forever."""
-        while True:
-            event = self.next_event(timeout)
-            if event is None:
-                return
-            yield event
 
     def close(self) -> None:
         """Releases the connections. Calls in flight finish; later calls raise RuntimeError."""
@@ -406,7 +457,7 @@ class Client(_Base):
         self.close()
 
 
-class AsyncClient(_Base):
+class AsyncClient(_Base, _AsyncEvents):
     """One provider account, for asyncio: the methods of :class:`Client` as coroutines.
 
     The work runs on signbridge's own threads; awaiting never blocks the event loop, and
@@ -492,14 +543,6 @@ class AsyncClient(_Base):
     async def cancel(self, handle: HandleLike) -> None:
         await self._native.cancel_async(_handle_text(handle))
 
-    async def next_event(self, timeout: Optional[float] = None) -> Optional[Event]:
-        """See :meth:`Client.next_event`."""
-        return _event(await self._native.next_event_async(timeout), self._native.ack_event)
-
-    async def ack_event(self, event_id: str) -> bool:
-        """See :meth:`Client.ack_event`."""
-        return await self._native.ack_event_async(event_id)
-
     async def replay(self, since: SinceLike = 0, limit: int = 100) -> List[ReplayedEvent]:
         """See :meth:`Client.replay`."""
         return _replayed(await self._native.replay_events_async(_since_text(since), limit))
@@ -507,14 +550,6 @@ class AsyncClient(_Base):
     async def prune_events(self, retention_hours: int) -> int:
         """See :meth:`Client.prune_events`."""
         return await self._native.prune_events_async(retention_hours)
-
-    async def events(self, timeout: Optional[float] = None) -> AsyncIterator[Event]:
-        """See :meth:`Client.events`; ``async for event in client.events(1.0): ...``."""
-        while True:
-            event = await self.next_event(timeout)
-            if event is None:
-                return
-            yield event
 
     async def aclose(self) -> None:
         """See :meth:`Client.close`."""

@@ -4,11 +4,10 @@ process, for hosts without a web server of their own."""
 from __future__ import annotations
 
 from types import TracebackType
-from typing import AsyncIterator, Iterator, Optional, Tuple, Type
+from typing import Optional, Tuple, Type
 
 from . import _native
-from ._client import ConfigLike, _config_json, _event
-from .types import Event
+from ._client import ConfigLike, _AsyncEvents, _config_json, _Events
 
 __all__ = ["Listener", "AsyncListener"]
 
@@ -43,29 +42,11 @@ class _Base:
         return f"<{type(self).__name__} {self.url}{state}>"
 
 
-class Listener(_Base):
+class Listener(_Base, _Events):
     """The embedded webhook listener. A delivery is answered 200 only once it is committed to
     the journal; its events (and those of the downloads) come from :meth:`next_event` until
     acknowledged, again after a restart. Thread-safe; calls release the GIL. Use ``with``, or
     call :meth:`stop`."""
-
-    def next_event(self, timeout: Optional[float] = None) -> Optional[Event]:
-        """The oldest event of the routes not yet acknowledged nor handed out, waiting up to
-        ``timeout`` seconds (forever without); None if none came. See :meth:`Client.next_event`."""
-        return _event(self._native.next_event(timeout), self._native.ack_event)
-
-    def ack_event(self, event_id: str) -> bool:
-        """See :meth:`Client.ack_event`."""
-        return self._native.ack_event(event_id)
-
-    def events(self, timeout: Optional[float] = None) -> Iterator[Event]:
-        """Iterates over events as they come; with a ``timeout``, ends once none came for that
-        many seconds. See :meth:`Client.events`."""
-        while True:
-            event = self.next_event(timeout)
-            if event is None:
-                return
-            yield event
 
     def stop(self) -> None:
         """Stops accepting, answers the deliveries in flight after their commit and lets the
@@ -84,25 +65,9 @@ class Listener(_Base):
         self.stop()
 
 
-class AsyncListener(_Base):
+class AsyncListener(_Base, _AsyncEvents):
     """:class:`Listener` for asyncio: its methods as coroutines, run on signbridge's threads so
     awaiting never blocks the event loop. Use ``async with``, or await :meth:`stop`."""
-
-    async def next_event(self, timeout: Optional[float] = None) -> Optional[Event]:
-        """See :meth:`Listener.next_event`."""
-        return _event(await self._native.next_event_async(timeout), self._native.ack_event)
-
-    async def ack_event(self, event_id: str) -> bool:
-        """See :meth:`Listener.ack_event`."""
-        return await self._native.ack_event_async(event_id)
-
-    async def events(self, timeout: Optional[float] = None) -> AsyncIterator[Event]:
-        """See :meth:`Listener.events`; ``async for event in listener.events(): ...``."""
-        while True:
-            event = await self.next_event(timeout)
-            if event is None:
-                return
-            yield event
 
     async def stop(self) -> None:
         """See :meth:`Listener.stop`."""

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import AsyncIterator, Iterable, Iterator, List, Mapping, Optional, Tuple, Union
+from typing import Iterable, List, Mapping, Tuple, Union
 
 from . import _native
-from ._client import ConfigLike, _config_json, _event
-from .types import Event
+from ._client import ConfigLike, _AsyncEvents, _config_json, _Events
 
 __all__ = ["Receiver", "AsyncReceiver", "Reply"]
 
@@ -44,7 +43,7 @@ class _Base:
         self._native = _native.NativeReceiver(_config_json(config))
 
 
-class Receiver(_Base):
+class Receiver(_Base, _Events):
     """Receives webhook deliveries (SINtegre, iDocs, ArqSign, TAE) into the journal and hands
     their events out until acknowledged. Thread-safe; calls release the GIL.
 
@@ -62,24 +61,8 @@ class Receiver(_Base):
         )
         return _reply(status, reply)
 
-    def next_event(self, timeout: Optional[float] = None) -> Optional[Event]:
-        """The oldest event of the routes not yet taken; see :meth:`Client.next_event`."""
-        return _event(self._native.next_event(timeout), self._native.ack_event)
 
-    def events(self, timeout: Optional[float] = None) -> Iterator[Event]:
-        """Iterates over events as they come; see :meth:`Client.events`."""
-        while True:
-            event = self.next_event(timeout)
-            if event is None:
-                return
-            yield event
-
-    def ack_event(self, event_id: str) -> bool:
-        """See :meth:`Client.ack_event`."""
-        return self._native.ack_event(event_id)
-
-
-class AsyncReceiver(_Base):
+class AsyncReceiver(_Base, _AsyncEvents):
     """:class:`Receiver` for asyncio web servers (FastAPI, aiohttp): its methods as coroutines,
     run on signbridge's threads so awaiting never blocks the event loop."""
 
@@ -91,19 +74,3 @@ class AsyncReceiver(_Base):
             source, account, method, _headers_json(headers), bytes(body)
         )
         return _reply(status, reply)
-
-    async def next_event(self, timeout: Optional[float] = None) -> Optional[Event]:
-        """See :meth:`Receiver.next_event`."""
-        return _event(await self._native.next_event_async(timeout), self._native.ack_event)
-
-    async def events(self, timeout: Optional[float] = None) -> AsyncIterator[Event]:
-        """See :meth:`Receiver.events`."""
-        while True:
-            event = await self.next_event(timeout)
-            if event is None:
-                return
-            yield event
-
-    async def ack_event(self, event_id: str) -> bool:
-        """See :meth:`Receiver.ack_event`."""
-        return await self._native.ack_event_async(event_id)
