@@ -94,6 +94,13 @@ pub(crate) fn inspect(cms: &[u8]) -> Result<Inspected, String> {
     })
 }
 
+/// The subject (RFC 4514) of a DER certificate.
+pub(crate) fn certificate_subject(der: &[u8]) -> Result<String, String> {
+    let certificate = cms::cert::x509::Certificate::from_der(der)
+        .map_err(|e| format!("the certificate cannot be read as DER X.509: {e}"))?;
+    Ok(certificate.tbs_certificate().subject().to_string())
+}
+
 /// Checks `cms` signs `content` (what the simulator handed out to sign): cryptographically when
 /// `verify`, else structurally (see the module documentation).
 pub(crate) fn check_signature(

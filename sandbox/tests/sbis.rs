@@ -1016,3 +1016,82 @@ async fn logins_are_limited_per_minute() {
     assert_eq!(refused.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(refused.classid().starts_with(TEMPORARY_PREFIX));
 }
+
+// ---- §3.2, §3.3: certificate login and access tokens ------------------------------------------
+
+#[tokio::test]
+async fn a_certificate_login_signs_the_challenge() {
+    let env = Env::start().await;
+    let certificate = json!({"ДвоичныеДанные": STANDARD.encode(signer().certificate_der())});
+    // §14.2: the first call answers a base64 challenge.
+    let first = json!({"Сертификат": certificate});
+    let answer =
+        env.rpc("/auth/service/", None, "СБИС.АутентифицироватьПоСертификату", first.clone()).await;
+    let challenge = STANDARD.decode(answer.result().as_str().unwrap()).unwrap();
+
+    // A signature over something else, or by another key, is refused.
+    let wrong = json!({"Сертификат": certificate, "Подпись": {"ДвоичныеДанные": STANDARD.encode(sign(b"other"))}});
+    let refused =
+        env.rpc("/auth/service/", None, "СБИС.АутентифицироватьПоСертификату", wrong).await;
+    assert!(refused.classid().starts_with(FATAL_PREFIX), "{}", refused.body);
+    let (other_cert, other_key) = testkeys::ecdsa_p256("Петров Пётр");
+    let other = SoftwareSigner::from_pem(other_cert.as_bytes(), other_key.as_bytes()).unwrap();
+    let foreign = other.sign(&challenge, CmsForm::Detached).unwrap();
+    let foreign =
+        json!({"Сертификат": certificate, "Подпись": {"ДвоичныеДанные": STANDARD.encode(foreign)}});
+    let refused =
+        env.rpc("/auth/service/", None, "СБИС.АутентифицироватьПоСертификату", foreign).await;
+    assert_eq!(refused.status, StatusCode::INTERNAL_SERVER_ERROR);
+
+    let signed = json!({"Сертификат": certificate,
+                        "Подпись": {"ДвоичныеДанные": STANDARD.encode(sign(&challenge))}});
+    let answer = env
+        .rpc("/auth/service/", None, "СБИС.АутентифицироватьПоСертификату", signed.clone())
+        .await;
+    let sid = answer.result().as_str().unwrap().to_owned();
+    let ours = env.call(&sid, "СБИС.СписокНашихОрганизаций", json!({"Фильтр": {}})).await;
+    assert_eq!(ours.status, StatusCode::OK);
+    // A challenge works once.
+    let again =
+        env.rpc("/auth/service/", None, "СБИС.АутентифицироватьПоСертификату", signed).await;
+    assert_eq!(again.status, StatusCode::INTERNAL_SERVER_ERROR);
+    let garbage = json!({"Сертификат": {"ДвоичныеДанные": "MTIz"}});
+    let refused =
+        env.rpc("/auth/service/", None, "СБИС.АутентифицироватьПоСертификату", garbage).await;
+    assert!(refused.error()["message"].as_str().unwrap().contains("Сертификат"));
+}
+
+#[tokio::test]
+async fn an_access_token_stands_for_its_session() {
+    use signbridge_sandbox::sbis::{APP_CLIENT_ID, APP_SECRET, SECRET_KEY};
+    let env = Env::start().await;
+    let oauth = env.url("/oauth/service/");
+    let bad = json!({"app_client_id": APP_CLIENT_ID, "app_secret": "x", "secret_key": SECRET_KEY});
+    let response = env.http.post(&oauth).json(&bad).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    let login =
+        json!({"app_client_id": APP_CLIENT_ID, "app_secret": APP_SECRET, "secret_key": SECRET_KEY});
+    let answer: Value =
+        env.http.post(&oauth).json(&login).send().await.unwrap().json().await.unwrap();
+    let token = answer["token"].as_str().unwrap().to_owned();
+    assert!(answer["sid"].is_string());
+
+    let call = |token: String| {
+        let body = json!({"jsonrpc": "2.0", "method": "СБИС.ЗаписатьДокумент", "id": 1, "params":
+            {"Документ": {"Тип": "ДокОтгрИсх", "Контрагент": {"СвЮЛ": {"ИНН": COUNTERPARTY_INN}},
+                "Вложение": [{"Файл": {"Имя": "a.txt", "ДвоичныеДанные": "MTIz"}}]}}});
+        env.http.post(env.url("/service/")).header("X-SBISAccessToken", token).json(&body).send()
+    };
+    let response = call(token.clone()).await.unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let doc: Value = response.json().await.unwrap();
+    let link = doc["result"]["Вложение"][0]["Файл"]["Ссылка"].as_str().unwrap().to_owned();
+    let file = env.http.get(&link).header("X-SBISAccessToken", &token).send().await.unwrap();
+    assert_eq!(file.bytes().await.unwrap().as_ref(), b"123");
+
+    // Revoked, the token is refused like an ended session; an unknown one too.
+    let revoke = json!({"event": "exit", "token": token});
+    assert_eq!(env.http.post(&oauth).json(&revoke).send().await.unwrap().status(), StatusCode::OK);
+    assert_eq!(call(token).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(call("nope".into()).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+}

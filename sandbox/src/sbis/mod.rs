@@ -8,9 +8,13 @@
 //!
 //! | Route | What |
 //! |---|---|
-//! | `POST /sbis/auth/service/` (any query) | auth methods: `СБИС.Аутентифицировать`, `СБИС.Выход`, `СБИС.ПроверитьСессию` |
+//! | `POST /sbis/auth/service/` (any query) | auth methods: `СБИС.Аутентифицировать`, `СБИС.АутентифицироватьПоСертификату`, `СБИС.Выход`, `СБИС.ПроверитьСессию` |
 //! | `POST /sbis/service/` (any query, e.g. `?srv=1`) | work methods (below), `X-SBISSessionID` required |
+//! | `POST /sbis/oauth/service/` | service login `{"app_client_id", "app_secret", "secret_key"}` → `{"sid", "token"}` (§3.3) |
 //! | `GET /sbis/files/{key}` | download links (`Файл.Ссылка`), `X-SBISSessionID` required |
+//!
+//! `X-SBISAccessToken: <token>` stands for the token's session wherever `X-SBISSessionID` does.
+//! `СБИС.АутентифицироватьПоСертификату` is a challenge the host signs (see `auth`).
 //!
 //! Both endpoints also answer without the trailing slash. A call is read leniently (§1.3): any
 //! content type, `id` a number or a string, `protocol` ignored; `params` is an object. The
@@ -105,6 +109,7 @@
 //! call's id: 401 is a refused session, a 5xx a temporary error (`…1aa…`), anything else fatal.
 
 pub mod account;
+mod auth;
 mod control;
 mod feed;
 mod limits;
@@ -128,6 +133,8 @@ pub use account::{
     CERT_THUMBPRINT, COUNTERPARTY_INN, COUNTERPARTY_KPP, COUNTERPARTY_NAME,
     COUNTERPARTY_PARTICIPANT_ID, LOGIN, OUR_INN, OUR_KPP, OUR_NAME, PASSWORD,
 };
+
+pub use auth::{APP_CLIENT_ID, APP_SECRET, SECRET_KEY};
 
 use crate::files::blob_response;
 use crate::server::Simulator;
@@ -187,6 +194,8 @@ const BODY_LIMIT: usize = 100 * 1024 * 1024;
 
 /// The session header (contract §1.2).
 const SESSION_HEADER: &str = "x-sbissessionid";
+/// The access-token header of service logins (contract §1.2, §3.3).
+const TOKEN_HEADER: &str = "x-sbisaccesstoken";
 
 /// The SBIS simulator: shared state behind a mutex (never held across an await).
 #[derive(Clone)]
@@ -261,6 +270,8 @@ impl Simulator for Sbis {
             .route("/sbis/auth/service", post(auth_endpoint))
             .route("/sbis/service/", post(service_endpoint))
             .route("/sbis/service", post(service_endpoint))
+            .route("/sbis/oauth/service/", post(oauth))
+            .route("/sbis/oauth/service", post(oauth))
             .route("/sbis/files/{key}", get(download))
             .merge(control::routes())
             .with_state(self.clone())
@@ -281,7 +292,8 @@ async fn endpoint(sbis: &Sbis, headers: &HeaderMap, body: &[u8], endpoint: Endpo
         Err((error, id)) => return error.response(&id),
     };
     // A work call holds its session's place until it is answered (contract §12).
-    let _slot = match (endpoint, session(headers)) {
+    let sid = session(sbis, headers);
+    let _slot = match (endpoint, &sid) {
         (Endpoint::Service, Some(sid)) => {
             let max = sbis.lock().config.max_calls_in_flight;
             match sbis.calls.enter(sid, max) {
@@ -295,18 +307,42 @@ async fn endpoint(sbis: &Sbis, headers: &HeaderMap, body: &[u8], endpoint: Endpo
         _ => None,
     };
     let origin = origin(headers);
-    match dispatch(sbis, &call, endpoint, session(headers), &origin, Utc::now()) {
+    match dispatch(sbis, &call, endpoint, sid.as_deref(), &origin, Utc::now()) {
         Ok(result) => rpc::success(result, &call.id),
         Err(error) => error.response(&call.id),
     }
 }
 
-fn session(headers: &HeaderMap) -> Option<&str> {
+fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
-        .get(SESSION_HEADER)
+        .get(name)
         .and_then(|value| value.to_str().ok())
         .map(str::trim)
-        .filter(|sid| !sid.is_empty())
+        .filter(|value| !value.is_empty())
+}
+
+/// The session a request names: `X-SBISSessionID`, else the session of its `X-SBISAccessToken`.
+fn session(sbis: &Sbis, headers: &HeaderMap) -> Option<String> {
+    if let Some(sid) = header(headers, SESSION_HEADER) {
+        return Some(sid.to_owned());
+    }
+    let token = header(headers, TOKEN_HEADER)?;
+    // An unknown token names a session that does not exist, so it is refused like one.
+    Some(sbis.lock().token_session(token).unwrap_or_else(|| format!("unknown token {token}")))
+}
+
+/// `POST /sbis/oauth/service/` (contract §3.3): plain JSON, not JSON-RPC.
+async fn oauth(State(sbis): State<Sbis>, body: Bytes) -> Response {
+    let answer = serde_json::from_slice::<Value>(&body)
+        .map_err(|e| (400, format!("the body is not JSON: {e}")))
+        .and_then(|body| sbis.lock().service_login(&body, Utc::now()));
+    match answer {
+        Ok(value) => axum::Json(value).into_response(),
+        Err((status, message)) => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+            (status, axum::Json(serde_json::json!({ "error": message }))).into_response()
+        }
+    }
 }
 
 /// The scheme and authority clients reached the sandbox through, for links back to it.
@@ -332,6 +368,9 @@ fn dispatch(
             state.authenticate(params, now).map(Value::String)
         }
         (_, "СБИС.Выход") => state.logout(sid),
+        (Endpoint::Auth, "СБИС.АутентифицироватьПоСертификату") => {
+            state.certificate_login(params, now).map(Value::String)
+        }
         (Endpoint::Auth, "СБИС.ПроверитьСессию") => {
             Ok(state.check_session(sid, now))
         }
@@ -383,8 +422,9 @@ async fn download(
     headers: HeaderMap,
     Path(key): Path<String>,
 ) -> Response {
+    let sid = session(&sbis, &headers);
     let mut state = sbis.lock();
-    if let Err(error) = state.touch(session(&headers), Utc::now()) {
+    if let Err(error) = state.touch(sid.as_deref(), Utc::now()) {
         return error.response(&Value::Null);
     }
     match state.file(&key) {

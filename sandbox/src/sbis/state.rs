@@ -31,6 +31,11 @@ struct Session {
 pub(crate) struct State {
     pub config: SbisConfig,
     sessions: HashMap<String, Session>,
+    /// Challenges of certificate logins: challenge (base64) → the certificate's subject and
+    /// when the challenge stops being accepted.
+    pub(super) challenges: HashMap<String, (String, DateTime<Utc>)>,
+    /// Access tokens of service logins (`X-SBISAccessToken`) → their session.
+    pub(super) tokens: HashMap<String, String>,
     logins: super::limits::Logins,
     pub documents: Vec<Document>,
     /// The account's change feed: `(document, event)` indexes in the order events happened.
@@ -44,6 +49,8 @@ impl State {
         State {
             config,
             sessions: HashMap::new(),
+            challenges: HashMap::new(),
+            tokens: HashMap::new(),
             logins: super::limits::Logins::default(),
             documents: Vec::new(),
             feed: Vec::new(),
@@ -60,7 +67,7 @@ impl State {
         params: &Map<String, Value>,
         now: DateTime<Utc>,
     ) -> Result<String, RpcError> {
-        self.logins.admit(now, self.config.max_logins_per_minute)?;
+        self.admit_login(now)?;
         let credentials = params.get("Параметр").and_then(Value::as_object).unwrap_or(params);
         let login = rpc::text(credentials.get("Логин")).unwrap_or_default();
         let password = rpc::text(credentials.get("Пароль")).unwrap_or_default();
@@ -71,9 +78,19 @@ impl State {
         if login != self.config.login || password != self.config.password {
             return Err(RpcError::fatal("Неверный логин или пароль."));
         }
+        Ok(self.open_session(now))
+    }
+
+    /// A new session, in use from `now`.
+    pub(super) fn open_session(&mut self, now: DateTime<Utc>) -> String {
         let sid = session_id();
         self.sessions.insert(sid.clone(), Session { last_used: now });
-        Ok(sid)
+        sid
+    }
+
+    /// Counts a login call against the §12 rate.
+    pub(super) fn admit_login(&mut self, now: DateTime<Utc>) -> Result<(), RpcError> {
+        self.logins.admit(now, self.config.max_logins_per_minute)
     }
 
     /// Checks the session of a call and counts the call as activity; a missing, unknown or
@@ -730,7 +747,7 @@ fn counterparty(value: &Value) -> Result<Org, RpcError> {
 
 /// Base64 of a `ДвоичныеДанные` field; line breaks are tolerated (contract: "no CR/LF", but
 /// lenient on input).
-fn base64_field(value: Option<&Value>, field: &str) -> Result<Vec<u8>, RpcError> {
+pub(super) fn base64_field(value: Option<&Value>, field: &str) -> Result<Vec<u8>, RpcError> {
     let text = rpc::text(value).ok_or_else(|| RpcError::fatal(format!("Не передан {field}")))?;
     let compact: String = text.chars().filter(|c| !c.is_ascii_whitespace()).collect();
     STANDARD.decode(compact).map_err(|e| RpcError::fatal(format!("{field} не base64: {e}")))
