@@ -57,6 +57,14 @@
 typedef struct signbridge_client signbridge_client;
 
 /**
+ * A running listener. Created by `signbridge_listener_start`, stopped and released by
+ * `signbridge_listener_stop`; the host holds the only pointer to it (a Box). Its event
+ * functions may be called from any number of threads at once; only `signbridge_listener_stop`
+ * must wait until every other call on it has returned.
+ */
+typedef struct signbridge_listener signbridge_listener;
+
+/**
  * A webhook receiver: routes (source, account) with their secrets, over a journal.
  *
  * Created by `signbridge_receiver_new`, released by `signbridge_receiver_free`; the host
@@ -479,6 +487,38 @@ signbridge_result signbridge_changes(const struct signbridge_client *client,
                                      char **out_json);
 
 /**
+ * The account's events from `since` — a stream position (`"0"` is the beginning; events after
+ * it) or an RFC 3339 time (events committed at or after it) — acknowledged or not, oldest
+ * first, at most `limit` (capped at 1 000). Nothing is acknowledged or handed out by it. On
+ * success writes `[{"position", "committed_at", "acked_at", "event": {"id", "handle", "kind",
+ * "at", "raw"}}, ...]` to `*out_json` (free it with `signbridge_string_free`); pass the last
+ * `position` as the next `since`. Acknowledged events older than the retention may have been
+ * pruned (`signbridge_prune_events`). A `since` that is neither is
+ * `SIGNBRIDGE_RESULT_VALIDATION` naming `since`.
+ *
+ * # Safety
+ * `client` is NULL or a live client; `since` NULL or a NUL-terminated string; `out_json`
+ * NULL or writable.
+ */
+signbridge_result signbridge_replay_events(const struct signbridge_client *client,
+                                           const char *since,
+                                           uint32_t limit,
+                                           char **out_json);
+
+/**
+ * Deletes the acknowledged events committed more than `retention_hours` hours ago from the
+ * client's journal (every account in it; pending events are kept whatever their age) and
+ * writes how many to `*out_count`. `signbridge serve` does this hourly by itself
+ * (`event_retention_hours`, default 720).
+ *
+ * # Safety
+ * `client` is NULL or a live client; `out_count` NULL or writable.
+ */
+signbridge_result signbridge_prune_events(const struct signbridge_client *client,
+                                          uint32_t retention_hours,
+                                          uint64_t *out_count);
+
+/**
  * The code of the calling thread's last failure, or 0 when this thread has had none.
  *
  * Only meaningful right after a call returned a non-zero code: a success does not clear it.
@@ -591,6 +631,66 @@ signbridge_result signbridge_resolve(const struct signbridge_client *client,
  * `client` is NULL or a live client; `out_json` NULL or writable.
  */
 signbridge_result signbridge_budget(const struct signbridge_client *client, char **out_json);
+
+/**
+ * Starts a listener from its configuration, the JSON of signbridge's `ListenerConfig`:
+ * `{"listen": "127.0.0.1:8080", "journal": {"path": ...}, "routes": [{"source": "sintegre",
+ * "account": "ons", "settings": {"auth": ["none"], "downloads": {"folder": "..."}}}],
+ * "download_poll_ms": 1000, "tls": {"certificate": "cert.pem", "private_key": "key.pem"}}`
+ * (`tls` optional; `listen` port 0 picks a free port: see
+ * `signbridge_listener_address`). `SIGNBRIDGE_JOURNAL` sets the journal's path. It serves on
+ * the library's threads until `signbridge_listener_stop`.
+ *
+ * Fails with `SIGNBRIDGE_RESULT_INVALID_JSON`, `SIGNBRIDGE_RESULT_VALIDATION` (a route's bad
+ * settings, or a `listen` that is not an IP address and port, named),
+ * `SIGNBRIDGE_RESULT_CONFIG` (the address cannot be bound) or `SIGNBRIDGE_RESULT_JOURNAL`.
+ *
+ * # Safety
+ * `config_json` is NULL or a NUL-terminated string; `out_listener` NULL or writable.
+ */
+signbridge_result signbridge_listener_start(const char *config_json,
+                                            struct signbridge_listener **out_listener);
+
+/**
+ * Writes the address the listener is bound to, `http://HOST:PORT` (`https://` with `tls`), to
+ * `*out_address` (free it with `signbridge_string_free`).
+ *
+ * # Safety
+ * `listener` is NULL or a live listener; `out_address` NULL or writable.
+ */
+signbridge_result signbridge_listener_address(const struct signbridge_listener *listener,
+                                              char **out_address);
+
+/**
+ * The oldest event of the listener's routes (deliveries and downloads) not yet acknowledged
+ * nor handed out, waiting up to `timeout_ms`: as `signbridge_receiver_next_event`.
+ *
+ * # Safety
+ * `listener` is NULL or a live listener; `out_event_json` NULL or writable.
+ */
+signbridge_result signbridge_listener_next_event(const struct signbridge_listener *listener,
+                                                 uint32_t timeout_ms,
+                                                 char **out_event_json);
+
+/**
+ * Acknowledges the event `event_id` of the listener's stream: as `signbridge_ack_event`.
+ *
+ * # Safety
+ * `listener` is NULL or a live listener; `event_id` NULL or a NUL-terminated string.
+ */
+signbridge_result signbridge_listener_ack_event(const struct signbridge_listener *listener,
+                                                const char *event_id);
+
+/**
+ * Stops the listener and frees it: no new connection; the deliveries in flight are answered
+ * after their commit and the download in progress ends; then it returns. NULL is accepted and
+ * ignored.
+ *
+ * # Safety
+ * `listener` is NULL or from `signbridge_listener_start`, not stopped before, and no other
+ * call on it is running or will start.
+ */
+void signbridge_listener_stop(struct signbridge_listener *listener);
 
 /**
  * Frees a string the library returned through an out-parameter (handle, status, event and

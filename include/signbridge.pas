@@ -78,6 +78,8 @@ type
   PSignbridgeSignReply = ^TSignbridgeSignReply;
   TSignbridgeReceiver = record end;
   PSignbridgeReceiver = ^TSignbridgeReceiver;
+  TSignbridgeListener = record end;
+  PSignbridgeListener = ^TSignbridgeListener;
 
   { The host signer. Runs on a library thread, never the one that called signbridge (which
     waits meanwhile: do not Synchronize to it); must catch every exception itself. }
@@ -123,6 +125,11 @@ function signbridge_call(Client: PSignbridgeClient; Name, ArgsJson: PAnsiChar;
 { Cursor may be nil: from the provider's beginning. }
 function signbridge_changes(Client: PSignbridgeClient; Cursor: PAnsiChar;
   out Json: PAnsiChar): TSignbridgeResult; cdecl; external SignbridgeLib;
+{ Since: a stream position ('0': the beginning; events after it) or an RFC 3339 time. }
+function signbridge_replay_events(Client: PSignbridgeClient; Since: PAnsiChar; Limit: Cardinal;
+  out Json: PAnsiChar): TSignbridgeResult; cdecl; external SignbridgeLib;
+function signbridge_prune_events(Client: PSignbridgeClient; RetentionHours: Cardinal;
+  out Count: UInt64): TSignbridgeResult; cdecl; external SignbridgeLib;
 
 { Exactly once: a new document under a used reference, and settling unknown outcomes. }
 function signbridge_send_new_document(Client: PSignbridgeClient; EnvelopeJson: PAnsiChar;
@@ -177,6 +184,20 @@ function signbridge_receiver_next_event(Receiver: PSignbridgeReceiver; TimeoutMs
   out EventJson: PAnsiChar): TSignbridgeResult; cdecl; external SignbridgeLib;
 function signbridge_receiver_ack_event(Receiver: PSignbridgeReceiver;
   EventId: PAnsiChar): TSignbridgeResult; cdecl; external SignbridgeLib;
+
+{ The embeddable listener: signbridge's own HTTP server for webhooks in this process
+  (POST /webhooks/<source>/<account>, GET /health) with the SINtegre download worker.
+  Address is http://HOST:PORT (free it with signbridge_string_free). Stop waits for the
+  deliveries and the download in flight, then frees the listener. }
+function signbridge_listener_start(ConfigJson: PAnsiChar;
+  out Listener: PSignbridgeListener): TSignbridgeResult; cdecl; external SignbridgeLib;
+function signbridge_listener_address(Listener: PSignbridgeListener;
+  out Address: PAnsiChar): TSignbridgeResult; cdecl; external SignbridgeLib;
+function signbridge_listener_next_event(Listener: PSignbridgeListener; TimeoutMs: Cardinal;
+  out EventJson: PAnsiChar): TSignbridgeResult; cdecl; external SignbridgeLib;
+function signbridge_listener_ack_event(Listener: PSignbridgeListener;
+  EventId: PAnsiChar): TSignbridgeResult; cdecl; external SignbridgeLib;
+procedure signbridge_listener_stop(Listener: PSignbridgeListener); cdecl; external SignbridgeLib;
 
 type
   { A failed signbridge call, with everything the library said about it. }

@@ -6,7 +6,11 @@
 #   per reference (1), drafts unaccounted (0) and requests per flow
 #   (SIGNBRIDGE_SOAK_SEED=<n> picks another chaos seed);
 # - the crash loop: the CLI killed with SIGKILL at random points of 1,000 sends, each rerun
-#   ending with exactly one document (SIGNBRIDGE_CRASH_SEED=<n> replays a printed run).
+#   ending with exactly one document (SIGNBRIDGE_CRASH_SEED=<n> replays a printed run);
+# - chaos delivery: 10,000 webhook deliveries (20 % duplicates, shuffled) to `signbridge serve`
+#   killed with SIGKILL twice and restarted on its journal, every distinct event acked exactly
+#   once (SIGNBRIDGE_CHAOS_DELIVERIES=<n> sets the size, SIGNBRIDGE_CHAOS_SEED=<n> replays a
+#   printed shuffle; the test command runs 2,000).
 # The test command runs both at a tenth of this. Usage: scripts/soak.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,3 +19,5 @@ SIGNBRIDGE_SOAK_FLOWS="${SIGNBRIDGE_SOAK_FLOWS:-10000}" \
     cargo test --locked -p signbridge --test exactly_once -- --nocapture fault_soak
 SIGNBRIDGE_CRASH_ITERATIONS="${SIGNBRIDGE_CRASH_ITERATIONS:-1000}" \
     cargo test --locked -p signbridge-cli --test exactly_once -- --nocapture a_send_killed
+SIGNBRIDGE_CHAOS_DELIVERIES="${SIGNBRIDGE_CHAOS_DELIVERIES:-10000}" \
+    cargo test --locked -p signbridge-cli --test serve_chaos -- --nocapture

@@ -13,7 +13,7 @@
 #   - runs the C misuse suite under valgrind (with the test-panic build);
 #   - sends through a journal file across a client restart (tests/c/journal.c);
 #   - runs the C webhook intake test (receiver, ingest, acked events across a restart) under
-#     valgrind;
+#     valgrind, and the embedded listener's (HTTP intake, events, stop) too;
 #   - checks that no copy of the password or the token outlives a freed client;
 #   - checks that a C program with the default SIGPIPE disposition survives a server that hangs
 #     up during a large upload, and a provider that answers HTML, garbage, 502, a huge
@@ -291,6 +291,12 @@ gcc -Wall -Wextra -Werror -Iinclude tests/c/webhooks.c -o "$work/webhooks" \
     -L"$lib_dir" -lsignbridge -Wl,-rpath,"$lib_dir"
 valgrind -q --error-exitcode=1 --leak-check=full \
     --errors-for-leak-kinds=definite --show-leak-kinds=definite "$work/webhooks" "$work"
+
+step "listener (valgrind)"
+gcc -Wall -Wextra -Werror -Iinclude tests/c/listener.c -o "$work/listener" \
+    -L"$lib_dir" -lsignbridge -Wl,-rpath,"$lib_dir"
+valgrind -q --error-exitcode=1 --leak-check=full \
+    --errors-for-leak-kinds=definite --show-leak-kinds=definite "$work/listener" "$work"
 
 step "secrets wiped"
 # The password and the token must be gone from memory once the client is freed.

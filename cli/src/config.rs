@@ -19,6 +19,27 @@ pub fn client(path: &Path) -> Result<Client, Failure> {
     Ok(Client::new(config)?)
 }
 
+/// The listener configuration of `signbridge serve` (JSON or TOML, as for an account).
+pub fn listener(path: &Path) -> Result<signbridge::webhooks::ListenerConfig, Failure> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        Failure::Other(format!(
+            "cannot read the configuration {}: {e} (set --config or SIGNBRIDGE_CONFIG)",
+            path.display()
+        ))
+    })?;
+    let is_toml = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("toml"));
+    let json = if is_toml {
+        let value: toml::Value =
+            toml::from_str(&text).map_err(|e| Error::config(format!("{}: {e}", path.display())))?;
+        serde_json::to_string(&value)
+            .map_err(|e| Error::config(format!("{}: {e}", path.display())))?
+    } else {
+        text
+    };
+    signbridge::webhooks::ListenerConfig::from_json(&json)
+        .map_err(|e| Error::config(format!("{}: {e}", path.display())).into())
+}
+
 fn parse(path: &Path, text: &str) -> Result<ClientConfig, Error> {
     let is_toml = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("toml"));
     if !is_toml {
@@ -59,6 +80,34 @@ rate_limit_per_second = 5.0
         assert_eq!(from_toml.settings, from_json.settings);
         assert_eq!(from_toml.account, "rm");
         assert_eq!(from_toml.transport.rate_limit_per_second, 5.0);
+    }
+
+    #[test]
+    fn a_listener_reads_from_toml_and_names_the_file_on_a_typo() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("serve.toml");
+        std::fs::write(
+            &path,
+            r#"
+listen = "127.0.0.1:0"
+[[routes]]
+source = "sintegre"
+account = "ons"
+settings = { auth = ["none"], downloads = { folder = "/srv/ons" } }
+"#,
+        )
+        .unwrap();
+        let config = listener(&path).ok().unwrap();
+        assert_eq!(
+            (config.listen.as_str(), config.routes[0].account.as_str()),
+            ("127.0.0.1:0", "ons")
+        );
+        std::fs::write(&path, "lisen = \"x\"\nroutes = []").unwrap();
+        let Err(Failure::Sdk(err)) = listener(&path) else { panic!("a typo must fail") };
+        assert!(
+            err.to_string().contains("serve.toml") && err.to_string().contains("lisen"),
+            "{err}"
+        );
     }
 
     #[test]

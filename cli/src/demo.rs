@@ -1,6 +1,8 @@
 //! `signbridge demo`: the whole signing flow through the real client, against the embedded
 //! sandbox, for each provider: the parties sign a sample contract (two in order, or the host and
-//! then one counterparty), and the signed files land under the output directory.
+//! then one counterparty), and the signed files land under the output directory. Then SINtegre,
+//! which only pushes: the sandbox publishes a product, the in-process listener receives it and
+//! downloads its file into `<out>/sintegre/`.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -8,10 +10,12 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use futures::future::BoxFuture;
 use indicatif::{ProgressBar, ProgressStyle};
+use signbridge::journal::JournalConfig;
 use signbridge::signing::SoftwareSigner;
+use signbridge::webhooks::{Listener, ListenerConfig, RouteConfig};
 use signbridge::{
-    Client, ClientConfig, Document, DownloadKind, Envelope, Handle, Message, Party, PartyState,
-    State, Status, TransportConfig,
+    Client, ClientConfig, Document, DownloadKind, Envelope, EventKind, Handle, Message, Party,
+    PartyState, State, Status, TransportConfig,
 };
 use signbridge_sandbox::{Control, Sandbox, arqsign, fixtures, idocs, sbis, tae};
 
@@ -79,7 +83,7 @@ pub async fn run(out_dir: &Path) -> Result<(), Failure> {
         for flow in flows(&sandbox.base_url())? {
             run_flow(&flow, &sandbox.control(), out_dir).await?;
         }
-        Ok(())
+        sintegre(&sandbox.control(), out_dir).await
     }
     .await;
     sandbox.shutdown().await;
@@ -323,6 +327,85 @@ async fn run_flow(flow: &Flow, control: &Control, out_dir: &Path) -> Result<(), 
     }
     println!("took {:.2} s", started.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// SINtegre has no API: it posts a notification when a product is published, and the file
+/// behind its link must be fetched before the link expires. The in-process listener receives
+/// the sandbox's notification, its worker downloads the file, and both show in the event stream.
+async fn sintegre(control: &Control, out_dir: &Path) -> Result<(), Failure> {
+    let started = Instant::now();
+    println!("\n== SINtegre (webhook)");
+    let folder = out_dir.join("sintegre");
+    let (user, password) = ("erp", "demo-secret");
+    let settings = serde_json::json!({
+        "auth": [{"basic": {"user": user, "password": password}}],
+        // The sandbox's proxy is plain http on the loopback; the real one is https on
+        // apps08.ons.org.br (the default allowlist).
+        "downloads": {"folder": folder, "allow_hosts": [], "allow_loopback_http": true,
+                      "retry_initial_ms": 200}});
+    let config = ListenerConfig {
+        listen: "127.0.0.1:0".into(),
+        journal: JournalConfig::in_memory(),
+        routes: vec![RouteConfig { source: "sintegre".into(), account: "demo".into(), settings }],
+        download_poll_ms: 50,
+        tls: None,
+        accounts: Vec::new(),
+        event_retention_hours: 0,
+    };
+    let listener = Listener::start(config).await?;
+    let result = async {
+        let sandbox = |e: signbridge_sandbox::control::Error| Failure::Other(format!("sandbox: {e}"));
+        let product = control
+            .sintegre("products", serde_json::json!({
+                "nome": "IPDO (Informativo Preliminar Diário da Operação)",
+                "processo": "Operação em Tempo Real", "macroProcesso": "Operação do Sistema"}))
+            .await
+            .map_err(sandbox)?;
+        let route = format!("http://{}/webhooks/sintegre/demo", listener.local_addr());
+        control
+            .sintegre("integrations", serde_json::json!({"descricao": "ERP", "url": route,
+                "auth": {"type": "basic", "user": user, "password": password},
+                "produtos": [product["id"]]}))
+            .await
+            .map_err(sandbox)?;
+        println!("listening at {route}; publishing the IPDO of 20/02/2025");
+        let pdf = fixtures::sample_pdf("IPDO 20/02/2025", 1);
+        control
+            .sintegre(&format!("products/{}/publications", product["id"]), serde_json::json!({
+                "dataProduto": "20/02/2025", "periodicidade": "2025-02-20T00:00:00",
+                "periodicidadeFinal": "2025-02-20T23:59:59", "file_name": "IPDO-20-02-2025.pdf",
+                "content_base64": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, &pdf),
+                "content_type": "application/pdf"}))
+            .await
+            .map_err(sandbox)?;
+        loop {
+            let event = listener.receiver().next_event(Some(POLL_LIMIT)).await?.ok_or_else(|| {
+                Failure::Other("no SINtegre event within the demo's wait".into())
+            })?;
+            listener.receiver().ack_event(&event.id).await?;
+            let raw = &event.raw;
+            match event.kind {
+                EventKind::DocumentReceived => println!(
+                    "received:   {} {} (key {})",
+                    raw["nome"].as_str().unwrap_or("?"),
+                    raw["dataProduto"].as_str().unwrap_or("?"),
+                    event.handle.id
+                ),
+                EventKind::FileDownloaded => {
+                    println!("downloaded: {} ({} bytes)", raw["path"].as_str().unwrap_or("?"), raw["size"]);
+                    println!("sha256:     {}", raw["sha256"].as_str().unwrap_or("?"));
+                    return Ok(());
+                }
+                other => {
+                    return Err(Failure::Other(format!("SINtegre: unexpected {other:?}: {raw}")));
+                }
+            }
+        }
+    }
+    .await;
+    listener.stop().await;
+    println!("took {:.2} s", started.elapsed().as_secs_f64());
+    result
 }
 
 /// Polls the status until `done` holds; fails on a terminal state that is not the goal.

@@ -1,7 +1,7 @@
 //! `signbridge`: the command-line face of the SDK.
 //!
 //! `demo` runs the whole TAE flow against an embedded sandbox; `sandbox` serves the provider
-//! simulators; `capabilities` prints what providers can do; `send`, `validate`, `status`,
+//! simulators; `serve` receives webhooks and downloads what they link to; `capabilities` prints what providers can do; `send`, `validate`, `status`,
 //! `refresh`, `download`, `cancel`, `call`, `changes` and `journal` work against a configured account (a
 //! JSON or TOML file, secrets from `SIGNBRIDGE_<PROVIDER>_<SETTING>` variables). Envelopes,
 //! handles (bare ids included), refresh rows and capability records go through
@@ -9,6 +9,7 @@
 
 mod config;
 mod demo;
+mod serve;
 
 use std::io::{Read as _, Write as _};
 use std::net::{IpAddr, SocketAddr};
@@ -59,6 +60,13 @@ enum Command {
         port: u16,
         #[arg(long, default_value = "127.0.0.1")]
         host: IpAddr,
+    },
+    /// Receive webhooks (one route per configured source and account, see `serve.rs`) and
+    /// download what they link to, until SIGINT/SIGTERM; prints SIGNBRIDGE_LISTEN=… when ready.
+    Serve {
+        /// `host:port` to listen on, over the configuration's `listen`.
+        #[arg(long)]
+        listen: Option<String>,
     },
     /// Print a capability record as JSON: the --provider's; else, when --config or
     /// SIGNBRIDGE_CONFIG names an account, its provider's; else every provider's (an array).
@@ -122,10 +130,25 @@ enum Command {
     /// Print the account's pending events (from polling and from webhooks kept in the
     /// journal) as JSON lines, each acknowledged once printed; an event printed but not
     /// acknowledged (the command was killed) is printed again next time.
+    ///
+    /// With --since, prints instead the events from a stream position (events after it; 0 is
+    /// the beginning) or an RFC 3339 time (committed at or after it), acknowledged or not, as
+    /// JSON lines `{"position", "committed_at", "acked_at", "event"}`, acknowledging nothing.
+    /// With --prune-hours, deletes the acknowledged events older than that (every account in
+    /// the journal) and prints how many; `signbridge serve` does it hourly by itself.
     Events {
         /// Keep waiting for more events until interrupted.
-        #[arg(long)]
+        #[arg(long, conflicts_with_all = ["since", "prune_hours"])]
         follow: bool,
+        /// Replay from this position or time instead.
+        #[arg(long, value_name = "POSITION|TIME", conflicts_with = "prune_hours")]
+        since: Option<String>,
+        /// At most this many replayed events (at most 1 000).
+        #[arg(long, default_value_t = 100, requires = "since")]
+        limit: usize,
+        /// Prune the acknowledged events older than this many hours instead.
+        #[arg(long, value_name = "HOURS")]
+        prune_hours: Option<u64>,
     },
     /// Print the events the provider lists since --cursor as {"events": [...], "cursor": ...}.
     Changes {
@@ -268,6 +291,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             .await
             .map_err(|e| Failure::Other(format!("sandbox: {e}")))
         }
+        Command::Serve { listen } => serve::run(cli.config_path(), listen.as_deref()).await,
         Command::Capabilities { provider: Some(id) } => print_json(&host::capabilities(Some(id))?),
         Command::Capabilities { provider: None } if cli.config.is_some() => {
             let client = cli.client()?;
@@ -338,7 +362,23 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             };
             print_json(&client.call(name, args).await?)
         }
-        Command::Events { follow } => {
+        Command::Events { since: Some(since), limit, .. } => {
+            let since = host::since(since)?;
+            let client = cli.client()?;
+            let replayed = client.replay_events(since, *limit).await?;
+            let mut out = std::io::stdout().lock();
+            for line in host::replayed_json(&replayed).as_array().into_iter().flatten() {
+                writeln!(out, "{line}")
+                    .map_err(|e| Failure::Other(format!("writing the event: {e}")))?;
+            }
+            Ok(())
+        }
+        Command::Events { prune_hours: Some(hours), .. } => {
+            let client = cli.client()?;
+            let retention = std::time::Duration::from_secs(hours.saturating_mul(3600));
+            print_json(&serde_json::json!({"pruned": client.prune_events(retention).await?}))
+        }
+        Command::Events { follow, .. } => {
             let client = cli.client()?;
             let wait = if *follow { None } else { Some(std::time::Duration::ZERO) };
             while let Some(event) = client.next_event(wait).await? {

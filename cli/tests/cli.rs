@@ -14,8 +14,11 @@ fn demo_writes_signed_pdfs_with_more_pages() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     assert_eq!(stdout.matches("state:      completed").count(), 4, "{stdout}");
-    let mut files: Vec<_> =
-        std::fs::read_dir(out.path()).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut files: Vec<_> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .collect();
     files.sort();
     let names: Vec<String> =
         files.iter().map(|f| f.file_name().unwrap().to_string_lossy().into_owned()).collect();
@@ -42,6 +45,14 @@ fn demo_writes_signed_pdfs_with_more_pages() {
     for f in &files {
         assert!(stdout.contains(&f.display().to_string()), "each path is printed: {stdout}");
     }
+    // SINtegre: received by the in-process listener, downloaded, printed with its SHA-256.
+    let ipdo = out.path().join("sintegre").join("IPDO-20-02-2025.pdf");
+    let bytes = std::fs::read(&ipdo).unwrap();
+    assert_eq!(signbridge_sandbox::fixtures::pdf_page_count(&bytes).unwrap(), 1);
+    assert!(stdout.contains(&format!("downloaded: {}", ipdo.display())), "{stdout}");
+    let sha: String =
+        <sha2::Sha256 as sha2::Digest>::digest(&bytes).iter().map(|b| format!("{b:02x}")).collect();
+    assert!(stdout.contains(&format!("sha256:     {sha}")), "{stdout}");
 }
 
 #[test]
@@ -313,4 +324,26 @@ async fn events_prints_webhook_events_as_json_lines_and_acks_them() {
     assert_eq!(ids, ["\"tae:rm:1::2:\"", "\"tae:rm:2::3:\""], "{out}");
     let (ok, out, err) = signbridge(&config, &["events"]);
     assert!(ok && out.is_empty(), "acknowledged as printed: {out} {err}");
+
+    // Replay: from the beginning, after the first position, from a time; nothing is acked
+    // twice and nothing becomes pending again.
+    let replay = |since: &str| -> Vec<serde_json::Value> {
+        let (ok, out, err) = signbridge(&config, &["events", "--since", since]);
+        assert!(ok, "{err}");
+        out.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+    };
+    let all = replay("0");
+    let replayed: Vec<String> = all.iter().map(|e| e["event"]["id"].to_string()).collect();
+    assert_eq!(replayed, ids, "acked events replay");
+    assert!(all.iter().all(|e| e["acked_at"].is_string()), "{all:?}");
+    let first = all[0]["position"].as_i64().unwrap();
+    assert_eq!(replay(&first.to_string()).len(), 1, "after the first position, the second");
+    assert_eq!(replay("2000-01-01T00:00:00Z").len(), 2);
+    assert!(replay("2999-01-01T00:00:00Z").is_empty());
+    let (ok, _, err) = signbridge(&config, &["events", "--since", "yesterday"]);
+    assert!(!ok && err.contains("validation] since"), "{err}");
+    let (ok, out, err) = signbridge(&config, &["events", "--prune-hours", "1"]);
+    assert!(ok && out.contains("\"pruned\": 0"), "acked just now: kept {out} {err}");
+    let (ok, out, err) = signbridge(&config, &["events"]);
+    assert!(ok && out.is_empty(), "nothing pending again: {out} {err}");
 }

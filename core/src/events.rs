@@ -18,7 +18,7 @@ use tokio::sync::Notify;
 use tokio::time::Instant;
 
 use crate::error::{Error, ErrorKind, Result};
-use crate::journal::{Ack, Journal};
+use crate::journal::{Ack, FeedState, Journal, StoredEvent};
 use crate::model::{Event, EventKind, Handle, PartyState, State, Status};
 
 /// What is kept of one envelope's last status: what events are derived from.
@@ -161,12 +161,127 @@ impl EventStream {
         }
     }
 
-    /// Events committed at or after `since`, acknowledged or not, oldest first, at most
-    /// `limit` (capped at [`MAX_REPLAY`]).
-    pub async fn replay(&self, since: DateTime<Utc>, limit: usize) -> Result<Vec<Event>> {
+    /// Events from `since`, acknowledged or not, oldest first, at most `limit` (capped at
+    /// [`MAX_REPLAY`]), each with its position in the stream.
+    pub async fn replay(&self, since: Since, limit: usize) -> Result<Vec<StoredEvent>> {
         let limit = limit.min(MAX_REPLAY);
-        let stored = self.journal.store().replay_events(&self.scope, since, 0, limit).await?;
-        Ok(stored.into_iter().map(|s| s.event).collect())
+        let (time, after) = match since {
+            Since::Position(p) => (DateTime::<Utc>::UNIX_EPOCH, p),
+            Since::Time(t) => (t, 0),
+        };
+        self.journal.store().replay_events(&self.scope, time, after, limit).await
+    }
+}
+
+/// Where a replay starts: after a position in the stream (each replayed event carries its
+/// own, so the next replay starts after the last one seen; 0 is the beginning), or at a time
+/// (events committed at or after it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Since {
+    Position(i64),
+    Time(DateTime<Utc>),
+}
+
+impl std::str::FromStr for Since {
+    type Err = Error;
+
+    /// A position (a whole number ≥ 0) or an RFC 3339 time (`2026-12-05T13:00:00Z`).
+    fn from_str(text: &str) -> Result<Since> {
+        let text = text.trim();
+        if let Ok(position) = text.parse::<i64>() {
+            if position >= 0 {
+                return Ok(Since::Position(position));
+            }
+        }
+        DateTime::parse_from_rfc3339(text).map(|t| Since::Time(t.with_timezone(&Utc))).map_err(
+            |_| {
+                Error::validation(
+                    "since",
+                    format!(
+                        "{text:?} is neither a stream position (0 or more) nor an RFC 3339 time"
+                    ),
+                )
+            },
+        )
+    }
+}
+
+/// How long acknowledged events are kept for [`Since`] replays before pruning removes them,
+/// by default.
+pub const DEFAULT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
+
+/// The pull of one batch of a change list: events since a cursor (None: the provider's
+/// beginning) and the cursor after them (None: it stays). A provider's `changes` through
+/// [`crate::Client`], or a test double.
+#[async_trait::async_trait]
+pub trait ChangeSource: Send + Sync {
+    async fn pull(&self, cursor: Option<&str>) -> Result<(Vec<Event>, Option<String>)>;
+}
+
+/// A provider's change list feeding the event stream, for any provider whose capability
+/// declares `changes` (SBIS's cursor, iDocs's history): each batch's events are appended with
+/// the cursor after them kept beside them, and that cursor is committed only once the host
+/// acknowledged every one of those events. Until then nothing more is pulled, so a crash or a
+/// restart at any point resumes from the last committed cursor, and the batch pulled again
+/// has the same (stable) ids, which the stream does not append twice.
+#[derive(Debug, Clone)]
+pub struct ChangeFeed {
+    journal: Journal,
+    provider: String,
+    account: String,
+}
+
+/// What one [`ChangeFeed::step`] did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedStep {
+    /// Events of the batch pulled now (0 if nothing was pulled).
+    pub pulled: usize,
+    /// Events of the waiting batch the host has not acknowledged: nothing was pulled.
+    pub awaiting_acks: u64,
+    /// The committed cursor after the step.
+    pub cursor: Option<String>,
+}
+
+impl ChangeFeed {
+    pub fn new(journal: Journal, provider: &str, account: &str) -> ChangeFeed {
+        ChangeFeed { journal, provider: provider.to_owned(), account: account.to_owned() }
+    }
+
+    /// Commits the waiting cursor if its batch is all acknowledged, then, unless a batch still
+    /// awaits acks, pulls the next batch from `source` and appends it.
+    pub async fn step(&self, source: &dyn ChangeSource) -> Result<FeedStep> {
+        let store = self.journal.store();
+        let (provider, account) = (self.provider.as_str(), self.account.as_str());
+        let state = store.feed(provider, account, Utc::now()).await?;
+        if state.awaiting_acks > 0 {
+            return Ok(FeedStep {
+                pulled: 0,
+                awaiting_acks: state.awaiting_acks,
+                cursor: state.cursor,
+            });
+        }
+        let (events, next) = source.pull(state.cursor.as_deref()).await?;
+        if let Some(stray) =
+            events.iter().find(|e| e.handle.provider != provider || e.handle.account != account)
+        {
+            return Err(Error::internal(format!(
+                "the change list of {provider}/{account} returned an event of {}/{}",
+                stray.handle.provider, stray.handle.account
+            )));
+        }
+        let cursor = state.cursor.as_deref();
+        store.feed_pulled(provider, account, cursor, &events, next.as_deref(), Utc::now()).await?;
+        let after = store.feed(provider, account, Utc::now()).await?;
+        Ok(FeedStep {
+            pulled: events.len(),
+            awaiting_acks: after.awaiting_acks,
+            cursor: after.cursor,
+        })
+    }
+
+    /// Where the feed stands (committing a cursor whose batch is all acknowledged).
+    pub async fn state(&self) -> Result<FeedState> {
+        self.journal.store().feed(&self.provider, &self.account, Utc::now()).await
     }
 }
 

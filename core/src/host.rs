@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
 use crate::intent::{Reconciled, Resolution};
-use crate::journal::{IntentRecord, Period, WindowUsage};
+use crate::journal::{IntentRecord, Period, StoredEvent, WindowUsage};
 use crate::model::{Envelope, Handle, Status};
 use crate::providers;
 
@@ -197,6 +197,29 @@ pub fn budget_json(usage: &[WindowUsage]) -> Value {
             })
         })
         .collect()
+}
+
+/// Replayed events as hosts read them: `[{"position", "committed_at", "acked_at", "event":
+/// {"id", "handle", "kind", "at", "raw"}}]`, oldest first; `acked_at` is null for an event not
+/// yet acknowledged. Pass the last `position` as the next replay's `since`.
+pub fn replayed_json(events: &[StoredEvent]) -> Value {
+    events
+        .iter()
+        .map(|e| {
+            json!({
+                "position": e.seq,
+                "committed_at": e.created_at,
+                "acked_at": e.acked_at,
+                "event": e.event,
+            })
+        })
+        .collect()
+}
+
+/// Where a replay starts, from the host's text: a stream position (a whole number, 0 the
+/// beginning; events after it) or an RFC 3339 time (events committed at or after it).
+pub fn since(text: &str) -> Result<crate::Since> {
+    text.parse()
 }
 
 /// How the host settles an unknown send, from its JSON: `{"sent_as": "<provider id>"}` or

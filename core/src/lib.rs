@@ -41,6 +41,7 @@ use tokio::io::AsyncWriteExt as _;
 use tracing::Instrument as _;
 
 pub use error::{Error, ErrorKind, Result, Retry};
+pub use events::{ChangeFeed, ChangeSource, DEFAULT_RETENTION, FeedStep, Since};
 pub use intent::{Reconciled, Resolution};
 pub use model::{
     Document, DocumentContent, DownloadInfo, DownloadKind, Envelope, Event, EventKind, Handle,
@@ -159,11 +160,18 @@ impl std::fmt::Debug for Client {
 impl Client {
     /// Builds the account's client and opens its journal (creating the file when needed); a
     /// journal that cannot be used is a [`ErrorKind::Journal`] error naming its file.
-    pub fn new(mut config: ClientConfig) -> Result<Client> {
+    pub fn new(config: ClientConfig) -> Result<Client> {
+        providers::check_known(&config.provider)?;
+        let journal = journal::Journal::open(&config.journal)?;
+        Client::with_journal(config, journal)
+    }
+
+    /// Builds the account's client over a journal already open (`config.journal` is not
+    /// used), e.g. the listener's, so that its events join the listener's stream.
+    pub fn with_journal(mut config: ClientConfig, journal: journal::Journal) -> Result<Client> {
         let batch_concurrency = config.transport.batch_concurrency.max(1);
         let signer = signing::SignerSlot::default();
         providers::check_known(&config.provider)?;
-        let journal = journal::Journal::open(&config.journal)?;
         let provider = providers::build(
             &config.provider,
             providers::BuildContext {
@@ -361,14 +369,72 @@ impl Client {
         self.events.ack(id).await
     }
 
-    /// The account's events committed at or after `since`, acknowledged or not, oldest first;
-    /// at most `limit` (capped at 1 000).
+    /// The account's events from `since` (after a stream position, or committed at or after a
+    /// time), acknowledged or not, oldest first, each with its position; at most `limit`
+    /// (capped at 1 000). Acknowledged events older than the retention may have been pruned.
     pub async fn replay_events(
         &self,
-        since: chrono::DateTime<chrono::Utc>,
+        since: Since,
         limit: usize,
-    ) -> Result<Vec<Event>> {
+    ) -> Result<Vec<journal::StoredEvent>> {
         self.events.replay(since, limit).await
+    }
+
+    /// Refreshes every envelope the journal knows as sent and not final (its status snapshots
+    /// whose state is not terminal), in pages, appending what changed to the event stream with
+    /// stable ids: a poll repeated after a crash appends nothing already appended, since each
+    /// change is committed with its new snapshot. Returns (envelopes asked about, failures);
+    /// a failure is logged and the envelope is asked about again next time.
+    pub async fn poll(&self) -> Result<(usize, usize)> {
+        const PAGE: usize = 100;
+        let (provider, account) = (self.provider_id(), self.account());
+        let (mut asked, mut failed) = (0, 0);
+        let mut after = String::new();
+        loop {
+            let ids = self.journal.store().open_snapshots(provider, account, &after, PAGE).await?;
+            let Some(last) = ids.last() else { break };
+            after = last.clone();
+            let handles: Vec<Handle> = ids
+                .into_iter()
+                .map(|id| Handle {
+                    provider: provider.to_owned(),
+                    account: account.to_owned(),
+                    id,
+                    reference: None,
+                })
+                .collect();
+            for (handle, result) in handles.iter().zip(self.refresh(&handles).await) {
+                asked += 1;
+                if let Err(e) = result {
+                    failed += 1;
+                    tracing::warn!(target: "signbridge", id = %handle.id, error = %e,
+                        "poll: the status could not be read");
+                }
+            }
+            if handles.len() < PAGE {
+                break;
+            }
+        }
+        Ok((asked, failed))
+    }
+
+    /// One step of the account's change list into the event stream (see [`ChangeFeed`]): the
+    /// cursor is committed only once the host acknowledged every event pulled with it.
+    pub async fn follow_changes(&self) -> Result<FeedStep> {
+        self.require(self.capability().changes, "changes")?;
+        let step = ChangeFeed::new(self.journal.clone(), self.provider_id(), self.account())
+            .step(self)
+            .await?;
+        if step.pulled > 0 {
+            self.events.committed();
+        }
+        Ok(step)
+    }
+
+    /// Deletes the acknowledged events committed more than `retention` ago (of every account
+    /// in the journal); returns how many.
+    pub async fn prune_events(&self, retention: Duration) -> Result<u64> {
+        self.journal.prune_events(retention).await
     }
 
     /// Sets (or, with None, removes) the signer that providers needing a host signature call.
@@ -526,6 +592,13 @@ fn log_failure(e: &Error) {
         | ErrorKind::RateLimited
         | ErrorKind::Unsupported => tracing::warn!(target: "signbridge", error = %e, "failed"),
         _ => tracing::error!(target: "signbridge", error = %e, "failed"),
+    }
+}
+
+#[async_trait::async_trait]
+impl ChangeSource for Client {
+    async fn pull(&self, cursor: Option<&str>) -> Result<(Vec<Event>, Option<String>)> {
+        self.changes(cursor).await
     }
 }
 

@@ -438,6 +438,14 @@ pub enum EventKind {
     PartySigned,
     PartyRejected,
     DocumentReceived,
+    /// A received document's file is in the configured folder (`raw`: `path`, `sha256`, `size`).
+    FileDownloaded,
+    /// A received document's link expired before its file could be fetched: the sender must
+    /// send it again (SINtegre: press "Enviar Tudo").
+    LinkExpired,
+    /// A received document's file will not be fetched (`raw.reason`: off the allowlist, too
+    /// large, refused by the server).
+    DownloadFailed,
     Other,
 }
 

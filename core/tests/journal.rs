@@ -11,9 +11,9 @@ use chrono::{DateTime, TimeZone as _, Utc};
 use serde_json::json;
 use signbridge::ErrorKind;
 use signbridge::journal::{
-    Ack, Acquire, Begin, BeginMode, Finish, InboxEntry, Ingested, IntentKey, IntentState, Journal,
-    JournalConfig, JournalStore, Lease, Period, Session, SessionLookup, SessionValue, SqliteStore,
-    StatusSnapshot, Window,
+    Ack, Acquire, Begin, BeginMode, DownloadEnd, DownloadState, Finish, InboxEntry, Ingested,
+    IntentKey, IntentState, Journal, JournalConfig, JournalStore, Lease, Period, Session,
+    SessionLookup, SessionValue, SqliteStore, StatusSnapshot, Window,
 };
 use signbridge::{Event, EventKind, Handle};
 
@@ -755,16 +755,111 @@ fn a_version_1_journal_is_migrated_on_open_keeping_its_rows() {
     drop(store);
     // Back to what version 1 wrote: no inbox, no events.
     let conn = rusqlite::Connection::open(&path).unwrap();
-    conn.execute_batch("DROP TABLE inbox; DROP TABLE events; PRAGMA user_version = 1;").unwrap();
+    conn.execute_batch(
+        "DROP TABLE feeds; DROP TABLE inbox; DROP TABLE events; PRAGMA user_version = 1;",
+    )
+    .unwrap();
     drop(conn);
     let store = open(&path);
     let version: i64 = rusqlite::Connection::open(&path)
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 2);
+    assert_eq!(version, 4);
     runtime.block_on(async {
         assert!(store.intent(&key("R-1")).await.unwrap().is_some(), "version 1 rows kept");
         assert_eq!(store.ingest(&entry("k", None), t0()).await.unwrap(), Ingested::New);
     });
+}
+
+#[test]
+fn a_version_2_journal_gets_its_kept_links_due_for_download() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = journal_file(&dir);
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let store = open(&path);
+    runtime.block_on(async {
+        store.ingest(&entry("k1:a", Some(("https://x/?token=one", 100))), t0()).await.unwrap();
+        store.ingest(&entry("k1:b", None), t0()).await.unwrap();
+    });
+    drop(store);
+    // Back to what version 2 wrote.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "DROP TABLE feeds; DROP INDEX events_acked; \
+         DROP INDEX inbox_downloads; ALTER TABLE inbox DROP COLUMN download; \
+         ALTER TABLE inbox DROP COLUMN download_attempts; \
+         ALTER TABLE inbox DROP COLUMN download_due_ms; ALTER TABLE inbox DROP COLUMN file_path; \
+         ALTER TABLE inbox DROP COLUMN file_sha256; ALTER TABLE inbox DROP COLUMN file_size; \
+         PRAGMA user_version = 2;",
+    )
+    .unwrap();
+    drop(conn);
+    let store = open(&path);
+    runtime.block_on(async {
+        let a = store.inbox("sintegre", "main", "k1:a").await.unwrap().unwrap();
+        assert_eq!(a.download, Some(DownloadState::Pending));
+        let b = store.inbox("sintegre", "main", "k1:b").await.unwrap().unwrap();
+        assert_eq!(b.download, None, "no link, nothing to fetch");
+        let due = store.claim_downloads("sintegre", t0(), Duration::from_secs(60), 10).await;
+        assert_eq!(due.unwrap().len(), 1);
+        // Version 4: change-list cursors.
+        assert_eq!(store.feed("sbis", "main", t0()).await.unwrap().cursor, None);
+    });
+}
+
+#[tokio::test]
+async fn downloads_are_claimed_once_retried_ended_and_a_fresh_link_revives_an_expired_one() {
+    let store = SqliteStore::in_memory().unwrap();
+    store.ingest(&entry("k1:a", Some(("https://x/?token=one", 100))), t0()).await.unwrap();
+    let lease = Duration::from_secs(60);
+    let due = store.claim_downloads("sintegre", t0(), lease, 10).await.unwrap();
+    assert_eq!(due.len(), 1);
+    assert_eq!((due[0].link.expose(), due[0].attempts), ("https://x/?token=one", 0));
+    assert!(!format!("{:?}", due[0]).contains("token=one"), "Debug hides the link");
+    let again = store.claim_downloads("sintegre", t0(), lease, 10).await.unwrap();
+    assert!(again.is_empty(), "leased to the first worker");
+
+    store.retry_download("sintegre", "main", "k1:a", t0() + secs(5)).await.unwrap();
+    assert!(store.claim_downloads("sintegre", t0(), lease, 10).await.unwrap().is_empty());
+    let retried = store.claim_downloads("sintegre", t0() + secs(5), lease, 10).await.unwrap();
+    assert_eq!(retried[0].attempts, 1);
+
+    let expired = event("sintegre", "sintegre:main:k1:a:link_expired:1");
+    store
+        .end_download("sintegre", "main", "k1:a", &DownloadEnd::Expired, &[expired], t0())
+        .await
+        .unwrap();
+    let kept = store.inbox("sintegre", "main", "k1:a").await.unwrap().unwrap();
+    assert_eq!(kept.download, Some(DownloadState::Expired));
+    let later = t0() + secs(1000);
+    assert!(store.claim_downloads("sintegre", later, lease, 10).await.unwrap().is_empty());
+
+    // "Enviar Tudo": the same notification with a fresh link is due again, with that link.
+    let resend = entry("k1:a", Some(("https://x/?token=two", 200)));
+    assert!(matches!(store.ingest(&resend, t0()).await.unwrap(), Ingested::Duplicate { .. }));
+    let revived = store.claim_downloads("sintegre", later, lease, 10).await.unwrap();
+    assert_eq!((revived[0].link.expose(), revived[0].attempts), ("https://x/?token=two", 0));
+
+    let done = DownloadEnd::Done { path: "/f/a.pdf".into(), sha256: "ab".into(), size: 2 };
+    let downloaded = event("sintegre", "sintegre:main:k1:a:file_downloaded");
+    store.end_download("sintegre", "main", "k1:a", &done, &[downloaded], t0()).await.unwrap();
+    let kept = store.inbox("sintegre", "main", "k1:a").await.unwrap().unwrap();
+    assert_eq!(kept.download, Some(DownloadState::Done));
+    assert_eq!(kept.file, Some(("/f/a.pdf".into(), "ab".into())));
+    // A later resend of a fetched file neither revives it nor keeps its link.
+    let third = entry("k1:a", Some(("https://x/?token=three", 300)));
+    store.ingest(&third, t0()).await.unwrap();
+    let far = t0() + secs(100_000);
+    assert!(store.claim_downloads("sintegre", far, lease, 10).await.unwrap().is_empty());
+    let events = store.replay_events(&scope("sintegre"), t0(), 0, 10).await.unwrap();
+    let ids: Vec<&str> = events.iter().map(|e| e.event.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            "sintegre:main:k1:a",
+            "sintegre:main:k1:a:link_expired:1",
+            "sintegre:main:k1:a:file_downloaded"
+        ]
+    );
 }

@@ -322,3 +322,99 @@ async fn polling_turns_changes_into_events() {
         ]
     );
 }
+
+/// The poller asks about every envelope the journal knows as sent and not final, appends what
+/// changed once (a repeated poll appends nothing), and stops asking about a finished one.
+#[tokio::test]
+async fn the_poller_refreshes_open_envelopes_into_the_stream() {
+    let h = start().await;
+    let done = h.client.send(&envelope("ERP-P1")).await.unwrap();
+    let open = h.client.send(&envelope("ERP-P2")).await.unwrap();
+    for email in ["maria@cliente.example", "joao@empresa.example"] {
+        h.control.tae_sign(doc_id(&done), email).await.unwrap();
+    }
+    h.control.tae_sign(doc_id(&open), "maria@cliente.example").await.unwrap();
+    assert_eq!(h.client.poll().await.unwrap(), (2, 0));
+    let mut ids = Vec::new();
+    while let Some(e) = h.client.next_event(Some(Duration::ZERO)).await.unwrap() {
+        h.client.ack_event(&e.id).await.unwrap();
+        ids.push(e.id);
+    }
+    ids.sort();
+    let (d, o) = (&done.id, &open.id);
+    let mut expected = vec![
+        format!("tae:test:{d}:party:joao@empresa.example:signed"),
+        format!("tae:test:{d}:party:maria@cliente.example:signed"),
+        format!("tae:test:{d}:state:completed"),
+        format!("tae:test:{o}:party:maria@cliente.example:signed"),
+        format!("tae:test:{o}:state:partially_signed"),
+    ];
+    expected.sort();
+    assert_eq!(ids, expected);
+    assert_eq!(h.client.poll().await.unwrap(), (1, 0), "the completed one is no longer asked");
+    assert!(h.client.next_event(Some(Duration::ZERO)).await.unwrap().is_none(), "nothing again");
+}
+
+/// `accounts` of a listener: it polls the account on its own journal and the changes join the
+/// listener's one stream (with its webhook routes' events).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_listener_polls_its_accounts_into_its_one_stream() {
+    let h = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("journal.sqlite3");
+    let sender = signbridge::Client::new(signbridge::ClientConfig {
+        provider: "tae".into(),
+        account: "test".into(),
+        transport: fast_transport(),
+        settings: settings(&h.sandbox.base_url()),
+        journal: signbridge::journal::JournalConfig {
+            path: Some(path.clone()),
+            ..Default::default()
+        },
+    })
+    .unwrap();
+    let handle = sender.send(&envelope("ERP-L")).await.unwrap();
+    for email in ["maria@cliente.example", "joao@empresa.example"] {
+        h.control.tae_sign(doc_id(&handle), email).await.unwrap();
+    }
+    let config: signbridge::webhooks::ListenerConfig = serde_json::from_value(serde_json::json!({
+        "listen": "127.0.0.1:0", "journal": {"path": path}, "routes": [],
+        "accounts": [{"provider": "tae", "account": "test", "poll_ms": 20,
+                      "settings": settings(&h.sandbox.base_url())}]}))
+    .unwrap();
+    let listener = signbridge::webhooks::Listener::start(config).await.unwrap();
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let next = listener.receiver().next_event(Some(Duration::from_secs(60))).await.unwrap();
+        let event = next.expect("a polled change within a minute");
+        listener.receiver().ack_event(&event.id).await.unwrap();
+        ids.push(event.id);
+    }
+    ids.sort();
+    let id = &handle.id;
+    assert_eq!(
+        ids,
+        [
+            format!("tae:test:{id}:party:joao@empresa.example:signed"),
+            format!("tae:test:{id}:party:maria@cliente.example:signed"),
+            format!("tae:test:{id}:state:completed"),
+        ]
+    );
+    listener.stop().await;
+}
+
+#[test]
+fn arqsign_is_not_polled_unless_asked() {
+    let account = |v: serde_json::Value| -> signbridge::webhooks::PolledAccount {
+        serde_json::from_value(v).unwrap()
+    };
+    let arq = account(serde_json::json!({"provider": "arqsign"}));
+    assert_eq!(arq.interval(), None, "arqsign.md §9: a few hundred requests a month");
+    let arq = account(serde_json::json!({"provider": "arqsign", "poll_ms": 3_600_000}));
+    assert_eq!(arq.interval(), Some(Duration::from_secs(3600)));
+    assert_eq!(
+        account(serde_json::json!({"provider": "tae"})).interval(),
+        Some(Duration::from_secs(60))
+    );
+    assert_eq!(account(serde_json::json!({"provider": "tae", "poll_ms": 0})).interval(), None);
+}

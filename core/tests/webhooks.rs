@@ -190,8 +190,16 @@ async fn a_host_that_never_acks_gets_the_same_events_after_a_restart() {
     drop(second);
     let third = receiver(&path);
     assert_eq!(pending(&third).await, [seen[1].clone()]);
-    let all = third.replay_events(chrono::DateTime::UNIX_EPOCH, 10).await.unwrap();
-    assert_eq!(all.iter().map(|e| e.id.clone()).collect::<Vec<_>>(), seen, "replay shows all");
+    let all = third.replay_events(signbridge::Since::Position(0), 10).await.unwrap();
+    assert_eq!(
+        all.iter().map(|e| e.event.id.clone()).collect::<Vec<_>>(),
+        seen,
+        "replay shows all"
+    );
+    let after_first = third.replay_events(signbridge::Since::Position(all[0].seq), 10).await;
+    assert_eq!(after_first.unwrap().len(), seen.len() - 1, "a position starts after it");
+    let by_time = third.replay_events(signbridge::Since::Time(all[0].created_at), 10).await;
+    assert_eq!(by_time.unwrap().len(), seen.len(), "a time includes the events at it");
 }
 
 #[tokio::test]

@@ -508,6 +508,60 @@ pub unsafe extern "C" fn signbridge_changes(
     })
 }
 
+/// The account's events from `since` — a stream position (`"0"` is the beginning; events after
+/// it) or an RFC 3339 time (events committed at or after it) — acknowledged or not, oldest
+/// first, at most `limit` (capped at 1 000). Nothing is acknowledged or handed out by it. On
+/// success writes `[{"position", "committed_at", "acked_at", "event": {"id", "handle", "kind",
+/// "at", "raw"}}, ...]` to `*out_json` (free it with `signbridge_string_free`); pass the last
+/// `position` as the next `since`. Acknowledged events older than the retention may have been
+/// pruned (`signbridge_prune_events`). A `since` that is neither is
+/// `SIGNBRIDGE_RESULT_VALIDATION` naming `since`.
+///
+/// # Safety
+/// `client` is NULL or a live client; `since` NULL or a NUL-terminated string; `out_json`
+/// NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn signbridge_replay_events(
+    client: *const signbridge_client,
+    since: *const c_char,
+    limit: u32,
+    out_json: *mut *mut c_char,
+) -> signbridge_result {
+    boundary(|| {
+        // SAFETY (these calls): pointers as the caller guaranteed above.
+        let client = unsafe { arg_ref(client, "client") }?;
+        let since = signbridge::host::since(unsafe { arg_str(since, "since") }?)?;
+        let out = unsafe { Out::new(out_json, "out_json") }?;
+        let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+        let events = block_on(client.client.replay_events(since, limit))??;
+        out.write_json(&signbridge::host::replayed_json(&events))
+    })
+}
+
+/// Deletes the acknowledged events committed more than `retention_hours` hours ago from the
+/// client's journal (every account in it; pending events are kept whatever their age) and
+/// writes how many to `*out_count`. `signbridge serve` does this hourly by itself
+/// (`event_retention_hours`, default 720).
+///
+/// # Safety
+/// `client` is NULL or a live client; `out_count` NULL or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn signbridge_prune_events(
+    client: *const signbridge_client,
+    retention_hours: u32,
+    out_count: *mut u64,
+) -> signbridge_result {
+    boundary(|| {
+        // SAFETY (these calls): pointers as the caller guaranteed above.
+        let client = unsafe { arg_ref(client, "client") }?;
+        let out = unsafe { Out::new(out_count, "out_count") }?;
+        let retention = Duration::from_secs(u64::from(retention_hours) * 3600);
+        let pruned = block_on(client.client.prune_events(retention))??;
+        out.write(pruned);
+        Ok(())
+    })
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use std::ffi::CStr;

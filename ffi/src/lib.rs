@@ -11,6 +11,7 @@
 mod client;
 mod error;
 mod journal;
+mod listener;
 mod panic;
 mod ptr;
 mod runtime;
@@ -24,6 +25,7 @@ use std::ffi::{CStr, c_char};
 pub use client::*;
 pub use error::*;
 pub use journal::*;
+pub use listener::*;
 pub use ptr::{signbridge_bytes_free, signbridge_string_free};
 pub use signer::*;
 pub use webhooks::*;

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from datetime import datetime
 from pathlib import Path
 from types import TracebackType
 from typing import (
@@ -34,6 +35,7 @@ from .types import (
     Handle,
     Intent,
     Reconciled,
+    ReplayedEvent,
     Status,
 )
 
@@ -88,6 +90,27 @@ def _event(
     json_text: Optional[str], ack: Optional[Callable[[str], bool]] = None
 ) -> Optional[Event]:
     return Event.from_dict(json.loads(json_text), ack) if json_text is not None else None
+
+
+#: Where a replay starts: a stream position (events after it; 0 is the beginning), an
+#: aware ``datetime`` or an RFC 3339 text (events committed at or after it).
+SinceLike = Union[int, datetime, str]
+
+
+def _since_text(since: SinceLike) -> str:
+    if isinstance(since, bool):
+        raise TypeError("since: a position (int), a datetime or an RFC 3339 text, not a bool")
+    if isinstance(since, int):
+        return str(since)
+    if isinstance(since, datetime):
+        if since.tzinfo is None:
+            raise ValueError("since: a naive datetime says no time zone; give an aware one")
+        return since.isoformat()
+    return since
+
+
+def _replayed(json_text: str) -> List[ReplayedEvent]:
+    return [ReplayedEvent.from_dict(e) for e in json.loads(json_text)]
 
 
 def _handle_texts(handles: Iterable[HandleLike]) -> List[str]:
@@ -345,6 +368,19 @@ class Client(_Base):
         before; NotFound for an id the journal never had."""
         return self._native.ack_event(event_id)
 
+    def replay(self, since: SinceLike = 0, limit: int = 100) -> List[ReplayedEvent]:
+        """The account's events from ``since`` (a stream position: events after it, 0 the
+        beginning; or a time: committed at or after it), acknowledged or not, oldest first, at
+        most ``limit`` (at most 1 000). Acknowledges nothing. Acknowledged events older than
+        the retention may have been pruned (:meth:`prune_events`)."""
+        return _replayed(self._native.replay_events(_since_text(since), limit))
+
+    def prune_events(self, retention_hours: int) -> int:
+        """Deletes the acknowledged events committed more than ``retention_hours`` ago (of
+        every account in the journal; pending ones stay); returns how many. ``signbridge
+        serve`` does this hourly by itself."""
+        return self._native.prune_events(retention_hours)
+
     def events(self, timeout: Optional[float] = None) -> Iterator[Event]:
         """Iterates over events as they come. With a ``timeout``, the iteration ends once no
         event arrived for that many seconds; without, it waits for more forever."""
@@ -463,6 +499,14 @@ class AsyncClient(_Base):
     async def ack_event(self, event_id: str) -> bool:
         """See :meth:`Client.ack_event`."""
         return await self._native.ack_event_async(event_id)
+
+    async def replay(self, since: SinceLike = 0, limit: int = 100) -> List[ReplayedEvent]:
+        """See :meth:`Client.replay`."""
+        return _replayed(await self._native.replay_events_async(_since_text(since), limit))
+
+    async def prune_events(self, retention_hours: int) -> int:
+        """See :meth:`Client.prune_events`."""
+        return await self._native.prune_events_async(retention_hours)
 
     async def events(self, timeout: Optional[float] = None) -> AsyncIterator[Event]:
         """See :meth:`Client.events`; ``async for event in client.events(1.0): ...``."""

@@ -99,6 +99,13 @@ class EventKind(_StrEnum):
     PARTY_SIGNED = "party_signed"
     PARTY_REJECTED = "party_rejected"
     DOCUMENT_RECEIVED = "document_received"
+    #: A received document's file is in the configured folder (raw: path, sha256, size).
+    FILE_DOWNLOADED = "file_downloaded"
+    #: A received document's link expired before its file was fetched: the sender must send it
+    #: again (SINtegre: press "Enviar Tudo").
+    LINK_EXPIRED = "link_expired"
+    #: A received document's file will not be fetched (raw.reason says why).
+    DOWNLOAD_FAILED = "download_failed"
     OTHER = "other"
 
 
@@ -443,6 +450,27 @@ class Changes:
         return cls(
             events=[Event.from_dict(e) for e in data["events"]],
             cursor=data.get("cursor"),
+        )
+
+
+@dataclass
+class ReplayedEvent:
+    """One event as ``Client.replay`` returns it: its ``position`` in the stream (pass the
+    last one as the next replay's ``since``), when it was committed, and when it was
+    acknowledged (None: still pending). Replaying acknowledges nothing."""
+
+    position: int
+    committed_at: datetime
+    acked_at: Optional[datetime]
+    event: Event
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ReplayedEvent:
+        return cls(
+            position=data["position"],
+            committed_at=_datetime_from_json(data["committed_at"]),
+            acked_at=_optional_datetime(data.get("acked_at")),
+            event=Event.from_dict(data["event"]),
         )
 
 

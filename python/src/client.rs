@@ -292,6 +292,31 @@ impl NativeClient {
         Ok(async move { client.ack_event(&id).await })
     }
 
+    /// `[{"position", "committed_at", "acked_at", "event"}]`, as C and the CLI give it.
+    fn replay_events_future(
+        &self,
+        py: Python<'_>,
+        since: &str,
+        limit: usize,
+    ) -> PyResult<impl Future<Output = Result<String, Error>> + use<>> {
+        let since = signbridge::host::since(since).map_err(|e| to_pyerr(py, &e))?;
+        let client = self.client(py)?;
+        Ok(async move {
+            let replayed = client.replay_events(since, limit).await?;
+            to_json(&signbridge::host::replayed_json(&replayed))
+        })
+    }
+
+    fn prune_events_future(
+        &self,
+        py: Python<'_>,
+        retention_hours: u64,
+    ) -> PyResult<impl Future<Output = Result<u64, Error>> + use<>> {
+        let client = self.client(py)?;
+        let retention = Duration::from_secs(retention_hours.saturating_mul(3600));
+        Ok(async move { client.prune_events(retention).await })
+    }
+
     fn next_event_future(
         &self,
         py: Python<'_>,
@@ -316,6 +341,10 @@ pub(crate) fn optional_string(py: Python<'_>, value: Option<String>) -> PyResult
 
 fn none(py: Python<'_>, _: ()) -> PyResult<Py<PyAny>> {
     Ok(py.None())
+}
+
+fn count(py: Python<'_>, value: u64) -> PyResult<Py<PyAny>> {
+    Ok(value.into_pyobject(py)?.into_any().unbind())
 }
 
 fn boolean(py: Python<'_>, value: bool) -> PyResult<Py<PyAny>> {
@@ -596,6 +625,33 @@ impl NativeClient {
 
     fn ack_event_async<'py>(&self, py: Python<'py>, id: &str) -> PyResult<Bound<'py, PyAny>> {
         boundary(py, || spawn_for_asyncio(py, self.ack_event_future(py, id)?, boolean))
+    }
+
+    fn replay_events(&self, py: Python<'_>, since: &str, limit: usize) -> PyResult<Py<PyAny>> {
+        boundary(py, || string(py, block_on(py, self.replay_events_future(py, since, limit)?)?))
+    }
+
+    fn replay_events_async<'py>(
+        &self,
+        py: Python<'py>,
+        since: &str,
+        limit: usize,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        boundary(py, || spawn_for_asyncio(py, self.replay_events_future(py, since, limit)?, string))
+    }
+
+    fn prune_events(&self, py: Python<'_>, retention_hours: u64) -> PyResult<u64> {
+        boundary(py, || block_on(py, self.prune_events_future(py, retention_hours)?))
+    }
+
+    fn prune_events_async<'py>(
+        &self,
+        py: Python<'py>,
+        retention_hours: u64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        boundary(py, || {
+            spawn_for_asyncio(py, self.prune_events_future(py, retention_hours)?, count)
+        })
     }
 
     #[pyo3(signature = (timeout=None))]

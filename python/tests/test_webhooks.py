@@ -4,13 +4,15 @@ events on the same journal."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
+from datetime import datetime
 from pathlib import Path
 
 import pytest
 
-from signbridge import Client, EventKind, NotFound, Receiver
+from signbridge import AsyncClient, Client, EventKind, NotFound, Receiver, ValidationError
 
 FILE = "https://sintegre.ons.org.br/sites/7/39/Produtos/155/IPDO-20-02-2025.pdf"
 
@@ -102,3 +104,50 @@ def test_a_client_of_the_account_sees_and_acks_its_webhook_events(journal: Path)
             assert event.ack()
         assert client.next_event(timeout=0) is None
         assert client.ack_event("tae:rm:4242:p1:2:") is False, "acked once, above"
+
+
+TAE_SETTINGS = {
+    "auth_base": "http://127.0.0.1:9/id",
+    "api_base": "http://127.0.0.1:9/",
+    "username": "u@x.example",
+    "password": "p",
+}
+
+
+def test_replay_from_a_position_or_a_time_acknowledges_nothing(journal: Path) -> None:
+    rx = Receiver(CONFIG)
+    for doc in (1, 2):
+        body = json.dumps({"IdDocumento": doc, "idPublicacao": "p", "status": 2}).encode()
+        assert rx.handle("tae", "rm", "POST", {}, body).status == 200
+    with Client({"provider": "tae", "account": "rm", "settings": TAE_SETTINGS}) as client:
+        first = client.next_event(timeout=0)
+        assert first is not None and first.ack()
+        replayed = client.replay(0)
+        assert [r.event.handle.id for r in replayed] == ["1", "2"]
+        assert replayed[0].acked_at is not None and replayed[1].acked_at is None
+        assert replayed[0].position < replayed[1].position
+        after = client.replay(replayed[0].position)
+        assert [r.event.id for r in after] == [replayed[1].event.id]
+        assert len(client.replay(replayed[0].committed_at)) == 2, "an aware datetime"
+        assert len(client.replay("2000-01-01T00:00:00Z", limit=1)) == 1, "bounded by limit"
+        with pytest.raises(ValidationError, match="since"):
+            client.replay("yesterday")
+        with pytest.raises(ValueError, match="naive"):
+            client.replay(datetime(2020, 1, 1))
+        pending = client.next_event(timeout=0)
+        assert pending is not None and pending.handle.id == "2", "replay took nothing"
+        assert client.prune_events(1) == 0, "acked just now: kept"
+
+
+def test_async_replay_and_prune(journal: Path) -> None:
+    rx = Receiver(CONFIG)
+    body = b'{"IdDocumento": 7, "idPublicacao": "p", "status": 3}'
+    assert rx.handle("tae", "rm", "POST", {}, body).status == 200
+
+    async def main() -> None:
+        async with AsyncClient({"provider": "tae", "account": "rm", "settings": TAE_SETTINGS}) as client:
+            (only,) = await client.replay(0, 10)
+            assert only.event.handle.id == "7" and only.acked_at is None
+            assert await client.prune_events(0) == 0, "a pending event is never pruned"
+
+    asyncio.run(main())

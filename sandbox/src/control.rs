@@ -511,6 +511,13 @@ impl Control {
         }
     }
 
+    /// `POST /__sandbox/sintegre/{path}` with `body`: the SINtegre portal (products,
+    /// publications, integrations, its buttons; see [`crate::sintegre`]).
+    pub async fn sintegre(&self, path: &str, body: Value) -> Result<Value, Error> {
+        let path = format!("/__sandbox/sintegre/{}", path.trim_start_matches('/'));
+        self.send(reqwest::Method::POST, &path, Some(body)).await
+    }
+
     /// Arms a fault; returns its id.
     pub async fn add_fault(&self, fault: Fault) -> Result<u64, Error> {
         let body = serde_json::to_value(&fault)

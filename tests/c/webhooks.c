@@ -2,7 +2,8 @@
  * Webhook intake through the C ABI: a receiver over a journal file takes SINtegre and TAE
  * deliveries (the contract's example body), answers each status the way the core does, hands
  * out events until they are acknowledged — again after the receiver is freed and made anew —
- * and a client of the TAE account on the same journal sees and acknowledges its webhook event.
+ * and a client of the TAE account on the same journal sees and acknowledges its webhook event,
+ * replays it (from a position and from a time) and prunes nothing younger than the retention.
  * Misuse (NULL arguments, bad JSON) returns the documented codes and writes no output. Run
  * under valgrind by scripts/test-ffi.sh.
  *
@@ -193,6 +194,43 @@ int main(int argc, char **argv) {
     event = UNTOUCHED;
     EXPECT(signbridge_next_event(client, 0, &event) == SIGNBRIDGE_RESULT_NO_EVENT &&
                event == UNTOUCHED, "nothing left\n");
+
+    /* Replay shows the acked event again, with its position; after that position, nothing. */
+    char *replayed = UNTOUCHED;
+    EXPECT(signbridge_replay_events(client, "0", 10, &replayed) == SIGNBRIDGE_RESULT_OK &&
+               replayed != UNTOUCHED && second != NULL && strstr(replayed, second) != NULL &&
+               strstr(replayed, "\"position\":") != NULL &&
+               strstr(replayed, "\"acked_at\":null") == NULL,
+           "replay from the beginning: %s\n", replayed);
+    char since[32] = "";
+    const char *pos = replayed != UNTOUCHED ? strstr(replayed, "\"position\":") : NULL;
+    if (pos != NULL) snprintf(since, sizeof since, "%ld", strtol(pos + 11, NULL, 10));
+    if (replayed != UNTOUCHED) signbridge_string_free(replayed);
+    replayed = UNTOUCHED;
+    EXPECT(signbridge_replay_events(client, since, 10, &replayed) == SIGNBRIDGE_RESULT_OK &&
+               replayed != UNTOUCHED && strcmp(replayed, "[]") == 0,
+           "replay after position %s: %s\n", since, replayed);
+    if (replayed != UNTOUCHED) signbridge_string_free(replayed);
+    replayed = UNTOUCHED;
+    EXPECT(signbridge_replay_events(client, "2000-01-01T00:00:00Z", 10, &replayed) ==
+                   SIGNBRIDGE_RESULT_OK &&
+               replayed != UNTOUCHED && second != NULL && strstr(replayed, second) != NULL,
+           "replay from a time: %s\n", replayed);
+    if (replayed != UNTOUCHED) signbridge_string_free(replayed);
+    replayed = UNTOUCHED;
+    EXPECT(signbridge_replay_events(client, "yesterday", 10, &replayed) ==
+                   SIGNBRIDGE_RESULT_VALIDATION &&
+               replayed == UNTOUCHED && strstr(signbridge_last_error_message(), "since") != NULL,
+           "a bad since names the field\n");
+    EXPECT(signbridge_replay_events(client, NULL, 10, &replayed) ==
+                   SIGNBRIDGE_RESULT_NULL_ARGUMENT &&
+               replayed == UNTOUCHED,
+           "NULL since\n");
+    uint64_t pruned = 99;
+    EXPECT(signbridge_prune_events(client, 1, &pruned) == SIGNBRIDGE_RESULT_OK && pruned == 0,
+           "an event acked just now is kept a while: %lu\n", (unsigned long)pruned);
+    EXPECT(signbridge_prune_events(client, 1, NULL) == SIGNBRIDGE_RESULT_NULL_ARGUMENT,
+           "NULL count\n");
     free(second);
     signbridge_client_free(client);
 

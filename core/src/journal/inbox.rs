@@ -24,7 +24,8 @@ pub struct InboxEntry {
     /// The headers with credentials removed (JSON array of `[name, value]`).
     pub headers: serde_json::Value,
     pub flags: Vec<String>,
-    /// A link to fetch later (a secret until it expires), and when it expires.
+    /// A link to fetch later, sealed by its source (it is a secret until it expires), and
+    /// when it expires.
     pub link: Option<(String, Option<DateTime<Utc>>)>,
     pub events: Vec<Event>,
 }
@@ -51,6 +52,72 @@ pub struct InboxRecord {
     pub deliveries: u64,
     pub first_at: DateTime<Utc>,
     pub last_at: DateTime<Utc>,
+    /// Where fetching its link stands (`None`: it has no link to fetch).
+    pub download: Option<DownloadState>,
+    /// The fetched file: where it was put and its SHA-256 (hex), once downloaded.
+    pub file: Option<(String, String)>,
+}
+
+/// Where fetching a delivery's link stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DownloadState {
+    /// Due (again) at some time; the link is kept until then.
+    Pending,
+    /// Fetched; the link is forgotten.
+    Done,
+    /// The link expired first; a resend with a fresh link makes it pending again.
+    Expired,
+    /// It will not be fetched (refused by the SSRF guard, too large, the file is gone).
+    Failed,
+}
+
+impl DownloadState {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            DownloadState::Pending => "pending",
+            DownloadState::Done => "done",
+            DownloadState::Expired => "expired",
+            DownloadState::Failed => "failed",
+        }
+    }
+
+    pub(crate) fn parse(text: &str) -> Option<DownloadState> {
+        [DownloadState::Pending, DownloadState::Done, DownloadState::Expired, DownloadState::Failed]
+            .into_iter()
+            .find(|s| s.as_str() == text)
+    }
+}
+
+/// A link due for fetching, leased to the worker that claimed it.
+#[derive(Clone)]
+pub struct DueDownload {
+    pub account: String,
+    pub key: String,
+    /// The link as kept: sealed by its source (see [`crate::webhooks::Source::seal_link`]).
+    pub link: crate::transport::Secret,
+    pub expires_at: Option<DateTime<Utc>>,
+    /// Attempts made before this one.
+    pub attempts: u32,
+    pub first_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for DueDownload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DueDownload")
+            .field("account", &self.account)
+            .field("key", &self.key)
+            .field("expires_at", &self.expires_at)
+            .field("attempts", &self.attempts)
+            .finish_non_exhaustive()
+    }
+}
+
+/// How fetching a link ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DownloadEnd {
+    Done { path: String, sha256: String, size: u64 },
+    Expired,
+    Failed,
 }
 
 /// Whose events a stream shows: (provider or source id, account) pairs.
@@ -74,4 +141,15 @@ pub enum Ack {
     Already,
     /// No event has this id.
     Unknown,
+}
+
+/// Where an account's change list (a provider's `changes` cursor) stands in the journal.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FeedState {
+    /// The committed cursor: every event pulled before it is acknowledged (None: from the
+    /// provider's beginning).
+    pub cursor: Option<String>,
+    /// Events of the last batch pulled from `cursor` not yet acknowledged; while any is, the
+    /// batch's own next cursor waits beside them and nothing more is pulled.
+    pub awaiting_acks: u64,
 }

@@ -72,7 +72,10 @@ use crate::error::{Error, ErrorKind, Result};
 use crate::model::Event;
 
 pub use budget::{Acquire, Period, Window, WindowUsage};
-pub use inbox::{Ack, InboxEntry, InboxRecord, Ingested, Scope, StoredEvent};
+pub use inbox::{
+    Ack, DownloadEnd, DownloadState, DueDownload, FeedState, InboxEntry, InboxRecord, Ingested,
+    Scope, StoredEvent,
+};
 pub use sqlite::SqliteStore;
 
 /// The `journal` section of the client configuration. Every field has a default.
@@ -462,6 +465,37 @@ pub trait JournalStore: Send + Sync + fmt::Debug {
     /// A kept delivery (its body without secrets; the link itself is not returned).
     async fn inbox(&self, source: &str, account: &str, key: &str) -> Result<Option<InboxRecord>>;
 
+    /// Claims up to `limit` links of `source` whose download is pending and due at `now`,
+    /// leasing each until `now + lease` so that another worker (or process) skips it meanwhile.
+    async fn claim_downloads(
+        &self,
+        source: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<DueDownload>>;
+
+    /// Counts a failed attempt at a pending download and makes it due again at `next`.
+    async fn retry_download(
+        &self,
+        source: &str,
+        account: &str,
+        key: &str,
+        next: DateTime<Utc>,
+    ) -> Result<()>;
+
+    /// Ends a download (the link is forgotten) and adds `events` to the stream, in one
+    /// transaction.
+    async fn end_download(
+        &self,
+        source: &str,
+        account: &str,
+        key: &str,
+        end: &DownloadEnd,
+        events: &[Event],
+        now: DateTime<Utc>,
+    ) -> Result<()>;
+
     /// The first event of `scope` after position `after` not yet acknowledged.
     async fn next_event(&self, scope: &Scope, after: i64) -> Result<Option<StoredEvent>>;
 
@@ -477,6 +511,38 @@ pub trait JournalStore: Send + Sync + fmt::Debug {
         after: i64,
         limit: usize,
     ) -> Result<Vec<StoredEvent>>;
+
+    /// Deletes the acknowledged events committed before `before`; returns how many. Pending
+    /// events are kept whatever their age.
+    async fn prune_events(&self, before: DateTime<Utc>) -> Result<u64>;
+
+    /// Ids of the account's status snapshots whose state is not terminal (sent and not yet
+    /// final: what a poller refreshes), in id order after `after`, at most `limit`.
+    async fn open_snapshots(
+        &self,
+        provider: &str,
+        account: &str,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<String>>;
+
+    /// The account's change-list position, first committing the cursor that waits beside the
+    /// last batch if every event of that batch is now acknowledged (or pruned).
+    async fn feed(&self, provider: &str, account: &str, now: DateTime<Utc>) -> Result<FeedState>;
+
+    /// Adds `events`, pulled from the committed cursor `from`, to the stream and keeps `next`
+    /// (None: the cursor stays) beside them, in one transaction; `next` is committed at once
+    /// when none of them awaits an ack. False, with nothing written, when the feed is no
+    /// longer at `from` with no batch waiting (another puller recorded this pull first).
+    async fn feed_pulled(
+        &self,
+        provider: &str,
+        account: &str,
+        from: Option<&str>,
+        events: &[Event],
+        next: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<bool>;
 }
 
 /// How long a login may take before another process may try its own.
@@ -728,6 +794,14 @@ impl Journal {
         key: &str,
     ) -> Result<Option<InboxRecord>> {
         self.store.inbox(source, account, key).await
+    }
+
+    /// Deletes the acknowledged events committed more than `retention` ago; returns how many.
+    /// Pending events stay whatever their age (they are still owed to the host).
+    pub async fn prune_events(&self, retention: Duration) -> Result<u64> {
+        let age = chrono::TimeDelta::from_std(retention).unwrap_or(chrono::TimeDelta::MAX);
+        let before = Utc::now().checked_sub_signed(age).unwrap_or(DateTime::<Utc>::MIN_UTC);
+        self.store.prune_events(before).await
     }
 
     /// The handle's last status snapshot.

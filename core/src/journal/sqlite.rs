@@ -31,13 +31,13 @@ use serde::{Deserialize, Serialize};
 
 use super::budget::{self, Acquire, Window, WindowUsage};
 use super::{
-    Ack, Begin, BeginMode, Change, Finish, InboxEntry, InboxRecord, Ingested, IntentKey,
-    IntentRecord, IntentState, JournalStore, Lease, LoginLease, MEMORY, Scope, Session,
-    SessionLookup, SessionValue, StatusSnapshot, Step, StoredEvent, apply, journal_error, later,
-    plan_begin,
+    Ack, Begin, BeginMode, Change, DownloadEnd, DownloadState, DueDownload, FeedState, Finish,
+    InboxEntry, InboxRecord, Ingested, IntentKey, IntentRecord, IntentState, JournalStore, Lease,
+    LoginLease, MEMORY, Scope, Session, SessionLookup, SessionValue, StatusSnapshot, Step,
+    StoredEvent, apply, journal_error, later, plan_begin,
 };
 use crate::error::{Error, Result};
-use crate::model::Event;
+use crate::model::{Event, State};
 
 /// `PRAGMA application_id` of a signbridge journal ("SBJN").
 const APPLICATION_ID: i32 = 0x5342_4a4e;
@@ -127,6 +127,30 @@ const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX events_pending ON events (provider, account, seq) WHERE acked_ms IS NULL;
     CREATE INDEX events_created ON events (provider, account, created_ms);
+    ",
+    // 3: fetching the inbox's links (SINtegre's files).
+    "
+    ALTER TABLE inbox ADD COLUMN download TEXT;  -- pending, done, expired, failed; NULL: no link
+    ALTER TABLE inbox ADD COLUMN download_attempts INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE inbox ADD COLUMN download_due_ms INTEGER;  -- when pending: due (or leased) until
+    ALTER TABLE inbox ADD COLUMN file_path TEXT;
+    ALTER TABLE inbox ADD COLUMN file_sha256 TEXT;  -- K2 (sintegre.md §3.6)
+    ALTER TABLE inbox ADD COLUMN file_size INTEGER;
+    UPDATE inbox SET download = 'pending', download_due_ms = first_ms WHERE link IS NOT NULL;
+    CREATE INDEX inbox_downloads ON inbox (source, download_due_ms) WHERE download = 'pending';
+    ",
+    // 4: change-list cursors, pruning acknowledged events.
+    "
+    CREATE TABLE feeds (
+        provider    TEXT NOT NULL,
+        account     TEXT NOT NULL,
+        cursor      TEXT,  -- committed: every event pulled before it is acknowledged
+        next_cursor TEXT,  -- pulled, committed once every id in next_ids is acknowledged
+        next_ids    TEXT,  -- JSON array of event ids; NULL: no batch awaits its acks
+        updated_ms  INTEGER NOT NULL,
+        PRIMARY KEY (provider, account)
+    ) WITHOUT ROWID;
+    CREATE INDEX events_acked ON events (created_ms) WHERE acked_ms IS NOT NULL;
     ",
 ];
 
@@ -881,13 +905,23 @@ impl JournalStore for SqliteStore {
             let answer = match known {
                 Some(count) => {
                     // A resend carries a fresh link (SINtegre mints a token per send): keep the
-                    // one that expires last.
+                    // one that expires last. One that had expired before its file was fetched
+                    // is due again ("Enviar Tudo" is how SINtegre recovers, §4).
+                    tx.execute(
+                        "UPDATE inbox SET download = 'pending', download_due_ms = ?4, \
+                         download_attempts = 0 WHERE source = ?1 AND account = ?2 AND key = ?3 \
+                         AND download = 'expired' AND ?5 IS NOT NULL \
+                         AND (link_expires_ms IS NULL OR ?6 > link_expires_ms)",
+                        params![entry.source, entry.account, entry.key, now, link, expires],
+                    )?;
                     tx.execute(
                         "UPDATE inbox SET deliveries = deliveries + 1, last_ms = ?4, \
                          link = CASE WHEN ?5 IS NOT NULL AND (link_expires_ms IS NULL \
-                           OR ?6 >= link_expires_ms) THEN ?5 ELSE link END, \
+                           OR ?6 >= link_expires_ms) AND download = 'pending' \
+                           THEN ?5 ELSE link END, \
                          link_expires_ms = CASE WHEN ?5 IS NOT NULL AND (link_expires_ms IS NULL \
-                           OR ?6 >= link_expires_ms) THEN ?6 ELSE link_expires_ms END \
+                           OR ?6 >= link_expires_ms) AND download = 'pending' \
+                           THEN ?6 ELSE link_expires_ms END \
                          WHERE source = ?1 AND account = ?2 AND key = ?3",
                         params![entry.source, entry.account, entry.key, now, link, expires],
                     )?;
@@ -898,8 +932,9 @@ impl JournalStore for SqliteStore {
                 None => {
                     tx.execute(
                         "INSERT INTO inbox (source, account, key, body, headers, flags, link, \
-                         link_expires_ms, deliveries, first_ms, last_ms) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9, ?9)",
+                         link_expires_ms, deliveries, first_ms, last_ms, download, \
+                         download_due_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9, ?9, \
+                         CASE WHEN ?7 IS NULL THEN NULL ELSE 'pending' END, ?9)",
                         params![
                             entry.source,
                             entry.account,
@@ -928,7 +963,7 @@ impl JournalStore for SqliteStore {
             Ok(conn
                 .query_row(
                     "SELECT source, account, key, body, headers, flags, link_expires_ms, \
-                     deliveries, first_ms, last_ms FROM inbox \
+                     deliveries, first_ms, last_ms, download, file_path, file_sha256 FROM inbox \
                      WHERE source = ?1 AND account = ?2 AND key = ?3",
                     params![source, account, key],
                     |r| {
@@ -943,10 +978,113 @@ impl JournalStore for SqliteStore {
                             deliveries: u64::try_from(r.get::<_, i64>(7)?).unwrap_or(0),
                             first_at: budget::time(r.get(8)?),
                             last_at: budget::time(r.get(9)?),
+                            download: r
+                                .get::<_, Option<String>>(10)?
+                                .as_deref()
+                                .and_then(DownloadState::parse),
+                            file: r.get::<_, Option<String>>(11)?.zip(r.get(12)?),
                         })
                     },
                 )
                 .optional()?)
+        })
+        .await
+    }
+
+    async fn claim_downloads(
+        &self,
+        source: &str,
+        now: DateTime<Utc>,
+        lease: Duration,
+        limit: usize,
+    ) -> Result<Vec<DueDownload>> {
+        let source = source.to_owned();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let (now, until) = (ms(now), ms(later(now, lease)));
+        self.run(move |conn| {
+            let tx = immediate(conn)?;
+            let due = {
+                let mut stmt = tx.prepare(
+                    "SELECT account, key, link, link_expires_ms, download_attempts, first_ms \
+                     FROM inbox WHERE source = ?1 AND download = 'pending' \
+                     AND download_due_ms <= ?2 AND link IS NOT NULL \
+                     ORDER BY download_due_ms LIMIT ?3",
+                )?;
+                let rows = stmt.query_map(params![source, now, limit], |r| {
+                    Ok(DueDownload {
+                        account: r.get(0)?,
+                        key: r.get(1)?,
+                        link: crate::transport::Secret::new(r.get::<_, String>(2)?),
+                        expires_at: r.get::<_, Option<i64>>(3)?.map(budget::time),
+                        attempts: u32::try_from(r.get::<_, i64>(4)?).unwrap_or(u32::MAX),
+                        first_at: budget::time(r.get(5)?),
+                    })
+                })?;
+                rows.collect::<rusqlite::Result<Vec<_>>>()?
+            };
+            for d in &due {
+                tx.execute(
+                    "UPDATE inbox SET download_due_ms = ?4 \
+                     WHERE source = ?1 AND account = ?2 AND key = ?3",
+                    params![source, d.account, d.key, until],
+                )?;
+            }
+            tx.commit()?;
+            Ok(due)
+        })
+        .await
+    }
+
+    async fn retry_download(
+        &self,
+        source: &str,
+        account: &str,
+        key: &str,
+        next: DateTime<Utc>,
+    ) -> Result<()> {
+        let (source, account, key) = (source.to_owned(), account.to_owned(), key.to_owned());
+        self.run(move |conn| {
+            conn.execute(
+                "UPDATE inbox SET download_attempts = download_attempts + 1, download_due_ms = ?4 \
+                 WHERE source = ?1 AND account = ?2 AND key = ?3 AND download = 'pending'",
+                params![source, account, key, ms(next)],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn end_download(
+        &self,
+        source: &str,
+        account: &str,
+        key: &str,
+        end: &DownloadEnd,
+        events: &[Event],
+        now: DateTime<Utc>,
+    ) -> Result<()> {
+        let (source, account, key) = (source.to_owned(), account.to_owned(), key.to_owned());
+        let (end, events) = (end.clone(), events.to_vec());
+        self.run(move |conn| {
+            let tx = immediate(conn)?;
+            let (state, path, sha256, size) = match &end {
+                DownloadEnd::Done { path, sha256, size } => {
+                    ("done", Some(path.as_str()), Some(sha256.as_str()), i64::try_from(*size).ok())
+                }
+                DownloadEnd::Expired => ("expired", None, None, None),
+                DownloadEnd::Failed => ("failed", None, None, None),
+            };
+            // The link is a secret until it expires: forgotten once it is of no more use.
+            tx.execute(
+                "UPDATE inbox SET download = ?4, download_due_ms = NULL, link = NULL, \
+                 download_attempts = download_attempts + 1, \
+                 file_path = ?5, file_sha256 = ?6, file_size = ?7 \
+                 WHERE source = ?1 AND account = ?2 AND key = ?3",
+                params![source, account, key, state, path, sha256, size],
+            )?;
+            insert_events(&tx, &events, ms(now))?;
+            tx.commit()?;
+            Ok(())
         })
         .await
     }
@@ -1016,12 +1154,152 @@ impl JournalStore for SqliteStore {
         })
         .await
     }
+
+    async fn prune_events(&self, before: DateTime<Utc>) -> Result<u64> {
+        self.run(move |conn| {
+            let deleted = conn.execute(
+                "DELETE FROM events WHERE acked_ms IS NOT NULL AND created_ms < ?1",
+                params![ms(before)],
+            )?;
+            Ok(deleted as u64)
+        })
+        .await
+    }
+
+    async fn open_snapshots(
+        &self,
+        provider: &str,
+        account: &str,
+        after: &str,
+        limit: usize,
+    ) -> Result<Vec<String>> {
+        let (provider, account, after) =
+            (provider.to_owned(), account.to_owned(), after.to_owned());
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let terminal = serde_json::to_string(&TERMINAL.map(State::as_str)).unwrap_or_default();
+        self.run(move |conn| {
+            let mut stmt = conn.prepare(
+                "SELECT id FROM status_snapshots WHERE provider = ?1 AND account = ?2 \
+                 AND id > ?3 AND json_extract(status, '$.state') NOT IN \
+                 (SELECT value FROM json_each(?4)) ORDER BY id LIMIT ?5",
+            )?;
+            let rows =
+                stmt.query_map(params![provider, account, after, terminal, limit], |r| r.get(0))?;
+            Ok(rows.collect::<rusqlite::Result<Vec<String>>>()?)
+        })
+        .await
+    }
+
+    async fn feed(&self, provider: &str, account: &str, now: DateTime<Utc>) -> Result<FeedState> {
+        let (provider, account) = (provider.to_owned(), account.to_owned());
+        self.run(move |conn| {
+            let tx = immediate(conn)?;
+            let row: Option<(Option<String>, Option<String>, Option<String>)> = tx
+                .query_row(
+                    "SELECT cursor, next_cursor, next_ids FROM feeds \
+                     WHERE provider = ?1 AND account = ?2",
+                    params![provider, account],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .optional()?;
+            let Some((cursor, next, Some(ids))) = row else {
+                return Ok(FeedState { cursor: row.and_then(|r| r.0), awaiting_acks: 0 });
+            };
+            let awaiting = unacked(&tx, &ids)?;
+            if awaiting > 0 {
+                return Ok(FeedState { cursor, awaiting_acks: awaiting });
+            }
+            let cursor = next.or(cursor);
+            tx.execute(
+                "UPDATE feeds SET cursor = ?3, next_cursor = NULL, next_ids = NULL, \
+                 updated_ms = ?4 WHERE provider = ?1 AND account = ?2",
+                params![provider, account, cursor, ms(now)],
+            )?;
+            tx.commit()?;
+            Ok(FeedState { cursor, awaiting_acks: 0 })
+        })
+        .await
+    }
+
+    async fn feed_pulled(
+        &self,
+        provider: &str,
+        account: &str,
+        from: Option<&str>,
+        events: &[Event],
+        next: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> Result<bool> {
+        let (provider, account) = (provider.to_owned(), account.to_owned());
+        let (from, next) = (from.map(str::to_owned), next.map(str::to_owned));
+        let events = events.to_vec();
+        self.run(move |conn| {
+            let tx = immediate(conn)?;
+            let row: Option<(Option<String>, Option<String>)> = tx
+                .query_row(
+                    "SELECT cursor, next_ids FROM feeds WHERE provider = ?1 AND account = ?2",
+                    params![provider, account],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .optional()?;
+            if let Some((cursor, waiting)) = &row {
+                if *cursor != from || waiting.is_some() {
+                    return Ok(false);
+                }
+            }
+            let now = ms(now);
+            insert_events(&tx, &events, now)?;
+            let ids = to_json(&events.iter().map(|e| e.id.as_str()).collect::<Vec<_>>())?;
+            let next = next.or(from);
+            let (cursor, next_cursor, next_ids) = if unacked(&tx, &ids)? == 0 {
+                (next, None, None)
+            } else {
+                (row.and_then(|r| r.0), next, Some(ids))
+            };
+            tx.execute(
+                "INSERT INTO feeds (provider, account, cursor, next_cursor, next_ids, updated_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (provider, account) DO UPDATE SET \
+                 cursor = excluded.cursor, next_cursor = excluded.next_cursor, \
+                 next_ids = excluded.next_ids, updated_ms = excluded.updated_ms",
+                params![provider, account, cursor, next_cursor, next_ids, now],
+            )?;
+            tx.commit()?;
+            Ok(true)
+        })
+        .await
+    }
+}
+
+/// The states after which a status no longer changes: their snapshots are not polled.
+const TERMINAL: [State; 5] =
+    [State::Completed, State::Rejected, State::Cancelled, State::Expired, State::Failed];
+
+/// How many of the events whose ids `ids` lists (JSON) are still pending; a pruned one was
+/// acknowledged before it went.
+fn unacked(conn: &Connection, ids: &str) -> Fallible<u64> {
+    let n: i64 = conn.query_row(
+        "SELECT count(*) FROM events WHERE acked_ms IS NULL \
+         AND id IN (SELECT value FROM json_each(?1))",
+        params![ids],
+        |r| r.get(0),
+    )?;
+    Ok(n.max(0) as u64)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::error::ErrorKind;
+
+    #[test]
+    fn the_states_not_polled_are_the_terminal_ones() {
+        use State::*;
+        for state in
+            [Draft, Sent, PartiallySigned, Completed, Rejected, Cancelled, Expired, Failed, Unknown]
+        {
+            assert_eq!(TERMINAL.contains(&state), state.is_terminal(), "{state}");
+        }
+    }
 
     fn failure(code: std::ffi::c_int) -> rusqlite::Error {
         rusqlite::Error::SqliteFailure(rusqlite::ffi::Error::new(code), None)

@@ -250,15 +250,142 @@ impl Chunks {
 }
 
 fn header_text(headers: &HeaderMap, name: HeaderName) -> Option<String> {
-    headers.get(name)?.to_str().ok().map(str::to_string)
+    // A careless server sends a name's UTF-8 bytes as they are: take them as UTF-8.
+    String::from_utf8(headers.get(name)?.as_bytes().to_vec()).ok()
 }
 
-/// `attachment; filename="contrato.pdf"` → `contrato.pdf`.
-fn disposition_file_name(value: &str) -> Option<String> {
-    value.split(';').map(str::trim).find_map(|p| {
-        let name = p.strip_prefix("filename=")?;
-        Some(name.trim_matches('"').to_string()).filter(|n| !n.is_empty())
-    })
+/// The file name a `Content-Disposition` gives, unsanitized (see [`crate::names::file_name`]):
+/// `filename*` (RFC 6266 / RFC 5987 `UTF-8''%..`) first, else `filename` (quoted or not), whose
+/// RFC 2047 encoded words (`=?utf-8?B?…?=`, `?Q?`) are decoded (SINtegre's proxy, `sintegre.md`
+/// §4).
+pub(crate) fn disposition_file_name(value: &str) -> Option<String> {
+    let mut plain = None;
+    let mut extended = None;
+    for (name, raw) in disposition_params(value) {
+        if name.eq_ignore_ascii_case("filename*") {
+            extended = extended.or_else(|| ext_value(&raw));
+        } else if name.eq_ignore_ascii_case("filename") {
+            plain = plain.or(Some(raw));
+        }
+    }
+    extended.or_else(|| plain.map(|p| encoded_words(&p))).filter(|n| !n.trim().is_empty())
+}
+
+/// The `name=value` parameters after the disposition type, quoted values unquoted.
+fn disposition_params(value: &str) -> Vec<(String, String)> {
+    let mut params = Vec::new();
+    let mut rest = value.split_once(';').map_or("", |(_, r)| r);
+    while let Some((name, after)) = rest.split_once('=') {
+        let name = name.trim().trim_start_matches(';').trim().to_owned();
+        let after = after.trim_start();
+        let (value, next) = if let Some(quoted) = after.strip_prefix('"') {
+            let mut out = String::new();
+            let mut chars = quoted.char_indices();
+            let mut end = quoted.len();
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    '\\' => out.extend(chars.next().map(|(_, c)| c)),
+                    '"' => {
+                        end = i + 1;
+                        break;
+                    }
+                    c => out.push(c),
+                }
+            }
+            let next = quoted[end..].split_once(';').map_or("", |(_, r)| r);
+            (out, next)
+        } else {
+            let (v, next) = after.split_once(';').unwrap_or((after, ""));
+            (v.trim().to_owned(), next)
+        };
+        params.push((name, value));
+        rest = next;
+    }
+    params
+}
+
+/// RFC 5987 `charset'lang'pct-encoded`; UTF-8 and ISO-8859-1 are the charsets it names.
+fn ext_value(value: &str) -> Option<String> {
+    let mut parts = value.splitn(3, '\'');
+    let (charset, _lang, encoded) = (parts.next()?, parts.next()?, parts.next()?);
+    let bytes = percent_decode(encoded)?;
+    if charset.eq_ignore_ascii_case("utf-8") {
+        String::from_utf8(bytes).ok()
+    } else if charset.eq_ignore_ascii_case("iso-8859-1") {
+        Some(bytes.iter().map(|&b| char::from(b)).collect())
+    } else {
+        None
+    }
+}
+
+fn percent_decode(text: &str) -> Option<Vec<u8>> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    Some(out)
+}
+
+/// `text` with its RFC 2047 encoded words (`=?charset?B|Q?data?=`) decoded; a word that does
+/// not decode is kept as written, and the blanks between two encoded words are dropped.
+fn encoded_words(text: &str) -> String {
+    use base64::Engine as _;
+    let mut out = String::new();
+    let mut rest = text;
+    let mut after_word = false;
+    while let Some(start) = rest.find("=?") {
+        let decoded = rest[start + 2..].splitn(4, '?').collect::<Vec<_>>();
+        let word = match decoded.as_slice() {
+            [charset, enc, data, tail] if tail.starts_with('=') => {
+                let bytes = if enc.eq_ignore_ascii_case("b") {
+                    base64::engine::general_purpose::STANDARD.decode(data).ok()
+                } else if enc.eq_ignore_ascii_case("q") {
+                    percent_decode(&data.replace('_', " ").replace('=', "%"))
+                } else {
+                    None
+                };
+                let text = bytes.and_then(|b| {
+                    if charset.eq_ignore_ascii_case("utf-8") {
+                        String::from_utf8(b).ok()
+                    } else if charset.eq_ignore_ascii_case("iso-8859-1") {
+                        Some(b.iter().map(|&b| char::from(b)).collect())
+                    } else {
+                        None
+                    }
+                });
+                // `=?` charset `?` enc `?` data `?=`
+                text.map(|t| (t, start + charset.len() + enc.len() + data.len() + 6))
+            }
+            _ => None,
+        };
+        match word {
+            Some((word, len)) => {
+                let between = &rest[..start];
+                if !(after_word && between.trim().is_empty()) {
+                    out.push_str(between);
+                }
+                out.push_str(&word);
+                rest = &rest[len..];
+                after_word = true;
+            }
+            None => {
+                out.push_str(&rest[..start + 2]);
+                rest = &rest[start + 2..];
+                after_word = false;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
 }
 
 #[cfg(test)]
@@ -322,11 +449,61 @@ mod tests {
 
     #[test]
     fn content_disposition_names_the_file() {
+        let name = |v: &str| disposition_file_name(v);
+        assert_eq!(name(r#"attachment; filename="contrato.pdf""#).as_deref(), Some("contrato.pdf"));
         assert_eq!(
-            disposition_file_name(r#"attachment; filename="contrato.pdf""#).as_deref(),
-            Some("contrato.pdf")
+            name("attachment; filename=psat_24022025.txt").as_deref(),
+            Some("psat_24022025.txt")
         );
-        assert_eq!(disposition_file_name("inline"), None);
+        assert_eq!(name("inline"), None);
+        assert_eq!(name("attachment; filename=\"\""), None);
+        // RFC 6266: filename* wins over the ASCII fallback, wherever it stands.
+        assert_eq!(
+            name(
+                "attachment; filename*=UTF-8''loca%C3%A7%C3%A3o%20%221%22.pdf; filename=\"x.pdf\""
+            )
+            .as_deref(),
+            Some("locação \"1\".pdf")
+        );
+        assert_eq!(
+            name("attachment; filename*=iso-8859-1'pt'a%E7%E3o.pdf").as_deref(),
+            Some("ação.pdf")
+        );
+        // RFC 2047 in a plain filename (SINtegre's proxy, sintegre.md §4).
+        assert_eq!(
+            name("attachment; filename=\"=?utf-8?B?Tm90YXMgVMOpY25pY2FzLnppcA==?=\"").as_deref(),
+            Some("Notas Técnicas.zip")
+        );
+        assert_eq!(
+            name("attachment; filename=\"=?ISO-8859-1?Q?a=E7=E3o?= =?utf-8?Q?_x.pdf?=\"")
+                .as_deref(),
+            Some("ação x.pdf")
+        );
+        assert_eq!(
+            name("attachment; filename=\"=?bogus?X?y?=.pdf\"").as_deref(),
+            Some("=?bogus?X?y?=.pdf")
+        );
+        assert_eq!(name(r#"attachment; filename="a \"q\".pdf""#).as_deref(), Some("a \"q\".pdf"));
+        // Whatever a server sends, the parser answers (or not) and never panics.
+        for odd in [
+            "",
+            ";",
+            "=",
+            "attachment; filename",
+            "attachment; filename=\"",
+            "filename*=",
+            "attachment; filename*=UTF-8''%",
+            "attachment; filename*=UTF-8''%zz%e2%82",
+            "attachment; filename*=x''a",
+            "attachment; filename==?",
+            "a; filename=\"=?u?B?\"",
+            "a; filename==?utf-8?B?@@@?=",
+            "a; filename==?utf-8?Q?=E2=82?=",
+            "a; filename=\"\\",
+            "a; filename==?=?=?utf-8?b?YQ==?=?=",
+        ] {
+            let _ = name(odd);
+        }
     }
 
     #[test]

@@ -298,6 +298,38 @@ impl Reply {
     }
 }
 
+/// The reqwest client of a transport: its timeouts, redirect policy, proxy and extra CAs.
+fn http_client(
+    provider: &'static str,
+    config: &TransportConfig,
+    redirects: reqwest::redirect::Policy,
+) -> Result<reqwest::Client> {
+    let mut builder =
+        reqwest::Client::builder()
+            .connect_timeout(Duration::from_millis(config.connect_timeout_ms))
+            .read_timeout(Duration::from_millis(config.read_timeout_ms))
+            .timeout(Duration::from_millis(config.request_timeout_ms))
+            .redirect(redirects)
+            .user_agent(config.user_agent.clone().unwrap_or_else(|| {
+                format!("signbridge/{} ({provider})", env!("CARGO_PKG_VERSION"))
+            }));
+    if let Some(proxy) = &config.proxy {
+        let proxy = reqwest::Proxy::all(proxy.expose())
+            .map_err(|_| Error::config("transport.proxy is not a valid proxy URL"))?;
+        builder = builder.proxy(proxy);
+    }
+    if let Some(path) = &config.extra_ca_file {
+        let pem = std::fs::read(path).map_err(|e| {
+            Error::config(format!("transport.extra_ca_file {}: {e}", path.display()))
+        })?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+            Error::config(format!("transport.extra_ca_file {}: {e}", path.display()))
+        })?;
+        builder = builder.tls_certs_merge(certs);
+    }
+    builder.build().map_err(|e| Error::config(format!("cannot build the HTTP client: {e}")))
+}
+
 /// What an attempt ends with.
 enum Answer {
     Whole(Reply),
@@ -355,37 +387,42 @@ impl Transport {
                 attempt.follow()
             }
         });
-        let mut builder = reqwest::Client::builder()
-            .connect_timeout(Duration::from_millis(config.connect_timeout_ms))
-            .read_timeout(Duration::from_millis(config.read_timeout_ms))
-            .timeout(Duration::from_millis(config.request_timeout_ms))
-            .redirect(redirects)
-            .user_agent(config.user_agent.clone().unwrap_or_else(|| {
-                format!("signbridge/{} ({provider})", env!("CARGO_PKG_VERSION"))
-            }));
-        if let Some(proxy) = &config.proxy {
-            let proxy = reqwest::Proxy::all(proxy.expose())
-                .map_err(|_| Error::config("transport.proxy is not a valid proxy URL"))?;
-            builder = builder.proxy(proxy);
-        }
-        if let Some(path) = &config.extra_ca_file {
-            let pem = std::fs::read(path).map_err(|e| {
-                Error::config(format!("transport.extra_ca_file {}: {e}", path.display()))
-            })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-                Error::config(format!("transport.extra_ca_file {}: {e}", path.display()))
-            })?;
-            builder = builder.tls_certs_merge(certs);
-        }
-        let http = builder
-            .build()
-            .map_err(|e| Error::config(format!("cannot build the HTTP client: {e}")))?;
+        let http = http_client(provider, config, redirects)?;
         Ok(Transport {
             provider,
             http,
             limiter: RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst),
             config: config.clone(),
             origins,
+            budget: None,
+        })
+    }
+
+    /// A transport for links a sender hands out (SINtegre's file links): no credentials go
+    /// anywhere, and a redirect is followed only to a URL `allowed` accepts (the SSRF guard);
+    /// any other comes back as the 3xx it is.
+    pub fn for_links(
+        provider: &'static str,
+        config: &TransportConfig,
+        allowed: impl Fn(&url::Url) -> bool + Send + Sync + 'static,
+    ) -> Result<Transport> {
+        config.check()?;
+        let max_redirects = config.max_redirects;
+        let redirects = reqwest::redirect::Policy::custom(move |attempt| {
+            if !allowed(attempt.url()) {
+                attempt.stop()
+            } else if attempt.previous().len() > max_redirects {
+                attempt.error(format!("more than {max_redirects} redirects"))
+            } else {
+                attempt.follow()
+            }
+        });
+        Ok(Transport {
+            provider,
+            http: http_client(provider, config, redirects)?,
+            limiter: RateLimiter::new(config.rate_limit_per_second, config.rate_limit_burst),
+            config: config.clone(),
+            origins: Vec::new(),
             budget: None,
         })
     }

@@ -19,6 +19,8 @@
 
 pub mod arqsign;
 pub mod idocs;
+mod listener;
+mod poller;
 mod receiver;
 
 mod secret;
@@ -36,6 +38,8 @@ use crate::error::{Error, Result};
 use crate::model::{Event, EventKind, Handle};
 use crate::transport::Secret;
 
+pub use listener::{Listener, ListenerConfig, TlsFiles};
+pub use poller::PolledAccount;
 pub use receiver::{Receiver, ReceiverConfig, Reply, RouteConfig};
 
 /// The sources signbridge knows, by id (the `source` of a route).
@@ -78,6 +82,13 @@ pub trait Source: Send + Sync + fmt::Debug {
         body: &[u8],
         received: DateTime<Utc>,
     ) -> Result<Delivery, Malformed>;
+
+    /// A delivery's link as the journal is to keep it: sealed, for sources whose deliveries
+    /// carry links (a bearer secret until it expires). None: it cannot be sealed now; the
+    /// delivery is then not stored and the sender is answered 503, to send it again.
+    fn seal_link(&self, _url: &crate::transport::Secret) -> Option<String> {
+        None
+    }
 }
 
 /// Builds the source `id` for `account` from its settings (`settings` of the route).

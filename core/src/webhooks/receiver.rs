@@ -142,6 +142,18 @@ impl Receiver {
         &self.journal
     }
 
+    /// The same receiver whose event stream also carries the events of these (provider,
+    /// account) pairs (the accounts a listener polls), so that the host has one stream.
+    pub fn with_accounts(
+        mut self,
+        accounts: impl IntoIterator<Item = (String, String)>,
+    ) -> Receiver {
+        let mut scope: Vec<(String, String)> = self.routes.keys().cloned().collect();
+        scope.extend(accounts);
+        self.events = EventStream::new(self.journal.clone(), scope);
+        self
+    }
+
     /// Handles one delivery to the route (`source`, `account`): see the module docs for what
     /// it answers. Never fails: every outcome is a reply.
     pub async fn handle(
@@ -195,6 +207,18 @@ impl Receiver {
                 return Reply::error(400, &malformed.0);
             }
         };
+        let link = match delivery.link {
+            None => None,
+            Some(l) => match route.seal_link(&l.url) {
+                Some(sealed) => Some((sealed, l.expires_at)),
+                None => {
+                    tracing::error!(target: "signbridge::webhooks", source = route.id(),
+                        account = route.account(), "the link could not be sealed: 503");
+                    return Reply::error(503, "the delivery could not be stored; send it again")
+                        .with_header("Retry-After", "30");
+                }
+            },
+        };
         let entry = InboxEntry {
             source: route.id().to_owned(),
             account: route.account().to_owned(),
@@ -202,7 +226,7 @@ impl Receiver {
             body: delivery.body,
             headers: headers.redacted(),
             flags: delivery.flags,
-            link: delivery.link.map(|l| (l.url.expose().to_owned(), l.expires_at)),
+            link,
             events: delivery.events,
         };
         match self.journal.ingest(&entry).await {
@@ -239,8 +263,13 @@ impl Receiver {
         self.events.ack(id).await
     }
 
-    /// The routes' events committed at or after `since`, oldest first, at most `limit`.
-    pub async fn replay_events(&self, since: DateTime<Utc>, limit: usize) -> Result<Vec<Event>> {
+    /// The routes' events from `since`, acknowledged or not, oldest first, at most `limit`;
+    /// see [`crate::Client::replay_events`].
+    pub async fn replay_events(
+        &self,
+        since: crate::Since,
+        limit: usize,
+    ) -> Result<Vec<crate::journal::StoredEvent>> {
         self.events.replay(since, limit).await
     }
 }

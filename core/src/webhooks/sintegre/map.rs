@@ -3,6 +3,7 @@
 use base64::Engine as _;
 use chrono::{DateTime, NaiveDateTime, Utc};
 
+use super::download::DownloadSettings;
 use super::wire::{Claims, Notification};
 use crate::model::{Event, EventKind, Handle};
 use crate::transport::Secret;
@@ -13,18 +14,28 @@ pub const REDACTED: &str = "REDACTED";
 
 /// Reads one notification. Refused (400) only as §3.6 says: a missing or invalid `url`; every
 /// other oddity is flagged.
+/// With `downloads`, a link its SSRF guard refuses is kept out (flagged `link_not_allowed`,
+/// never fetched, told to the host as `download_failed`: §6 test 11's quarantine), and `http`
+/// to the loopback is a link when it allows that (the sandbox).
 pub fn delivery(
     account: &str,
     notification: Notification,
     body: String,
     mut flags: Vec<String>,
     received: DateTime<Utc>,
+    downloads: Option<&DownloadSettings>,
 ) -> Result<Delivery, Malformed> {
     let url = notification.url.as_deref().ok_or_else(|| Malformed("url is missing".into()))?;
+    let sandbox_http =
+        |u: &url::Url| u.scheme() == "http" && downloads.is_some_and(|d| d.allows(u));
     let parsed = url::Url::parse(url)
         .ok()
-        .filter(|u| u.scheme() == "https" && u.host_str().is_some())
+        .filter(|u| (u.scheme() == "https" || sandbox_http(u)) && u.host_str().is_some())
         .ok_or_else(|| Malformed("url is not an absolute https URL".into()))?;
+    let allowed = downloads.is_none_or(|d| d.allows(&parsed));
+    if !allowed {
+        flags.push("link_not_allowed".into());
+    }
     let token = parsed.query_pairs().find(|(k, _)| k == "token").map(|(_, v)| v.into_owned());
     let claims = token.as_deref().and_then(claims);
     if claims.is_none() {
@@ -95,13 +106,31 @@ pub fn delivery(
         at: sent_at.unwrap_or(received),
         raw,
     };
-    Ok(Delivery {
-        key,
-        events: vec![event],
-        flags,
-        body,
-        link: Some(Link { url: Secret::new(url), expires_at }),
-    })
+    let mut events = vec![event];
+    if !allowed {
+        let raw = serde_json::json!({"key": key,
+            "reason": "link_not_allowed: the link's host is not in downloads.allow_hosts"});
+        events.push(Event {
+            id: format!("sintegre:{account}:{key}:download_failed"),
+            kind: EventKind::DownloadFailed,
+            raw,
+            ..events[0].clone()
+        });
+    }
+    let link = allowed.then(|| Link { url: Secret::new(url), expires_at });
+    Ok(Delivery { key, events, flags, body, link })
+}
+
+/// The file a link's token names, as a fallback file name: the `URL` claim's last segment, or
+/// `<nomeProduto>.zip` for a folder (`IsFile` `"False"`: the proxy zips it, §4).
+pub fn file_claim(link: &url::Url) -> Option<String> {
+    let token = link.query_pairs().find(|(k, _)| k == "token")?.1;
+    let claims = claims(&token)?;
+    if claims.is_file.as_deref().is_some_and(|f| f.eq_ignore_ascii_case("false")) {
+        return claims.nome_produto.map(|n| format!("{n}.zip"));
+    }
+    let url = claims.url?;
+    url.rsplit('/').next().filter(|s| !s.is_empty()).map(str::to_owned)
 }
 
 /// The claims of a JWT, read without verifying (the key is ONS's).

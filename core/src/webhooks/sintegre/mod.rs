@@ -7,6 +7,8 @@
 //! |---|---|---|
 //! | `auth` | the credentials accepted, any of them (several at once for rotation, §3.4 "Editar"): `"none"`, `{"basic": {"user", "password"}}`, `{"token": {"value", "accept_bearer"}}` | required |
 //! | `body_limit` | the largest body accepted, bytes | 65 536 (§7: "64 KiB is plenty for seven strings") |
+//! | `link_secret` | what the links kept in the journal are sealed with (see below) | the `auth` credentials |
+//! | `downloads` | where and from where the linked files are fetched: see [`DownloadSettings`] (without it, files are not fetched) | none |
 //!
 //! Basic is split at the first colon and both parts are compared exactly (§2); a token is the
 //! whole `Authorization` value, or after `Bearer ` when `accept_bearer` is set (§6 test 3).
@@ -14,10 +16,19 @@
 //! https `url`; anything else is kept and flagged. Member names are read in any first-letter
 //! case with `uri` as an alias of `url` (§1.4). The `url`'s token is a bearer secret for a day
 //! (§1.7): it is replaced by `REDACTED` in the kept body and never put in an event or a log;
-//! the link itself is kept apart for the download.
+//! the link itself is kept apart for the download, sealed: the journal holds it encrypted
+//! (AES-256-GCM, as it holds session tokens) with a key derived from `link_secret`, or else from
+//! the first `auth` credential; any listed credential opens it, so a link kept before a
+//! rotation still opens while the old credential is listed. With `auth` only `"none"` and no
+//! `link_secret` there is no secret to derive the key from: the token is then only kept out of
+//! plain view of the file (a warning says so at start-up); set `link_secret` there. The journal
+//! forgets the link once the file is downloaded or the link expired.
 
+mod download;
 mod map;
 mod wire;
+
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
@@ -25,8 +36,9 @@ use subtle::Choice;
 
 use super::{Delivery, Denied, Headers, Malformed, Source, SourceBase, check_content_type, secret};
 use crate::error::{Error, Result};
-use crate::transport::Secret;
+use crate::transport::{Secret, SessionKey};
 
+pub use download::{DownloadSettings, Downloader};
 pub use map::REDACTED;
 
 /// One accepted credential.
@@ -60,8 +72,12 @@ impl std::fmt::Debug for Credential {
 #[serde(deny_unknown_fields)]
 struct Settings {
     auth: Vec<Credential>,
+    #[serde(default)]
+    link_secret: Option<Secret>,
     #[serde(default = "default_body_limit")]
     body_limit: usize,
+    #[serde(default)]
+    downloads: Option<DownloadSettings>,
 }
 
 fn default_body_limit() -> usize {
@@ -72,6 +88,49 @@ fn default_body_limit() -> usize {
 pub struct Sintegre {
     base: SourceBase,
     settings: Settings,
+    seal: Arc<LinkSeal>,
+}
+
+/// The keys a route's links are sealed with in the journal: the first seals, any opens.
+#[derive(Debug)]
+pub struct LinkSeal {
+    keys: Vec<SessionKey>,
+}
+
+impl LinkSeal {
+    fn new(account: &str, settings: &Settings) -> Result<LinkSeal> {
+        let derive = |secrets: &[&str]| SessionKey::derive("sintegre link", account, secrets);
+        let mut keys: Vec<SessionKey> =
+            settings.link_secret.iter().map(|s| derive(&[s.expose()])).collect();
+        for credential in &settings.auth {
+            match credential {
+                Credential::None => {}
+                Credential::Basic { user, password } => {
+                    keys.push(derive(&[user.expose(), password.expose()]));
+                }
+                Credential::Token { value, .. } => keys.push(derive(&[value.expose()])),
+            }
+        }
+        if keys.is_empty() {
+            // Nothing secret to derive a key from: the token is kept out of plain view of
+            // the file, no more. Said at start-up, so that the operator sets one.
+            tracing::warn!(target: "signbridge::webhooks", source = "sintegre", account,
+                "auth is only \"none\" and no link_secret is set: the links kept in the \
+                 journal are sealed with no secret; set routes.sintegre.settings.link_secret");
+            keys.push(derive(&[]));
+        }
+        Ok(LinkSeal { keys })
+    }
+
+    fn seal(&self, link: &Secret) -> Option<String> {
+        self.keys.first()?.seal(link)
+    }
+
+    /// The link inside what the journal kept; None when no listed key opens it (the
+    /// credential it was sealed with was removed).
+    pub(crate) fn open(&self, kept: &Secret) -> Option<Secret> {
+        self.keys.iter().find_map(|key| key.open(kept.expose()))
+    }
 }
 
 impl Sintegre {
@@ -83,12 +142,26 @@ impl Sintegre {
                 "lists no credential (write [\"none\"] to accept unauthenticated posts)",
             ));
         }
+        if let Some(downloads) = &settings.downloads {
+            downloads.check()?;
+        }
+        let seal = Arc::new(LinkSeal::new(account, &settings)?);
         let base = SourceBase {
             id: "sintegre",
             account: account.to_owned(),
             body_limit: settings.body_limit,
         };
-        Ok(Sintegre { base, settings })
+        Ok(Sintegre { base, settings, seal })
+    }
+
+    /// The route's `downloads` settings, if it fetches files.
+    pub fn downloads(&self) -> Option<&DownloadSettings> {
+        self.settings.downloads.as_ref()
+    }
+
+    /// What opens the route's links kept in the journal (for its download worker).
+    pub fn link_seal(&self) -> Arc<LinkSeal> {
+        self.seal.clone()
     }
 
     fn challenge(&self) -> Option<&'static str> {
@@ -153,7 +226,11 @@ impl Source for Sintegre {
                 .map_err(|e| Malformed(format!("the body cannot be read: {e}")))?;
         let mut flags = Vec::new();
         check_content_type(headers, &mut flags);
-        map::delivery(&self.base.account, notification, text, flags, received)
+        map::delivery(&self.base.account, notification, text, flags, received, self.downloads())
+    }
+
+    fn seal_link(&self, url: &Secret) -> Option<String> {
+        self.seal.seal(url)
     }
 }
 
@@ -189,6 +266,29 @@ mod tests {
 
     fn source(auth: serde_json::Value) -> Sintegre {
         Sintegre::new("ons", serde_json::json!({ "auth": auth })).unwrap()
+    }
+
+    #[test]
+    fn links_are_sealed_with_the_first_credential_and_open_with_any_listed() {
+        let basic = |p: &str| serde_json::json!({"basic": {"user": "ons", "password": p}});
+        let link = Secret::new("https://apps08.ons.org.br/x?token=abc.def.ghi");
+        let old = source(serde_json::json!([basic("old")]));
+        let sealed = Secret::new(old.seal_link(&link).unwrap());
+        assert!(!sealed.expose().contains("abc.def") && sealed.expose().starts_with("v1:"));
+        let rotating = source(serde_json::json!([basic("new"), basic("old")]));
+        assert_eq!(rotating.link_seal().open(&sealed).unwrap().expose(), link.expose());
+        let sealed_new = Secret::new(rotating.seal_link(&link).unwrap());
+        let rotated = source(serde_json::json!([basic("new")]));
+        assert_eq!(rotated.link_seal().open(&sealed_new).unwrap().expose(), link.expose());
+        assert!(rotated.link_seal().open(&sealed).is_none(), "the old credential is gone");
+        let secret = Sintegre::new(
+            "ons",
+            serde_json::json!({"auth": ["none"], "link_secret": "operator's"}),
+        )
+        .unwrap();
+        let by_secret = Secret::new(secret.seal_link(&link).unwrap());
+        assert!(source(serde_json::json!(["none"])).link_seal().open(&by_secret).is_none());
+        assert_eq!(secret.link_seal().open(&by_secret).unwrap().expose(), link.expose());
     }
 
     fn json_headers(auth: Option<&str>) -> Headers {
