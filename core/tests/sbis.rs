@@ -67,30 +67,40 @@ fn count(requests: &[RecordedRequest], method: &str) -> usize {
     methods(requests).iter().filter(|m| *m == method).count()
 }
 
-/// Send → delivered → the counterparty approves → completed, and the sandbox
-/// holds one document with our title, its file signed by the host.
+/// Send with two files → delivered → the counterparty approves → completed, and the sandbox
+/// holds one document with our title, both files signed by the host.
 #[tokio::test]
 async fn send_then_counterparty_signs_then_completed() {
     let env = start().await;
-    let handle = env.client.send(&envelope("ERP-S1", vec![pdf("dogovor.pdf")])).await.unwrap();
+    let handle = env
+        .client
+        .send(&envelope("ERP-S1", vec![pdf("dogovor.pdf"), pdf("prilozhenie.pdf")]))
+        .await
+        .unwrap();
     let requests = env.requests().await;
     assert_eq!(
         methods(&requests),
         [
             "СБИС.Аутентифицировать",
             "СБИС.ЗаписатьДокумент",
+            "СБИС.ЗаписатьВложение",
             "СБИС.ПодготовитьДействие",
             "СБИС.ВыполнитьДействие"
         ]
     );
     let execute = requests.iter().find(|r| r.body["method"] == "СБИС.ВыполнитьДействие").unwrap();
     let execute = &execute.body["params"]["Документ"]["Этап"];
-    assert_eq!(execute["Вложение"].as_array().unwrap().len(), 1, "{execute}");
+    assert_eq!(execute["Вложение"].as_array().unwrap().len(), 2, "{execute}");
 
     let s = env.client.status(&handle).await.unwrap();
     assert_eq!(s.state, State::Sent, "{:?}", s.provider_status);
     let doc = env.control.sbis_document(&handle.id).await.unwrap();
     assert_eq!(doc["Примечание"], "Договор поставки № 17 «Премьер»", "{doc}");
+    let files = doc["Вложение"].as_array().unwrap();
+    assert_eq!(files.len(), 2, "{doc}");
+    for f in files {
+        assert_eq!(f["Подпись"][0]["Направление"], "Исходящий", "each file signed by us: {f}");
+    }
 
     env.control.sbis_deliver(&handle.id).await.unwrap();
     env.control.sbis_counterparty_sign(&handle.id, None).await.unwrap();
@@ -100,7 +110,11 @@ async fn send_then_counterparty_signs_then_completed() {
 
     // The same reference again: the same document, nothing sent.
     env.control.clear_requests().await.unwrap();
-    let again = env.client.send(&envelope("ERP-S1", vec![pdf("dogovor.pdf")])).await.unwrap();
+    let again = env
+        .client
+        .send(&envelope("ERP-S1", vec![pdf("dogovor.pdf"), pdf("prilozhenie.pdf")]))
+        .await
+        .unwrap();
     assert_eq!(again.id, handle.id);
     assert!(env.requests().await.is_empty());
 }
@@ -454,4 +468,70 @@ async fn changes_follow_the_pages() {
     assert_eq!(ids.len(), events.len(), "no event twice");
     assert!(events.len() >= 9, "three events for each of three documents: {events:?}");
     assert!(pages >= 5, "two events a page: {pages} pages");
+}
+
+/// Incoming documents: one arrives (the change list says so), is listed, approved through
+/// prepare → the host signs the generated title → execute; another is rejected with a reason.
+#[tokio::test]
+async fn incoming_documents_approved_and_rejected() {
+    let env = start().await;
+    let first = env.control.sbis_incoming(json!({"number": "УПД-7"})).await.unwrap();
+    let second = env.control.sbis_incoming(json!({"number": "УПД-8"})).await.unwrap();
+    let first = first["Идентификатор"].as_str().unwrap().to_string();
+    let second = second["Идентификатор"].as_str().unwrap().to_string();
+    let (events, _) = env.client.changes(None).await.unwrap();
+    let received: Vec<_> =
+        events.iter().filter(|e| e.kind == EventKind::DocumentReceived).collect();
+    assert_eq!(received.len(), 2, "{events:?}");
+    assert_eq!(received[0].handle.id, first);
+
+    let listed = env.client.call("incoming", json!({})).await.unwrap();
+    let ids: Vec<_> =
+        listed["Документ"].as_array().unwrap().iter().map(|d| d["Идентификатор"].clone()).collect();
+    assert!(ids.contains(&json!(first)) && ids.contains(&json!(second)), "{listed}");
+
+    let approved = env.client.call("approve", json!({"id": first})).await.unwrap();
+    assert_eq!(approved["state"], "completed", "{approved}");
+    let doc = env.control.sbis_document(&first).await.unwrap();
+    assert_eq!(doc["Состояние"]["Код"], "7", "{doc}");
+    let ours = doc["Вложение"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|a| a["Подпись"].as_array().unwrap().clone())
+        .filter(|s| s["Направление"] == "Исходящий")
+        .count();
+    assert_eq!(ours, 1, "the host signed the generated title: {doc}");
+
+    let reason = "Неверная цена в строке 2";
+    let rejected =
+        env.client.call("reject", json!({"id": second, "reason": reason})).await.unwrap();
+    assert_eq!(rejected["state"], "rejected", "{rejected}");
+    assert_eq!(rejected["reason"], reason);
+    let err = env.client.call("reject", json!({"id": second, "reason": " "})).await.unwrap_err();
+    assert_eq!(err.field(), Some("args.reason"), "{err}");
+    let err = env.client.call("approve", json!({"id": second})).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Conflict, "a rejected document offers no approval: {err}");
+}
+
+/// Service stages (извещения о получении): processed by the call, or by `changes` itself with
+/// `auto_service_documents`, each signed by the host; none left unprocessed.
+#[tokio::test]
+async fn service_documents_processed_by_call_and_automatically() {
+    let pending = |stages: &[Value]| stages.iter().filter(|s| s["processed"].is_null()).count();
+    let env = start().await;
+    env.client.send(&envelope("ERP-S30", vec![pdf("a.pdf")])).await.unwrap();
+    env.control.sbis_incoming(json!({})).await.unwrap();
+    let stages = env.control.sbis_service_stages().await.unwrap();
+    assert!(pending(&stages) >= 2, "a stage for the send and one for the arrival: {stages:?}");
+    let done = env.client.call("service_documents", json!({})).await.unwrap();
+    assert_eq!(done["processed"].as_u64().unwrap() as usize, pending(&stages), "{done}");
+    assert_eq!(pending(&env.control.sbis_service_stages().await.unwrap()), 0);
+
+    let auto = start_with(json!({"auto_service_documents": true}), fast_transport()).await;
+    auto.client.send(&envelope("ERP-S31", vec![pdf("a.pdf")])).await.unwrap();
+    assert!(pending(&auto.control.sbis_service_stages().await.unwrap()) >= 1);
+    auto.client.changes(None).await.unwrap();
+    let left = pending(&auto.control.sbis_service_stages().await.unwrap());
+    assert_eq!(left, 0, "the host signed none by hand");
 }
