@@ -1095,3 +1095,34 @@ async fn an_access_token_stands_for_its_session() {
     assert_eq!(call(token).await.unwrap().status(), StatusCode::UNAUTHORIZED);
     assert_eq!(call("nope".into()).await.unwrap().status(), StatusCode::UNAUTHORIZED);
 }
+
+// ---- §9: the archive --------------------------------------------------------------------------
+
+#[tokio::test]
+async fn the_archive_link_serves_every_file_and_signature() {
+    let env = Env::start().await;
+    let sid = env.login().await;
+    let id = "5f0c1d7e-0000-4000-8000-000000000050";
+    env.send(&sid, id).await.result();
+    let doc = env.control.sbis_counterparty_sign(id, None).await.unwrap();
+    let (status, bytes) = env.download(&sid, doc["СсылкаНаАрхив"].as_str().unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let mut names: Vec<String> = archive.file_names().map(|n| n.unwrap().into_owned()).collect();
+    names.sort();
+    assert_eq!(
+        names,
+        [
+            "ON_NSCHFDOPPR_1.xml",
+            "ON_NSCHFDOPPR_1.xml.1.x.sgn",
+            "ON_NSCHFDOPPR_1.xml.2.ON_NSCHFDOPPR_1_counterparty.sgn",
+            "Счёт.pdf",
+            "Счёт.pdf.1.x.sgn",
+            "Счёт.pdf.2.Счёт_counterparty.sgn",
+        ]
+    );
+    let mut xml = Vec::new();
+    std::io::Read::read_to_end(&mut archive.by_name("ON_NSCHFDOPPR_1.xml").unwrap(), &mut xml)
+        .unwrap();
+    assert!(xml.starts_with(XML));
+}

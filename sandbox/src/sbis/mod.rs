@@ -51,7 +51,8 @@
 //!   then "3" (or "2"), event "Отправка". A second execute is refused: the document is no
 //!   longer a draft.
 //! * `СБИС.ПрочитатьДокумент` answers the document (§10) with its `Состояние`, `Этап`,
-//!   `Вложение` (with `Подпись`), `Событие`.
+//!   `Вложение` (with `Подпись`), `Событие`, and `СсылкаНаАрхив`: a ZIP of every attachment
+//!   and, as `<attachment>.<n>.<signature name>`, each of its signatures \[I: the layout].
 //! * `СБИС.СписокИзменений` (§6): every event in the order it happened, after the
 //!   `ИдентификаторСобытия` cursor or from `ДатаВремяС` (dots or colons), `РазмерСтраницы`
 //!   events a page (default 25, at most 200 \[I\]), each document with the page's events and its

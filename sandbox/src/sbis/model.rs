@@ -277,6 +277,8 @@ pub(crate) struct Document {
     pub service: Vec<ServiceStage>,
     pub events: Vec<Event>,
     pub created: DateTime<Utc>,
+    /// Download-link key of the ZIP of every file and signature (`СсылкаНаАрхив`, §9).
+    pub archive: String,
 }
 
 impl Document {
@@ -319,6 +321,23 @@ impl Document {
             Stage::Approve => self.title.iter().collect(),
             Stage::Service(i) => self.service[i].notice.iter().collect(),
         }
+    }
+
+    /// The ZIP behind `СсылкаНаАрхив`: every attachment under its name, each signature as
+    /// `<attachment>.<n>.<signature name>` [I: SBIS's archive layout is not in the contract].
+    pub fn archive_zip(&self) -> Result<Vec<u8>, String> {
+        let mut names: Vec<String> = Vec::new();
+        let mut contents: Vec<&[u8]> = Vec::new();
+        for attachment in &self.attachments {
+            names.push(attachment.file_name.clone());
+            contents.push(&attachment.bytes);
+            for (n, signature) in attachment.signatures.iter().enumerate() {
+                names.push(format!("{}.{}.{}", attachment.file_name, n + 1, signature.file_name));
+                contents.push(&signature.bytes);
+            }
+        }
+        let entries: Vec<(&str, &[u8])> = names.iter().map(String::as_str).zip(contents).collect();
+        crate::files::zip(&entries).map_err(|e| format!("the archive cannot be built: {e}"))
     }
 
     /// Every file of the document, the generated ones still waiting for a signature included.
@@ -443,6 +462,7 @@ impl Document {
         view.insert("Вложение".into(), json!(attachments));
         let events: Vec<Value> = self.events.iter().map(|e| self.event_view(e, origin)).collect();
         view.insert("Событие".into(), json!(events));
+        view.insert("СсылкаНаАрхив".into(), json!(link(origin, &self.archive)));
         view.insert(
             "СсылкаДляНашаОрганизация".into(),
             json!(format!("{origin}/sbis/opendoc.html?guid={}", self.id)),

@@ -222,6 +222,8 @@ impl State {
             service: Vec::new(),
             events: Vec::new(),
             created: existing.map_or(now, |i| self.documents[i].created),
+            archive: existing
+                .map_or_else(|| link_key(doc_index), |i| self.documents[i].archive.clone()),
         };
         match existing {
             Some(index) => self.documents[index] = written,
@@ -497,6 +499,12 @@ impl State {
         // Keys start with their document's index, so only that document is searched.
         let (index, _) = key.split_once('-')?;
         let document = self.documents.get(index.parse::<usize>().ok()?)?;
+        if document.archive == key {
+            let bytes = document.archive_zip().ok()?;
+            let file_name = format!("{}.zip", document.id);
+            let content_type = "application/zip".to_owned();
+            return Some(Blob { file_name, content_type, bytes: Bytes::from(bytes) });
+        }
         let (file_name, bytes) = document.files().find_map(|attachment| {
             if attachment.link == key {
                 return Some((attachment.file_name.clone(), attachment.bytes.clone()));
@@ -585,6 +593,7 @@ impl State {
             service: Vec::new(),
             events: Vec::new(),
             created: now,
+            archive: link_key(index),
             attachments,
         });
         let ids = self.documents[index].attachments.iter().map(|a| a.id.clone()).collect();
