@@ -138,6 +138,37 @@ async fn session_expired_mid_flow() {
     assert_eq!(count(&env.requests().await, "СБИС.Аутентифицировать"), 1);
 }
 
+/// A session refused inside a JSON-RPC error body at HTTP 200 (§1.5): one new login and one
+/// retry, and the call succeeds; refused again after the new login, the call fails as auth.
+#[tokio::test]
+async fn session_refused_inside_an_http_200_reply() {
+    use signbridge_sandbox::Fault;
+    let env = start().await;
+    let handle = env.client.send(&envelope("ERP-S2c", vec![pdf("a.pdf")])).await.unwrap();
+    env.control.clear_requests().await.unwrap();
+    let refusal = || Fault::status("/sbis/service/", 200).on_rpc_method("СБИС.ПрочитатьДокумент");
+    env.control.add_fault(refusal()).await.unwrap();
+    assert_eq!(env.client.status(&handle).await.unwrap().state, State::Sent);
+    let requests = env.requests().await;
+    assert_eq!(
+        methods(&requests),
+        ["СБИС.ПрочитатьДокумент", "СБИС.Аутентифицировать", "СБИС.ПрочитатьДокумент"]
+    );
+    assert_eq!(requests[0].status, Some(200));
+
+    env.control.clear_requests().await.unwrap();
+    env.control.add_fault(refusal().times(2)).await.unwrap();
+    let err = env.client.status(&handle).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+    assert!(err.provider_message().is_some_and(|m| m.contains("Сессия")), "{err}");
+    let requests = env.requests().await;
+    assert_eq!(
+        methods(&requests),
+        ["СБИС.ПрочитатьДокумент", "СБИС.Аутентифицировать", "СБИС.ПрочитатьДокумент"],
+        "one re-login and one retry, no loop"
+    );
+}
+
 /// The local archive: the file and both signatures (the host's and the counterparty's) on disk,
 /// each as SBIS serves it, and an index that lists them.
 #[tokio::test]

@@ -522,6 +522,11 @@ async fn a_status_fault_answers_in_the_json_rpc_envelope() {
     let refused = env.call(&sid, "СБИС.ПрочитатьДокумент", read.clone()).await;
     assert_eq!(refused.status, StatusCode::UNAUTHORIZED);
     assert_eq!(refused.error()["message"], json!("Сессия не найдена"));
+    // §1.5: the same refusal can come inside an HTTP 200 reply.
+    env.control.add_fault(Fault::status("/sbis/service/", 200)).await.unwrap();
+    let refused = env.call(&sid, "СБИС.ПрочитатьДокумент", read.clone()).await;
+    assert_eq!(refused.status, StatusCode::OK);
+    assert_eq!(refused.error()["message"], json!("Сессия не найдена"));
     env.control.add_fault(Fault::status("/sbis/service/", 503)).await.unwrap();
     let unavailable = env.call(&sid, "СБИС.ПрочитатьДокумент", read).await;
     assert_eq!(unavailable.status, StatusCode::SERVICE_UNAVAILABLE);

@@ -107,7 +107,8 @@
 //! `rpc_method` (e.g. `Fault::status("/sbis/service/", 502).on_rpc_method("СБИС.ВыполнитьДействие")
 //! .after_commit()`: the send happens, its reply is lost); the request log records each call's
 //! `rpc_method`. A `status` fault without a body answers in the JSON-RPC error envelope with the
-//! call's id: 401 is a refused session, a 5xx a temporary error (`…1aa…`), anything else fatal.
+//! call's id: 401 is a refused session, 200 the same refusal inside an HTTP 200 reply (§1.5:
+//! error bodies also arrive with 200), a 5xx a temporary error (`…1aa…`), anything else fatal.
 
 pub mod account;
 mod auth;
@@ -251,10 +252,11 @@ impl Simulator for Sbis {
         serde_json::from_slice::<Method>(body).ok()?.method
     }
 
-    /// A fault's answer: 401 is a refused session, a 5xx a temporary failure, anything else a
-    /// fatal error, each in the JSON-RPC error envelope with the call's id.
+    /// A fault's answer: 401 is a refused session, 200 a refused session inside an HTTP 200
+    /// reply ("Error bodies may also arrive with HTTP 200", §1.5), a 5xx a temporary failure,
+    /// anything else a fatal error, each in the JSON-RPC error envelope with the call's id.
     fn fault_response(&self, _path: &str, status: StatusCode, body: &[u8]) -> Response {
-        let error = if status == StatusCode::UNAUTHORIZED {
+        let error = if status == StatusCode::UNAUTHORIZED || status == StatusCode::OK {
             RpcError::session_refused()
         } else if status.is_server_error() {
             RpcError::temporary("Сервис временно недоступен", "Повторите попытку позже")
