@@ -343,6 +343,71 @@ async fn an_external_session_is_used_as_given() {
     assert_eq!(methods(&env.requests().await), ["СБИС.ПрочитатьДокумент"], "no login");
 }
 
+/// A service access token (§3.3) sent as `X-SBISAccessToken`: the send works with no login
+/// at all; once the token is revoked the call fails as auth, with no login and no retry loop,
+/// and the token never shows in the error.
+#[tokio::test]
+async fn an_access_token_is_used_as_given() {
+    let env = start().await;
+    let base = env.sandbox.base_url();
+    let service = json!({"app_client_id": sbis::APP_CLIENT_ID, "app_secret": sbis::APP_SECRET,
+        "secret_key": sbis::SECRET_KEY});
+    let oauth = format!("{base}/sbis/oauth/service/");
+    let http = reqwest::Client::new();
+    let answer: Value =
+        http.post(&oauth).json(&service).send().await.unwrap().json().await.unwrap();
+    let token = answer["token"].as_str().unwrap().to_string();
+    let overrides = json!({"login": null, "password": null, "access_token": token});
+    let client = common::client("sbis", settings(&base), overrides, fast_transport());
+    client.set_host_signer(Some(signer()));
+    env.control.clear_requests().await.unwrap();
+    let handle = client.send(&envelope("ERP-S10", vec![pdf("a.pdf")])).await.unwrap();
+    assert_eq!(count(&env.requests().await, "СБИС.Аутентифицировать"), 0);
+    http.post(&oauth).json(&json!({"event": "exit", "token": token})).send().await.unwrap();
+    env.control.clear_requests().await.unwrap();
+    let err = client.status(&handle).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+    assert!(!format!("{err} {err:?}").contains(&token), "the token never shows");
+    assert_eq!(methods(&env.requests().await), ["СБИС.ПрочитатьДокумент"], "no login, no loop");
+}
+
+/// Certificate login (§3.2): the host signer signs the sandbox's challenge, the session is
+/// cached; when SBIS ends it, the next call logs in by certificate again (one retry).
+#[tokio::test]
+async fn certificate_login_signed_by_the_host() {
+    let env = start().await;
+    let (cert, key) = signbridge_signer::testkeys::ecdsa_p256("ООО Наша");
+    let overrides = json!({"login": null, "password": null, "certificate": cert});
+    let client =
+        common::client("sbis", settings(&env.sandbox.base_url()), overrides, fast_transport());
+    let signer = SoftwareSigner::from_pem(cert.as_bytes(), key.as_bytes()).unwrap();
+    client.set_host_signer(Some(Arc::new(signer)));
+    env.control.clear_requests().await.unwrap();
+    let handle = client.send(&envelope("ERP-S11", vec![pdf("a.pdf")])).await.unwrap();
+    let requests = env.requests().await;
+    let by_certificate = "СБИС.АутентифицироватьПоСертификату";
+    assert_eq!(methods(&requests)[..2], [by_certificate, by_certificate]);
+    assert!(requests[0].body["params"]["Подпись"].is_null());
+    assert!(requests[1].body["params"]["Подпись"]["ДвоичныеДанные"].is_string());
+    assert_eq!(count(&requests, by_certificate), 2, "one login for the whole send");
+
+    env.control.sbis_expire_sessions(None).await.unwrap();
+    env.control.clear_requests().await.unwrap();
+    assert_eq!(client.status(&handle).await.unwrap().state, State::Sent);
+    assert_eq!(
+        methods(&env.requests().await),
+        ["СБИС.ПрочитатьДокумент", by_certificate, by_certificate, "СБИС.ПрочитатьДокумент"]
+    );
+
+    // A signer of another subject than the certificate's: SBIS refuses the login, as auth.
+    let (other_cert, other_key) = signbridge_signer::testkeys::ecdsa_p256("ООО Чужая");
+    let wrong = SoftwareSigner::from_pem(other_cert.as_bytes(), other_key.as_bytes()).unwrap();
+    client.set_host_signer(Some(Arc::new(wrong)));
+    env.control.sbis_expire_sessions(None).await.unwrap();
+    let err = client.status(&handle).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
+}
+
 /// "≤ 5 parallel threads per session" (§3.4): a batch refresh of 12 documents, each read held
 /// back by the sandbox, never has more than 5 calls in flight.
 #[tokio::test]

@@ -54,8 +54,9 @@
 //! | `auth_url` | the auth endpoint | `https://online.sbis.ru/auth/service/` |
 //! | `service_url` | the service endpoint | `https://online.sbis.ru/service/?srv=1` |
 //! | `login`, `password` | `СБИС.Аутентифицировать`; the session is cached in the journal | |
-//! | `session_id` | a session the host obtained (`X-SBISSessionID`) instead | |
-//! | `access_token` | a service token (`X-SBISAccessToken`, §3.3) instead | |
+//! | `certificate` | base64 DER or PEM: `СБИС.АутентифицироватьПоСертификату` instead, the challenge signed by the host signer (see `auth`); the session is cached in the journal | |
+//! | `session_id` | a session the host obtained (`X-SBISSessionID`) instead; never renewed | |
+//! | `access_token` | a service token (`X-SBISAccessToken`, §3.3) instead; never renewed | |
 //! | `our_inn`, `our_kpp` | our organisation (`НашаОрганизация`) | required |
 //! | `certificate_thumbprint` | the signer's certificate (`Сертификат.Отпечаток`) | the first SBIS offers |
 //! | `document_type` | `Тип` of sent documents | `ДоговорИсх` |
@@ -176,6 +177,9 @@ pub struct SbisConfig {
     pub session_id: Option<Secret>,
     #[serde(default)]
     pub access_token: Option<Secret>,
+    /// The certificate of `СБИС.АутентифицироватьПоСертификату`: base64 DER or PEM.
+    #[serde(default)]
+    pub certificate: Option<String>,
     pub our_inn: String,
     #[serde(default)]
     pub our_kpp: Option<String>,
@@ -268,20 +272,28 @@ impl Build for Sbis {
         let config: SbisConfig = super::settings("sbis", &ctx)?;
         http::check_base_url("sbis", "auth_url", &config.auth_url)?;
         http::check_base_url("sbis", "service_url", &config.service_url)?;
-        let credential =
-            match (&config.login, &config.password, &config.session_id, &config.access_token) {
-                (Some(login), Some(password), None, None) => {
-                    Credential::Login { login: login.clone(), password: password.clone() }
-                }
-                (None, None, Some(sid), None) => Credential::Session(sid.clone()),
-                (None, None, None, Some(token)) => Credential::AccessToken(token.clone()),
-                _ => {
-                    return Err(Error::config(
-                        "settings for provider sbis: give login and password, or session_id, or \
-                     access_token (exactly one way to authenticate)",
-                    ));
-                }
-            };
+        let credential = match (
+            &config.login,
+            &config.password,
+            &config.session_id,
+            &config.access_token,
+            &config.certificate,
+        ) {
+            (Some(login), Some(password), None, None, None) => {
+                Credential::Login { login: login.clone(), password: password.clone() }
+            }
+            (None, None, Some(sid), None, None) => Credential::Session(sid.clone()),
+            (None, None, None, Some(token), None) => Credential::AccessToken(token.clone()),
+            (None, None, None, None, Some(certificate)) => {
+                Credential::Certificate(auth::certificate_base64(certificate)?)
+            }
+            _ => {
+                return Err(Error::config(
+                    "settings for provider sbis: give login and password, or certificate, or \
+                     session_id, or access_token (exactly one way to authenticate)",
+                ));
+            }
+        };
         let digits =
             |s: &str, n: &[usize]| s.bytes().all(|b| b.is_ascii_digit()) && n.contains(&s.len());
         if !digits(&config.our_inn, &[10, 12]) {
@@ -303,6 +315,10 @@ impl Build for Sbis {
         let sessions = match &credential {
             Credential::Login { login, password } => {
                 let key = SessionKey::derive("sbis", &ctx.account, &[login, password.expose()]);
+                TokenCache::shared(ctx.journal.clone(), "sbis", &ctx.account, key)
+            }
+            Credential::Certificate(certificate) => {
+                let key = SessionKey::derive("sbis", &ctx.account, &[certificate]);
                 TokenCache::shared(ctx.journal.clone(), "sbis", &ctx.account, key)
             }
             _ => TokenCache::default(),

@@ -71,6 +71,23 @@ pub struct Login<'a> {
     pub password: &'a str,
 }
 
+/// `СБИС.АутентифицироватьПоСертификату` (§3.2, §14.2), with the signed challenge on the
+/// second call.
+#[derive(Debug, Serialize)]
+pub struct CertificateLogin {
+    #[serde(rename = "Сертификат")]
+    pub certificate: Binary,
+    #[serde(rename = "Подпись", skip_serializing_if = "Option::is_none")]
+    pub signature: Option<Binary>,
+}
+
+/// `{"ДвоичныеДанные": <base64>}`.
+#[derive(Debug, Serialize)]
+pub struct Binary {
+    #[serde(rename = "ДвоичныеДанные")]
+    pub data: String,
+}
+
 #[derive(Debug, Serialize)]
 pub struct Empty {}
 
