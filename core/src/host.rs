@@ -174,8 +174,8 @@ pub fn reconciled_json(reference: &str, result: &Result<Reconciled>) -> Value {
     }
 }
 
-/// The account's rate windows as hosts read them: `[{"period", "limit", "used", "remaining",
-/// "frees_at"}]`, the period as `second`, `minute`, `hour`, `day`, `month` or `<n>ms`.
+/// The account's rate windows as hosts read them: `[{"scope", "period", "limit", "used",
+/// "remaining", "frees_at"}]`, `scope` `calls` or `logins`, the period as `second`, `minute`, `hour`, `day`, `month` or `<n>ms`.
 pub fn budget_json(usage: &[WindowUsage]) -> Value {
     usage
         .iter()
@@ -189,6 +189,7 @@ pub fn budget_json(usage: &[WindowUsage]) -> Value {
                 Period::CalendarMonth => "month".to_string(),
             };
             json!({
+                "scope": u.scope,
                 "period": period,
                 "limit": u.window.limit,
                 "used": u.used,
@@ -321,10 +322,15 @@ mod tests {
     #[test]
     fn budgets_name_their_period() {
         use crate::journal::Window;
-        let usage =
-            [WindowUsage { window: Window::per_month(80), used: 3, remaining: 77, frees_at: None }];
+        let usage = [WindowUsage {
+            scope: "calls",
+            window: Window::per_month(80),
+            used: 3,
+            remaining: 77,
+            frees_at: None,
+        }];
         let rows = budget_json(&usage);
-        assert_eq!(rows[0]["period"], "month");
+        assert_eq!((&rows[0]["period"], &rows[0]["scope"]), (&json!("month"), &json!("calls")));
         assert_eq!(
             (rows[0]["limit"].as_u64(), rows[0]["remaining"].as_u64()),
             (Some(80), Some(77))

@@ -393,7 +393,12 @@ impl Client {
     /// gives none); counted in the journal, so it is what every process using the account sees.
     pub async fn budget(&self) -> Result<Vec<WindowUsage>> {
         let windows = self.provider.base().transport.windows();
-        self.journal.remaining(self.provider_id(), self.account(), windows).await
+        let mut usage = self.journal.remaining(self.provider_id(), self.account(), windows).await?;
+        if let Some((key, windows)) = self.provider.login_budget() {
+            let logins = self.journal.remaining(self.provider_id(), &key, windows).await?;
+            usage.extend(logins.into_iter().map(|u| WindowUsage { scope: "logins", ..u }));
+        }
+        Ok(usage)
     }
 
     /// What the journal holds about the send of `reference`.

@@ -150,6 +150,12 @@ pub trait Provider: Send + Sync + 'static {
     /// What every provider account shares: ids, capability record, transport.
     fn base(&self) -> &Base;
 
+    /// The journal key and windows of the account's login calls, when the contract limits
+    /// them apart from its other calls (shown by `budget()` with scope `logins`).
+    fn login_budget(&self) -> Option<(String, &[crate::journal::Window])> {
+        None
+    }
+
     /// The provider id (`tae`): registry key, folder name, log target and env prefix.
     fn id(&self) -> &'static str {
         self.base().provider

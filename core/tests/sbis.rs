@@ -408,6 +408,30 @@ async fn certificate_login_signed_by_the_host() {
     assert_eq!(err.kind(), ErrorKind::Auth, "{err}");
 }
 
+/// "≤ 300 вызовов методов аутентификации в минуту" (§3.4): 300 logins in a minute pass, the
+/// 301st is refused here as `rate_limited` (with the time it may go) before reaching SBIS,
+/// and `budget()` shows the login window spent.
+#[tokio::test]
+async fn the_301st_login_in_a_minute_is_refused() {
+    let transport = TransportConfig { max_retry_after_ms: 50, ..fast_transport() };
+    let env = start_with(json!({}), transport).await;
+    let handle = env.client.send(&envelope("ERP-S12", vec![pdf("a.pdf")])).await.unwrap();
+    for _ in 1..300 {
+        env.control.sbis_expire_sessions(None).await.unwrap();
+        env.client.status(&handle).await.unwrap();
+    }
+    let logins = |usage: &[signbridge::journal::WindowUsage]| {
+        usage.iter().find(|u| u.scope == "logins").map(|u| (u.used, u.remaining))
+    };
+    assert_eq!(logins(&env.client.budget().await.unwrap()), Some((300, 0)));
+    env.control.sbis_expire_sessions(None).await.unwrap();
+    env.control.clear_requests().await.unwrap();
+    let err = env.client.status(&handle).await.unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::RateLimited, "{err}");
+    assert!(err.retry_after().is_some(), "{err}");
+    assert_eq!(count(&env.requests().await, "СБИС.Аутентифицировать"), 0, "held back here");
+}
+
 /// "≤ 5 parallel threads per session" (§3.4): a batch refresh of 12 documents, each read held
 /// back by the sandbox, never has more than 5 calls in flight.
 #[tokio::test]

@@ -136,8 +136,8 @@ pub unsafe extern "C" fn signbridge_resolve(
 
 /// What is left of the account's rate windows, counted in the journal (shared by every process
 /// using the account, kept across restarts). On success writes an array of
-/// `{"period": "second"|"minute"|"hour"|"day"|"month", "limit", "used", "remaining",
-/// "frees_at"}` to `*out_json` (free it with `signbridge_string_free`); `[]` when the
+/// `{"scope": "calls"|"logins", "period": "second"|"minute"|"hour"|"day"|"month", "limit",
+/// "used", "remaining", "frees_at"}` to `*out_json` (free it with `signbridge_string_free`); `[]` when the
 /// provider's contract gives no limits.
 ///
 /// # Safety

@@ -574,10 +574,13 @@ class BudgetWindow:
     remaining: int
     #: When the next unit frees up (None while nothing is used).
     frees_at: Optional[datetime] = None
+    #: What the window counts: ``"calls"``, or ``"logins"`` (SBIS' login calls, limited apart).
+    scope: str = "calls"
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> BudgetWindow:
         return cls(
+            scope=data.get("scope", "calls"),
             period=data["period"],
             limit=data["limit"],
             used=data["used"],

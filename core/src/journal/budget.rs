@@ -115,6 +115,9 @@ pub enum Acquire {
 /// What is left of one window.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct WindowUsage {
+    /// What the window counts: `calls` (the account's calls), or `logins` (its login calls,
+    /// for providers whose contract limits those apart).
+    pub scope: &'static str,
     pub window: Window,
     pub used: u32,
     pub remaining: u32,
@@ -164,6 +167,7 @@ pub(crate) fn usage(windows: &[Window], grants: &[i64], now: i64) -> Vec<WindowU
                 Period::Fixed(d) => Some(counted[0].saturating_add(millis(d))),
             };
             WindowUsage {
+                scope: "calls",
                 window: *window,
                 used,
                 remaining: window.limit.saturating_sub(used),

@@ -75,9 +75,11 @@
 //! `Сумма`, `Примечание` (default: the title), `Регламент` (`{Идентификатор, Название}`),
 //! `ДокументОснование`, `ИдентификаторУчастника` (the counterparty's EDO participant id).
 //!
-//! Limits (§12): one file per write keeps each request under the 100 MB JSON limit; logins are
-//! counted in a window of 300 a minute shared through the journal; at most 5 calls of this
-//! process are in flight on the session at once.
+//! Limits (§12): one file per write keeps each request under the 100 MB JSON limit; logins
+//! (by password or certificate, each call) are counted in a window of 300 a minute shared
+//! through the journal, shown by `budget()` with scope `logins`: past it a login waits up to
+//! `transport.max_retry_after_ms`, else fails at once as `rate_limited` with the time it may go;
+//! at most 5 calls of this process are in flight on the session at once.
 
 pub mod archive;
 mod auth;
@@ -253,6 +255,8 @@ pub struct Sbis {
     base: Base,
     /// The auth endpoint's logins, counted in their own window.
     auth: Transport,
+    /// The journal key of the login window.
+    login_account: String,
     config: SbisConfig,
     credential: Credential,
     sessions: TokenCache,
@@ -330,14 +334,16 @@ impl Build for Sbis {
             &[&config.service_url, &config.auth_url],
             Vec::new(),
         )?;
+        let login_account = format!("{}#login", ctx.account);
         let auth = Transport::new("sbis", &ctx.transport, &[&config.auth_url])?.with_budget(
             ctx.journal.clone(),
-            &format!("{}#login", ctx.account),
+            &login_account,
             vec![Window::per_minute(LOGINS_PER_MINUTE)],
         );
         Ok(Sbis {
             base,
             auth,
+            login_account,
             config,
             credential,
             sessions,
@@ -943,6 +949,11 @@ impl Sbis {
 impl Provider for Sbis {
     fn base(&self) -> &Base {
         &self.base
+    }
+
+    /// "≤ 300 вызовов методов аутентификации в минуту" (§3.4): counted apart from the calls.
+    fn login_budget(&self) -> Option<(String, &[Window])> {
+        Some((self.login_account.clone(), self.auth.windows()))
     }
 
     fn validate(&self, env: &Envelope) -> Result<()> {
