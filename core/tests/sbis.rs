@@ -312,6 +312,48 @@ async fn the_session_is_shared_through_the_journal() {
     assert_eq!(requests[0].status, Some(200), "the first client's session is valid");
 }
 
+/// The `logout` call: `СБИС.Выход` with the session on the auth endpoint, and the session
+/// forgotten in the journal too, so another process of the account logs in anew instead of
+/// sending the dead session.
+#[tokio::test]
+async fn logout_ends_the_shared_session() {
+    let env = start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let journal = signbridge::journal::JournalConfig {
+        path: Some(dir.path().join("journal.sqlite3")),
+        ..Default::default()
+    };
+    let client = |journal: signbridge::journal::JournalConfig| {
+        let c = signbridge::Client::new(signbridge::ClientConfig {
+            provider: "sbis".into(),
+            account: "shared".into(),
+            transport: fast_transport(),
+            settings: settings(&env.sandbox.base_url()),
+            journal,
+        })
+        .unwrap();
+        c.set_host_signer(Some(signer()));
+        c
+    };
+    let first = client(journal.clone());
+    let second = client(journal);
+    let handle = first.send(&envelope("ERP-S13", vec![pdf("a.pdf")])).await.unwrap();
+    env.control.clear_requests().await.unwrap();
+    first.call("logout", json!({})).await.unwrap();
+    let requests = env.requests().await;
+    assert_eq!(methods(&requests), ["СБИС.Выход"]);
+    assert!(requests[0].path.contains("/auth/service"), "{}", requests[0].path);
+    assert_eq!(requests[0].status, Some(200), "SBIS knew the session");
+    assert_eq!(env.control.sbis_expire_sessions(None).await.unwrap(), 0, "no session is left");
+    env.control.clear_requests().await.unwrap();
+    assert_eq!(second.status(&handle).await.unwrap().state, State::Sent);
+    assert_eq!(
+        methods(&env.requests().await),
+        ["СБИС.Аутентифицировать", "СБИС.ПрочитатьДокумент"],
+        "the other process logs in anew, never sending the dead session"
+    );
+}
+
 /// A session the host obtained itself (`session_id`): sent as `X-SBISSessionID`, never
 /// renewed: once SBIS ends it, the call fails as auth with SBIS's words, and no login is tried.
 #[tokio::test]

@@ -41,8 +41,10 @@
 //!   `changes` does it after each listing, so the host never signs them by hand;
 //! - `archive` `{id}`: writes the document's files and every signature (ours and the
 //!   counterparty's) under `settings.archive_dir` (layout in [`archive`]);
-//! - `logout` `{}`: `СБИС.Выход` for the account's session. Not done on drop: the session is
-//!   shared through the journal with every other process using the account.
+//! - `logout` `{}`: `СБИС.Выход` for the account's session, removed from the journal too so no
+//!   other process sends it dead (they log in anew). Not done on close or drop: the session is
+//!   shared through the journal with every other process using the account, which would lose
+//!   it mid-call.
 //!
 //! `cancel` is unsupported: the contract names `СБИС.УдалитьДокумент` but documents neither its
 //! answer nor what the counterparty sees.
