@@ -137,7 +137,7 @@ def idocs_envelope(reference: str) -> signbridge.Envelope:
     )
 
 
-def sbis_config(sandbox: Sandbox, **settings: str) -> Dict[str, Any]:
+def sbis_config(sandbox: Sandbox, **settings: Optional[str]) -> Dict[str, Any]:
     """The sandbox's SBIS account; ``settings`` override the defaults."""
     config = example_config("sbis", sandbox.url)
     config["settings"].update(settings)

@@ -4,7 +4,7 @@ words (JSON-RPC `error.message`) reach the exception."""
 
 from __future__ import annotations
 
-from typing import List
+from typing import Dict, List
 
 import pytest
 from support import SBIS_COUNTERPARTY, Sandbox, cms_sign, sample_pdf, sbis_config, throwaway_key
@@ -83,3 +83,99 @@ def test_refusals_keep_sbis_words(sandbox: Sandbox) -> None:
         with pytest.raises(signbridge.NotFound) as missing:
             client.call("read", {"id": "00000000-0000-4000-8000-000000000000"})
     assert "не найден" in (missing.value.provider_message or "")
+
+
+def test_certificate_login_signed_by_python(sandbox: Sandbox) -> None:
+    """settings.certificate: the sandbox's challenge is signed by the host's Python signer."""
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    key, certificate = throwaway_key("ООО «Наша» (сертификат)")
+    pem = certificate.public_bytes(Encoding.PEM).decode()
+    config = sbis_config(sandbox, login=None, password=None, certificate=pem)
+    signed: List[bytes] = []
+
+    def sign(data: bytes, form: CmsForm) -> bytes:
+        signed.append(data)
+        return cms_sign(key, certificate, data, form)
+
+    sandbox.call("DELETE", "/__sandbox/requests")
+    with signbridge.Client(config) as client:
+        client.set_host_signer(sign)
+        handle = client.send(envelope("PY-SBIS-CERT"))
+        assert client.status(handle).state is State.SENT
+        logins = [w for w in client.budget() if w.scope == "logins"]
+        assert [(w.period, w.limit, w.used) for w in logins] == [("minute", 300, 2)]
+    by_certificate = "СБИС.АутентифицироватьПоСертификату"
+    assert methods(sandbox)[:2] == [by_certificate, by_certificate]
+    assert methods(sandbox).count(by_certificate) == 2
+    assert signed[0].startswith(b"sbis-sandbox-challenge:"), "the challenge is signed first"
+
+
+def test_access_token_and_its_revocation(sandbox: Sandbox) -> None:
+    """settings.access_token goes as X-SBISAccessToken; revoked, the call fails as auth."""
+    import json
+    import urllib.request
+
+    def oauth(body: object) -> Dict[str, str]:
+        request = urllib.request.Request(
+            f"{sandbox.url}/sbis/oauth/service/",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request) as answer:
+            reply: Dict[str, str] = json.loads(answer.read())
+            return reply
+
+    service = {
+        "app_client_id": "sandbox-app",
+        "app_secret": "sandbox-app-secret",
+        "secret_key": "sandbox-secret-key",
+    }
+    token = oauth(service)["token"]
+    key, certificate = throwaway_key()
+    config = sbis_config(sandbox, login=None, password=None, access_token=token)
+    with signbridge.Client(config) as client:
+        client.set_host_signer(lambda data, form: cms_sign(key, certificate, data, form))
+        handle = client.send(envelope("PY-SBIS-TOKEN"))
+        oauth({"event": "exit", "token": token})
+        sandbox.call("DELETE", "/__sandbox/requests")
+        with pytest.raises(signbridge.AuthError) as refused:
+            client.status(handle)
+    assert token not in str(refused.value)
+    assert methods(sandbox) == ["СБИС.ПрочитатьДокумент"], "no login, no loop"
+
+
+def test_session_refused_inside_http_200(sandbox: Sandbox) -> None:
+    """A session refused in a JSON-RPC error body at HTTP 200: one re-login, one retry."""
+    key, certificate = throwaway_key()
+    with signbridge.Client(sbis_config(sandbox)) as client:
+        client.set_host_signer(lambda data, form: cms_sign(key, certificate, data, form))
+        handle = client.send(envelope("PY-SBIS-200"))
+        sandbox.call("DELETE", "/__sandbox/requests")
+        refusal = {"path": "/sbis/service/", "status": 200, "rpc_method": "СБИС.ПрочитатьДокумент"}
+        sandbox.fault(**refusal)
+        assert client.status(handle).state is State.SENT
+        assert methods(sandbox) == [
+            "СБИС.ПрочитатьДокумент",
+            "СБИС.Аутентифицировать",
+            "СБИС.ПрочитатьДокумент",
+        ]
+        sandbox.fault(**refusal, times=2)
+        with pytest.raises(signbridge.AuthError):
+            client.status(handle)
+
+
+def test_logout_call(sandbox: Sandbox) -> None:
+    """The logout call sends СБИС.Выход; the next call logs in anew."""
+    key, certificate = throwaway_key()
+    with signbridge.Client(sbis_config(sandbox)) as client:
+        client.set_host_signer(lambda data, form: cms_sign(key, certificate, data, form))
+        handle = client.send(envelope("PY-SBIS-OUT"))
+        sandbox.call("DELETE", "/__sandbox/requests")
+        client.call("logout", {})
+        assert client.status(handle).state is State.SENT
+    assert methods(sandbox) == [
+        "СБИС.Выход",
+        "СБИС.Аутентифицировать",
+        "СБИС.ПрочитатьДокумент",
+    ]
