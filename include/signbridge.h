@@ -630,7 +630,8 @@ signbridge_result signbridge_resolve(const struct signbridge_client *client,
  * # Safety
  * `client` is NULL or a live client; `out_json` NULL or writable.
  */
-signbridge_result signbridge_budget(const struct signbridge_client *client, char **out_json);
+signbridge_result signbridge_budget(const struct signbridge_client *client,
+                                    char **out_json);
 
 /**
  * Starts a listener from its configuration, the JSON of signbridge's `ListenerConfig`:
