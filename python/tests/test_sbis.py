@@ -4,6 +4,10 @@ words (JSON-RPC `error.message`) reach the exception."""
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
+from pathlib import Path
 from typing import List
 
 import pytest
@@ -83,3 +87,46 @@ def test_refusals_keep_sbis_words(sandbox: Sandbox) -> None:
         with pytest.raises(signbridge.NotFound) as missing:
             client.call("read", {"id": "00000000-0000-4000-8000-000000000000"})
     assert "не найден" in (missing.value.provider_message or "")
+
+
+def test_signed_and_archive_downloads_and_the_local_archive_index(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """`signed` is a zip of each file with its signatures (ours and the counterparty's) under
+    the local archive's paths, `archive` SBIS's own zip; the local archive's index.json, read
+    here as a host would, names files and signatures that are on disk."""
+    key, certificate = throwaway_key("ООО «Наша» (pytest)")
+    archive_dir = tmp_path / "sbis-archive"
+    config = sbis_config(sandbox, archive_dir=str(archive_dir))
+    with signbridge.Client(config) as client:
+        client.set_host_signer(lambda data, form: cms_sign(key, certificate, data, form))
+        handle = client.send(envelope("PY-SBIS-ZIP"))
+        sandbox.call("POST", f"/__sandbox/sbis/documents/{handle.id}/counterparty-sign", {})
+        assert client.status(handle).state is State.COMPLETED
+        signed = client.download(handle, DownloadKind.SIGNED, tmp_path / "signed.zip")
+        archive = client.download(handle, "archive")
+        with pytest.raises(signbridge.SignbridgeError) as refused:
+            client.download(handle, DownloadKind.DIGITALLY_SIGNED)
+        assert refused.value.kind == "unsupported"
+        client.call("archive", {"id": handle.id})
+
+    with zipfile.ZipFile(signed) as z:
+        names = sorted(z.namelist())
+        [file] = [n for n in names if "/signatures/" not in n]
+        assert z.read(file) == sample_pdf("Dogovor", 1)
+        signatures = [n for n in names if n.startswith(file.split("/")[0] + "/signatures/")]
+        assert len(signatures) == 2, names
+    with zipfile.ZipFile(io.BytesIO(archive)) as z:
+        assert z.read("dogovor.pdf") == sample_pdf("Dogovor", 1)
+
+    folder = archive_dir / handle.id
+    index = json.loads((folder / "index.json").read_text(encoding="utf-8"))
+    assert index["document"] == handle.id
+    assert index["state"]["code"] == "7"
+    [entry] = index["files"]
+    assert (folder / entry["path"]).read_bytes() == sample_pdf("Dogovor", 1)
+    assert entry["path"] == file, "the signed zip uses the local archive's paths"
+    directions = [s["direction"] for s in entry["signatures"]]
+    assert directions == ["Исходящий", "Входящий"]
+    for signature in entry["signatures"]:
+        assert (folder / signature["path"]).read_bytes(), signature
