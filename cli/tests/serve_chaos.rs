@@ -5,6 +5,8 @@
 //! every distinct event is in the stream exactly once, acknowledged, none lost, none handed
 //! out again after its ack. `SIGNBRIDGE_CHAOS_DELIVERIES=10000` runs the issue's full size
 //! (scripts/soak.sh); `SIGNBRIDGE_CHAOS_SEED` replays a shuffle (the seed is printed).
+//! The same for the SBIS change feed that serve follows (issue 15): see
+//! [`sbis_feed_survives_two_sigkills_exactly_once_after_acks`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{BufRead as _, BufReader};
@@ -178,4 +180,214 @@ async fn deliveries_survive_two_sigkills_exactly_once_after_acks() {
         replayed += page.len();
     }
     assert_eq!(replayed, expected.len(), "each distinct event once in the stream");
+}
+
+/// A child process killed (SIGKILL, which ends a stopped one too) and reaped when dropped, so
+/// that a failing test leaves no process behind.
+struct Reaped(Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The SBIS account of the sandbox at `base`.
+fn sbis_settings(base: &str) -> serde_json::Value {
+    use signbridge_sandbox::sbis;
+    json!({
+        "auth_url": format!("{base}/sbis/auth/service/"),
+        "service_url": format!("{base}/sbis/service/?srv=1"),
+        "login": sbis::LOGIN,
+        "password": sbis::PASSWORD,
+        "our_inn": sbis::OUR_INN,
+        "our_kpp": sbis::OUR_KPP,
+    })
+}
+
+fn sbis_client(settings: &serde_json::Value, journal: &Path) -> signbridge::Client {
+    signbridge::Client::new(signbridge::ClientConfig {
+        provider: "sbis".into(),
+        account: "feed".into(),
+        transport: Default::default(),
+        settings: settings.clone(),
+        journal: signbridge::journal::JournalConfig {
+            path: Some(journal.to_path_buf()),
+            ..Default::default()
+        },
+    })
+    .unwrap()
+}
+
+/// Whether the account's stream holds an event not yet acknowledged.
+async fn pending(client: &signbridge::Client) -> bool {
+    let mut after = 0;
+    loop {
+        let page = client.replay_events(signbridge::Since::Position(after), 1_000).await.unwrap();
+        let Some(last) = page.last() else { return false };
+        if page.iter().any(|e| e.acked_at.is_none()) {
+            return true;
+        }
+        after = last.seq;
+    }
+}
+
+/// Every event of every SBIS document of the sandbox, as the change feed names them.
+async fn sbis_event_ids(sandbox: &signbridge_sandbox::Sandbox) -> BTreeSet<String> {
+    let documents = sandbox.control().sbis_documents().await.unwrap();
+    let events =
+        documents.iter().flat_map(|d| d["Событие"].as_array().cloned().unwrap_or_default());
+    events.map(|e| format!("sbis:{}", e["Идентификатор"].as_str().unwrap())).collect()
+}
+
+/// The SBIS change feed (`СБИС.СписокИзменений` with its cursor, issue 15 stage 4) followed by
+/// `signbridge serve` as a process (`[[accounts]]`), while the sandbox produces outgoing
+/// documents (sent by a host signer, delivered, approved) and incoming ones, and serve is
+/// killed with SIGKILL twice, each time with a pulled batch not yet acked, and restarted on the
+/// same journal; the host, `signbridge events --follow` on that journal, prints and acks events
+/// throughout. At the end every change of the sandbox is in the stream exactly once,
+/// acknowledged, none lost, none handed out again after its ack: the cursor moved only past
+/// acked batches, and a batch pulled again after a kill appended nothing twice.
+/// `SIGNBRIDGE_FEED_DOCUMENTS` sets the number of documents (scripts/soak.sh runs more).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sbis_feed_survives_two_sigkills_exactly_once_after_acks() {
+    use signbridge::signing::SoftwareSigner;
+    let documents: usize =
+        std::env::var("SIGNBRIDGE_FEED_DOCUMENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(30);
+    println!("feed: {documents} documents");
+    let sandbox =
+        signbridge_sandbox::Sandbox::start(Default::default(), "127.0.0.1:0".parse().unwrap())
+            .await
+            .unwrap();
+    let settings = sbis_settings(&sandbox.base_url());
+    let dir = tempfile::tempdir().unwrap();
+    let journal: PathBuf = dir.path().join("journal.sqlite3");
+    let config = dir.path().join("serve.json");
+    let accounts = json!([{"provider": "sbis", "account": "feed", "poll_ms": 50,
+        "settings": settings}]);
+    let serve_config = json!({"listen": "127.0.0.1:0", "journal": {"path": journal},
+        "routes": [], "accounts": accounts});
+    std::fs::write(&config, serve_config.to_string()).unwrap();
+    let log = dir.path().join("serve.log");
+    let mut child = Reaped(serve(&config, &log).0);
+
+    // The host: `signbridge events --follow` on the journal, which prints each event and then
+    // acknowledges it; an id printed twice was handed out again after its ack.
+    let host_config = dir.path().join("host.json");
+    let host_json = json!({"provider": "sbis", "account": "feed", "settings": settings,
+        "journal": {"path": journal}});
+    std::fs::write(&host_config, host_json.to_string()).unwrap();
+    let mut host = Reaped(
+        Command::new(BIN)
+            .arg("--config")
+            .arg(&host_config)
+            .args(["events", "--follow"])
+            .env_remove("SIGNBRIDGE_JOURNAL")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::OpenOptions::new().create(true).append(true).open(&log).unwrap())
+            .spawn()
+            .unwrap(),
+    );
+    let acked = Arc::new(Mutex::new(BTreeMap::<String, usize>::new()));
+    let reader = {
+        let (acked, stdout) = (acked.clone(), host.0.stdout.take().unwrap());
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines() {
+                let event: serde_json::Value = serde_json::from_str(&line.unwrap()).unwrap();
+                let id = event["id"].as_str().unwrap().to_owned();
+                *acked.lock().unwrap().entry(id).or_default() += 1;
+            }
+        })
+    };
+    let signal = |child: &Reaped, name: &str| {
+        let pid = child.0.id().to_string();
+        assert!(Command::new("kill").args([name, &pid]).status().unwrap().success());
+    };
+    let observer = sbis_client(&settings, &journal);
+
+    // The producer: every third document is ours (sent, delivered, approved by the
+    // counterparty), the others arrive; serve is killed at a third and at two thirds.
+    let sender = sbis_client(&settings, &dir.path().join("sender.sqlite3"));
+    let (cert, key) = signbridge_signer::testkeys::ecdsa_p256("ООО Наша");
+    sender.set_host_signer(Some(Arc::new(
+        SoftwareSigner::from_pem(cert.as_bytes(), key.as_bytes()).unwrap(),
+    )));
+    let control = sandbox.control();
+    let kills = [documents / 3, 2 * documents / 3];
+    for n in 0..documents {
+        if kills.contains(&n) {
+            // The host pauses (SIGSTOP) with an event serve pulled and it has not acked, so
+            // that the kill lands between a pull and its commit: the restarted serve pulls that
+            // batch again from the cursor committed before it.
+            signal(&host, "-STOP");
+            control.sbis_incoming(json!({"number": format!("HELD-{n}")})).await.unwrap();
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while !pending(&observer).await {
+                assert!(std::time::Instant::now() < deadline, "serve pulled nothing");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            child.0.kill().unwrap(); // SIGKILL
+            child.0.wait().unwrap();
+            child = Reaped(serve(&config, &log).0);
+            signal(&host, "-CONT");
+        }
+        if n % 3 == 0 {
+            let counterparty = signbridge::Party {
+                tax_id: Some(format!(
+                    "{}/{}",
+                    signbridge_sandbox::sbis::COUNTERPARTY_INN,
+                    signbridge_sandbox::sbis::COUNTERPARTY_KPP
+                )),
+                ..signbridge::Party::signer("СК Премьер, ОАО", "edo@premier.example")
+            };
+            let pdf = signbridge_sandbox::fixtures::sample_pdf("Dogovor", 1);
+            let envelope = signbridge::Envelope::new(
+                format!("FEED-{n}"),
+                "Договор",
+                vec![signbridge::Document::from_bytes("dogovor.pdf", pdf)],
+                vec![counterparty],
+            );
+            let handle = sender.send(&envelope).await.unwrap();
+            control.sbis_deliver(&handle.id).await.unwrap();
+            control.sbis_counterparty_sign(&handle.id, None).await.unwrap();
+        } else {
+            control.sbis_incoming(json!({"number": format!("IN-{n}")})).await.unwrap();
+        }
+    }
+    let expected = sbis_event_ids(&sandbox).await;
+    assert!(expected.len() >= documents, "at least one change a document: {}", expected.len());
+
+    // serve keeps following until the host has acked every change (bounded: a minute).
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while !expected.iter().all(|id| acked.lock().unwrap().contains_key(id)) {
+        assert!(std::time::Instant::now() < deadline, "changes missing after a minute");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop((child, host)); // SIGKILL both
+    reader.join().unwrap();
+
+    // Nothing is left pending: a host started anew on the journal gets nothing again.
+    let client = sbis_client(&settings, &journal);
+    assert!(client.next_event(Some(Duration::ZERO)).await.unwrap().is_none());
+    let acked = acked.lock().unwrap().clone();
+    let again: Vec<_> = acked.iter().filter(|(_, n)| **n > 1).take(5).collect();
+    assert!(again.is_empty(), "handed out again after its ack: {again:?}");
+    let acked_ids: BTreeSet<String> = acked.keys().cloned().collect();
+    let extra: Vec<_> = acked_ids.difference(&expected).take(5).collect();
+    assert!(extra.is_empty(), "events of no sandbox change: {extra:?}");
+    let (mut replayed, mut after) = (BTreeMap::<String, usize>::new(), 0);
+    loop {
+        let page = client.replay_events(signbridge::Since::Position(after), 1_000).await.unwrap();
+        let Some(last) = page.last() else { break };
+        assert!(page.iter().all(|e| e.acked_at.is_some()), "nothing left pending");
+        after = last.seq;
+        for e in &page {
+            *replayed.entry(e.event.id.clone()).or_default() += 1;
+        }
+    }
+    let twice: Vec<_> = replayed.iter().filter(|(_, n)| **n > 1).take(5).collect();
+    assert!(twice.is_empty(), "in the stream more than once: {twice:?}");
+    assert_eq!(replayed.len(), expected.len(), "each change once in the stream");
+    println!("feed: {} changes, each acked once", expected.len());
 }

@@ -697,3 +697,62 @@ async fn service_documents_processed_by_call_and_automatically() {
     let left = pending(&auto.control.sbis_service_stages().await.unwrap());
     assert_eq!(left, 0, "the host signed none by hand");
 }
+
+fn unzip(bytes: &[u8]) -> std::collections::BTreeMap<String, Vec<u8>> {
+    use std::io::Read as _;
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("a zip");
+    (0..zip.len())
+        .map(|i| {
+            let mut entry = zip.by_index(i).unwrap();
+            let mut out = Vec::new();
+            entry.read_to_end(&mut out).unwrap();
+            (entry.name().unwrap().to_string(), out)
+        })
+        .collect()
+}
+
+/// `signed`: a zip of each file with its signatures, ours and the counterparty's, under the
+/// local archive's paths; `archive`: SBIS's own zip (`СсылкаНаАрхив`) as it serves it, read
+/// with the session (the sandbox refuses a link without one).
+#[tokio::test]
+async fn signed_and_archive_downloads() {
+    let env = start().await;
+    let handle = env
+        .client
+        .send(&envelope("ERP-S6", vec![pdf("dogovor.pdf"), pdf("prilozhenie.pdf")]))
+        .await
+        .unwrap();
+    env.control.sbis_counterparty_sign(&handle.id, None).await.unwrap();
+
+    let signed =
+        env.client.download_bytes(&handle, signbridge::DownloadKind::Signed).await.unwrap();
+    assert_eq!(signed.1.media_type.as_deref(), Some("application/zip"));
+    let entries = unzip(&signed.0);
+    let files: Vec<_> = entries.keys().filter(|k| !k.contains("/signatures/")).collect();
+    assert_eq!(files.len(), 2, "{:?}", entries.keys());
+    for file in files {
+        assert_eq!(entries[file], fixtures::sample_pdf("Dogovor", 1), "{file} as sent");
+        let dir = file.split('/').next().unwrap();
+        let sigs: Vec<_> =
+            entries.keys().filter(|k| k.starts_with(&format!("{dir}/signatures/"))).collect();
+        assert_eq!(sigs.len(), 2, "ours and the counterparty's for {file}: {:?}", entries.keys());
+        assert_eq!(entries[sigs[0]].first(), Some(&0x30), "our signature is a DER CMS");
+    }
+
+    let archive =
+        env.client.download_bytes(&handle, signbridge::DownloadKind::Archive).await.unwrap();
+    assert_eq!(archive.1.media_type.as_deref(), Some("application/zip"));
+    let entries = unzip(&archive.0);
+    assert_eq!(entries["dogovor.pdf"], fixtures::sample_pdf("Dogovor", 1), "{:?}", entries.keys());
+    assert!(entries.contains_key("prilozhenie.pdf"), "{:?}", entries.keys());
+
+    // A kind SBIS does not declare is refused before any request.
+    env.control.clear_requests().await.unwrap();
+    let err = env
+        .client
+        .download_bytes(&handle, signbridge::DownloadKind::DigitallySigned)
+        .await
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Unsupported, "{err}");
+    assert!(env.requests().await.is_empty());
+}

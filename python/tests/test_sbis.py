@@ -4,6 +4,10 @@ words (JSON-RPC `error.message`) reach the exception."""
 
 from __future__ import annotations
 
+import io
+import json
+import zipfile
+from pathlib import Path
 from typing import Dict, List
 
 import pytest
@@ -113,7 +117,6 @@ def test_certificate_login_signed_by_python(sandbox: Sandbox) -> None:
 
 def test_access_token_and_its_revocation(sandbox: Sandbox) -> None:
     """settings.access_token goes as X-SBISAccessToken; revoked, the call fails as auth."""
-    import json
     import urllib.request
 
     def oauth(body: object) -> Dict[str, str]:
@@ -179,3 +182,46 @@ def test_logout_call(sandbox: Sandbox) -> None:
         "СБИС.Аутентифицировать",
         "СБИС.ПрочитатьДокумент",
     ]
+
+
+def test_signed_and_archive_downloads_and_the_local_archive_index(
+    sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """`signed` is a zip of each file with its signatures (ours and the counterparty's) under
+    the local archive's paths, `archive` SBIS's own zip; the local archive's index.json, read
+    here as a host would, names files and signatures that are on disk."""
+    key, certificate = throwaway_key("ООО «Наша» (pytest)")
+    archive_dir = tmp_path / "sbis-archive"
+    config = sbis_config(sandbox, archive_dir=str(archive_dir))
+    with signbridge.Client(config) as client:
+        client.set_host_signer(lambda data, form: cms_sign(key, certificate, data, form))
+        handle = client.send(envelope("PY-SBIS-ZIP"))
+        sandbox.call("POST", f"/__sandbox/sbis/documents/{handle.id}/counterparty-sign", {})
+        assert client.status(handle).state is State.COMPLETED
+        signed = client.download(handle, DownloadKind.SIGNED, tmp_path / "signed.zip")
+        archive = client.download(handle, "archive")
+        with pytest.raises(signbridge.SignbridgeError) as refused:
+            client.download(handle, DownloadKind.DIGITALLY_SIGNED)
+        assert refused.value.kind == "unsupported"
+        client.call("archive", {"id": handle.id})
+
+    with zipfile.ZipFile(signed) as z:
+        names = sorted(z.namelist())
+        [file] = [n for n in names if "/signatures/" not in n]
+        assert z.read(file) == sample_pdf("Dogovor", 1)
+        signatures = [n for n in names if n.startswith(file.split("/")[0] + "/signatures/")]
+        assert len(signatures) == 2, names
+    with zipfile.ZipFile(io.BytesIO(archive)) as z:
+        assert z.read("dogovor.pdf") == sample_pdf("Dogovor", 1)
+
+    folder = archive_dir / handle.id
+    index = json.loads((folder / "index.json").read_text(encoding="utf-8"))
+    assert index["document"] == handle.id
+    assert index["state"]["code"] == "7"
+    [entry] = index["files"]
+    assert (folder / entry["path"]).read_bytes() == sample_pdf("Dogovor", 1)
+    assert entry["path"] == file, "the signed zip uses the local archive's paths"
+    directions = [s["direction"] for s in entry["signatures"]]
+    assert directions == ["Исходящий", "Входящий"]
+    for signature in entry["signatures"]:
+        assert (folder / signature["path"]).read_bytes(), signature

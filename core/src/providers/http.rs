@@ -208,6 +208,28 @@ pub async fn stream_into(
     Ok(DownloadInfo { file_name, media_type, size: body.read })
 }
 
+/// Writes `entries` (name, bytes; names already plain and unique) into `sink` as one zip, for a
+/// download the provider serves as several files. Built in memory: each entry was read within
+/// the transport's file limit.
+pub async fn zip_into(entries: &[(String, Vec<u8>)], sink: Sink<'_>) -> Result<DownloadInfo> {
+    use std::io::Write as _;
+    let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    let options = zip::write::SimpleFileOptions::default();
+    let zip_error = |e: &dyn std::fmt::Display| Error::internal(format!("building the zip: {e}"));
+    for (name, bytes) in entries {
+        zip.start_file(name.as_str(), options).map_err(|e| zip_error(&e))?;
+        zip.write_all(bytes).map_err(|e| zip_error(&e))?;
+    }
+    let bytes = zip.finish().map_err(|e| zip_error(&e))?.into_inner();
+    sink.write_all(&bytes).await.map_err(sink_error)?;
+    sink.flush().await.map_err(sink_error)?;
+    Ok(DownloadInfo {
+        file_name: None,
+        media_type: Some("application/zip".into()),
+        size: bytes.len() as u64,
+    })
+}
+
 /// The body of a streamed download, chunk by chunk: a connection that breaks is `transport`,
 /// one that falls silent `timeout` (both temporary, as for any read), and a body past `limit`
 /// bytes in all is refused, so that a provider cannot fill the host's disk.

@@ -47,7 +47,7 @@ async fn complete_and_download(h: &'static dyn Harness) -> Outcome {
             .download_bytes(&handle, kind)
             .await
             .unwrap_or_else(|e| panic!("declared download of {kind}: {e}"));
-        assert_file_type(kind, &bytes, &info);
+        assert_file_type(h, kind, &bytes, &info);
     }
     match h.unlisted_parties() {
         Some(why) => Outcome::OkNote(format!("parties' states not checked: {why}")),
@@ -55,12 +55,14 @@ async fn complete_and_download(h: &'static dyn Harness) -> Outcome {
     }
 }
 
-/// An archive is a ZIP; every other kind, of the suite's one-PDF envelopes, a PDF.
+/// An archive is a ZIP, and so is `signed` where the harness says; every other kind, of the
+/// suite's one-PDF envelopes, a PDF.
 #[track_caller]
-fn assert_file_type(kind: DownloadKind, bytes: &[u8], info: &DownloadInfo) {
-    let (magic, media_type) = match kind {
-        DownloadKind::Archive => (&b"PK"[..], "application/zip"),
-        _ => (&b"%PDF-"[..], "application/pdf"),
+fn assert_file_type(h: &dyn Harness, kind: DownloadKind, bytes: &[u8], info: &DownloadInfo) {
+    let zip = kind == DownloadKind::Archive || (kind == DownloadKind::Signed && h.signed_is_zip());
+    let (magic, media_type) = match zip {
+        true => (&b"PK"[..], "application/zip"),
+        false => (&b"%PDF-"[..], "application/pdf"),
     };
     assert!(bytes.len() > magic.len(), "{kind}: {} bytes", bytes.len());
     assert!(bytes.starts_with(magic), "{kind} starts with {:?}", &bytes[..magic.len()]);

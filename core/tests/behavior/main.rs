@@ -138,6 +138,12 @@ pub trait Harness: Sync {
         None
     }
 
+    /// Whether `signed` is a ZIP (each file with its detached signatures, where no signature
+    /// can live inside the file) rather than the signed PDF.
+    fn signed_is_zip(&self) -> bool {
+        false
+    }
+
     /// The status read's route.
     fn status_route(&self) -> &'static str;
 

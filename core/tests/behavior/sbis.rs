@@ -39,6 +39,10 @@ impl Harness for Sbis {
         "sbis"
     }
 
+    fn signed_is_zip(&self) -> bool {
+        true // GOST signatures are detached CMS: each file comes with its signatures
+    }
+
     fn settings(&self, base: &str) -> Value {
         json!({
             "auth_url": format!("{base}/sbis/auth/service/"),

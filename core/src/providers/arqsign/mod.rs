@@ -42,7 +42,6 @@ mod map;
 mod wire;
 
 use std::collections::HashMap;
-use std::io::Write as _;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -444,24 +443,16 @@ impl ArqSign {
                 entries.push((name, bytes));
             }
         }
-        let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
-        let options = zip::write::SimpleFileOptions::default();
-        let zip_error =
-            |e: &dyn std::fmt::Display| Error::internal(format!("building the zip: {e}"));
         // The names are ArqSign's: made plain and unique before they name entries.
         let mut unique = names::Unique::default();
-        for (i, (name, bytes)) in entries.iter().enumerate() {
-            let name = unique.name(names::file_name(name, &format!("documento-{}.pdf", i + 1)));
-            zip.start_file(name, options).map_err(|e| zip_error(&e))?;
-            zip.write_all(bytes).map_err(|e| zip_error(&e))?;
-        }
-        let bytes = zip.finish().map_err(|e| zip_error(&e))?.into_inner();
-        sink.write_all(&bytes).await.map_err(http::sink_error)?;
-        Ok(DownloadInfo {
-            file_name: None,
-            media_type: Some("application/zip".into()),
-            size: bytes.len() as u64,
-        })
+        let entries: Vec<(String, Vec<u8>)> = entries
+            .into_iter()
+            .enumerate()
+            .map(|(i, (name, bytes))| {
+                (unique.name(names::file_name(&name, &format!("documento-{}.pdf", i + 1))), bytes)
+            })
+            .collect();
+        http::zip_into(&entries, sink).await
     }
 
     fn remember(&self, id: &str, status: &Status) {

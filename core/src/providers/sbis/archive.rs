@@ -69,37 +69,14 @@ pub(super) async fn write(sbis: &Sbis, id: &str) -> Result<serde_json::Value> {
     };
     let (doc, _) = sbis.read(id).await?;
     let folder = root.join(file_name(&doc.id, "document"));
-    // The document's own attachments and those its events carry, once each by id; the
-    // signatures of all of them, once each by link.
-    let mut attachments: BTreeMap<String, wire::Attachment> = BTreeMap::new();
-    let all = doc.attachments.iter().chain(doc.events.iter().flat_map(|e| &e.attachments));
-    for att in all.filter(|a| !a.id.is_empty()) {
-        let entry = attachments.entry(att.id.clone()).or_insert_with(|| att.clone());
-        if entry.file.as_ref().is_none_or(|f| f.link.is_empty()) {
-            entry.file = att.file.clone();
-        }
-        for sig in &att.signatures {
-            let link = sig.file.as_ref().map(|f| f.link.as_str()).unwrap_or_default();
-            if !link.is_empty()
-                && !entry.signatures.iter().any(|s| s.file.as_ref().is_some_and(|f| f.link == link))
-            {
-                entry.signatures.push(sig.clone());
-            }
-        }
-    }
+    let attachments = attachments(&doc);
     let mut files = Vec::new();
     for (att_id, att) in &attachments {
-        let Some(file) = att.file.as_ref().filter(|f| !f.link.is_empty()) else { continue };
-        let dir = file_name(att_id, "attachment");
-        let name = file_name(&file.name, "file");
-        let path = format!("{dir}/{name}");
-        save(sbis, &file.link, &folder.join(&path)).await?;
+        let Some((name, path, link)) = file_path(att_id, att) else { continue };
+        save(sbis, link, &folder.join(&path)).await?;
         let mut signatures = Vec::new();
-        for (n, sig) in att.signatures.iter().enumerate() {
-            let Some(f) = sig.file.as_ref().filter(|f| !f.link.is_empty()) else { continue };
-            let sig_name = file_name(&f.name, "signature.sgn");
-            let sig_path = format!("{dir}/signatures/{}-{sig_name}", n + 1);
-            save(sbis, &f.link, &folder.join(&sig_path)).await?;
+        for (sig, sig_name, sig_path, link) in signature_paths(att_id, att) {
+            save(sbis, link, &folder.join(&sig_path)).await?;
             signatures.push(Signature {
                 name: sig_name,
                 path: sig_path,
@@ -130,6 +107,117 @@ pub(super) async fn write(sbis: &Sbis, id: &str) -> Result<serde_json::Value> {
     let text = serde_json::to_vec_pretty(&json).map_err(|e| Error::internal(e.to_string()))?;
     write_file(&folder.join("index.json"), &text).await?;
     Ok(json)
+}
+
+/// The document's own attachments and those its events carry, once each by id; the
+/// signatures of all of them, once each by link.
+fn attachments(doc: &wire::Document) -> BTreeMap<String, wire::Attachment> {
+    let mut attachments: BTreeMap<String, wire::Attachment> = BTreeMap::new();
+    let all = doc.attachments.iter().chain(doc.events.iter().flat_map(|e| &e.attachments));
+    for att in all.filter(|a| !a.id.is_empty()) {
+        let entry = attachments.entry(att.id.clone()).or_insert_with(|| att.clone());
+        if entry.file.as_ref().is_none_or(|f| f.link.is_empty()) {
+            entry.file = att.file.clone();
+        }
+        for sig in &att.signatures {
+            let link = sig.file.as_ref().map(|f| f.link.as_str()).unwrap_or_default();
+            if !link.is_empty()
+                && !entry.signatures.iter().any(|s| s.file.as_ref().is_some_and(|f| f.link == link))
+            {
+                entry.signatures.push(sig.clone());
+            }
+        }
+    }
+    attachments
+}
+
+/// An attachment's file in the layout: its safe name, its path and its link.
+fn file_path<'a>(att_id: &str, att: &'a wire::Attachment) -> Option<(String, String, &'a str)> {
+    let file = att.file.as_ref().filter(|f| !f.link.is_empty())?;
+    let name = file_name(&file.name, "file");
+    let path = format!("{}/{name}", file_name(att_id, "attachment"));
+    Some((name, path, file.link.as_str()))
+}
+
+/// An attachment's signatures in the layout: each with its safe name, its path and its link.
+fn signature_paths<'a>(
+    att_id: &str,
+    att: &'a wire::Attachment,
+) -> impl Iterator<Item = (&'a wire::SignatureIn, String, String, &'a str)> {
+    let dir = file_name(att_id, "attachment");
+    att.signatures.iter().enumerate().filter_map(move |(n, sig)| {
+        let f = sig.file.as_ref().filter(|f| !f.link.is_empty())?;
+        let name = file_name(&f.name, "signature.sgn");
+        let path = format!("{dir}/signatures/{}-{name}", n + 1);
+        Some((sig, name, path, f.link.as_str()))
+    })
+}
+
+/// The `signed` download: a zip of each file of the document (service files left out) with
+/// every signature bound to it, ours and the counterparty's, under the paths the local archive
+/// uses (`<attachment id>/<file name>`, `<attachment id>/signatures/<n>-<name>`).
+pub(super) async fn signed_zip(
+    sbis: &Sbis,
+    doc: &wire::Document,
+    sink: crate::provider::Sink<'_>,
+) -> Result<crate::model::DownloadInfo> {
+    let limit = sbis.base.transport.config().max_file_reply_bytes;
+    let mut entries = Vec::new();
+    let mut total = 0u64;
+    for (att_id, att) in attachments(doc).iter().filter(|(_, a)| !yes(&a.service)) {
+        let Some((_, path, link)) = file_path(att_id, att) else { continue };
+        let mut parts = vec![(path, link, false)];
+        parts.extend(signature_paths(att_id, att).map(|(_, _, path, link)| (path, link, true)));
+        for (path, link, signature) in parts {
+            let body = sbis.fetch("download", link).await?.body;
+            // Each entry is checked as a download of its own would be: an error page must not
+            // reach the host inside a valid archive.
+            if signature {
+                signature_check(&body)?;
+            } else {
+                crate::download::check("sbis", crate::model::DownloadKind::Original, &body)?;
+            }
+            // The zip is built in memory: all of it, not only each file, stays within the
+            // transport's file limit.
+            total += body.len() as u64;
+            if total > limit {
+                return Err(Error::new(
+                    ErrorKind::Provider,
+                    format!(
+                        "download: the signed files are more than {limit} bytes \
+                         (transport.max_file_reply_bytes)"
+                    ),
+                )
+                .with_context("provider", "sbis"));
+            }
+            entries.push((path, body.to_vec()));
+        }
+    }
+    if entries.is_empty() {
+        return Err(Error::new(
+            ErrorKind::NotFound,
+            "download: this SBIS document has no file yet",
+        )
+        .with_context("provider", "sbis"));
+    }
+    crate::providers::http::zip_into(&entries, sink).await
+}
+
+/// A signature file (§9 `Вложение[].Подпись[].Файл.Ссылка`) is a detached CMS: DER (an ASN.1
+/// SEQUENCE) or its text (PEM or base64). Anything else, an empty body, an HTML or JSON page,
+/// bytes that are neither, is SBIS failing with a success status.
+fn signature_check(body: &[u8]) -> Result<()> {
+    let text = std::str::from_utf8(body).map(str::trim_start);
+    let ok = body.first() == Some(&0x30)
+        || text.is_ok_and(|t| !t.is_empty() && !t.starts_with(['<', '{', '[']));
+    if ok {
+        return Ok(());
+    }
+    Err(Error::new(
+        ErrorKind::Provider,
+        "download: SBIS answered a signature link with something that is not a signature",
+    )
+    .with_context("provider", "sbis"))
 }
 
 async fn save(sbis: &Sbis, link: &str, path: &Path) -> Result<()> {

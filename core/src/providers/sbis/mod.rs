@@ -131,11 +131,10 @@ pub const CAPABILITY: Capability = Capability {
         },
     },
     download: DownloadCapability {
-        // The first file as sent. The PDF print form (`СсылкаНаPDF`, kind `signed`) and the
-        // edition's zip with every signature (`СсылкаНаАрхив`, kind `archive`) are read by
-        // `download` too, but are declared only once the sandbox serves them (the behaviour
-        // suite proves every declared kind).
-        kinds: &[DownloadKind::Original],
+        // `original`: the first file as sent; `signed`: a zip of each file with its signatures
+        // (ours and the counterparty's, detached CMS), laid out as the local archive; `archive`:
+        // the edition's zip SBIS builds (`СсылкаНаАрхив`, §9), as SBIS serves it.
+        kinds: &[DownloadKind::Original, DownloadKind::Signed, DownloadKind::Archive],
     },
     changes: true,
     calls: &["incoming", "read", "approve", "reject", "service_documents", "archive", "logout"],
@@ -371,7 +370,7 @@ fn classify_rpc(op: &'static str, reply: &Reply) -> Result<()> {
         error: Option<IgnoredAny>,
     }
     let failed = !reply.status.is_success()
-        || exception_header(reply)
+        || exception_header(&reply.headers)
         || serde_json::from_slice::<Probe>(&reply.body).is_ok_and(|p| p.error.is_some());
     if failed { Err(map::error(op, reply)) } else { Ok(()) }
 }
@@ -382,7 +381,7 @@ struct Files;
 
 impl Classify for Files {
     fn classify(&self, op: &'static str, reply: &Reply) -> Result<()> {
-        if reply.status.is_success() && !exception_header(reply) {
+        if reply.status.is_success() && !exception_header(&reply.headers) {
             Ok(())
         } else {
             Err(map::error(op, reply))
@@ -390,9 +389,8 @@ impl Classify for Files {
     }
 }
 
-fn exception_header(reply: &Reply) -> bool {
-    reply
-        .headers
+fn exception_header(headers: &reqwest::header::HeaderMap) -> bool {
+    headers
         .get("x-exceptiontype")
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "error" | "warning"))
@@ -510,11 +508,7 @@ impl Sbis {
         let build = |http: &reqwest::Client| {
             http.post(url).header(CONTENT_TYPE, JSON_RPC).body(body.clone())
         };
-        let _permit = self
-            .in_flight
-            .acquire()
-            .await
-            .map_err(|_| Error::internal("the SBIS call limiter was closed"))?;
+        let _permit = self.permit().await?;
         let call = Call::new(op, idempotency, self, &build).auth(self);
         let reply = self.base.transport.execute(call).await?;
         let decoded: wire::Response<serde_json::Value> = http::decode(&reply)?;
@@ -646,6 +640,45 @@ impl Sbis {
     /// The bytes behind a link SBIS gave, with the session: only from the account's
     /// configured origins, so that nothing from an unknown host is signed or archived.
     async fn fetch(&self, op: &'static str, link: &str) -> Result<Reply> {
+        let url = self.link_url(op, link)?;
+        let build = |http: &reqwest::Client| http.get(&url);
+        let _permit = self.permit().await?;
+        let call = Call::new(op, Idempotency::Read, &Files, &build).auth(self).carrying_file();
+        self.base.transport.execute(call).await
+    }
+
+    /// Streams the file behind `link` into `sink` (bounded by the transport's file limit as it
+    /// is read), the session header sent as on every call (§9).
+    async fn stream(&self, op: &'static str, link: &str, sink: Sink<'_>) -> Result<DownloadInfo> {
+        let url = self.link_url(op, link)?;
+        let build = |http: &reqwest::Client| http.get(&url);
+        // The permit is held until the body is read: the download is a call in flight.
+        let _permit = self.permit().await?;
+        let call = Call::new(op, Idempotency::Read, &Files, &build).auth(self).carrying_file();
+        let response = self.base.transport.execute_streaming(call).await?;
+        if exception_header(response.headers()) {
+            return Err(Error::new(
+                ErrorKind::Provider,
+                format!("{op}: SBIS answered the file link with an exception"),
+            )
+            .with_context("provider", "sbis"));
+        }
+        let limit = self.base.transport.config().max_file_reply_bytes;
+        let info = http::stream_into("sbis", response, None, limit, &mut *sink).await?;
+        sink.flush().await.map_err(http::sink_error)?;
+        Ok(info)
+    }
+
+    async fn permit(&self) -> Result<tokio::sync::SemaphorePermit<'_>> {
+        self.in_flight
+            .acquire()
+            .await
+            .map_err(|_| Error::internal("the SBIS call limiter was closed"))
+    }
+
+    /// The absolute URL of a link SBIS gave, refused unless it is on a configured origin, so
+    /// that no session header goes elsewhere and nothing from an unknown host is archived.
+    fn link_url(&self, op: &'static str, link: &str) -> Result<String> {
         let url = if link.starts_with('/') {
             let base = url::Url::parse(&self.config.service_url)
                 .map_err(|e| Error::config(format!("settings.service_url: {e}")))?;
@@ -663,14 +696,7 @@ impl Sbis {
             )
             .with_context("provider", "sbis"));
         }
-        let build = |http: &reqwest::Client| http.get(&url);
-        let _permit = self
-            .in_flight
-            .acquire()
-            .await
-            .map_err(|_| Error::internal("the SBIS call limiter was closed"))?;
-        let call = Call::new(op, Idempotency::Read, &Files, &build).auth(self).carrying_file();
-        self.base.transport.execute(call).await
+        Ok(url)
     }
 
     /// Prepare → the host signs each prepared file → execute, for `stage`/`action` of
@@ -1035,40 +1061,41 @@ impl Provider for Sbis {
         kind: DownloadKind,
         sink: Sink<'_>,
     ) -> Result<DownloadInfo> {
+        // Undeclared kinds are refused before any request.
+        if !CAPABILITY.download.kinds.contains(&kind) {
+            return Err(self.unsupported(&format!("download of {kind}")));
+        }
         let (doc, _) = self.read(&handle.id).await?;
-        let first = doc.attachments.iter().find(|a| !yes(&a.service));
-        let (link, name, media_type) = match kind {
-            DownloadKind::Original => {
-                let file = first.and_then(|a| a.file.clone()).unwrap_or_default();
-                (file.link, Some(file.name).filter(|n| !n.is_empty()), None)
-            }
-            DownloadKind::Signed => {
-                let link = Some(doc.pdf_link.clone())
-                    .filter(|l| !l.is_empty())
-                    .or_else(|| first.map(|a| a.pdf_link.clone()))
-                    .unwrap_or_default();
-                (link, None, Some("application/pdf"))
-            }
-            DownloadKind::Archive => (doc.archive_link.clone(), None, Some("application/zip")),
-            other => return Err(self.unsupported(&format!("download of {other}"))),
-        };
-        if link.is_empty() {
-            return Err(Error::new(
+        let missing = || {
+            Error::new(
                 ErrorKind::NotFound,
                 format!("download: SBIS gives no link for the {kind} of this document"),
             )
-            .with_context("provider", "sbis"));
+            .with_context("provider", "sbis")
+        };
+        match kind {
+            DownloadKind::Original => {
+                let first = doc.attachments.iter().find(|a| !yes(&a.service));
+                let file = first.and_then(|a| a.file.clone()).unwrap_or_default();
+                if file.link.is_empty() {
+                    return Err(missing());
+                }
+                let info = self.stream("download", &file.link, sink).await?;
+                let name = Some(file.name).filter(|n| !n.is_empty());
+                Ok(DownloadInfo {
+                    file_name: name.map(|n| crate::names::file_name(&n, "document")),
+                    ..info
+                })
+            }
+            DownloadKind::Signed => archive::signed_zip(self, &doc, sink).await,
+            _ => {
+                if doc.archive_link.is_empty() {
+                    return Err(missing());
+                }
+                let info = self.stream("download", &doc.archive_link, sink).await?;
+                Ok(DownloadInfo { media_type: Some("application/zip".into()), ..info })
+            }
         }
-        let reply = self.fetch("download", &link).await?;
-        sink.write_all(&reply.body).await.map_err(http::sink_error)?;
-        sink.flush().await.map_err(http::sink_error)?;
-        let header_type =
-            reply.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_string);
-        Ok(DownloadInfo {
-            file_name: name.map(|n| crate::names::file_name(&n, "document")),
-            media_type: media_type.map(str::to_string).or(header_type),
-            size: reply.body.len() as u64,
-        })
     }
 
     async fn changes(&self, cursor: Option<&str>) -> Result<(Vec<Event>, Option<String>)> {

@@ -411,8 +411,6 @@ pub struct Document {
     pub attachments: Vec<Attachment>,
     #[serde(rename = "Событие", default, deserialize_with = "one_or_many")]
     pub events: Vec<DocEvent>,
-    #[serde(rename = "СсылкаНаPDF", default, deserialize_with = "text")]
-    pub pdf_link: String,
     #[serde(rename = "СсылкаНаАрхив", default, deserialize_with = "text")]
     pub archive_link: String,
 }
@@ -492,8 +490,6 @@ pub struct Attachment {
     pub file: Option<FileIn>,
     #[serde(rename = "Подпись", default, deserialize_with = "one_or_many")]
     pub signatures: Vec<SignatureIn>,
-    #[serde(rename = "СсылкаНаPDF", default, deserialize_with = "text")]
-    pub pdf_link: String,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
