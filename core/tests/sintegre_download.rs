@@ -32,7 +32,7 @@ fn config(folder: &Path, hosts: Value) -> ListenerConfig {
         "journal": {"path": ":memory:"},
         "download_poll_ms": 20,
         "routes": [{"source": "sintegre", "account": "ons", "settings": {
-            "auth": ["none"],
+            "auth": ["none"], "link_secret": "a test's link secret",
             "downloads": {"folder": folder, "allow_loopback_http": true, "allow_hosts": hosts,
                           "retry_initial_ms": 20, "retry_max_ms": 100}}}]
     }))
