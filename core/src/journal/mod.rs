@@ -74,8 +74,8 @@ use crate::model::Event;
 
 pub use budget::{Acquire, Period, Window, WindowUsage};
 pub use inbox::{
-    Ack, DownloadEnd, DownloadState, DueDownload, FeedState, InboxEntry, InboxRecord, Ingested,
-    Scope, StoredEvent,
+    Ack, DownloadEnd, DownloadState, DueDownload, FeedState, FileEnd, InboxEntry, InboxRecord,
+    Ingested, Scope, StoredEvent,
 };
 pub use sqlite::SqliteStore;
 
@@ -494,7 +494,10 @@ pub trait JournalStore: Send + Sync + fmt::Debug {
     ) -> Result<()>;
 
     /// Ends a download (the link is forgotten) and adds `events` to the stream, in one
-    /// transaction.
+    /// transaction. A file whose SHA-256 (K2) is that of an earlier version of the delivery's
+    /// content group (another delivery's, or this one's previous fetch) is a duplicate: no
+    /// event is added, the row points at the earlier file, and [`FileEnd::Duplicate`] says
+    /// so (`Kept` otherwise, and for every end without a file).
     async fn end_download(
         &self,
         source: &str,
@@ -503,7 +506,7 @@ pub trait JournalStore: Send + Sync + fmt::Debug {
         end: &DownloadEnd,
         events: &[Event],
         now: DateTime<Utc>,
-    ) -> Result<()>;
+    ) -> Result<FileEnd>;
 
     /// The first event of `scope` after position `after` not yet acknowledged.
     async fn next_event(&self, scope: &Scope, after: i64) -> Result<Option<StoredEvent>>;
