@@ -156,11 +156,12 @@ def test_async_replay_and_prune(journal: Path) -> None:
 def test_auth_none_without_a_link_secret_is_refused_naming_the_field(journal: Path) -> None:
     """The kept download links are sealed with a key derived from a secret: ``["none"]``
     leaves none, so the route needs ``link_secret``."""
-    route = {"source": "sintegre", "account": "ons", "settings": {"auth": ["none"]}}
+    def route(settings: dict[str, object]) -> dict[str, object]:
+        return {"routes": [{"source": "sintegre", "account": "ons", "settings": settings}]}
+
     with pytest.raises(ValidationError, match="only \"none\"") as refused:
-        Receiver({"routes": [route]})
+        Receiver(route({"auth": ["none"]}))
     assert refused.value.field == "routes.sintegre.settings.link_secret"
-    route["settings"]["link_secret"] = "the operator's"
-    rx = Receiver({"routes": [route]})
+    rx = Receiver(route({"auth": ["none"], "link_secret": "the operator's"}))
     kept = rx.handle("sintegre", "ons", "POST", {"Content-Type": "application/json"}, _ipdo(FILE, 1))
     assert kept.status == 200
