@@ -906,3 +906,51 @@ async fn downloads_are_claimed_once_retried_ended_and_a_fresh_link_revives_an_ex
         ]
     );
 }
+
+/// §7 "latest_for_period": a kept file's event says whether no other told version of its
+/// product and period was sent later (its link expires later: the same time after the send).
+#[tokio::test]
+async fn a_told_file_says_whether_it_is_the_latest_version_of_its_period() {
+    let store = SqliteStore::in_memory().unwrap();
+    let lease = Duration::from_secs(60);
+    store.ingest(&entry("k1:new", Some(("https://x/?token=new", 200))), t0()).await.unwrap();
+    store.ingest(&entry("k1:old", Some(("https://x/?token=old", 100))), t0()).await.unwrap();
+    store.ingest(&entry("k1:late", Some(("https://x/?token=late", 300))), t0()).await.unwrap();
+    let mut other = entry("k1:other", Some(("https://x/?token=other", 50)));
+    other.content_group = Some("ipdo-2025-02-21".into());
+    store.ingest(&other, t0()).await.unwrap();
+    let mut ungrouped = entry("k1:none", Some(("https://x/?token=none", 50)));
+    ungrouped.content_group = None;
+    store.ingest(&ungrouped, t0()).await.unwrap();
+    assert_eq!(store.claim_downloads("sintegre", t0(), lease, 10).await.unwrap().len(), 5);
+    let end = |key: &str, sha: &str| {
+        let done = DownloadEnd::Done { path: format!("/f/{key}"), sha256: sha.into(), size: 1 };
+        let told = event("sintegre", &format!("sintegre:main:{key}:file_downloaded"));
+        let store = &store;
+        let key = key.to_owned();
+        async move { store.end_download("sintegre", "main", &key, &done, &[told], t0()).await }
+    };
+    assert_eq!(end("k1:new", "n").await.unwrap(), FileEnd::Kept);
+    // Sent before a version already told: not the latest.
+    assert_eq!(end("k1:old", "o").await.unwrap(), FileEnd::Kept);
+    // The latest sent, but the same content as an earlier version: not told at all.
+    assert!(matches!(end("k1:late", "n").await.unwrap(), FileEnd::Duplicate { .. }));
+    assert_eq!(end("k1:other", "o").await.unwrap(), FileEnd::Kept);
+    assert_eq!(end("k1:none", "x").await.unwrap(), FileEnd::Kept);
+
+    let events = store.replay_events(&scope("sintegre"), t0(), 0, 20).await.unwrap();
+    let latest: Vec<(&str, Option<bool>)> = events
+        .iter()
+        .filter(|e| e.event.id.ends_with(":file_downloaded"))
+        .map(|e| (e.event.id.as_str(), e.event.raw["latest_for_period"].as_bool()))
+        .collect();
+    assert_eq!(
+        latest,
+        [
+            ("sintegre:main:k1:new:file_downloaded", Some(true)),
+            ("sintegre:main:k1:old:file_downloaded", Some(false)),
+            ("sintegre:main:k1:other:file_downloaded", Some(true)),
+            ("sintegre:main:k1:none:file_downloaded", None),
+        ]
+    );
+}

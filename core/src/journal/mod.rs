@@ -497,7 +497,9 @@ pub trait JournalStore: Send + Sync + fmt::Debug {
     /// transaction. A file whose SHA-256 (K2) is that of an earlier version of the delivery's
     /// content group (another delivery's, or this one's previous fetch) is a duplicate: no
     /// event is added, the row points at the earlier file, and [`FileEnd::Duplicate`] says
-    /// so (`Kept` otherwise, and for every end without a file).
+    /// so (`Kept` otherwise, and for every end without a file). The events of a kept file get
+    /// `latest_for_period` (when the row has a content group): whether no other told version
+    /// of its group was sent later, as the journal knows at that commit.
     async fn end_download(
         &self,
         source: &str,

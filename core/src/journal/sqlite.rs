@@ -332,6 +332,34 @@ fn migrations_due(conn: &Connection) -> Fallible<Option<usize>> {
     }
 }
 
+/// Whether no other told version of the row's content group (a fetched file, not a content
+/// duplicate) was sent later: `None` for a row without a group. Versions are ordered by their
+/// link's expiry, a fixed time after the send (SINtegre's `nbf` order, §7 "latest per (`nome`,
+/// period) ordered by `nbf`, then `received_at`"), then by receipt; a link whose expiry is
+/// unknown counts as expiring 24 h after its receipt, as the download worker counts it.
+fn latest_for_period(
+    tx: &rusqlite::Transaction<'_>,
+    source: &str,
+    account: &str,
+    key: &str,
+) -> Fallible<Option<bool>> {
+    const UNKNOWN_EXPIRY_MS: i64 = 24 * 3600 * 1000;
+    let latest = tx
+        .query_row(
+            "SELECT CASE WHEN me.content_group IS NULL THEN NULL ELSE NOT EXISTS (\
+                 SELECT 1 FROM inbox o WHERE o.source = me.source AND o.account = me.account \
+                 AND o.content_group = me.content_group AND o.key <> me.key \
+                 AND o.download = 'done' AND o.content_of IS NULL \
+                 AND (COALESCE(o.link_expires_ms, o.last_ms + ?4), o.last_ms) \
+                     > (COALESCE(me.link_expires_ms, me.last_ms + ?4), me.last_ms)) END \
+             FROM inbox me WHERE me.source = ?1 AND me.account = ?2 AND me.key = ?3",
+            params![source, account, key, UNKNOWN_EXPIRY_MS],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(latest.flatten())
+}
+
 /// Keeps one delivery inside the batch's transaction: see [`JournalStore::ingest`].
 fn ingest_one(
     tx: &rusqlite::Transaction<'_>,
@@ -1099,7 +1127,7 @@ impl JournalStore for SqliteStore {
         now: DateTime<Utc>,
     ) -> Result<FileEnd> {
         let (source, account, key) = (source.to_owned(), account.to_owned(), key.to_owned());
-        let (end, events) = (end.clone(), events.to_vec());
+        let (end, mut events) = (end.clone(), events.to_vec());
         self.run(move |conn| {
             let tx = immediate(conn)?;
             if let DownloadEnd::Done { sha256, .. } = &end {
@@ -1128,6 +1156,15 @@ impl JournalStore for SqliteStore {
                     )?;
                     tx.commit()?;
                     return Ok(FileEnd::Duplicate { of, path });
+                }
+            }
+            if matches!(end, DownloadEnd::Done { .. }) {
+                if let Some(latest) = latest_for_period(&tx, &source, &account, &key)? {
+                    for event in &mut events {
+                        if let Some(raw) = event.raw.as_object_mut() {
+                            raw.insert("latest_for_period".into(), latest.into());
+                        }
+                    }
                 }
             }
             let (state, path, sha256, size) = match &end {

@@ -22,7 +22,9 @@
 //!   file), the row is marked `content_duplicate` and nothing is told. A resend of a fetched
 //!   notification with a fresh link fetches again, so that new content under the same name
 //!   (a republication) is told, as `file_downloaded` with an id of its own. The event's
-//!   `key` is K1 (or K3), `sha256` K2, `deliveries` the notification's delivery count.
+//!   `key` is K1 (or K3), `sha256` K2, `deliveries` the notification's delivery count and
+//!   `latest_for_period` whether no other told version of its `nome` and period was sent
+//!   later (§7 "Replay to the host"; see `JournalStore::end_download`).
 //! - The link's token is a bearer secret for a day (§1.7): never logged, never in an error or
 //!   event; the journal forgets the link once the download ended.
 
