@@ -190,6 +190,7 @@ def test_the_same_content_is_told_once_and_new_content_under_the_same_name_again
         downloaded = next(events)
         check_downloaded(downloaded, folder)
         assert downloaded.raw["deliveries"] == 1 and downloaded.ack()
+        assert downloaded.raw["latest_for_period"] is True, "the only version yet"
 
         def again(file_name: str, content: str) -> None:
             # A later clock: the fresh token of this send expires later than the last one's.
@@ -215,6 +216,7 @@ def test_the_same_content_is_told_once_and_new_content_under_the_same_name_again
         assert republished.handle.id == first.handle.id and republished.id != downloaded.id
         revised = hashlib.sha256(b"%PDF-1.7 IPDO revisado").hexdigest()
         assert republished.raw["sha256"] == revised and republished.raw["deliveries"] == 2
+        assert republished.raw["latest_for_period"] is True
         assert republished.ack()
         assert sorted(p.name for p in folder.iterdir()) == [
             "IPDO-20-02-2025 (2).pdf",
