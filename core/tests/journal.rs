@@ -907,10 +907,11 @@ async fn downloads_are_claimed_once_retried_ended_and_a_fresh_link_revives_an_ex
     );
 }
 
-/// §7 "latest_for_period": a kept file's event says whether no other told version of its
-/// product and period was sent later (its link expires later: the same time after the send).
+/// §7 "latest_for_period": a notification's event says whether no other notification of its
+/// product and period was sent later (its link expires later: the same time after the send),
+/// a told file's whether no other told version was.
 #[tokio::test]
-async fn a_told_file_says_whether_it_is_the_latest_version_of_its_period() {
+async fn events_say_whether_their_version_is_the_latest_of_its_period() {
     let store = SqliteStore::in_memory().unwrap();
     let lease = Duration::from_secs(60);
     store.ingest(&entry("k1:new", Some(("https://x/?token=new", 200))), t0()).await.unwrap();
@@ -941,12 +942,18 @@ async fn a_told_file_says_whether_it_is_the_latest_version_of_its_period() {
     let events = store.replay_events(&scope("sintegre"), t0(), 0, 20).await.unwrap();
     let latest: Vec<(&str, Option<bool>)> = events
         .iter()
-        .filter(|e| e.event.id.ends_with(":file_downloaded"))
         .map(|e| (e.event.id.as_str(), e.event.raw["latest_for_period"].as_bool()))
         .collect();
     assert_eq!(
         latest,
         [
+            // At receipt, among the notifications kept so far.
+            ("sintegre:main:k1:new", Some(true)),
+            ("sintegre:main:k1:old", Some(false)),
+            ("sintegre:main:k1:late", Some(true)),
+            ("sintegre:main:k1:other", Some(true)),
+            ("sintegre:main:k1:none", None),
+            // A told file, among the told files.
             ("sintegre:main:k1:new:file_downloaded", Some(true)),
             ("sintegre:main:k1:old:file_downloaded", Some(false)),
             ("sintegre:main:k1:other:file_downloaded", Some(true)),

@@ -209,6 +209,7 @@ def test_the_same_content_is_told_once_and_new_content_under_the_same_name_again
         second = next(events)
         assert second.kind == EventKind.DOCUMENT_RECEIVED and second.ack()
         assert second.handle.id != first.handle.id, "another name, another K1"
+        assert (first.raw["latest_for_period"], second.raw["latest_for_period"]) == (True, True)
         again("IPDO-20-02-2025.pdf", "%PDF-1.7 IPDO revisado")
         # The REV1 link was due first, so it was fetched (and found a duplicate) before this.
         republished = next(events)

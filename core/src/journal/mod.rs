@@ -460,7 +460,9 @@ pub trait JournalStore: Send + Sync + fmt::Debug {
     ) -> Result<Option<StatusSnapshot>>;
 
     /// Keeps a webhook delivery and adds its events to the stream, in one transaction; a
-    /// delivery whose key is already kept is only counted. Returns once committed.
+    /// delivery whose key is already kept is only counted. Returns once committed. The events
+    /// of a delivery with a content group get `latest_for_period`: whether no other delivery of
+    /// its group kept so far was sent later (see [`JournalStore::end_download`]).
     async fn ingest(&self, entry: &InboxEntry, now: DateTime<Utc>) -> Result<Ingested>;
 
     /// Keeps several deliveries in one transaction, each as [`JournalStore::ingest`] would (in

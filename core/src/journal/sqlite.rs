@@ -332,32 +332,53 @@ fn migrations_due(conn: &Connection) -> Fallible<Option<usize>> {
     }
 }
 
-/// Whether no other told version of the row's content group (a fetched file, not a content
-/// duplicate) was sent later: `None` for a row without a group. Versions are ordered by their
-/// link's expiry, a fixed time after the send (SINtegre's `nbf` order, §7 "latest per (`nome`,
-/// period) ordered by `nbf`, then `received_at`"), then by receipt; a link whose expiry is
-/// unknown counts as expiring 24 h after its receipt, as the download worker counts it.
+/// Which other rows of a content group count as versions for [`latest_for_period`].
+#[derive(Clone, Copy)]
+enum Versions {
+    /// Every notification kept (for the events made at receipt).
+    Received,
+    /// Only told files: fetched, not content duplicates (for the events of a told file).
+    Told,
+}
+
+/// Whether no other version of the row's content group was sent later: `None` for a row
+/// without a group. Versions are ordered by their link's expiry, a fixed time after the send
+/// (SINtegre's `nbf` order, §7 "latest per (`nome`, period) ordered by `nbf`, then
+/// `received_at`"), then by receipt; a link whose expiry is unknown counts as expiring 24 h
+/// after its receipt, as the download worker counts it.
 fn latest_for_period(
     tx: &rusqlite::Transaction<'_>,
     source: &str,
     account: &str,
     key: &str,
+    versions: Versions,
 ) -> Fallible<Option<bool>> {
     const UNKNOWN_EXPIRY_MS: i64 = 24 * 3600 * 1000;
+    let told_only = matches!(versions, Versions::Told);
     let latest = tx
         .query_row(
             "SELECT CASE WHEN me.content_group IS NULL THEN NULL ELSE NOT EXISTS (\
                  SELECT 1 FROM inbox o WHERE o.source = me.source AND o.account = me.account \
                  AND o.content_group = me.content_group AND o.key <> me.key \
-                 AND o.download = 'done' AND o.content_of IS NULL \
+                 AND (NOT ?5 OR (o.download = 'done' AND o.content_of IS NULL)) \
                  AND (COALESCE(o.link_expires_ms, o.last_ms + ?4), o.last_ms) \
                      > (COALESCE(me.link_expires_ms, me.last_ms + ?4), me.last_ms)) END \
              FROM inbox me WHERE me.source = ?1 AND me.account = ?2 AND me.key = ?3",
-            params![source, account, key, UNKNOWN_EXPIRY_MS],
+            params![source, account, key, UNKNOWN_EXPIRY_MS, told_only],
             |r| r.get(0),
         )
         .optional()?;
     Ok(latest.flatten())
+}
+
+/// Adds `latest_for_period` to the events' raw JSON, when the row has a content group.
+fn mark_latest(events: &mut [Event], latest: Option<bool>) {
+    let Some(latest) = latest else { return };
+    for event in events {
+        if let Some(raw) = event.raw.as_object_mut() {
+            raw.insert("latest_for_period".into(), latest.into());
+        }
+    }
 }
 
 /// Keeps one delivery inside the batch's transaction: see [`JournalStore::ingest`].
@@ -425,7 +446,16 @@ fn ingest_one(
                     entry.content_group
                 ],
             )?;
-            insert_events(tx, &entry.events, now)?;
+            let mut events = entry.events.clone();
+            let latest = latest_for_period(
+                tx,
+                &entry.source,
+                &entry.account,
+                &entry.key,
+                Versions::Received,
+            )?;
+            mark_latest(&mut events, latest);
+            insert_events(tx, &events, now)?;
             Ingested::New
         }
     })
@@ -1159,13 +1189,8 @@ impl JournalStore for SqliteStore {
                 }
             }
             if matches!(end, DownloadEnd::Done { .. }) {
-                if let Some(latest) = latest_for_period(&tx, &source, &account, &key)? {
-                    for event in &mut events {
-                        if let Some(raw) = event.raw.as_object_mut() {
-                            raw.insert("latest_for_period".into(), latest.into());
-                        }
-                    }
-                }
+                let latest = latest_for_period(&tx, &source, &account, &key, Versions::Told)?;
+                mark_latest(&mut events, latest);
             }
             let (state, path, sha256, size) = match &end {
                 DownloadEnd::Done { path, sha256, size } => {

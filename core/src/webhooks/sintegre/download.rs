@@ -24,7 +24,8 @@
 //!   (a republication) is told, as `file_downloaded` with an id of its own. The event's
 //!   `key` is K1 (or K3), `sha256` K2, `deliveries` the notification's delivery count and
 //!   `latest_for_period` whether no other told version of its `nome` and period was sent
-//!   later (§7 "Replay to the host"; see `JournalStore::end_download`).
+//!   later (§7 "Replay to the host"; `document_received` carries it too, among the
+//!   notifications received so far; see `JournalStore::ingest` and `end_download`).
 //! - The link's token is a bearer secret for a day (§1.7): never logged, never in an error or
 //!   event; the journal forgets the link once the download ended.
 
