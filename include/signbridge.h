@@ -636,9 +636,9 @@ signbridge_result signbridge_budget(const struct signbridge_client *client,
 /**
  * Starts a listener from its configuration, the JSON of signbridge's `ListenerConfig`:
  * `{"listen": "127.0.0.1:8080", "journal": {"path": ...}, "routes": [{"source": "sintegre",
- * "account": "ons", "settings": {"auth": ["none"], "downloads": {"folder": "..."}}}],
- * "download_poll_ms": 1000, "tls": {"certificate": "cert.pem", "private_key": "key.pem"}}`
- * (`tls` optional; `listen` port 0 picks a free port: see
+ * "account": "ons", "settings": {"auth": ["none"], "link_secret": "...",
+ * "downloads": {"folder": "..."}}}], "download_poll_ms": 1000,
+ * "tls": {"certificate": "cert.pem", "private_key": "key.pem"}}` (`tls` optional; `listen` port 0 picks a free port: see
  * `signbridge_listener_address`). `SIGNBRIDGE_JOURNAL` sets the journal's path. It serves on
  * the library's threads until `signbridge_listener_stop`.
  *

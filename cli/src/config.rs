@@ -93,7 +93,7 @@ listen = "127.0.0.1:0"
 [[routes]]
 source = "sintegre"
 account = "ons"
-settings = { auth = ["none"], downloads = { folder = "/srv/ons" } }
+settings = { auth = ["none"], link_secret = "s", downloads = { folder = "/srv/ons" } }
 "#,
         )
         .unwrap();

@@ -36,7 +36,7 @@ impl Serve {
         let dir = tempfile::tempdir().unwrap();
         let (journal, folder) = (dir.path().join("journal.sqlite3"), dir.path().join("files"));
         // No host allowed but the loopback (the sandbox): a test never fetches from the net.
-        let settings = json!({"auth": auth, "downloads": {"folder": folder, "allow_hosts": [],
+        let settings = json!({"auth": auth, "link_secret": "a test's link secret", "downloads": {"folder": folder, "allow_hosts": [],
             "allow_loopback_http": true, "retry_initial_ms": 20, "retry_max_ms": 100}});
         let config = json!({"listen": "127.0.0.1:0", "journal": {"path": journal},
             "download_poll_ms": 20,
@@ -267,6 +267,30 @@ async fn bad_credentials_get_401_and_nothing_is_stored() {
     let good = http.post(serve.route()).basic_auth("ons", Some("s3cr3t")).json(&body);
     assert_eq!(good.send().await.unwrap().status(), 200);
     assert_eq!(next(&events).await.kind, EventKind::DocumentReceived);
+}
+
+/// Auth `["none"]` leaves nothing to seal the kept links with: serve refuses to start, naming
+/// the field to set, and opens no journal.
+#[test]
+fn auth_none_without_a_link_secret_is_refused_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let journal = dir.path().join("journal.sqlite3");
+    let config = json!({"listen": "127.0.0.1:0", "journal": {"path": journal},
+        "routes": [{"source": "sintegre", "account": "ons", "settings": {"auth": ["none"]}}]});
+    let path = dir.path().join("serve.json");
+    std::fs::write(&path, config.to_string()).unwrap();
+    let out = Command::new(BIN)
+        .arg("--config")
+        .arg(&path)
+        .arg("serve")
+        .env_remove("SIGNBRIDGE_JOURNAL")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty(), "never listened: {}", String::from_utf8_lossy(&out.stdout));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("routes.sintegre.settings.link_secret"), "{stderr}");
+    assert!(stderr.contains("validation"), "{stderr}");
 }
 
 /// `[[accounts]]`: serve polls a TAE account of the sandbox on its journal, and the changes

@@ -11,8 +11,8 @@ use chrono::{DateTime, TimeZone as _, Utc};
 use serde_json::json;
 use signbridge::ErrorKind;
 use signbridge::journal::{
-    Ack, Acquire, Begin, BeginMode, DownloadEnd, DownloadState, Finish, InboxEntry, Ingested,
-    IntentKey, IntentState, Journal, JournalConfig, JournalStore, Lease, Period, Session,
+    Ack, Acquire, Begin, BeginMode, DownloadEnd, DownloadState, FileEnd, Finish, InboxEntry,
+    Ingested, IntentKey, IntentState, Journal, JournalConfig, JournalStore, Lease, Period, Session,
     SessionLookup, SessionValue, SqliteStore, StatusSnapshot, Window,
 };
 use signbridge::{Event, EventKind, Handle};
@@ -684,6 +684,7 @@ fn entry(key: &str, link: Option<(&str, i64)>) -> InboxEntry {
         headers: json!([["Content-Type", "application/json"]]),
         flags: vec!["no_content_type".into()],
         link: link.map(|(url, exp)| (url.to_owned(), Some(t0() + secs(exp)))),
+        content_group: Some("ipdo-2025-02-20".into()),
         events: vec![event("sintegre", &format!("sintegre:main:{key}"))],
     }
 }
@@ -765,7 +766,7 @@ fn a_version_1_journal_is_migrated_on_open_keeping_its_rows() {
         .unwrap()
         .query_row("PRAGMA user_version", [], |r| r.get(0))
         .unwrap();
-    assert_eq!(version, 4);
+    assert_eq!(version, 5);
     runtime.block_on(async {
         assert!(store.intent(&key("R-1")).await.unwrap().is_some(), "version 1 rows kept");
         assert_eq!(store.ingest(&entry("k", None), t0()).await.unwrap(), Ingested::New);
@@ -786,7 +787,8 @@ fn a_version_2_journal_gets_its_kept_links_due_for_download() {
     // Back to what version 2 wrote.
     let conn = rusqlite::Connection::open(&path).unwrap();
     conn.execute_batch(
-        "DROP TABLE feeds; DROP INDEX events_acked; \
+        "DROP TABLE feeds; DROP INDEX events_acked; DROP INDEX inbox_contents; \
+         ALTER TABLE inbox DROP COLUMN content_group; ALTER TABLE inbox DROP COLUMN content_of; \
          DROP INDEX inbox_downloads; ALTER TABLE inbox DROP COLUMN download; \
          ALTER TABLE inbox DROP COLUMN download_attempts; \
          ALTER TABLE inbox DROP COLUMN download_due_ms; ALTER TABLE inbox DROP COLUMN file_path; \
@@ -805,6 +807,14 @@ fn a_version_2_journal_gets_its_kept_links_due_for_download() {
         assert_eq!(due.unwrap().len(), 1);
         // Version 4: change-list cursors.
         assert_eq!(store.feed("sbis", "main", t0()).await.unwrap().cursor, None);
+        // Version 5: a row kept before has no content group: its file is told, not compared.
+        let done = DownloadEnd::Done { path: "/f/a.pdf".into(), sha256: "ab".into(), size: 2 };
+        let end = store.end_download("sintegre", "main", "k1:a", &done, &[], t0()).await;
+        assert_eq!(end.unwrap(), FileEnd::Kept);
+        assert_eq!(
+            store.inbox("sintegre", "main", "k1:a").await.unwrap().unwrap().download,
+            Some(DownloadState::Done)
+        );
     });
 }
 
@@ -847,11 +857,41 @@ async fn downloads_are_claimed_once_retried_ended_and_a_fresh_link_revives_an_ex
     let kept = store.inbox("sintegre", "main", "k1:a").await.unwrap().unwrap();
     assert_eq!(kept.download, Some(DownloadState::Done));
     assert_eq!(kept.file, Some(("/f/a.pdf".into(), "ab".into())));
-    // A later resend of a fetched file neither revives it nor keeps its link.
+    // A later resend of a fetched file fetches it again: only the content (K2) tells a
+    // republication under the same name from a resend (sintegre.md §3.6).
     let third = entry("k1:a", Some(("https://x/?token=three", 300)));
     store.ingest(&third, t0()).await.unwrap();
-    let far = t0() + secs(100_000);
-    assert!(store.claim_downloads("sintegre", far, lease, 10).await.unwrap().is_empty());
+    let refetch = store.claim_downloads("sintegre", later, lease, 10).await.unwrap();
+    assert_eq!(refetch[0].link.expose(), "https://x/?token=three");
+    assert_eq!((refetch[0].refetch, refetch[0].deliveries), (true, 3));
+    // The same content: a duplicate of its own earlier fetch, nothing told.
+    let again = event("sintegre", "sintegre:main:k1:a:file_downloaded:3");
+    let same = DownloadEnd::Done { path: "/f/a (2).pdf".into(), sha256: "ab".into(), size: 2 };
+    let end = store.end_download("sintegre", "main", "k1:a", &same, &[again], t0()).await;
+    assert_eq!(end.unwrap(), FileEnd::Duplicate { of: "k1:a".into(), path: "/f/a.pdf".into() });
+    let kept = store.inbox("sintegre", "main", "k1:a").await.unwrap().unwrap();
+    assert_eq!((kept.download, kept.content_duplicate_of), (Some(DownloadState::Done), None));
+    assert_eq!(kept.file, Some(("/f/a.pdf".into(), "ab".into())));
+
+    // Another notification of the same product and period (another K1: a new file name) with
+    // the same content: marked, pointing at the first file, not told.
+    store.ingest(&entry("k1:b", Some(("https://x/?token=b", 300))), t0()).await.unwrap();
+    store.ingest(&entry("k1:c", Some(("https://x/?token=c", 300))), t0()).await.unwrap();
+    assert_eq!(store.claim_downloads("sintegre", later, lease, 10).await.unwrap().len(), 2);
+    let b = DownloadEnd::Done { path: "/f/b.pdf".into(), sha256: "ab".into(), size: 2 };
+    let told = event("sintegre", "sintegre:main:k1:b:file_downloaded");
+    let end = store.end_download("sintegre", "main", "k1:b", &b, &[told], t0()).await;
+    assert_eq!(end.unwrap(), FileEnd::Duplicate { of: "k1:a".into(), path: "/f/a.pdf".into() });
+    let kept = store.inbox("sintegre", "main", "k1:b").await.unwrap().unwrap();
+    assert_eq!(kept.download, Some(DownloadState::ContentDuplicate));
+    assert_eq!(kept.content_duplicate_of.as_deref(), Some("k1:a"));
+    assert_eq!(kept.file, Some(("/f/a.pdf".into(), "ab".into())));
+    // New content in the same group is told.
+    let c = DownloadEnd::Done { path: "/f/c.pdf".into(), sha256: "cd".into(), size: 2 };
+    let told = event("sintegre", "sintegre:main:k1:c:file_downloaded");
+    let end = store.end_download("sintegre", "main", "k1:c", &c, &[told], t0()).await;
+    assert_eq!(end.unwrap(), FileEnd::Kept);
+
     let events = store.replay_events(&scope("sintegre"), t0(), 0, 10).await.unwrap();
     let ids: Vec<&str> = events.iter().map(|e| e.event.id.as_str()).collect();
     assert_eq!(
@@ -859,7 +899,65 @@ async fn downloads_are_claimed_once_retried_ended_and_a_fresh_link_revives_an_ex
         [
             "sintegre:main:k1:a",
             "sintegre:main:k1:a:link_expired:1",
-            "sintegre:main:k1:a:file_downloaded"
+            "sintegre:main:k1:a:file_downloaded",
+            "sintegre:main:k1:b",
+            "sintegre:main:k1:c",
+            "sintegre:main:k1:c:file_downloaded"
+        ]
+    );
+}
+
+/// §7 "latest_for_period": a notification's event says whether no other notification of its
+/// product and period was sent later (its link expires later: the same time after the send),
+/// a told file's whether no other told version was.
+#[tokio::test]
+async fn events_say_whether_their_version_is_the_latest_of_its_period() {
+    let store = SqliteStore::in_memory().unwrap();
+    let lease = Duration::from_secs(60);
+    store.ingest(&entry("k1:new", Some(("https://x/?token=new", 200))), t0()).await.unwrap();
+    store.ingest(&entry("k1:old", Some(("https://x/?token=old", 100))), t0()).await.unwrap();
+    store.ingest(&entry("k1:late", Some(("https://x/?token=late", 300))), t0()).await.unwrap();
+    let mut other = entry("k1:other", Some(("https://x/?token=other", 50)));
+    other.content_group = Some("ipdo-2025-02-21".into());
+    store.ingest(&other, t0()).await.unwrap();
+    let mut ungrouped = entry("k1:none", Some(("https://x/?token=none", 50)));
+    ungrouped.content_group = None;
+    store.ingest(&ungrouped, t0()).await.unwrap();
+    assert_eq!(store.claim_downloads("sintegre", t0(), lease, 10).await.unwrap().len(), 5);
+    let end = |key: &str, sha: &str| {
+        let done = DownloadEnd::Done { path: format!("/f/{key}"), sha256: sha.into(), size: 1 };
+        let told = event("sintegre", &format!("sintegre:main:{key}:file_downloaded"));
+        let store = &store;
+        let key = key.to_owned();
+        async move { store.end_download("sintegre", "main", &key, &done, &[told], t0()).await }
+    };
+    assert_eq!(end("k1:new", "n").await.unwrap(), FileEnd::Kept);
+    // Sent before a version already told: not the latest.
+    assert_eq!(end("k1:old", "o").await.unwrap(), FileEnd::Kept);
+    // The latest sent, but the same content as an earlier version: not told at all.
+    assert!(matches!(end("k1:late", "n").await.unwrap(), FileEnd::Duplicate { .. }));
+    assert_eq!(end("k1:other", "o").await.unwrap(), FileEnd::Kept);
+    assert_eq!(end("k1:none", "x").await.unwrap(), FileEnd::Kept);
+
+    let events = store.replay_events(&scope("sintegre"), t0(), 0, 20).await.unwrap();
+    let latest: Vec<(&str, Option<bool>)> = events
+        .iter()
+        .map(|e| (e.event.id.as_str(), e.event.raw["latest_for_period"].as_bool()))
+        .collect();
+    assert_eq!(
+        latest,
+        [
+            // At receipt, among the notifications kept so far.
+            ("sintegre:main:k1:new", Some(true)),
+            ("sintegre:main:k1:old", Some(false)),
+            ("sintegre:main:k1:late", Some(true)),
+            ("sintegre:main:k1:other", Some(true)),
+            ("sintegre:main:k1:none", None),
+            // A told file, among the told files.
+            ("sintegre:main:k1:new:file_downloaded", Some(true)),
+            ("sintegre:main:k1:old:file_downloaded", Some(false)),
+            ("sintegre:main:k1:other:file_downloaded", Some(true)),
+            ("sintegre:main:k1:none:file_downloaded", None),
         ]
     );
 }

@@ -18,6 +18,7 @@ use hyper::body::Frame;
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 use signbridge::EventKind;
+use signbridge::journal::DownloadState;
 use signbridge::model::Event;
 use signbridge::webhooks::{Listener, ListenerConfig};
 use signbridge_sandbox::{Fault, Sandbox};
@@ -32,7 +33,7 @@ fn config(folder: &Path, hosts: Value) -> ListenerConfig {
         "journal": {"path": ":memory:"},
         "download_poll_ms": 20,
         "routes": [{"source": "sintegre", "account": "ons", "settings": {
-            "auth": ["none"],
+            "auth": ["none"], "link_secret": "a test's link secret",
             "downloads": {"folder": folder, "allow_loopback_http": true, "allow_hosts": hosts,
                           "retry_initial_ms": 20, "retry_max_ms": 100}}}]
     }))
@@ -126,6 +127,71 @@ async fn a_publication_is_received_downloaded_and_told_with_its_sha256() {
     let kept = listener.receiver().journal().inbox("sintegre", "ons", &received.handle.id);
     let kept = kept.await.unwrap().unwrap();
     assert_eq!(kept.file, Some((path.to_owned(), sha)));
+    listener.stop().await;
+    sandbox.shutdown().await;
+}
+
+/// K2 (§3.6, §7): the same bytes under another file name (another K1) are not told again, the
+/// row is marked and no second copy stays; new bytes under the same name are told.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_same_content_is_told_once_and_new_content_under_the_same_name_again() {
+    let (sandbox, portal) = sandbox().await;
+    let folder = tempfile::tempdir().unwrap();
+    let listener = Listener::start(config(folder.path(), json!([]))).await.unwrap();
+    let url = format!("http://{}/webhooks/sintegre/ons", listener.local_addr());
+    let (product, _) = portal.subscribe(&url).await;
+    portal.publish(product, "IPDO.pdf", "%PDF-1.7 v1").await;
+    let first = next(&listener).await;
+    assert_eq!(first.kind, EventKind::DocumentReceived);
+    let file = next(&listener).await;
+    assert_eq!((file.kind, file.raw["deliveries"].as_u64()), (EventKind::FileDownloaded, Some(1)));
+    let v1 = hex(&Sha256::digest("%PDF-1.7 v1"));
+    assert_eq!(file.raw["sha256"], v1.as_str());
+
+    // A fresh token is minted per send: a later clock makes it expire later.
+    portal.post("clock/advance", json!({"secs": 60})).await;
+    portal.publish(product, "IPDO-REV1.pdf", "%PDF-1.7 v1").await;
+    let second = next(&listener).await;
+    assert_eq!(second.kind, EventKind::DocumentReceived);
+    assert_ne!(second.handle.id, first.handle.id, "another file name, another K1");
+    let journal = listener.receiver().journal();
+    let mut kept = None;
+    for _ in 0..3000 {
+        let row = journal.inbox("sintegre", "ons", &second.handle.id).await.unwrap().unwrap();
+        if row.download != Some(DownloadState::Pending) {
+            kept = Some(row);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let kept = kept.expect("fetched within a minute");
+    assert_eq!(kept.download, Some(DownloadState::ContentDuplicate));
+    assert_eq!(kept.content_duplicate_of.as_deref(), Some(first.handle.id.as_str()));
+    let first_path = file.raw["path"].as_str().unwrap().to_owned();
+    assert_eq!(kept.file, Some((first_path.clone(), v1.clone())));
+    let names = |dir: &Path| {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(names(folder.path()), ["IPDO.pdf"], "one copy of one content");
+
+    // The same name republished with new bytes: the same K1, fetched again, told.
+    portal.post("clock/advance", json!({"secs": 60})).await;
+    portal.publish(product, "IPDO.pdf", "%PDF-1.7 v2").await;
+    let republished = next(&listener).await;
+    assert_eq!(republished.kind, EventKind::FileDownloaded, "{republished:?}");
+    assert_eq!(republished.handle.id, first.handle.id);
+    assert_ne!(republished.id, file.id, "a new version has an id of its own");
+    assert_eq!(republished.raw["sha256"], hex(&Sha256::digest("%PDF-1.7 v2")).as_str());
+    assert_eq!(republished.raw["deliveries"], 2);
+    let path = republished.raw["path"].as_str().unwrap();
+    assert_eq!(std::fs::read_to_string(path).unwrap(), "%PDF-1.7 v2");
+    assert_eq!(std::fs::read_to_string(&first_path).unwrap(), "%PDF-1.7 v1", "kept");
+    assert_eq!(names(folder.path()), ["IPDO (2).pdf", "IPDO.pdf"]);
     listener.stop().await;
     sandbox.shutdown().await;
 }

@@ -36,7 +36,8 @@ fn body(product: usize, send: i64) -> Vec<u8> {
 
 fn open(path: &Path) -> Receiver {
     let config = json!({"journal": {"path": path},
-        "routes": [{"source": "sintegre", "account": "ons", "settings": {"auth": ["none"]}}]});
+        "routes": [{"source": "sintegre", "account": "ons", "settings": {"auth": ["none"],
+            "link_secret": "a test's link secret"}}]});
     Receiver::new(serde_json::from_value(config).unwrap()).unwrap()
 }
 

@@ -172,3 +172,55 @@ def test_asyncio_listener_and_receiver(sandbox: Sandbox, journal: Path, tmp_path
         assert await rx.next_event(timeout=0) is None
 
     asyncio.run(main())
+
+
+def test_the_same_content_is_told_once_and_new_content_under_the_same_name_again(
+    sandbox: Sandbox, journal: Path, tmp_path: Path
+) -> None:
+    """K2 (sintegre.md §3.6, §7): the same bytes under another file name (another K1) get no
+    second ``file_downloaded`` and leave no second copy; new bytes under the same name do."""
+    folder = tmp_path / "files"
+    with Listener(listener_config(folder)) as listener:
+        publish(sandbox, f"{listener.url}/webhooks/sintegre/ons", "s3nha", "IPDO K2")
+        product = sandbox.call("GET", "/__sandbox/sintegre/products")
+        product_id = next(p["id"] for p in product if p["nome"] == "IPDO K2")
+        events = listener.events(timeout=60)
+        first = next(events)
+        assert first.kind == EventKind.DOCUMENT_RECEIVED and first.ack()
+        downloaded = next(events)
+        check_downloaded(downloaded, folder)
+        assert downloaded.raw["deliveries"] == 1 and downloaded.ack()
+        assert downloaded.raw["latest_for_period"] is True, "the only version yet"
+
+        def again(file_name: str, content: str) -> None:
+            # A later clock: the fresh token of this send expires later than the last one's.
+            sandbox.call("POST", "/__sandbox/sintegre/clock/advance", {"secs": 60})
+            publication = {
+                "dataProduto": "20/02/2025",
+                "periodicidade": "2025-02-20T00:00:00",
+                "periodicidadeFinal": "2025-02-20T23:59:59",
+                "file_name": file_name,
+                "content": content,
+            }
+            path = f"/__sandbox/sintegre/products/{product_id}/publications"
+            sandbox.call("POST", path, publication)
+
+        again("IPDO-20-02-2025-REV1.pdf", CONTENT)
+        second = next(events)
+        assert second.kind == EventKind.DOCUMENT_RECEIVED and second.ack()
+        assert second.handle.id != first.handle.id, "another name, another K1"
+        assert (first.raw["latest_for_period"], second.raw["latest_for_period"]) == (True, True)
+        again("IPDO-20-02-2025.pdf", "%PDF-1.7 IPDO revisado")
+        # The REV1 link was due first, so it was fetched (and found a duplicate) before this.
+        republished = next(events)
+        assert republished.kind == EventKind.FILE_DOWNLOADED, republished.raw
+        assert republished.handle.id == first.handle.id and republished.id != downloaded.id
+        revised = hashlib.sha256(b"%PDF-1.7 IPDO revisado").hexdigest()
+        assert republished.raw["sha256"] == revised and republished.raw["deliveries"] == 2
+        assert republished.raw["latest_for_period"] is True
+        assert republished.ack()
+        assert sorted(p.name for p in folder.iterdir()) == [
+            "IPDO-20-02-2025 (2).pdf",
+            "IPDO-20-02-2025.pdf",
+        ]
+        assert (folder / "IPDO-20-02-2025.pdf").read_text() == CONTENT

@@ -151,3 +151,17 @@ def test_async_replay_and_prune(journal: Path) -> None:
             assert await client.prune_events(0) == 0, "a pending event is never pruned"
 
     asyncio.run(main())
+
+
+def test_auth_none_without_a_link_secret_is_refused_naming_the_field(journal: Path) -> None:
+    """The kept download links are sealed with a key derived from a secret: ``["none"]``
+    leaves none, so the route needs ``link_secret``."""
+    def route(settings: dict[str, object]) -> dict[str, object]:
+        return {"routes": [{"source": "sintegre", "account": "ons", "settings": settings}]}
+
+    with pytest.raises(ValidationError, match="only \"none\"") as refused:
+        Receiver(route({"auth": ["none"]}))
+    assert refused.value.field == "routes.sintegre.settings.link_secret"
+    rx = Receiver(route({"auth": ["none"], "link_secret": "the operator's"}))
+    kept = rx.handle("sintegre", "ons", "POST", {"Content-Type": "application/json"}, _ipdo(FILE, 1))
+    assert kept.status == 200

@@ -107,7 +107,8 @@ int main(int argc, char **argv) {
     snprintf(config, sizeof config,
              "{\"listen\":\"127.0.0.1:0\",\"journal\":{\"path\":\":memory:\"},"
              "\"download_poll_ms\":20,\"routes\":[{\"source\":\"sintegre\",\"account\":\"ons\","
-             "\"settings\":{\"auth\":[\"none\"],\"downloads\":{\"folder\":\"%s/files\","
+             "\"settings\":{\"auth\":[\"none\"],\"link_secret\":\"c test\","
+             "\"downloads\":{\"folder\":\"%s/files\","
              "\"allow_hosts\":[]}}}]}",
              argv[1]);
 

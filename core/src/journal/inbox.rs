@@ -27,6 +27,8 @@ pub struct InboxEntry {
     /// A link to fetch later, sealed by its source (it is a secret until it expires), and
     /// when it expires.
     pub link: Option<(String, Option<DateTime<Utc>>)>,
+    /// What the linked file is a version of (see [`crate::webhooks::Link::group`]).
+    pub content_group: Option<String>,
     pub events: Vec<Event>,
 }
 
@@ -56,6 +58,9 @@ pub struct InboxRecord {
     pub download: Option<DownloadState>,
     /// The fetched file: where it was put and its SHA-256 (hex), once downloaded.
     pub file: Option<(String, String)>,
+    /// The key of the earlier delivery whose file has the same content (K2), when this one's
+    /// is a content duplicate: not told again, `file` is that delivery's.
+    pub content_duplicate_of: Option<String>,
 }
 
 /// Where fetching a delivery's link stands.
@@ -67,6 +72,9 @@ pub enum DownloadState {
     Done,
     /// The link expired first; a resend with a fresh link makes it pending again.
     Expired,
+    /// Fetched, and the same content (K2) as an earlier version of the same group: the file
+    /// was removed and nothing told (`sintegre.md` §7).
+    ContentDuplicate,
     /// It will not be fetched (refused by the SSRF guard, too large, the file is gone).
     Failed,
 }
@@ -77,14 +85,21 @@ impl DownloadState {
             DownloadState::Pending => "pending",
             DownloadState::Done => "done",
             DownloadState::Expired => "expired",
+            DownloadState::ContentDuplicate => "content_duplicate",
             DownloadState::Failed => "failed",
         }
     }
 
     pub(crate) fn parse(text: &str) -> Option<DownloadState> {
-        [DownloadState::Pending, DownloadState::Done, DownloadState::Expired, DownloadState::Failed]
-            .into_iter()
-            .find(|s| s.as_str() == text)
+        [
+            DownloadState::Pending,
+            DownloadState::Done,
+            DownloadState::Expired,
+            DownloadState::ContentDuplicate,
+            DownloadState::Failed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == text)
     }
 }
 
@@ -98,6 +113,11 @@ pub struct DueDownload {
     pub expires_at: Option<DateTime<Utc>>,
     /// Attempts made before this one.
     pub attempts: u32,
+    /// How many times the delivery was received.
+    pub deliveries: u64,
+    /// A file was fetched before (a resend with a fresh link fetches again, so that the
+    /// content tells a republication under the same name from a resend).
+    pub refetch: bool,
     pub first_at: DateTime<Utc>,
 }
 
@@ -110,6 +130,17 @@ impl std::fmt::Debug for DueDownload {
             .field("attempts", &self.attempts)
             .finish_non_exhaustive()
     }
+}
+
+/// What ending a download with a file found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileEnd {
+    /// A new content: kept, its events added.
+    Kept,
+    /// The content of an earlier version of the same group (the delivery `of`, possibly this
+    /// one's earlier fetch), whose file is at `path`: nothing added; the caller removes its
+    /// own copy.
+    Duplicate { of: String, path: String },
 }
 
 /// How fetching a link ended.

@@ -74,8 +74,8 @@ use crate::model::Event;
 
 pub use budget::{Acquire, Period, Window, WindowUsage};
 pub use inbox::{
-    Ack, DownloadEnd, DownloadState, DueDownload, FeedState, InboxEntry, InboxRecord, Ingested,
-    Scope, StoredEvent,
+    Ack, DownloadEnd, DownloadState, DueDownload, FeedState, FileEnd, InboxEntry, InboxRecord,
+    Ingested, Scope, StoredEvent,
 };
 pub use sqlite::SqliteStore;
 
@@ -460,7 +460,9 @@ pub trait JournalStore: Send + Sync + fmt::Debug {
     ) -> Result<Option<StatusSnapshot>>;
 
     /// Keeps a webhook delivery and adds its events to the stream, in one transaction; a
-    /// delivery whose key is already kept is only counted. Returns once committed.
+    /// delivery whose key is already kept is only counted. Returns once committed. The events
+    /// of a delivery with a content group get `latest_for_period`: whether no other delivery of
+    /// its group kept so far was sent later (see [`JournalStore::end_download`]).
     async fn ingest(&self, entry: &InboxEntry, now: DateTime<Utc>) -> Result<Ingested>;
 
     /// Keeps several deliveries in one transaction, each as [`JournalStore::ingest`] would (in
@@ -494,7 +496,12 @@ pub trait JournalStore: Send + Sync + fmt::Debug {
     ) -> Result<()>;
 
     /// Ends a download (the link is forgotten) and adds `events` to the stream, in one
-    /// transaction.
+    /// transaction. A file whose SHA-256 (K2) is that of an earlier version of the delivery's
+    /// content group (another delivery's, or this one's previous fetch) is a duplicate: no
+    /// event is added, the row points at the earlier file, and [`FileEnd::Duplicate`] says
+    /// so (`Kept` otherwise, and for every end without a file). The events of a kept file get
+    /// `latest_for_period` (when the row has a content group): whether no other told version
+    /// of its group was sent later, as the journal knows at that commit.
     async fn end_download(
         &self,
         source: &str,
@@ -503,7 +510,7 @@ pub trait JournalStore: Send + Sync + fmt::Debug {
         end: &DownloadEnd,
         events: &[Event],
         now: DateTime<Utc>,
-    ) -> Result<()>;
+    ) -> Result<FileEnd>;
 
     /// The first event of `scope` after position `after` not yet acknowledged.
     async fn next_event(&self, scope: &Scope, after: i64) -> Result<Option<StoredEvent>>;

@@ -31,9 +31,9 @@ use serde::{Deserialize, Serialize};
 
 use super::budget::{self, Acquire, Window, WindowUsage};
 use super::{
-    Ack, Begin, BeginMode, Change, DownloadEnd, DownloadState, DueDownload, FeedState, Finish,
-    InboxEntry, InboxRecord, Ingested, IntentKey, IntentRecord, IntentState, JournalStore, Lease,
-    LoginLease, MEMORY, Scope, Session, SessionLookup, SessionValue, StatusSnapshot, Step,
+    Ack, Begin, BeginMode, Change, DownloadEnd, DownloadState, DueDownload, FeedState, FileEnd,
+    Finish, InboxEntry, InboxRecord, Ingested, IntentKey, IntentRecord, IntentState, JournalStore,
+    Lease, LoginLease, MEMORY, Scope, Session, SessionLookup, SessionValue, StatusSnapshot, Step,
     StoredEvent, apply, journal_error, later, plan_begin,
 };
 use crate::error::{Error, Result};
@@ -151,6 +151,14 @@ const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (provider, account)
     ) WITHOUT ROWID;
     CREATE INDEX events_acked ON events (created_ms) WHERE acked_ms IS NOT NULL;
+    ",
+    // 5: content dedupe (K2, sintegre.md §7). Rows kept before have no group: their files
+    // are not compared.
+    "
+    ALTER TABLE inbox ADD COLUMN content_group TEXT;  -- what the file is a version of
+    ALTER TABLE inbox ADD COLUMN content_of TEXT;  -- the key of the earlier same content
+    CREATE INDEX inbox_contents ON inbox (source, account, content_group, file_sha256)
+        WHERE file_sha256 IS NOT NULL;
     ",
 ];
 
@@ -324,6 +332,55 @@ fn migrations_due(conn: &Connection) -> Fallible<Option<usize>> {
     }
 }
 
+/// Which other rows of a content group count as versions for [`latest_for_period`].
+#[derive(Clone, Copy)]
+enum Versions {
+    /// Every notification kept (for the events made at receipt).
+    Received,
+    /// Only told files: fetched, not content duplicates (for the events of a told file).
+    Told,
+}
+
+/// Whether no other version of the row's content group was sent later: `None` for a row
+/// without a group. Versions are ordered by their link's expiry, a fixed time after the send
+/// (SINtegre's `nbf` order, §7 "latest per (`nome`, period) ordered by `nbf`, then
+/// `received_at`"), then by receipt; a link whose expiry is unknown counts as expiring 24 h
+/// after its receipt, as the download worker counts it.
+fn latest_for_period(
+    tx: &rusqlite::Transaction<'_>,
+    source: &str,
+    account: &str,
+    key: &str,
+    versions: Versions,
+) -> Fallible<Option<bool>> {
+    const UNKNOWN_EXPIRY_MS: i64 = 24 * 3600 * 1000;
+    let told_only = matches!(versions, Versions::Told);
+    let latest = tx
+        .query_row(
+            "SELECT CASE WHEN me.content_group IS NULL THEN NULL ELSE NOT EXISTS (\
+                 SELECT 1 FROM inbox o WHERE o.source = me.source AND o.account = me.account \
+                 AND o.content_group = me.content_group AND o.key <> me.key \
+                 AND (NOT ?5 OR (o.download = 'done' AND o.content_of IS NULL)) \
+                 AND (COALESCE(o.link_expires_ms, o.last_ms + ?4), o.last_ms) \
+                     > (COALESCE(me.link_expires_ms, me.last_ms + ?4), me.last_ms)) END \
+             FROM inbox me WHERE me.source = ?1 AND me.account = ?2 AND me.key = ?3",
+            params![source, account, key, UNKNOWN_EXPIRY_MS, told_only],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(latest.flatten())
+}
+
+/// Adds `latest_for_period` to the events' raw JSON, when the row has a content group.
+fn mark_latest(events: &mut [Event], latest: Option<bool>) {
+    let Some(latest) = latest else { return };
+    for event in events {
+        if let Some(raw) = event.raw.as_object_mut() {
+            raw.insert("latest_for_period".into(), latest.into());
+        }
+    }
+}
+
 /// Keeps one delivery inside the batch's transaction: see [`JournalStore::ingest`].
 fn ingest_one(
     tx: &rusqlite::Transaction<'_>,
@@ -346,11 +403,14 @@ fn ingest_one(
         Some(count) => {
             // A resend carries a fresh link (SINtegre mints a token per send): keep the
             // one that expires last. One that had expired before its file was fetched
-            // is due again ("Enviar Tudo" is how SINtegre recovers, §4).
+            // is due again ("Enviar Tudo" is how SINtegre recovers, §4); so is one whose
+            // file was fetched: the same name may hold new content, which only the bytes
+            // (K2) tell from a resend (§3.6), so the file is fetched again and compared.
             tx.execute(
                 "UPDATE inbox SET download = 'pending', download_due_ms = ?4, \
                      download_attempts = 0 WHERE source = ?1 AND account = ?2 AND key = ?3 \
-                     AND download = 'expired' AND ?5 IS NOT NULL \
+                     AND download IN ('expired', 'done', 'content_duplicate') \
+                     AND ?5 IS NOT NULL \
                      AND (link_expires_ms IS NULL OR ?6 > link_expires_ms)",
                 params![entry.source, entry.account, entry.key, now, link, expires],
             )?;
@@ -371,8 +431,8 @@ fn ingest_one(
             tx.execute(
                 "INSERT INTO inbox (source, account, key, body, headers, flags, link, \
                      link_expires_ms, deliveries, first_ms, last_ms, download, \
-                     download_due_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 1, ?9, ?9, \
-                     CASE WHEN ?7 IS NULL THEN NULL ELSE 'pending' END, ?9)",
+                     download_due_ms, content_group) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, \
+                     1, ?9, ?9, CASE WHEN ?7 IS NULL THEN NULL ELSE 'pending' END, ?9, ?10)",
                 params![
                     entry.source,
                     entry.account,
@@ -382,10 +442,20 @@ fn ingest_one(
                     to_json(&entry.flags)?,
                     link,
                     expires,
-                    now
+                    now,
+                    entry.content_group
                 ],
             )?;
-            insert_events(tx, &entry.events, now)?;
+            let mut events = entry.events.clone();
+            let latest = latest_for_period(
+                tx,
+                &entry.source,
+                &entry.account,
+                &entry.key,
+                Versions::Received,
+            )?;
+            mark_latest(&mut events, latest);
+            insert_events(tx, &events, now)?;
             Ingested::New
         }
     })
@@ -982,7 +1052,8 @@ impl JournalStore for SqliteStore {
             Ok(conn
                 .query_row(
                     "SELECT source, account, key, body, headers, flags, link_expires_ms, \
-                     deliveries, first_ms, last_ms, download, file_path, file_sha256 FROM inbox \
+                     deliveries, first_ms, last_ms, download, file_path, file_sha256, \
+                     content_of FROM inbox \
                      WHERE source = ?1 AND account = ?2 AND key = ?3",
                     params![source, account, key],
                     |r| {
@@ -1002,6 +1073,7 @@ impl JournalStore for SqliteStore {
                                 .as_deref()
                                 .and_then(DownloadState::parse),
                             file: r.get::<_, Option<String>>(11)?.zip(r.get(12)?),
+                            content_duplicate_of: r.get(13)?,
                         })
                     },
                 )
@@ -1024,8 +1096,8 @@ impl JournalStore for SqliteStore {
             let tx = immediate(conn)?;
             let due = {
                 let mut stmt = tx.prepare(
-                    "SELECT account, key, link, link_expires_ms, download_attempts, first_ms \
-                     FROM inbox WHERE source = ?1 AND download = 'pending' \
+                    "SELECT account, key, link, link_expires_ms, download_attempts, first_ms, \
+                     deliveries, file_sha256 IS NOT NULL FROM inbox WHERE source = ?1 AND download = 'pending' \
                      AND download_due_ms <= ?2 AND link IS NOT NULL \
                      ORDER BY download_due_ms LIMIT ?3",
                 )?;
@@ -1037,6 +1109,8 @@ impl JournalStore for SqliteStore {
                         expires_at: r.get::<_, Option<i64>>(3)?.map(budget::time),
                         attempts: u32::try_from(r.get::<_, i64>(4)?).unwrap_or(u32::MAX),
                         first_at: budget::time(r.get(5)?),
+                        deliveries: u64::try_from(r.get::<_, i64>(6)?).unwrap_or(0),
+                        refetch: r.get(7)?,
                     })
                 })?;
                 rows.collect::<rusqlite::Result<Vec<_>>>()?
@@ -1081,11 +1155,43 @@ impl JournalStore for SqliteStore {
         end: &DownloadEnd,
         events: &[Event],
         now: DateTime<Utc>,
-    ) -> Result<()> {
+    ) -> Result<FileEnd> {
         let (source, account, key) = (source.to_owned(), account.to_owned(), key.to_owned());
-        let (end, events) = (end.clone(), events.to_vec());
+        let (end, mut events) = (end.clone(), events.to_vec());
         self.run(move |conn| {
             let tx = immediate(conn)?;
+            if let DownloadEnd::Done { sha256, .. } = &end {
+                // An earlier version of the same group with this content: this row's own
+                // previous fetch first, else another delivery's (not itself a duplicate).
+                let earlier: Option<(String, String)> = tx
+                    .query_row(
+                        "SELECT o.key, o.file_path FROM inbox o JOIN inbox me \
+                         ON me.source = o.source AND me.account = o.account \
+                         AND me.content_group = o.content_group \
+                         WHERE me.source = ?1 AND me.account = ?2 AND me.key = ?3 \
+                         AND o.file_sha256 = ?4 AND o.file_path IS NOT NULL \
+                         AND o.content_of IS NULL ORDER BY o.key = ?3 DESC, o.first_ms LIMIT 1",
+                        params![source, account, key, sha256],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .optional()?;
+                if let Some((of, path)) = earlier {
+                    let state = if of == key { "done" } else { "content_duplicate" };
+                    tx.execute(
+                        "UPDATE inbox SET download = ?4, download_due_ms = NULL, link = NULL, \
+                         download_attempts = download_attempts + 1, file_path = ?5, \
+                         file_sha256 = ?6, content_of = CASE WHEN ?7 = key THEN NULL ELSE ?7 END \
+                         WHERE source = ?1 AND account = ?2 AND key = ?3",
+                        params![source, account, key, state, path, sha256, of],
+                    )?;
+                    tx.commit()?;
+                    return Ok(FileEnd::Duplicate { of, path });
+                }
+            }
+            if matches!(end, DownloadEnd::Done { .. }) {
+                let latest = latest_for_period(&tx, &source, &account, &key, Versions::Told)?;
+                mark_latest(&mut events, latest);
+            }
             let (state, path, sha256, size) = match &end {
                 DownloadEnd::Done { path, sha256, size } => {
                     ("done", Some(path.as_str()), Some(sha256.as_str()), i64::try_from(*size).ok())
@@ -1097,13 +1203,13 @@ impl JournalStore for SqliteStore {
             tx.execute(
                 "UPDATE inbox SET download = ?4, download_due_ms = NULL, link = NULL, \
                  download_attempts = download_attempts + 1, \
-                 file_path = ?5, file_sha256 = ?6, file_size = ?7 \
+                 file_path = ?5, file_sha256 = ?6, file_size = ?7, content_of = NULL \
                  WHERE source = ?1 AND account = ?2 AND key = ?3",
                 params![source, account, key, state, path, sha256, size],
             )?;
             insert_events(&tx, &events, ms(now))?;
             tx.commit()?;
-            Ok(())
+            Ok(FileEnd::Kept)
         })
         .await
     }

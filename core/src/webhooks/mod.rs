@@ -206,6 +206,9 @@ pub struct Delivery {
 pub struct Link {
     pub url: Secret,
     pub expires_at: Option<DateTime<Utc>>,
+    /// What the linked file is a version of: a file with the content of an earlier version
+    /// of the same group is not told again (SINtegre: `nome` and period, §7 "K2").
+    pub group: Option<String>,
 }
 
 /// Hex SHA-256 over `parts`, each length-prefixed so that no two lists share a digest.

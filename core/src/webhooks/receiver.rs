@@ -207,6 +207,7 @@ impl Receiver {
                 return Reply::error(400, &malformed.0);
             }
         };
+        let content_group = delivery.link.as_ref().and_then(|l| l.group.clone());
         let link = match delivery.link {
             None => None,
             Some(l) => match route.seal_link(&l.url) {
@@ -227,6 +228,7 @@ impl Receiver {
             headers: headers.redacted(),
             flags: delivery.flags,
             link,
+            content_group,
             events: delivery.events,
         };
         match self.journal.ingest(&entry).await {

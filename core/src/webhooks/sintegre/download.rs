@@ -16,6 +16,16 @@
 //!   with 401, 403 or 410, or still not fetched at `exp`, has expired: the host gets a
 //!   `link_expired` event saying to press "Enviar Tudo" (§4), and a resend with a fresh link
 //!   makes the download due again. Success is a `file_downloaded` event with path and sha256.
+//! - K2 (§3.6, §7): a file with the SHA-256 of an earlier version of the same `nome` and
+//!   period (another notification's file, or this one's previous fetch) is a content
+//!   duplicate: the new copy is removed (one file per content; the row points at the earlier
+//!   file), the row is marked `content_duplicate` and nothing is told. A resend of a fetched
+//!   notification with a fresh link fetches again, so that new content under the same name
+//!   (a republication) is told, as `file_downloaded` with an id of its own. The event's
+//!   `key` is K1 (or K3), `sha256` K2, `deliveries` the notification's delivery count and
+//!   `latest_for_period` whether no other told version of its `nome` and period was sent
+//!   later (§7 "Replay to the host"; `document_received` carries it too, among the
+//!   notifications received so far; see `JournalStore::ingest` and `end_download`).
 //! - The link's token is a bearer secret for a day (§1.7): never logged, never in an error or
 //!   event; the journal forgets the link once the download ended.
 
@@ -31,7 +41,7 @@ use sha2::{Digest as _, Sha256};
 
 use super::LinkSeal;
 use crate::error::{Error, ErrorKind, Result};
-use crate::journal::{DownloadEnd, DueDownload, Journal};
+use crate::journal::{DownloadEnd, DueDownload, FileEnd, Journal};
 use crate::model::{Event, EventKind, Handle};
 use crate::providers::http::{ByStatus, Chunks, disposition_file_name};
 use crate::transport::{Call, Idempotency, Secret, Transport, TransportConfig};
@@ -255,13 +265,36 @@ impl Downloader {
         let now = Utc::now();
         match outcome {
             Outcome::Done { path, sha256, size, name } => {
-                log("file downloaded");
                 let path_text = path.display().to_string();
                 let raw = serde_json::json!({"key": item.key, "path": path_text,
-                    "file_name": name, "sha256": sha256, "size": size});
-                let e = event(EventKind::FileDownloaded, "file_downloaded".into(), raw);
+                    "file_name": name, "sha256": sha256, "size": size,
+                    "deliveries": item.deliveries});
+                // A fetch again after a resend that finds new content is a new version: its
+                // own id (a resend is a new delivery, so the count differs).
+                let suffix = if item.refetch {
+                    format!("file_downloaded:{}", item.deliveries)
+                } else {
+                    "file_downloaded".into()
+                };
+                let e = event(EventKind::FileDownloaded, suffix, raw);
                 let end = DownloadEnd::Done { path: path_text, sha256, size };
-                store.end_download(SOURCE, &item.account, &item.key, &end, &[e], now).await
+                match store.end_download(SOURCE, &item.account, &item.key, &end, &[e], now).await? {
+                    FileEnd::Kept => log("file downloaded"),
+                    FileEnd::Duplicate { of, path: kept } => {
+                        // One copy of a content: the earlier file stays, this one goes.
+                        if Path::new(&kept) != path {
+                            if let Err(e) = tokio::fs::remove_file(&path).await {
+                                tracing::warn!(target: "signbridge::webhooks", source = SOURCE,
+                                    path = %path.display(), error = %e,
+                                    "cannot remove a content duplicate");
+                            }
+                        }
+                        tracing::info!(target: "signbridge::webhooks", source = SOURCE,
+                            account = %item.account, key = %item.key, of = %of,
+                            "content duplicate (K2): not told again");
+                    }
+                }
+                Ok(())
             }
             Outcome::Retry(error) => {
                 let wait = backoff(settings, item.attempts);
@@ -293,6 +326,7 @@ impl Downloader {
                         now,
                     )
                     .await
+                    .map(drop)
             }
             Outcome::Failed(reason) => {
                 tracing::warn!(target: "signbridge::webhooks", source = SOURCE,
@@ -302,6 +336,7 @@ impl Downloader {
                 store
                     .end_download(SOURCE, &item.account, &item.key, &DownloadEnd::Failed, &[e], now)
                     .await
+                    .map(drop)
             }
         }
     }

@@ -79,6 +79,8 @@ pub fn delivery(
         }
         None => format!("k3:{}", digest(&period.each_ref().map(String::as_str))),
     };
+    // The product and period (K3's fields): its versions are compared by content (K2).
+    let group = digest(&period.each_ref().map(String::as_str));
     let time = |t: Option<i64>| t.and_then(|t| DateTime::<Utc>::from_timestamp(t, 0));
     let sent_at = time(claims.as_ref().and_then(|c| c.nbf));
     let expires_at = time(claims.as_ref().and_then(|c| c.exp));
@@ -117,7 +119,7 @@ pub fn delivery(
             ..events[0].clone()
         });
     }
-    let link = allowed.then(|| Link { url: Secret::new(url), expires_at });
+    let link = allowed.then(|| Link { url: Secret::new(url), expires_at, group: Some(group) });
     Ok(Delivery { key, events, flags, body, link })
 }
 

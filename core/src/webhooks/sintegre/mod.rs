@@ -7,7 +7,7 @@
 //! |---|---|---|
 //! | `auth` | the credentials accepted, any of them (several at once for rotation, §3.4 "Editar"): `"none"`, `{"basic": {"user", "password"}}`, `{"token": {"value", "accept_bearer"}}` | required |
 //! | `body_limit` | the largest body accepted, bytes | 65 536 (§7: "64 KiB is plenty for seven strings") |
-//! | `link_secret` | what the links kept in the journal are sealed with (see below) | the `auth` credentials |
+//! | `link_secret` | what the links kept in the journal are sealed with (see below); required when `auth` is only `"none"` | the `auth` credentials |
 //! | `downloads` | where and from where the linked files are fetched: see [`DownloadSettings`] (without it, files are not fetched) | none |
 //!
 //! Basic is split at the first colon and both parts are compared exactly (§2); a token is the
@@ -19,10 +19,12 @@
 //! the link itself is kept apart for the download, sealed: the journal holds it encrypted
 //! (AES-256-GCM, as it holds session tokens) with a key derived from `link_secret`, or else from
 //! the first `auth` credential; any listed credential opens it, so a link kept before a
-//! rotation still opens while the old credential is listed. With `auth` only `"none"` and no
-//! `link_secret` there is no secret to derive the key from: the token is then only kept out of
-//! plain view of the file (a warning says so at start-up); set `link_secret` there. The journal
-//! forgets the link once the file is downloaded or the link expired.
+//! rotation still opens while the old credential is listed. With `auth` only `"none"` there is
+//! no credential to derive the key from, so `link_secret` is then required: the route is
+//! refused without it (a key derived from nothing would only hide the token from plain view of
+//! the file, and a random key kept beside the journal would be lost with a move of the
+//! journal, leaving its links unopenable). The journal forgets the link once the file is
+//! downloaded or the link expired.
 
 mod download;
 mod map;
@@ -112,13 +114,22 @@ impl LinkSeal {
             }
         }
         if keys.is_empty() {
-            // Nothing secret to derive a key from: the token is kept out of plain view of
-            // the file, no more. Said at start-up, so that the operator sets one.
-            tracing::warn!(target: "signbridge::webhooks", source = "sintegre", account,
-                "auth is only \"none\" and no link_secret is set: the links kept in the \
-                 journal are sealed with no secret; set routes.sintegre.settings.link_secret");
+            // A key derived from nothing secret would seal a day-long bearer token (§1.7)
+            // with a key anyone can derive.
+            return Err(Error::validation(
+                "routes.sintegre.settings.link_secret",
+                "required when auth is only \"none\": the download links kept in the journal \
+                 are bearer secrets for a day, sealed with a key derived from it",
+            ));
+        }
+        if settings.auth.iter().any(|c| matches!(c, Credential::None)) {
+            // Opens only (the first key seals): links an older version sealed with no secret,
+            // still pending when the operator adds `link_secret`, are fetched, not lost.
             keys.push(derive(&[]));
         }
+        // Opens (never seals) a link an older version sealed with no secret, so that a
+        // journal kept from then still has its pending links fetched.
+        keys.push(derive(&[]));
         Ok(LinkSeal { keys })
     }
 
@@ -268,6 +279,28 @@ mod tests {
         Sintegre::new("ons", serde_json::json!({ "auth": auth })).unwrap()
     }
 
+    /// A route accepting unauthenticated posts, its links sealed with `link_secret`.
+    fn open_route(link_secret: &str) -> Sintegre {
+        let settings = serde_json::json!({"auth": ["none"], "link_secret": link_secret});
+        Sintegre::new("ons", settings).unwrap()
+    }
+
+    #[test]
+    fn auth_none_needs_a_link_secret() {
+        let err = Sintegre::new("ons", serde_json::json!({"auth": ["none"]})).unwrap_err();
+        assert_eq!(err.field(), Some("routes.sintegre.settings.link_secret"));
+        assert_eq!(err.kind(), crate::error::ErrorKind::Validation);
+        assert!(err.to_string().contains("only \"none\""), "{err}");
+        // A link an older version sealed with no secret still opens.
+        let old = SessionKey::derive("sintegre link", "ons", &[]);
+        let link = Secret::new("https://apps08.ons.org.br/x?token=a.b.c");
+        let sealed = Secret::new(old.seal(&link).unwrap());
+        assert_eq!(open_route("s").link_seal().open(&sealed).unwrap().expose(), link.expose());
+        // A credential beside "none" seals the links: no link_secret needed.
+        let token = serde_json::json!(["none", {"token": {"value": "t"}}]);
+        assert!(Sintegre::new("ons", serde_json::json!({"auth": token})).is_ok());
+    }
+
     #[test]
     fn links_are_sealed_with_the_first_credential_and_open_with_any_listed() {
         let basic = |p: &str| serde_json::json!({"basic": {"user": "ons", "password": p}});
@@ -281,14 +314,15 @@ mod tests {
         let rotated = source(serde_json::json!([basic("new")]));
         assert_eq!(rotated.link_seal().open(&sealed_new).unwrap().expose(), link.expose());
         assert!(rotated.link_seal().open(&sealed).is_none(), "the old credential is gone");
-        let secret = Sintegre::new(
-            "ons",
-            serde_json::json!({"auth": ["none"], "link_secret": "operator's"}),
-        )
-        .unwrap();
+        let secret = open_route("operator's");
         let by_secret = Secret::new(secret.seal_link(&link).unwrap());
-        assert!(source(serde_json::json!(["none"])).link_seal().open(&by_secret).is_none());
+        assert!(open_route("another").link_seal().open(&by_secret).is_none());
         assert_eq!(secret.link_seal().open(&by_secret).unwrap().expose(), link.expose());
+        // Sealed with no secret by an older version: still opened, never sealed so again.
+        let no_secret = SessionKey::derive("sintegre link", "ons", &[]);
+        let old = Secret::new(no_secret.seal(&link).unwrap());
+        assert_eq!(secret.link_seal().open(&old).unwrap().expose(), link.expose());
+        assert!(no_secret.open(by_secret.expose()).is_none(), "sealed with link_secret");
     }
 
     fn json_headers(auth: Option<&str>) -> Headers {
@@ -298,7 +332,7 @@ mod tests {
     }
 
     fn parse(body: &str) -> Result<Delivery, Malformed> {
-        source(serde_json::json!(["none"])).parse(&json_headers(None), body.as_bytes(), Utc::now())
+        open_route("s").parse(&json_headers(None), body.as_bytes(), Utc::now())
     }
 
     const FILE: &str = "https://sintegre.ons.org.br/sites/7/39/Produtos/155/IPDO-20-02-2025.pdf";
@@ -343,7 +377,7 @@ mod tests {
         assert!(err.field().unwrap().starts_with("routes.sintegre.settings.auth"), "{err}");
         let s = source(serde_json::json!([{"basic": {"user": "u", "password": "hunter2"}}]));
         assert!(!format!("{s:?}").contains("hunter2"));
-        assert!(source(serde_json::json!(["none"])).authenticate(&Headers::default(), b"").is_ok());
+        assert!(open_route("s").authenticate(&Headers::default(), b"").is_ok());
     }
 
     #[test]
@@ -392,9 +426,8 @@ mod tests {
         assert_eq!(d.flags, ["date_not_naive:periodicidade", "bad_date:periodicidadeFinal"]);
         assert_eq!(d.events[0].raw["dataProduto"], "08/2020");
         assert!(d.body.contains("\"Extra\":1"), "unknown members kept");
-        let no_type = source(serde_json::json!(["none"]))
-            .parse(&Headers::default(), ipdo(&t).as_bytes(), Utc::now())
-            .unwrap();
+        let no_type =
+            open_route("s").parse(&Headers::default(), ipdo(&t).as_bytes(), Utc::now()).unwrap();
         assert_eq!(no_type.flags, ["no_content_type"]);
     }
 
