@@ -14,6 +14,11 @@ fn demo_writes_signed_pdfs_with_more_pages() {
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     assert_eq!(stdout.matches("state:      completed").count(), 4, "{stdout}");
+    // Issue 14: iDocs and ArqSign learn completion from their webhooks, not by polling.
+    for source in ["arqsign", "idocs"] {
+        let line = format!("completion came from the {source} webhook (event {source}:demo:");
+        assert!(stdout.contains(&line), "{stdout}");
+    }
     let mut files: Vec<_> = std::fs::read_dir(out.path())
         .unwrap()
         .map(|e| e.unwrap().path())
