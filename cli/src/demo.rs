@@ -79,28 +79,43 @@ struct Flow {
     hook: Option<(&'static str, HookArgs)>,
 }
 
-pub async fn run(out_dir: &Path) -> Result<(), Failure> {
-    let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-    let sandbox = Sandbox::start(Default::default(), loopback)
-        .await
-        .map_err(|e| Failure::Other(format!("cannot start the sandbox: {e}")))?;
-    println!("signbridge demo, against the local provider sandbox at {}", sandbox.base_url());
+/// Runs the demo against the sandbox at `sandbox_url` (one `signbridge sandbox` serves), or an
+/// embedded one started for it; what the providers received can then be read from the former.
+pub async fn run(out_dir: &Path, sandbox_url: Option<&str>) -> Result<(), Failure> {
+    let embedded = match sandbox_url {
+        Some(_) => None,
+        None => {
+            let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+            let sandbox = Sandbox::start(Default::default(), loopback)
+                .await
+                .map_err(|e| Failure::Other(format!("cannot start the sandbox: {e}")))?;
+            Some(sandbox)
+        }
+    };
+    let base = match (&embedded, sandbox_url) {
+        (Some(sandbox), _) => sandbox.base_url(),
+        (None, url) => url.unwrap_or_default().trim_end_matches('/').to_owned(),
+    };
+    let control = Control::new(base.clone());
+    println!("signbridge demo, against the local provider sandbox at {base}");
     let result = async {
-        let flows = flows(&sandbox.base_url())?;
+        let flows = flows(&base)?;
         let listener = subscribe(&flows).await?;
         let result = async {
             for flow in &flows {
-                run_flow(flow, &sandbox.control(), &listener, out_dir).await?;
+                run_flow(flow, &control, &listener, out_dir).await?;
             }
             Ok::<(), Failure>(())
         }
         .await;
         listener.stop().await;
         result?;
-        sintegre(&sandbox.control(), out_dir).await
+        sintegre(&control, out_dir).await
     }
     .await;
-    sandbox.shutdown().await;
+    if let Some(sandbox) = embedded {
+        sandbox.shutdown().await;
+    }
     result
 }
 
