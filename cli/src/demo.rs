@@ -63,6 +63,9 @@ const ORIGINAL_PAGES: usize = 2;
 /// Makes a party sign at the sandbox, as the person would by clicking the e-mailed link.
 type SignAs = for<'a> fn(&'a Control, &'a Handle, &'a str) -> BoxFuture<'a, Result<(), String>>;
 
+/// The `webhook_subscribe` arguments besides the URL.
+type HookArgs = fn() -> serde_json::Value;
+
 /// One provider's part of the demo.
 struct Flow {
     name: &'static str,
@@ -71,22 +74,48 @@ struct Flow {
     signers: &'static [Signer],
     /// What to download once completed, and the file-name suffix for each.
     downloads: &'static [(DownloadKind, &'static str)],
+    /// The receiver route completion is learnt from, and the `webhook_subscribe` arguments
+    /// besides the URL; `None`: the status is polled.
+    hook: Option<(&'static str, HookArgs)>,
 }
 
-pub async fn run(out_dir: &Path) -> Result<(), Failure> {
-    let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
-    let sandbox = Sandbox::start(Default::default(), loopback)
-        .await
-        .map_err(|e| Failure::Other(format!("cannot start the sandbox: {e}")))?;
-    println!("signbridge demo, against the local provider sandbox at {}", sandbox.base_url());
-    let result = async {
-        for flow in flows(&sandbox.base_url())? {
-            run_flow(&flow, &sandbox.control(), out_dir).await?;
+/// Runs the demo against the sandbox at `sandbox_url` (one `signbridge sandbox` serves), or an
+/// embedded one started for it; what the providers received can then be read from the former.
+pub async fn run(out_dir: &Path, sandbox_url: Option<&str>) -> Result<(), Failure> {
+    let embedded = match sandbox_url {
+        Some(_) => None,
+        None => {
+            let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+            let sandbox = Sandbox::start(Default::default(), loopback)
+                .await
+                .map_err(|e| Failure::Other(format!("cannot start the sandbox: {e}")))?;
+            Some(sandbox)
         }
-        sintegre(&sandbox.control(), out_dir).await
+    };
+    let base = match (&embedded, sandbox_url) {
+        (Some(sandbox), _) => sandbox.base_url(),
+        (None, url) => url.unwrap_or_default().trim_end_matches('/').to_owned(),
+    };
+    let control = Control::new(base.clone());
+    println!("signbridge demo, against the local provider sandbox at {base}");
+    let result = async {
+        let flows = flows(&base)?;
+        let listener = subscribe(&flows).await?;
+        let result = async {
+            for flow in &flows {
+                run_flow(flow, &control, &listener, out_dir).await?;
+            }
+            Ok::<(), Failure>(())
+        }
+        .await;
+        listener.stop().await;
+        result?;
+        sintegre(&control, out_dir).await
     }
     .await;
-    sandbox.shutdown().await;
+    if let Some(sandbox) = embedded {
+        sandbox.shutdown().await;
+    }
     result
 }
 
@@ -122,6 +151,7 @@ fn flows(base: &str) -> Result<Vec<Flow>, Failure> {
             },
             signers: &SIGNERS,
             downloads: &[(DownloadKind::Signed, "signed")],
+            hook: None,
         },
         Flow {
             name: "ArqSign",
@@ -148,6 +178,8 @@ fn flows(base: &str) -> Result<Vec<Flow>, Failure> {
             },
             signers: &SIGNERS,
             downloads: &[(DownloadKind::Signed, "signed"), (DownloadKind::Evidence, "evidence")],
+            // Trigger 8 (§6.2), "concluded by all", the default.
+            hook: Some(("arqsign", || serde_json::json!({"name": "signbridge demo"}))),
         },
         Flow {
             name: "iDocs (the host signs with the reference software signer)",
@@ -158,6 +190,7 @@ fn flows(base: &str) -> Result<Vec<Flow>, Failure> {
                         "base_url": format!("{base}/idocs"),
                         "token": idocs::DEFAULT_TOKEN,
                         "employee_id": idocs::SENDER_EMPLOYEE_ID,
+                        "webhooks_base_url": format!("{base}/idocs-webhooks/api/1"),
                     }),
                 )?;
                 // A throwaway key made now; a real host signs with its own key (NCALayer, a
@@ -179,6 +212,7 @@ fn flows(base: &str) -> Result<Vec<Flow>, Failure> {
             },
             signers: &IDOCS_SIGNERS,
             downloads: &[(DownloadKind::Signed, "print-form")],
+            hook: Some(("idocs", || serde_json::json!({}))),
         },
         Flow {
             name: "SBIS / Saby (the host signs each prepared file; the counterparty approves)",
@@ -213,6 +247,7 @@ fn flows(base: &str) -> Result<Vec<Flow>, Failure> {
             signers: &SBIS_SIGNERS,
             // The sandbox serves no print form (СсылкаНаPDF): the file as sent.
             downloads: &[(DownloadKind::Original, "original")],
+            hook: None,
         },
     ])
 }
@@ -247,7 +282,59 @@ fn envelope(signers: &[Signer]) -> Envelope {
     }
 }
 
-async fn run_flow(flow: &Flow, control: &Control, out_dir: &Path) -> Result<(), Failure> {
+/// One listener with a route per hooked flow, each provider told its URL through its
+/// `webhook_subscribe` call. ArqSign makes the HMAC key when the webhook is created and the route
+/// needs it when the listener starts: the loopback port is picked first, then the subscriptions
+/// are made, then the listener binds it.
+async fn subscribe(flows: &[Flow]) -> Result<Listener, Failure> {
+    let port = std::net::TcpListener::bind(("127.0.0.1", 0))
+        .and_then(|l| l.local_addr())
+        .map_err(|e| Failure::Other(format!("no loopback port: {e}")))?
+        .port();
+    let mut routes = Vec::new();
+    for flow in flows {
+        let Some((source, args)) = flow.hook else { continue };
+        let url = format!("http://127.0.0.1:{port}/webhooks/{source}/demo");
+        let mut args = args();
+        args["url"] = url.into();
+        let answer = flow.client.call("webhook_subscribe", args).await?;
+        let settings = match answer["secret"].as_str() {
+            Some(key) => serde_json::json!({"hmac_keys": [key]}),
+            None => serde_json::json!({}),
+        };
+        routes.push(RouteConfig { source: source.into(), account: "demo".into(), settings });
+    }
+    let config = ListenerConfig {
+        listen: format!("127.0.0.1:{port}"),
+        journal: JournalConfig::in_memory(),
+        routes,
+        download_poll_ms: 50,
+        tls: None,
+        accounts: Vec::new(),
+        event_retention_hours: 0,
+    };
+    Ok(Listener::start(config).await?)
+}
+
+/// Waits on the event stream for `handle`'s completion, acknowledging every event read.
+async fn completed_by_webhook(listener: &Listener, handle: &Handle) -> Result<String, Failure> {
+    loop {
+        let event = listener.receiver().next_event(Some(POLL_LIMIT)).await?.ok_or_else(|| {
+            Failure::Other(format!("no completion event for {} within the demo's wait", handle.id))
+        })?;
+        listener.receiver().ack_event(&event.id).await?;
+        if event.handle.id == handle.id && event.raw["state"] == "completed" {
+            return Ok(event.id);
+        }
+    }
+}
+
+async fn run_flow(
+    flow: &Flow,
+    control: &Control,
+    listener: &Listener,
+    out_dir: &Path,
+) -> Result<(), Failure> {
     let started = Instant::now();
     let envelope = envelope(flow.signers);
     println!("\n== {}", flow.name);
@@ -274,19 +361,30 @@ async fn run_flow(flow: &Flow, control: &Control, out_dir: &Path) -> Result<(), 
         (flow.sign)(control, &handle, signer.email)
             .await
             .map_err(|e| Failure::Other(format!("sandbox sign: {e}")))?;
-        wait_for(&flow.client, &handle, |s| {
-            // Providers that report parties say who signed; the others only move the state.
-            s.parties
-                .iter()
-                .any(|p| p.email.as_deref() == Some(signer.email) && p.state == PartyState::Signed)
-                || s.state == State::PartiallySigned
-                || s.state == State::Completed
-        })
-        .await?;
+        if flow.hook.is_none() {
+            wait_for(&flow.client, &handle, |s| {
+                // Providers that report parties say who signed; the others only move the state.
+                s.parties.iter().any(|p| {
+                    p.email.as_deref() == Some(signer.email) && p.state == PartyState::Signed
+                }) || s.state == State::PartiallySigned
+                    || s.state == State::Completed
+            })
+            .await?;
+        }
         bar.inc(1);
     }
-    let status = wait_for(&flow.client, &handle, |s| s.state == State::Completed).await?;
+    let (status, learnt) = match flow.hook {
+        None => (wait_for(&flow.client, &handle, |s| s.state == State::Completed).await?, None),
+        Some((source, _)) => {
+            let event = completed_by_webhook(listener, &handle).await?;
+            // One status read, for the parties printed below: not a poll.
+            (flow.client.status(&handle).await?, Some((source, event)))
+        }
+    };
     bar.finish_with_message(status.state.to_string());
+    if let Some((source, event)) = learnt {
+        println!("completion came from the {source} webhook (event {event})");
+    }
 
     std::fs::create_dir_all(out_dir)
         .map_err(|e| Failure::Other(format!("cannot create {}: {e}", out_dir.display())))?;

@@ -52,6 +52,9 @@ enum Command {
         /// Where the signed PDF goes.
         #[arg(long, default_value = "out")]
         out_dir: PathBuf,
+        /// A running sandbox (`signbridge sandbox`'s URL) instead of an embedded one.
+        #[arg(long)]
+        sandbox: Option<String>,
     },
     /// Serve the provider simulators until Ctrl-C; prints SIGNBRIDGE_SANDBOX_URL=… when ready.
     Sandbox {
@@ -281,7 +284,7 @@ impl From<signbridge::Error> for Failure {
 
 async fn run(cli: Cli) -> Result<(), Failure> {
     match &cli.command {
-        Command::Demo { out_dir } => demo::run(out_dir).await,
+        Command::Demo { out_dir, sandbox } => demo::run(out_dir, sandbox.as_deref()).await,
         Command::Sandbox { port, host } => {
             let addr = SocketAddr::new(*host, *port);
             signbridge_sandbox::serve_forever(Default::default(), addr, |sandbox| {

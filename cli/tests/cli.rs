@@ -9,11 +9,35 @@ use common::{BIN, SandboxProcess, signbridge, signbridge_with};
 
 #[test]
 fn demo_writes_signed_pdfs_with_more_pages() {
+    // A sandbox process, so that what the providers received can be read after the demo.
+    let sandbox = SandboxProcess::start();
     let out = tempfile::tempdir().unwrap();
-    let output = Command::new(BIN).args(["demo", "--out-dir"]).arg(out.path()).output().unwrap();
+    let output = Command::new(BIN)
+        .args(["demo", "--sandbox", &sandbox.url, "--out-dir"])
+        .arg(out.path())
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(output.status.success(), "{stdout}\n{}", String::from_utf8_lossy(&output.stderr));
     assert_eq!(stdout.matches("state:      completed").count(), 4, "{stdout}");
+    // No status polling for them: the one status read each is the final one, for printing.
+    let control = signbridge_sandbox::Control::new(sandbox.url.clone());
+    let requests = tokio::runtime::Runtime::new().unwrap().block_on(control.requests()).unwrap();
+    for (status_path, source) in
+        [("/status-do-processo", "arqsign"), ("/documents-query/single/outbox/", "idocs")]
+    {
+        let reads: Vec<_> = requests
+            .iter()
+            .filter(|r| r.method == "GET" && r.path.contains(status_path))
+            .map(|r| &r.path)
+            .collect();
+        assert_eq!(reads.len(), 1, "{source}: {reads:?}");
+    }
+    // Issue 14: iDocs and ArqSign learn completion from their webhooks, not by polling.
+    for source in ["arqsign", "idocs"] {
+        let line = format!("completion came from the {source} webhook (event {source}:demo:");
+        assert!(stdout.contains(&line), "{stdout}");
+    }
     let mut files: Vec<_> = std::fs::read_dir(out.path())
         .unwrap()
         .map(|e| e.unwrap().path())

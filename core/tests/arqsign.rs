@@ -298,3 +298,47 @@ async fn arqsign_rules_fail_before_any_request() {
     }
     assert!(h.control.requests().await.unwrap().is_empty(), "the sandbox saw no request");
 }
+
+#[tokio::test]
+async fn webhook_subscribe_creates_an_account_webhook_and_answers_its_key() {
+    let h = start().await;
+    let url = "http://127.0.0.1:9/webhooks/arqsign/test";
+    let answer = h
+        .client
+        .call("webhook_subscribe", serde_json::json!({"url": format!(" {url} "), "name": "ERP"}))
+        .await
+        .unwrap();
+    assert_eq!(answer["url"], url);
+    let secret = answer["secret"].as_str().unwrap();
+    assert!(!secret.is_empty(), "{answer}");
+    let reqs = h.requests().await;
+    let posts: Vec<_> =
+        reqs.iter().filter(|r| r.method == "POST" && r.path.ends_with("/confwebhook")).collect();
+    assert_eq!(posts.len(), 1);
+    // Trigger 8 by default, process and signer data, no files (§6.1).
+    assert_eq!(
+        posts[0].body,
+        serde_json::json!({"nome": "ERP", "status": 1, "urlPublicar": url, "aguardarRetorno": 0,
+            "gatilhos": [8], "dadosRetorno": {"processo": 1, "signatarios": 1, "documentos": 0}})
+    );
+    assert_eq!(answer["id"].as_str().unwrap().len(), 36, "{answer}");
+
+    // Bad arguments name their field and send nothing.
+    for (args, field) in [
+        (serde_json::json!({"url": "ftp://x/", "name": "A"}), "args.url"),
+        (serde_json::json!({"url": url, "name": " "}), "args.name"),
+        (serde_json::json!({"url": url, "name": "x".repeat(151)}), "args.name"),
+        (serde_json::json!({"url": url, "name": "B", "triggers": [3, 9]}), "args.triggers"),
+        (serde_json::json!({"url": url, "name": "B", "triggers": []}), "args.triggers"),
+        (serde_json::json!({"url": url}), "args"),
+    ] {
+        let err = h.client.call("webhook_subscribe", args.clone()).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Validation, "{args}: {err}");
+        assert_eq!(err.field(), Some(field), "{args}: {err}");
+    }
+    assert_eq!(count(&h.requests().await, "POST", "/confwebhook"), 1);
+    // `nome` is unique in the account: the provider's refusal comes back as it is.
+    let again = serde_json::json!({"url": url, "name": "ERP", "triggers": [3, 8]});
+    assert!(h.client.call("webhook_subscribe", again).await.is_err());
+    assert_eq!(count(&h.requests().await, "POST", "/confwebhook"), 2, "a write is not repeated");
+}

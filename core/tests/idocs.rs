@@ -219,3 +219,35 @@ async fn a_handle_id_that_is_no_guid_is_refused_before_any_request() {
     let requests = env.requests().await;
     assert!(requests.is_empty(), "no request: {:?}", requests.len());
 }
+
+#[tokio::test]
+async fn webhook_subscribe_upserts_the_subscription_on_the_webhooks_host() {
+    let with_hooks = |base: &str| {
+        let mut s = settings(base);
+        s["webhooks_base_url"] = format!("{base}/idocs-webhooks/api/1/").into();
+        s
+    };
+    let h = Env::start("idocs", with_hooks, serde_json::json!({}), fast_transport()).await;
+    let url = "http://127.0.0.1:9/webhooks/idocs/test";
+    for _ in 0..2 {
+        let answer =
+            h.client.call("webhook_subscribe", serde_json::json!({"url": url})).await.unwrap();
+        assert_eq!(answer, serde_json::json!({"id": null, "url": url, "secret": null}));
+    }
+    let reqs = h.requests().await;
+    let path =
+        "/idocs-webhooks/api/1/webhooks/document-events/subscription/document-status-changed-event";
+    let posts: Vec<_> = reqs.iter().filter(|r| r.method == "POST" && r.path == path).collect();
+    assert_eq!(posts.len(), 2, "{reqs:?}");
+    assert_eq!(posts[1].body, serde_json::json!({"subscriptionUrl": url}));
+    for (args, field) in [
+        (serde_json::json!({"url": "not a url"}), "args.url"),
+        (serde_json::json!({"url": url, "secret": "x"}), "args"),
+        (serde_json::json!({}), "args"),
+    ] {
+        let err = h.client.call("webhook_subscribe", args.clone()).await.unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::Validation, "{args}: {err}");
+        assert_eq!(err.field(), Some(field), "{args}: {err}");
+    }
+    assert_eq!(count(&h.requests().await, "POST", "/subscription/"), 2);
+}

@@ -396,8 +396,9 @@ class Client(_Base, _Events):
 
     def call(self, name: str, args: Any = None) -> Any:
         """A provider's own operation, one of ``capability.calls`` (ArqSign ``users``,
-        ``folders``, ``resend``, ``signer_data``; iDocs ``inbox``, ``bulk``), with ``args``
-        (anything JSON can carry; None: none); its JSON result, decoded."""
+        ``folders``, ``resend``, ``signer_data``; iDocs ``inbox``, ``bulk``; both
+        ``webhook_subscribe``, registering a receiver's URL), with ``args`` (anything JSON can
+        carry; None: none); its JSON result, decoded."""
         return json.loads(self._native.call(name, _call_args(args)))
 
     def changes(self, cursor: Optional[str] = None) -> Changes:

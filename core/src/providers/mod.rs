@@ -14,6 +14,7 @@ use crate::transport::{Transport, TransportConfig};
 pub(crate) mod base64_json;
 pub(crate) mod http;
 pub(crate) mod lenient;
+pub(crate) mod webhook_subscribe;
 
 // Declared here, not inside `declare_providers!`: rustfmt does not format modules declared
 // inside a macro.

@@ -113,6 +113,9 @@ impl Harness for ArqSign {
             "resend" | "signer_data" => json!({"handle": handle}),
             "users" => json!({"active": true}),
             "folders" => json!({"search": "root"}),
+            "webhook_subscribe" => {
+                json!({"url": "http://127.0.0.1:9/webhooks/arqsign/test", "name": "ERP"})
+            }
             _ => return None,
         })
     }

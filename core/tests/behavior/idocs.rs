@@ -34,6 +34,7 @@ impl Harness for IDocs {
             "base_url": format!("{base}/idocs"),
             "token": idocs::DEFAULT_TOKEN,
             "employee_id": idocs::SENDER_EMPLOYEE_ID,
+            "webhooks_base_url": format!("{base}/idocs-webhooks/api/1"),
         })
     }
 
@@ -118,6 +119,7 @@ impl Harness for IDocs {
     async fn call_args(&self, _control: &Control, name: &str, _handle: &Handle) -> Option<Value> {
         Some(match name {
             "inbox" => Value::Null,
+            "webhook_subscribe" => json!({"url": "http://127.0.0.1:9/webhooks/idocs/test"}),
             "bulk" => json!({
                 "operation": "bulk/external/outbox/document/create",
                 "items": [{

@@ -32,10 +32,17 @@
 //! Per envelope, `provider_options.arqsign` may set `responsible_id`, `folder_id`,
 //! `signature_type`, `validate_tax_id`, `delivery` and `send_version`.
 //!
-//! Provider-specific calls (`Client::call`): `resend` `{"handle", "recipients"?: [...]}`,
-//! `signer_data` `{"handle"}`, `users` `{"active"?, "ids"?}`, `folders`
-//! `{"search": "root"|"children"|"full_path", "folders"?, "active"?}`. The status table is in
-//! [`map::state`].
+//! Provider-specific calls (`Client::call`):
+//!
+//! | call | arguments | does |
+//! |---|---|---|
+//! | `resend` | `{"handle", "recipients"?: [...]}` | sends the signing links again |
+//! | `signer_data` | `{"handle"}` | the signers' data |
+//! | `users` | `{"active"?, "ids"?}` | the account's users |
+//! | `folders` | `{"search": "root"\|"children"\|"full_path", "folders"?, "active"?}` | the account's folders |
+//! | `webhook_subscribe` | `{"url", "name", "triggers"?: [1..=8] (default `[8]`, concluded by all), "active"?: true}` | creates an account webhook (§6.1, `POST /api/v1/confwebhook`) returning process and signer data; answers `{"id", "url", "secret"}`, `secret` being its `chaveHMAC`, the key for the `arqsign` receiver route's `hmac_keys` |
+//!
+//! The status table is in [`map::state`].
 
 mod body;
 mod map;
@@ -56,7 +63,7 @@ use tokio::time::Instant;
 
 pub use map::{Delivery, SignatureType};
 
-use super::{Base, Build, BuildContext, http, lenient};
+use super::{Base, Build, BuildContext, http, lenient, webhook_subscribe};
 use crate::error::{Error, Result};
 use crate::journal::Window;
 use crate::model::{DownloadInfo, DownloadKind, Envelope, Handle, Status};
@@ -87,7 +94,7 @@ pub const CAPABILITY: Capability = Capability {
         kinds: &[DownloadKind::Signed, DownloadKind::Evidence, DownloadKind::Archive],
     },
     cancel: true,
-    calls: &["resend", "signer_data", "users", "folders"],
+    calls: &["resend", "signer_data", "users", "folders", webhook_subscribe::CALL],
     webhooks: WebhookCapability {
         // Account webhooks signed with HMAC (contract §6); with a budget of a few hundred
         // requests a month they, not polling, are how changes are learnt.
@@ -560,10 +567,72 @@ impl ArqSign {
                 )
                 .await
             }
+            webhook_subscribe::CALL => self.webhook_subscribe(args).await,
             other => Err(self.unsupported(other)),
         }
     }
+
+    /// §6.1 `POST /api/v1/confwebhook`: one account webhook posting to `url` on `triggers`.
+    async fn webhook_subscribe(&self, args: serde_json::Value) -> Result<serde_json::Value> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Args {
+            url: String,
+            name: String,
+            #[serde(default = "concluded")]
+            triggers: Vec<u8>,
+            #[serde(default = "yes")]
+            active: bool,
+        }
+        fn concluded() -> Vec<u8> {
+            vec![TRIGGER_CONCLUDED]
+        }
+        let a: Args = webhook_subscribe::args(args)?;
+        let url = webhook_subscribe::receiver_url(&a.url)?;
+        // §6.1: "`nome`: string ≤150, unique in the account, required".
+        let name = a.name.trim();
+        if name.is_empty() || name.chars().count() > MAX_WEBHOOK_NAME {
+            return Err(Error::validation(
+                "args.name",
+                format!("needs 1 to {MAX_WEBHOOK_NAME} characters"),
+            ));
+        }
+        // §6.1 "`gatilhos[]`: tinyint, ≥1 required"; §6.2 numbers them 1 to 8.
+        let mut triggers = a.triggers;
+        triggers.sort_unstable();
+        triggers.dedup();
+        if triggers.is_empty() || triggers.iter().any(|t| !(1..=8).contains(t)) {
+            return Err(Error::validation(
+                "args.triggers",
+                "lists 1 or more of the triggers 1 to 8",
+            ));
+        }
+        let body = wire::ConfWebhook {
+            nome: name.to_owned(),
+            status: if a.active { 1 } else { 2 },
+            url_publicar: url.clone(),
+            aguardar_retorno: 0,
+            gatilhos: triggers,
+            // Process and signer data, no files: the host downloads what it needs.
+            dados_retorno: wire::DadosRetorno { processo: 1, signatarios: 1, documentos: 0 },
+        };
+        let endpoint = self.url("api/v1/confwebhook");
+        let build = |http: &reqwest::Client| http.post(&endpoint).json(&body);
+        // A second webhook for the same URL would double every delivery: never repeated
+        // blindly (a repeat with the same `nome` is refused anyway).
+        let call = Call::new("webhook_subscribe", Idempotency::Write, self, &build);
+        let reply = self.request(call).await?;
+        let created: wire::ConfWebhookCriada = Self::decode(&reply)?;
+        let id = http::reply_guid(&reply, "id", created.id)?;
+        let secret = Some(created.chave_hmac);
+        Ok(webhook_subscribe::Subscription { id: Some(id), url, secret }.to_json())
+    }
 }
+
+/// §6.2 trigger 8, "Processo assinado/concluído por todos os signatários".
+const TRIGGER_CONCLUDED: u8 = 8;
+/// §6.1: `nome` "string ≤150".
+const MAX_WEBHOOK_NAME: usize = 150;
 
 fn yes() -> bool {
     true

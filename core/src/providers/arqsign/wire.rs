@@ -307,3 +307,33 @@ mod tests {
         );
     }
 }
+
+/// `POST /api/v1/confwebhook` (§6.1), the members the SDK sets.
+#[derive(Debug, Serialize)]
+pub struct ConfWebhook {
+    pub nome: String,
+    /// 1 Ativo, 2 Inativo.
+    pub status: u8,
+    #[serde(rename = "urlPublicar")]
+    pub url_publicar: String,
+    #[serde(rename = "aguardarRetorno")]
+    pub aguardar_retorno: u8,
+    pub gatilhos: Vec<u8>,
+    #[serde(rename = "dadosRetorno")]
+    pub dados_retorno: DadosRetorno,
+}
+
+#[derive(Debug, Serialize)]
+pub struct DadosRetorno {
+    pub processo: u8,
+    pub signatarios: u8,
+    pub documentos: u8,
+}
+
+/// Its answer, `{id, nome, chaveHMAC}` (keys camel-cased first).
+#[derive(Debug, Deserialize)]
+pub struct ConfWebhookCriada {
+    pub id: String,
+    #[serde(rename = "chaveHMAC")]
+    pub chave_hmac: String,
+}

@@ -23,12 +23,19 @@
 //! | `cms_form` | `attached` or `detached` CMS | `attached` |
 //! | `individual_counterparties` | route nodes are individuals (IIN), not companies (BIN) | `false` |
 //! | `link_origins` | other origins (`https://host[:port]`) whose content-to-sign links are fetched, without the token | `[]` |
+//! | `webhooks_base_url` | the WebHooks API host (§5), called with the same token | `https://webhooks.idocs.kz/api/1` |
 //!
 //! Per envelope, `provider_options.idocs` may set `document_number` (default: the reference),
 //! `document_date` (Unix seconds; default now), `document_group` and `individual_counterparties`.
-//! Provider calls: `inbox` (a page of incoming documents) and `bulk` (start an async mass
-//! operation and poll its companion until every operation is done). The status table is in
-//! [`map::state`].
+//! Provider calls:
+//!
+//! | call | arguments | does |
+//! |---|---|---|
+//! | `inbox` | the query body (default `{"skip": 0, "top": 10}`) | a page of incoming documents |
+//! | `bulk` | the operation | starts an async mass operation and polls its companion until every operation is done |
+//! | `webhook_subscribe` | `{"url"}` | registers the receiver of document-status-changed notifications (§5: one per company, replaced on each call); answers `{"id": null, "url", "secret": null}` |
+//!
+//! The status table is in [`map::state`].
 
 pub(crate) mod map;
 mod wire;
@@ -42,7 +49,7 @@ use reqwest::multipart::{Form, Part};
 use serde::Deserialize;
 use serde::de::{DeserializeOwned, IgnoredAny};
 
-use super::{Base, Build, BuildContext, http, lenient};
+use super::{Base, Build, BuildContext, http, lenient, webhook_subscribe};
 use crate::error::{Error, ErrorKind, Result};
 use crate::model::{DownloadInfo, DownloadKind, Envelope, Handle, Role, State, Status};
 use crate::provider::{
@@ -71,7 +78,7 @@ pub const CAPABILITY: Capability = Capability {
         // The print form carries the signatures; the archive holds originals, print form and CMS.
         kinds: &[DownloadKind::Signed, DownloadKind::Archive],
     },
-    calls: &["inbox", "bulk"],
+    calls: &["inbox", "bulk", webhook_subscribe::CALL],
     // V3 has no recall endpoint: recalls happen in the iDocs web UI, so no `cancel`.
     webhooks: WebhookCapability {
         // document-status-changed notifications (contract §5).
@@ -97,10 +104,17 @@ pub struct IDocsConfig {
     /// the token; a link anywhere else is refused.
     #[serde(default)]
     pub link_origins: Vec<String>,
+    /// §5: "Base URL `https://webhooks.idocs.kz/api/1/`; Bearer auth"; whether the token is
+    /// the V3 one is not said, the same one is sent.
+    #[serde(default = "default_webhooks_base_url")]
+    pub webhooks_base_url: String,
 }
 
 fn default_base_url() -> String {
     "https://ext-edo-integration.idocs.kz".into()
+}
+fn default_webhooks_base_url() -> String {
+    "https://webhooks.idocs.kz/api/1".into()
 }
 fn default_group() -> String {
     "General".into()
@@ -165,6 +179,7 @@ impl Build for IDocs {
         for origin in &config.link_origins {
             http::check_base_url("idocs", "link_origins", origin)?;
         }
+        http::check_base_url("idocs", "webhooks_base_url", &config.webhooks_base_url)?;
         if !GROUPS.contains(&config.document_group.as_str()) {
             return Err(Error::config(format!(
                 "settings.document_group for provider idocs is one of {}",
@@ -176,7 +191,8 @@ impl Build for IDocs {
         }
         let token = FixedHeaders::bearer("idocs", "token", &config.token)?;
         // iDocs documents no rate limit: only its 429 and Retry-After.
-        let base = Base::new("idocs", &CAPABILITY, &ctx, &[&config.base_url], Vec::new())?;
+        let origins = [config.base_url.as_str(), &config.webhooks_base_url];
+        let base = Base::new("idocs", &CAPABILITY, &ctx, &origins, Vec::new())?;
         Ok(IDocs { base, config, token, signer: ctx.signer.clone() })
     }
 }
@@ -252,6 +268,30 @@ impl IDocs {
         let url = self.url(path);
         let build = |http: &reqwest::Client| http.post(&url).json(body);
         self.request(Call::new(op, idempotency, self, &build)).await
+    }
+
+    /// §5's subscription upsert ("Создает или обновляет подписку"), on the WebHooks host.
+    async fn webhook_subscribe(&self, args: serde_json::Value) -> Result<serde_json::Value> {
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Args {
+            url: String,
+        }
+        let a: Args = webhook_subscribe::args(args)?;
+        let url = webhook_subscribe::receiver_url(&a.url)?;
+        let endpoint = http::join(
+            &self.config.webhooks_base_url,
+            "webhooks/document-events/subscription/document-status-changed-event",
+        );
+        let body = wire::Subscription { subscription_url: url.clone() };
+        let build = |http: &reqwest::Client| http.post(&endpoint).json(&body);
+        // An upsert of the one subscription: sending it again changes nothing more, so it is
+        // retried as a read is.
+        let call = Call::new("webhook_subscribe", Idempotency::KeyedWrite, self, &build);
+        let reply = self.request(call).await?;
+        // [I] The answer is not documented: any 2xx with a JSON body or none.
+        http::acknowledged(&reply, |v| v.is_object() || v.is_null())?;
+        Ok(webhook_subscribe::Subscription { id: None, url, secret: None }.to_json())
     }
 
     /// A write answered with `EmptyResponseVM` (route, save: contract §2): an empty body or
@@ -648,6 +688,7 @@ impl Provider for IDocs {
                 Self::enveloped(&reply)
             }
             "bulk" => self.bulk(args).await,
+            webhook_subscribe::CALL => self.webhook_subscribe(args).await,
             other => Err(self.unsupported(other)),
         }
     }

@@ -325,3 +325,11 @@ mod tests {
         );
     }
 }
+
+/// WebHooks API (§5): the subscription upsert's body, `{"subscriptionUrl"}` ([C] the name,
+/// [I] the shape).
+#[derive(Debug, Serialize)]
+pub struct Subscription {
+    #[serde(rename = "subscriptionUrl")]
+    pub subscription_url: String,
+}
